@@ -1,0 +1,426 @@
+//! One shard: its instances of every node, fused in topological order, driven by a polling
+//! loop over its input rings. Nothing here locks or allocates per record.
+
+use super::config::WaitStrategy;
+use super::stats::{bump, OpCounters, ShardCell, StatsShared};
+use super::{Control, EgressMsg, ToShard};
+use crate::dag::{Dag, Role};
+use crate::operator::{AnySink, Operator, Outputs, ShardContext};
+use crate::record::{Batch, Kind, Timestamp, WM_END};
+use crossbeam_channel::{Receiver, Select, Sender, TryRecvError, TrySendError};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Instant;
+
+enum Node {
+    Source,
+    Op(Box<dyn Operator>),
+    Callback(Box<dyn AnySink>),
+    Egress(EgressOut),
+}
+
+struct EgressOut {
+    tx: Sender<EgressMsg>,
+    kind: Kind,
+    pending: Batch,
+    sent_progress: Timestamp,
+}
+
+pub(crate) struct SourceIn {
+    pub(crate) node: usize,
+    pub(crate) rx: Receiver<ToShard>,
+    pub(crate) recycle: Sender<Batch>,
+    pub(crate) wm: Timestamp,
+    pub(crate) ended: bool,
+}
+
+/// How a shard's run ended.
+pub(crate) enum Exit {
+    /// Input ended or a graceful stop: everything fired and flushed.
+    Done,
+    /// The engine aborted this shard.
+    Aborted,
+}
+
+pub(crate) struct Shard {
+    pub(crate) ctx: ShardContext,
+    nodes: Vec<Node>,
+    upstream: Vec<Vec<Vec<(usize, usize)>>>,
+    bufs: Vec<Vec<Batch>>,
+    sources: Vec<SourceIn>,
+    ctl: Receiver<Control>,
+    wm: Timestamp,
+    wait: WaitStrategy,
+    abort: Arc<AtomicBool>,
+    stats: Arc<StatsShared>,
+    started: Instant,
+    /// The node being called, for panic reports.
+    pub(crate) current: Option<usize>,
+    pub(crate) names: Vec<String>,
+    op_slots: Vec<(usize, usize)>,
+    messages_since_sample: u32,
+}
+
+impl Shard {
+    /// Declares the shard; node instances are built by [`Shard::instantiate`] on the shard
+    /// thread itself (so their memory is first touched there), where a panic is caught.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        ctx: ShardContext,
+        dag: &Dag,
+        sources: Vec<SourceIn>,
+        ctl: Receiver<Control>,
+        wait: WaitStrategy,
+        abort: Arc<AtomicBool>,
+        stats: Arc<StatsShared>,
+    ) -> Shard {
+        Shard {
+            ctx,
+            nodes: Vec::new(),
+            upstream: dag.nodes.iter().map(|n| n.upstream.clone()).collect(),
+            bufs: dag.nodes.iter().map(|n| n.outputs.iter().map(|&k| Batch::empty(k)).collect()).collect(),
+            sources,
+            ctl,
+            wm: i64::MIN,
+            wait,
+            abort,
+            stats,
+            started: Instant::now(),
+            current: None,
+            names: dag.nodes.iter().map(|n| n.name.clone()).collect(),
+            op_slots: Vec::new(),
+            messages_since_sample: 0,
+        }
+    }
+
+    fn cell(&self) -> &ShardCell {
+        &self.stats.shards[self.ctx.shard]
+    }
+
+    pub(crate) fn instantiate(&mut self, dag: &Dag, egress: &[(usize, Sender<EgressMsg>)]) {
+        for (i, n) in dag.nodes.iter().enumerate() {
+            self.current = Some(i);
+            let node = match &n.role {
+                Role::Source => Node::Source,
+                Role::Operator(f) => Node::Op(f(self.ctx)),
+                Role::Callback(f) => Node::Callback(f(self.ctx)),
+                Role::Egress => {
+                    let tx = egress.iter().find(|(k, _)| *k == i).map(|(_, tx)| tx.clone());
+                    let Some(tx) = tx else { panic!("egress channel for node {i} missing") };
+                    Node::Egress(EgressOut {
+                        tx,
+                        kind: n.inputs[0],
+                        pending: Batch::empty(n.inputs[0]),
+                        sent_progress: i64::MIN,
+                    })
+                }
+            };
+            self.nodes.push(node);
+        }
+        self.current = None;
+        // Register operator counters once: names fixed for the run.
+        let mut names = Vec::new();
+        for (i, n) in self.nodes.iter().enumerate() {
+            if let Node::Op(op) = n {
+                let first = names.len();
+                op.counters(&mut |name, _| names.push((i, name)));
+                for k in first..names.len() {
+                    self.op_slots.push((i, k));
+                }
+            }
+        }
+        let values = (0..names.len()).map(|_| AtomicU64::new(0)).collect();
+        let _ = self.cell().op_counters.set(OpCounters { names, values });
+    }
+
+    /// Copies operator counters into their shared slots (off the per-record path: every 64
+    /// messages, when idle, and at the end).
+    fn sample_counters(&mut self) {
+        self.messages_since_sample = 0;
+        let Some(oc) = self.stats.shards[self.ctx.shard].op_counters.get() else { return };
+        let mut slot = 0;
+        for (i, n) in self.nodes.iter().enumerate() {
+            if let Node::Op(op) = n {
+                op.counters(&mut |_, v| {
+                    if let Some(&(node, k)) = self.op_slots.get(slot) {
+                        if node == i {
+                            oc.values[k].store(v, Relaxed);
+                        }
+                    }
+                    slot += 1;
+                });
+            }
+        }
+        let depth: usize = self.sources.iter().map(|s| s.rx.len()).sum();
+        let c = self.cell();
+        c.ring_depth.store(depth as u64, Relaxed);
+        c.alive_ns.store(self.started.elapsed().as_nanos() as u64, Relaxed);
+    }
+
+    /// One fused pass over the DAG in topological order: each node gets the batches its
+    /// upstream nodes produced (one `dyn` call per batch), then the new watermark if any.
+    fn pass(&mut self, new_wm: Option<Timestamp>) {
+        for i in 0..self.nodes.len() {
+            let (before, rest) = self.bufs.split_at_mut(i);
+            let Some(outs) = rest.first_mut() else { break };
+            let c = &self.stats.shards[self.ctx.shard];
+            self.current = Some(i);
+            let mut delivered = 0usize;
+            match &mut self.nodes[i] {
+                Node::Source => continue,
+                Node::Op(op) => {
+                    for (port, ups) in self.upstream[i].iter().enumerate() {
+                        for &(u, up) in ups {
+                            let b = &before[u][up];
+                            if !b.is_empty() {
+                                delivered += b.len();
+                                op.on_batch(port, b, &mut Outputs::new(outs));
+                            }
+                        }
+                    }
+                    if let Some(wm) = new_wm {
+                        op.on_watermark(wm, &mut Outputs::new(outs));
+                    }
+                    let produced: usize = outs.iter().map(Batch::len).sum();
+                    if produced > 0 {
+                        bump(&c.events_out[i], produced as u64);
+                    }
+                }
+                Node::Callback(sink) => {
+                    for ups in &self.upstream[i] {
+                        for &(u, up) in ups {
+                            let b = &before[u][up];
+                            if !b.is_empty() {
+                                delivered += b.len();
+                                sink.on_batch(b);
+                            }
+                        }
+                    }
+                }
+                Node::Egress(e) => {
+                    for ups in &self.upstream[i] {
+                        for &(u, up) in ups {
+                            let b = &before[u][up];
+                            if !b.is_empty() {
+                                delivered += b.len();
+                                append(&mut e.pending, b);
+                            }
+                        }
+                    }
+                }
+            }
+            if delivered > 0 {
+                bump(&c.events_in[i], delivered as u64);
+            }
+        }
+        self.current = None;
+        for (i, node) in self.nodes.iter().enumerate() {
+            if !matches!(node, Node::Source) {
+                for b in &mut self.bufs[i] {
+                    b.clear();
+                }
+            }
+        }
+    }
+
+    fn effective_wm(&self) -> Timestamp {
+        self.sources.iter().map(|s| if s.ended { WM_END } else { s.wm }).min().unwrap_or(WM_END)
+    }
+
+    fn handle(&mut self, k: usize, msg: ToShard) {
+        let t0 = Instant::now();
+        match msg {
+            ToShard::Data { mut batch, wm } => {
+                if self.sources.len() > 1 {
+                    // Several inputs: a record's stamp is the minimum over all inputs.
+                    let others = (0..self.sources.len())
+                        .filter(|&j| j != k)
+                        .map(|j| if self.sources[j].ended { WM_END } else { self.sources[j].wm })
+                        .min()
+                        .unwrap_or(WM_END);
+                    clamp_stamps(&mut batch, others);
+                }
+                let node = self.sources[k].node;
+                let n = batch.len() as u64;
+                let c = &self.stats.shards[self.ctx.shard];
+                bump(&c.events_in[node], n);
+                bump(&c.events_out[node], n);
+                self.bufs[node][0] = batch;
+                if wm > self.sources[k].wm {
+                    self.sources[k].wm = wm;
+                }
+                self.step();
+                let kind = self.bufs[node][0].kind();
+                let mut spent = std::mem::replace(&mut self.bufs[node][0], Batch::empty(kind));
+                spent.clear();
+                // Hand the buffer back to the producer; if its pool is full, drop it.
+                if let Err(TrySendError::Full(b) | TrySendError::Disconnected(b)) =
+                    self.sources[k].recycle.try_send(spent)
+                {
+                    drop(b);
+                }
+            }
+            ToShard::End => {
+                self.sources[k].ended = true;
+                self.step();
+            }
+        }
+        let c = self.cell();
+        bump(&c.busy_ns, t0.elapsed().as_nanos() as u64);
+        bump(&c.messages, 1);
+        self.messages_since_sample += 1;
+        if self.messages_since_sample >= 64 {
+            self.sample_counters();
+        }
+    }
+
+    /// Runs a pass for what arrived, with the watermark if it advanced, then ships egress.
+    fn step(&mut self) {
+        let wm = self.effective_wm();
+        let advanced = wm > self.wm;
+        if advanced {
+            self.wm = wm;
+            self.cell().watermark.store(wm, Relaxed);
+        }
+        self.pass(advanced.then_some(wm));
+        self.ship_egress(false);
+    }
+
+    fn ship_egress(&mut self, end: bool) {
+        let wm = self.wm;
+        let shard = self.ctx.shard;
+        for n in &mut self.nodes {
+            let Node::Egress(e) = n else { continue };
+            if e.pending.is_empty() && wm <= e.sent_progress && !end {
+                continue;
+            }
+            let items = std::mem::replace(&mut e.pending, Batch::empty(e.kind));
+            e.sent_progress = wm;
+            let msg = EgressMsg { shard, items, progress: wm, end };
+            let msg = match e.tx.try_send(msg) {
+                Ok(()) => continue,
+                Err(TrySendError::Disconnected(_)) => continue, // reader gone: nobody to tell
+                Err(TrySendError::Full(m)) => m,
+            };
+            let t0 = Instant::now();
+            // Blocks until the reader catches up; an abort drops the reader's hope anyway.
+            let _ = e.tx.send(msg);
+            bump(&self.stats.shards[shard].egress_wait_ns, t0.elapsed().as_nanos() as u64);
+        }
+    }
+
+    fn finish(&mut self) {
+        self.sources.iter_mut().for_each(|s| s.ended = true);
+        self.step(); // fires everything at +∞
+        for (i, n) in self.nodes.iter_mut().enumerate() {
+            if let Node::Callback(s) = n {
+                self.current = Some(i);
+                s.on_end();
+            }
+        }
+        self.current = None;
+        self.ship_egress(true);
+        self.sample_counters();
+    }
+
+    /// The polling loop. Returns when every source ended, on a graceful stop (after draining
+    /// what is already in the rings), or on abort.
+    pub(crate) fn run(&mut self) -> Exit {
+        let mut stopping = false;
+        let mut idle: u32 = 0;
+        let mut rr = 0usize;
+        let n_src = self.sources.len();
+        loop {
+            bump(&self.stats.shards[self.ctx.shard].loop_iterations, 1);
+            if self.abort.load(Relaxed) {
+                return Exit::Aborted;
+            }
+            match self.ctl.try_recv() {
+                Ok(Control::Stop) => stopping = true,
+                Ok(Control::Wake) | Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Disconnected) => stopping = true,
+            }
+            let mut got = false;
+            for j in 0..n_src {
+                let k = (rr + j) % n_src;
+                if self.sources[k].ended {
+                    continue;
+                }
+                match self.sources[k].rx.try_recv() {
+                    Ok(msg) => {
+                        got = true;
+                        self.handle(k, msg);
+                    }
+                    Err(TryRecvError::Empty) => {}
+                    Err(TryRecvError::Disconnected) => {
+                        got = true;
+                        self.handle(k, ToShard::End);
+                    }
+                }
+            }
+            rr = rr.wrapping_add(1);
+            if self.sources.iter().all(|s| s.ended) {
+                self.finish();
+                return Exit::Done;
+            }
+            if got {
+                idle = 0;
+                continue;
+            }
+            if stopping {
+                // Every accepted batch was in the rings before Stop was sent; they are empty.
+                self.finish();
+                return Exit::Done;
+            }
+            if idle == 0 {
+                self.sample_counters();
+            }
+            idle = idle.saturating_add(1);
+            self.wait_idle(idle);
+        }
+    }
+
+    fn wait_idle(&mut self, idle: u32) {
+        match self.wait {
+            WaitStrategy::BusySpin => std::hint::spin_loop(),
+            WaitStrategy::SpinThenYield { spins } => {
+                if idle < spins {
+                    std::hint::spin_loop()
+                } else {
+                    std::thread::yield_now()
+                }
+            }
+            WaitStrategy::Park { spins, timeout } => {
+                if idle < spins {
+                    std::hint::spin_loop();
+                    return;
+                }
+                // Idle path only: building the selector allocates, which is fine here.
+                let mut sel = Select::new();
+                for s in self.sources.iter().filter(|s| !s.ended) {
+                    sel.recv(&s.rx);
+                }
+                sel.recv(&self.ctl);
+                let _ = sel.ready_timeout(timeout);
+            }
+        }
+    }
+}
+
+fn append(dst: &mut Batch, src: &Batch) {
+    match (dst, src) {
+        (Batch::Trade(d), Batch::Trade(s)) => d.extend_from_slice(s),
+        (Batch::Quote(d), Batch::Quote(s)) => d.extend_from_slice(s),
+        (Batch::Bar(d), Batch::Bar(s)) => d.extend_from_slice(s),
+        // Unreachable for a validated graph: edges join ports of one kind.
+        _ => {}
+    }
+}
+
+fn clamp_stamps(b: &mut Batch, bound: Timestamp) {
+    match b {
+        Batch::Trade(v) => v.iter_mut().for_each(|r| r.wm = r.wm.min(bound)),
+        Batch::Quote(v) => v.iter_mut().for_each(|r| r.wm = r.wm.min(bound)),
+        Batch::Bar(v) => v.iter_mut().for_each(|r| r.wm = r.wm.min(bound)),
+    }
+}

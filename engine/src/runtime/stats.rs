@@ -1,0 +1,276 @@
+//! Counters. Each cell has exactly one writer (a shard thread or a producer thread) that
+//! updates it with plain relaxed load+store (no atomic read-modify-write, no lock, no
+//! `metrics` call on the hot path); [`crate::Engine::stats`] and the publisher read them.
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::OnceLock;
+
+/// Adds to a single-writer counter without a locked instruction.
+#[inline]
+pub(crate) fn bump(c: &AtomicU64, n: u64) {
+    c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
+}
+
+/// Operator-reported counters of one shard, registered once at shard start.
+pub(crate) struct OpCounters {
+    /// `(node index, counter name)` per slot.
+    pub(crate) names: Vec<(usize, &'static str)>,
+    pub(crate) values: Vec<AtomicU64>,
+}
+
+/// One shard's counters; written only by that shard's thread.
+pub(crate) struct ShardCell {
+    pub(crate) events_in: Vec<AtomicU64>,
+    pub(crate) events_out: Vec<AtomicU64>,
+    pub(crate) loop_iterations: AtomicU64,
+    pub(crate) messages: AtomicU64,
+    pub(crate) busy_ns: AtomicU64,
+    pub(crate) alive_ns: AtomicU64,
+    pub(crate) ring_depth: AtomicU64,
+    pub(crate) egress_wait_ns: AtomicU64,
+    pub(crate) watermark: AtomicI64,
+    pub(crate) op_counters: OnceLock<OpCounters>,
+}
+
+impl ShardCell {
+    pub(crate) fn new(nodes: usize) -> ShardCell {
+        ShardCell {
+            events_in: (0..nodes).map(|_| AtomicU64::new(0)).collect(),
+            events_out: (0..nodes).map(|_| AtomicU64::new(0)).collect(),
+            loop_iterations: AtomicU64::new(0),
+            messages: AtomicU64::new(0),
+            busy_ns: AtomicU64::new(0),
+            alive_ns: AtomicU64::new(0),
+            ring_depth: AtomicU64::new(0),
+            egress_wait_ns: AtomicU64::new(0),
+            watermark: AtomicI64::new(i64::MIN),
+            op_counters: OnceLock::new(),
+        }
+    }
+}
+
+/// One source's producer-side counters; written only by the thread holding its ingress.
+pub(crate) struct SourceCell {
+    pub(crate) pushed: AtomicU64,
+    pub(crate) batches: AtomicU64,
+    pub(crate) rejected: AtomicU64,
+    pub(crate) watermark: AtomicI64,
+    /// Per shard: nanoseconds the producer spent blocked on that shard's full ring.
+    pub(crate) wait_ns: Vec<AtomicU64>,
+}
+
+impl SourceCell {
+    pub(crate) fn new(shards: usize) -> SourceCell {
+        SourceCell {
+            pushed: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            watermark: AtomicI64::new(i64::MIN),
+            wait_ns: (0..shards).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+}
+
+/// A point-in-time copy of every counter, for embedders (see [`crate::Engine::stats`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Stats {
+    /// Per shard.
+    pub shards: Vec<ShardStats>,
+    /// Per node, in execution order.
+    pub nodes: Vec<NodeStats>,
+    /// Per source.
+    pub sources: Vec<SourceStats>,
+    /// Occupancy of the fullest ring, `0.0..=1.0` (the autoscaling signal).
+    pub saturation: f64,
+}
+
+/// Counters of one shard.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ShardStats {
+    /// Shard index.
+    pub shard: usize,
+    /// Polling-loop iterations.
+    pub loop_iterations: u64,
+    /// Ring messages processed.
+    pub messages: u64,
+    /// Nanoseconds spent processing messages.
+    pub busy_ns: u64,
+    /// Nanoseconds since the shard started (as of its last update).
+    pub alive_ns: u64,
+    /// Records waiting in this shard's input rings, in batches, at the last sample.
+    pub ring_depth: u64,
+    /// Capacity of this shard's input rings, in batches (all sources).
+    pub ring_capacity: u64,
+    /// Nanoseconds producers spent blocked on this shard's full rings.
+    pub backpressure_wait_ns: u64,
+    /// Nanoseconds this shard spent blocked on full egress channels.
+    pub egress_wait_ns: u64,
+    /// The shard's current watermark (ns; `i64::MIN` before any).
+    pub watermark: i64,
+}
+
+impl ShardStats {
+    /// `busy_ns / alive_ns` (0 when not started).
+    pub fn busy_ratio(&self) -> f64 {
+        if self.alive_ns == 0 {
+            0.0
+        } else {
+            (self.busy_ns as f64 / self.alive_ns as f64).min(1.0)
+        }
+    }
+}
+
+/// Counters of one node, per shard.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NodeStats {
+    /// Node name.
+    pub name: String,
+    /// Records delivered to the node, per shard.
+    pub events_in: Vec<u64>,
+    /// Records the node emitted, per shard.
+    pub events_out: Vec<u64>,
+    /// Operator-reported counters summed over shards, in first-reported order.
+    pub counters: Vec<(&'static str, u64)>,
+}
+
+impl NodeStats {
+    /// Records delivered to the node over all shards.
+    pub fn total_in(&self) -> u64 {
+        self.events_in.iter().sum()
+    }
+    /// Records emitted by the node over all shards.
+    pub fn total_out(&self) -> u64 {
+        self.events_out.iter().sum()
+    }
+    /// An operator counter summed over shards (0 if never reported).
+    pub fn counter(&self, name: &str) -> u64 {
+        self.counters.iter().filter(|(n, _)| *n == name).map(|(_, v)| v).sum()
+    }
+}
+
+/// Counters of one source (producer side).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SourceStats {
+    /// Source name.
+    pub name: String,
+    /// Records accepted by `push`.
+    pub pushed: u64,
+    /// Batches sent to shards.
+    pub batches: u64,
+    /// Records refused or left unsent because the engine stopped or failed.
+    pub rejected: u64,
+    /// The source's watermark.
+    pub watermark: i64,
+}
+
+/// Everything the snapshot reads.
+pub(crate) struct StatsShared {
+    pub(crate) node_names: Vec<String>,
+    pub(crate) source_names: Vec<String>,
+    pub(crate) shards: Vec<ShardCell>,
+    pub(crate) sources: Vec<SourceCell>,
+    /// Per shard, the total capacity of its input rings (in batches).
+    pub(crate) ring_capacity: Vec<u64>,
+}
+
+impl StatsShared {
+    pub(crate) fn snapshot(&self) -> Stats {
+        let n_shards = self.shards.len();
+        let mut shards = Vec::with_capacity(n_shards);
+        let mut saturation: f64 = 0.0;
+        for (i, c) in self.shards.iter().enumerate() {
+            let wait: u64 = self.sources.iter().map(|s| s.wait_ns[i].load(Relaxed)).sum();
+            let s = ShardStats {
+                shard: i,
+                loop_iterations: c.loop_iterations.load(Relaxed),
+                messages: c.messages.load(Relaxed),
+                busy_ns: c.busy_ns.load(Relaxed),
+                alive_ns: c.alive_ns.load(Relaxed),
+                ring_depth: c.ring_depth.load(Relaxed),
+                ring_capacity: self.ring_capacity[i],
+                backpressure_wait_ns: wait,
+                egress_wait_ns: c.egress_wait_ns.load(Relaxed),
+                watermark: c.watermark.load(Relaxed),
+            };
+            if s.ring_capacity > 0 {
+                saturation = saturation.max(s.ring_depth as f64 / s.ring_capacity as f64);
+            }
+            shards.push(s);
+        }
+        let mut nodes: Vec<NodeStats> = self
+            .node_names
+            .iter()
+            .enumerate()
+            .map(|(k, name)| NodeStats {
+                name: name.clone(),
+                events_in: self.shards.iter().map(|c| c.events_in[k].load(Relaxed)).collect(),
+                events_out: self.shards.iter().map(|c| c.events_out[k].load(Relaxed)).collect(),
+                counters: Vec::new(),
+            })
+            .collect();
+        for c in &self.shards {
+            let Some(oc) = c.op_counters.get() else { continue };
+            for ((node, name), v) in oc.names.iter().zip(&oc.values) {
+                let counters = &mut nodes[*node].counters;
+                let v = v.load(Relaxed);
+                match counters.iter_mut().find(|(n, _)| n == name) {
+                    Some(slot) => slot.1 += v,
+                    None => counters.push((name, v)),
+                }
+            }
+        }
+        let sources = self
+            .source_names
+            .iter()
+            .zip(&self.sources)
+            .map(|(name, c)| SourceStats {
+                name: name.clone(),
+                pushed: c.pushed.load(Relaxed),
+                batches: c.batches.load(Relaxed),
+                rejected: c.rejected.load(Relaxed),
+                watermark: c.watermark.load(Relaxed),
+            })
+            .collect();
+        Stats { shards, nodes, sources, saturation: saturation.min(1.0) }
+    }
+}
+
+/// Publishes a snapshot through the `metrics` facade under design.md §8 names. `prev` is the
+/// previous snapshot (for the busy ratio over the interval).
+pub(crate) fn publish(now: &Stats, prev: Option<&Stats>) {
+    for (k, node) in now.nodes.iter().enumerate() {
+        for (s, (&i, &o)) in node.events_in.iter().zip(&node.events_out).enumerate() {
+            let shard = s.to_string();
+            metrics::counter!("ticklane_events_in_total", "node" => node.name.clone(), "shard" => shard.clone())
+                .absolute(i);
+            metrics::counter!("ticklane_events_out_total", "node" => node.name.clone(), "shard" => shard)
+                .absolute(o);
+        }
+        for &(name, v) in &node.counters {
+            metrics::counter!(name, "node" => node.name.clone()).absolute(v);
+        }
+        let _ = k;
+    }
+    let freshest = now.sources.iter().map(|s| s.watermark).max().unwrap_or(i64::MIN);
+    for s in &now.shards {
+        let shard = s.shard.to_string();
+        metrics::gauge!("ticklane_ring_depth", "shard" => shard.clone()).set(s.ring_depth as f64);
+        metrics::gauge!("ticklane_ring_capacity", "shard" => shard.clone()).set(s.ring_capacity as f64);
+        metrics::counter!("ticklane_backpressure_wait_seconds_total", "shard" => shard.clone())
+            .absolute(s.backpressure_wait_ns / 1_000_000_000);
+        let ratio = match prev.and_then(|p| p.shards.get(s.shard)) {
+            Some(p) if s.alive_ns > p.alive_ns => {
+                ((s.busy_ns - p.busy_ns.min(s.busy_ns)) as f64 / (s.alive_ns - p.alive_ns) as f64).min(1.0)
+            }
+            _ => s.busy_ratio(),
+        };
+        metrics::gauge!("ticklane_shard_busy_ratio", "shard" => shard.clone()).set(ratio);
+        let lag = if s.watermark == i64::MIN || freshest == i64::MIN {
+            0.0
+        } else {
+            (freshest.saturating_sub(s.watermark)).max(0) as f64 / 1e9
+        };
+        metrics::gauge!("ticklane_watermark_lag_seconds", "shard" => shard).set(lag);
+    }
+    metrics::gauge!("ticklane_saturation").set(now.saturation);
+}
