@@ -210,8 +210,7 @@ impl DagBuilder {
         S: ShardSink<T> + 'static,
         F: Fn(ShardContext) -> S + Send + Sync + 'static,
     {
-        let f: SinkFactory =
-            Arc::new(move |ctx| Box::new(TypedSink::<T, S> { inner: factory(ctx), _t: PhantomData }));
+        let f: SinkFactory = Arc::new(move |ctx| Box::new(TypedSink::<T, S> { inner: factory(ctx), _t: PhantomData }));
         self.node(name, vec![T::KIND], vec![], Role::Callback(f))
     }
 

@@ -104,10 +104,7 @@ impl Fixed {
                         }
                         frac_digits += 1;
                     }
-                    acc = acc
-                        .checked_mul(10)
-                        .and_then(|a| a.checked_sub(d))
-                        .ok_or(DecimalError::OutOfRange)?;
+                    acc = acc.checked_mul(10).and_then(|a| a.checked_sub(d)).ok_or(DecimalError::OutOfRange)?;
                 }
                 b'.' if !seen_point => seen_point = true,
                 _ => return Err(DecimalError::InvalidChar { at: i }),

@@ -100,8 +100,7 @@ impl Interner {
         if let Some(&id) = t.ids.get(name) {
             return Ok(id);
         }
-        let id = u32::try_from(t.names.len())
-            .map_err(|_| InternError::Exhausted { max: u64::from(u32::MAX) })?;
+        let id = u32::try_from(t.names.len()).map_err(|_| InternError::Exhausted { max: u64::from(u32::MAX) })?;
         let name: Arc<str> = Arc::from(name);
         t.names.push(name.clone());
         t.ids.insert(name, InstrumentId(id));

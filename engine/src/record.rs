@@ -90,14 +90,12 @@ impl TradeId {
         }
         if t.len() <= 39 && t[0] != b'0' && t.iter().all(u8::is_ascii_digit) {
             let mut n: u128 = 0;
-            let fits = t.iter().all(|&c| {
-                match n.checked_mul(10).and_then(|m| m.checked_add(u128::from(c - b'0'))) {
-                    Some(m) => {
-                        n = m;
-                        true
-                    }
-                    None => false,
+            let fits = t.iter().all(|&c| match n.checked_mul(10).and_then(|m| m.checked_add(u128::from(c - b'0'))) {
+                Some(m) => {
+                    n = m;
+                    true
                 }
+                None => false,
             });
             if fits {
                 return TradeId { bytes: n.to_be_bytes(), tag: TAG_NUM };
@@ -422,7 +420,9 @@ mod tests {
     #[test]
     fn batch_typed_access() {
         let mut b = Batch::with_capacity(Kind::Trade, 4);
-        Trade::from_batch_mut(&mut b).map(|v| v.push(Stamped::default()));
+        if let Some(v) = Trade::from_batch_mut(&mut b) {
+            v.push(Stamped::default());
+        }
         assert_eq!(b.len(), 1);
         assert!(b.as_slice::<Bar>().is_none());
         b.clear();

@@ -186,8 +186,7 @@ impl<T: Record> Egress<T> {
             }
         }
         self.pending = keep;
-        let mut keyed: Vec<(Arc<str>, Pending<T>)> =
-            out.into_iter().map(|p| (self.name_of(&p), p)).collect();
+        let mut keyed: Vec<(Arc<str>, Pending<T>)> = out.into_iter().map(|p| (self.name_of(&p), p)).collect();
         keyed.sort_unstable_by(|(na, a), (nb, b)| {
             a.stamp
                 .cmp(&b.stamp)

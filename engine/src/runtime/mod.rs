@@ -19,7 +19,7 @@ use egress::Egress;
 use ingress::Ingress;
 use parking_lot::Mutex;
 use shard::{Exit, Shard, SourceIn};
-use stats::{SourceCell, ShardCell, Stats, StatsShared};
+use stats::{ShardCell, SourceCell, Stats, StatsShared};
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
@@ -151,8 +151,7 @@ impl Engine {
         let shards = config.shards.get();
         let cap = config.ring_capacity.get();
         let n_nodes = dag.nodes.len();
-        let source_nodes: Vec<usize> =
-            (0..n_nodes).filter(|&i| matches!(dag.nodes[i].role, Role::Source)).collect();
+        let source_nodes: Vec<usize> = (0..n_nodes).filter(|&i| matches!(dag.nodes[i].role, Role::Source)).collect();
 
         // Rings: one per (source, shard), plus a buffer-return ring each way.
         let mut parts = Vec::new();
@@ -270,9 +269,7 @@ impl Engine {
                 interval = interval.or(Some(Duration::from_secs(1)));
             }
             #[cfg(not(feature = "prometheus"))]
-            return Err(EngineError::Metrics(format!(
-                "cannot serve {addr}: built without the `prometheus` feature"
-            )));
+            return Err(EngineError::Metrics(format!("cannot serve {addr}: built without the `prometheus` feature")));
         }
         let Some(every) = interval else { return Ok(()) };
         let stop = Arc::new(AtomicBool::new(false));

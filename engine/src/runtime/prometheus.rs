@@ -43,8 +43,15 @@ pub(crate) fn serve(addr: SocketAddr) -> Result<(), String> {
 
 fn respond(mut s: TcpStream, handle: &PrometheusHandle) -> std::io::Result<()> {
     s.set_read_timeout(Some(Duration::from_secs(2)))?;
-    let mut req = [0u8; 1024];
-    let n = s.read(&mut req)?;
+    // Read the request head (bounded) so that closing never discards unread bytes (a reset).
+    let mut req = [0u8; 2048];
+    let mut n = 0;
+    while n < req.len() && !req[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+        match s.read(&mut req[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
     let line = req[..n].split(|&b| b == b'\r' || b == b'\n').next().unwrap_or(b"");
     let (status, body) = if line.starts_with(b"GET /metrics ") || line == b"GET /metrics" {
         handle.run_upkeep();
@@ -56,5 +63,7 @@ fn respond(mut s: TcpStream, handle: &PrometheusHandle) -> std::io::Result<()> {
         s,
         "HTTP/1.0 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
-    )
+    )?;
+    s.flush()?;
+    s.shutdown(std::net::Shutdown::Write)
 }

@@ -238,26 +238,26 @@ impl StatsShared {
 /// Publishes a snapshot through the `metrics` facade under design.md §8 names. `prev` is the
 /// previous snapshot (for the busy ratio over the interval).
 pub(crate) fn publish(now: &Stats, prev: Option<&Stats>) {
-    for (k, node) in now.nodes.iter().enumerate() {
+    for node in &now.nodes {
         for (s, (&i, &o)) in node.events_in.iter().zip(&node.events_out).enumerate() {
             let shard = s.to_string();
             metrics::counter!("ticklane_events_in_total", "node" => node.name.clone(), "shard" => shard.clone())
                 .absolute(i);
-            metrics::counter!("ticklane_events_out_total", "node" => node.name.clone(), "shard" => shard)
-                .absolute(o);
+            metrics::counter!("ticklane_events_out_total", "node" => node.name.clone(), "shard" => shard).absolute(o);
         }
         for &(name, v) in &node.counters {
             metrics::counter!(name, "node" => node.name.clone()).absolute(v);
         }
-        let _ = k;
     }
     let freshest = now.sources.iter().map(|s| s.watermark).max().unwrap_or(i64::MIN);
     for s in &now.shards {
         let shard = s.shard.to_string();
         metrics::gauge!("ticklane_ring_depth", "shard" => shard.clone()).set(s.ring_depth as f64);
         metrics::gauge!("ticklane_ring_capacity", "shard" => shard.clone()).set(s.ring_capacity as f64);
-        metrics::counter!("ticklane_backpressure_wait_seconds_total", "shard" => shard.clone())
-            .absolute(s.backpressure_wait_ns / 1_000_000_000);
+        // Seconds are fractional; the facade's counters are integers, so this is a gauge that
+        // only grows.
+        metrics::gauge!("ticklane_backpressure_wait_seconds_total", "shard" => shard.clone())
+            .set(s.backpressure_wait_ns as f64 / 1e9);
         let ratio = match prev.and_then(|p| p.shards.get(s.shard)) {
             Some(p) if s.alive_ns > p.alive_ns => {
                 ((s.busy_ns - p.busy_ns.min(s.busy_ns)) as f64 / (s.alive_ns - p.alive_ns) as f64).min(1.0)
