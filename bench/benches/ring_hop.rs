@@ -8,12 +8,14 @@
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use ticklane_bench::{synthetic_trades, EnginePipeline, RawPipeline};
+use ticklane_bench::{pin_producer, synthetic_trades, EnginePipeline, RawPipeline};
 
 const N: usize = 1_000_000;
 
 fn ring_hop(c: &mut Criterion) {
     let trades = synthetic_trades(N, 64);
+    ticklane_bench::cores(); // read the core list before pinning anything
+    pin_producer();
     let mut g = c.benchmark_group("ring_hop");
     g.throughput(Throughput::Elements(N as u64));
     g.sample_size(20);

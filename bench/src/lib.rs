@@ -1,4 +1,19 @@
-//! Shared inputs for ticklane's benchmarks: deterministic synthetic trades.
+//! Shared inputs for ticklane's benchmarks: deterministic synthetic trades, and the two
+//! pipelines compared in the same run (engine and hand-written), with the same pinning:
+//! consumers (engine shard `i`, raw consumer) on core `i`, the producer on the last core.
+
+/// The cores this process may use, read once before anything is pinned (`get_core_ids`
+/// reports the *calling thread's* mask, so it must not be asked after pinning).
+pub fn cores() -> Vec<usize> {
+    static CORES: std::sync::OnceLock<Vec<usize>> = std::sync::OnceLock::new();
+    CORES.get_or_init(|| core_affinity::get_core_ids().unwrap_or_default().iter().map(|c| c.id).collect()).clone()
+}
+
+/// Pins the calling thread (the producer) to the machine's last core, as the harness does
+/// for every scenario; returns whether it was pinned.
+pub fn pin_producer() -> bool {
+    cores().last().is_some_and(|&id| core_affinity::set_for_current(core_affinity::CoreId { id }))
+}
 
 use ticklane::{Fixed, InstrumentId, Trade, TradeId};
 
@@ -50,10 +65,23 @@ impl RawPipeline {
         let (btx, back) = crossbeam_channel::bounded(ring + 2);
         let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let d = done.clone();
+        let consumer_core = cores().first().copied();
         let consumer = std::thread::spawn(move || {
+            if let Some(id) = consumer_core {
+                core_affinity::set_for_current(core_affinity::CoreId { id });
+            }
             let mut out = Vec::with_capacity(batch);
             let mut n = 0u64;
-            while let Ok(mut b) = rx.recv() {
+            // Spin like a pinned engine shard does (blocking `recv` would add futex wake-ups).
+            loop {
+                let mut b = match rx.try_recv() {
+                    Ok(b) => b,
+                    Err(crossbeam_channel::TryRecvError::Empty) => {
+                        std::hint::spin_loop();
+                        continue;
+                    }
+                    Err(crossbeam_channel::TryRecvError::Disconnected) => break,
+                };
                 work(&b, &mut out);
                 n += out.len() as u64;
                 out.clear();
@@ -132,6 +160,7 @@ impl EnginePipeline {
             .and_then(|c| c.with_batch_size(batch))
             .and_then(|c| c.with_flush_every(1 << 20))
             .map(|c| c.with_wait(WaitStrategy::SpinThenYield { spins: 1 << 16 }))
+            .map(|c| c.with_placement(ticklane::Placement::Cores(cores())))
             .expect("bench config is valid");
         let dag = g.build().expect("bench graph is valid");
         let mut engine = Engine::start(dag, cfg).expect("engine starts");

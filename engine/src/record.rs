@@ -336,7 +336,7 @@ mod sealed {
 }
 
 /// A record type that DAG ports can carry. Sealed: the kinds are [`Kind`]'s variants.
-pub trait Record: sealed::Sealed + Copy + Send + Sync + fmt::Debug + 'static {
+pub trait Record: sealed::Sealed + Copy + Default + Send + Sync + fmt::Debug + 'static {
     /// The port kind of this record type.
     const KIND: Kind;
     /// The instrument the record belongs to (the shard key).

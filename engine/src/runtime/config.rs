@@ -37,8 +37,11 @@ impl Default for WaitStrategy {
 /// Where shard threads run.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub enum Placement {
-    /// Pin shard `i` to the `i`-th available core when there are at least as many cores as
-    /// shards; otherwise run unpinned and log one line saying why. Never an error.
+    /// Pin shard `i` to the `i`-th core available to the thread that calls
+    /// [`crate::Engine::start`] when there are at least as many such cores as shards;
+    /// otherwise run unpinned and log one line saying why. Never an error. (If the calling
+    /// thread is itself pinned, that is one core: start the engine before pinning it, or use
+    /// [`Placement::Cores`].)
     #[default]
     PinIfPossible,
     /// Never pin.

@@ -54,11 +54,17 @@ pub struct Ingress<T: Record> {
     pub(crate) source: usize,
     pub(crate) txs: Vec<Sender<ToShard>>,
     pub(crate) recycle: Vec<Receiver<Batch>>,
+    /// Per shard, returned buffers reused last-in first-out: the most recently returned one
+    /// is still in cache, whereas the channel alone would rotate through every buffer ever
+    /// made (a megabyte of cold lines at default sizes).
+    pub(crate) stash: Vec<Vec<Vec<Stamped<T>>>>,
     pub(crate) bufs: Vec<Vec<Stamped<T>>>,
     pub(crate) sent_wm: Vec<Timestamp>,
     pub(crate) max_ts: Timestamp,
     pub(crate) wm: Timestamp,
     pub(crate) max_delay: i64,
+    /// Records accepted; published to the shared cell per batch, not per record.
+    pub(crate) pushed: u64,
     pub(crate) batch_size: usize,
     pub(crate) flush_every: usize,
     pub(crate) since_flush: usize,
@@ -123,7 +129,7 @@ impl<T: Record> Ingress<T> {
             self.wm = ts.saturating_sub(self.max_delay);
         }
         self.bufs[s].push(Stamped { wm: stamp, rec });
-        bump(&self.cell().pushed, 1);
+        self.pushed += 1;
         if self.bufs[s].len() >= self.batch_size {
             self.send(s)?;
         }
@@ -171,14 +177,16 @@ impl<T: Record> Ingress<T> {
     }
 
     fn take_buffer(&mut self, s: usize) -> Vec<Stamped<T>> {
-        let fresh = match self.recycle[s].try_recv() {
-            Ok(mut b) => T::from_batch_mut(&mut b).map(std::mem::take).unwrap_or_default(),
-            Err(_) => Vec::new(),
-        };
-        let mut fresh = fresh;
-        if fresh.capacity() < self.batch_size {
-            fresh.reserve_exact(self.batch_size);
+        while let Ok(mut b) = self.recycle[s].try_recv() {
+            if let Some(v) = T::from_batch_mut(&mut b) {
+                self.stash[s].push(std::mem::take(v));
+            }
         }
+        let mut fresh = self.stash[s].pop().unwrap_or_default();
+        // Claim the buffer's cache lines for writing in one streaming pass: the shard last
+        // read them, so record-by-record pushes would each stall on a line transfer.
+        fresh.resize(self.batch_size, Stamped::default());
+        fresh.clear();
         std::mem::replace(&mut self.bufs[s], fresh)
     }
 
@@ -190,6 +198,7 @@ impl<T: Record> Ingress<T> {
             Ok(()) => {
                 self.sent_wm[s] = wm;
                 bump(&self.cell().batches, 1);
+                self.cell().pushed.store(self.pushed, Relaxed);
                 Ok(())
             }
             Err(e) => {
@@ -198,6 +207,7 @@ impl<T: Record> Ingress<T> {
                     b.clear();
                 }
                 bump(&self.cell().rejected, unsent as u64);
+                self.cell().pushed.store(self.pushed, Relaxed);
                 Err(match e {
                     PushError::Stopped { .. } => PushError::Stopped { unsent },
                     PushError::ShardGone { shard, .. } => PushError::ShardGone { shard, unsent },
@@ -220,7 +230,7 @@ impl<T: Record> Ingress<T> {
             Err(TrySendError::Full(msg)) => {
                 let t0 = Instant::now();
                 let r = self.txs[s].send(msg);
-                bump(&self.cell().wait_ns[s], t0.elapsed().as_nanos() as u64);
+                bump(self.cell().wait_ns.get(s), t0.elapsed().as_nanos() as u64);
                 r.map_err(|_| PushError::ShardGone { shard: s, unsent: 0 })
             }
             Err(TrySendError::Disconnected(_)) => Err(PushError::ShardGone { shard: s, unsent: 0 }),

@@ -19,7 +19,7 @@ use egress::Egress;
 use ingress::Ingress;
 use parking_lot::Mutex;
 use shard::{Exit, Shard, SourceIn};
-use stats::{ShardCell, SourceCell, Stats, StatsShared};
+use stats::{Padded, ShardCell, SourceCell, Stats, StatsShared};
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
@@ -189,8 +189,8 @@ impl Engine {
         let stats = Arc::new(StatsShared {
             node_names: dag.nodes.iter().map(|n| n.name.clone()).collect(),
             source_names: source_nodes.iter().map(|&i| dag.nodes[i].name.clone()).collect(),
-            shards: (0..shards).map(|_| ShardCell::new(n_nodes)).collect(),
-            sources: source_nodes.iter().map(|_| SourceCell::new(shards)).collect(),
+            shards: (0..shards).map(|_| Padded(ShardCell::new(n_nodes))).collect(),
+            sources: source_nodes.iter().map(|_| Padded(SourceCell::new(shards))).collect(),
             ring_capacity: vec![(cap * source_nodes.len()) as u64; shards],
         });
 
@@ -326,11 +326,13 @@ impl Engine {
             source: p.index,
             bufs: (0..shards).map(|_| Vec::with_capacity(bs)).collect(),
             sent_wm: vec![i64::MIN; shards],
+            stash: (0..shards).map(|_| Vec::new()).collect(),
             txs: p.txs,
             recycle: p.recycle,
             max_ts: i64::MIN,
             wm: i64::MIN,
             max_delay: self.config.max_delay_ns(),
+            pushed: 0,
             batch_size: bs,
             flush_every: self.config.flush_every.get(),
             since_flush: 0,

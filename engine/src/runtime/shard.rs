@@ -59,6 +59,8 @@ pub(crate) struct Shard {
     pub(crate) names: Vec<String>,
     op_slots: Vec<(usize, usize)>,
     messages_since_sample: u32,
+    /// Polling-loop iterations, published with the other counters (not per iteration).
+    iterations: u64,
 }
 
 impl Shard {
@@ -90,6 +92,7 @@ impl Shard {
             names: dag.nodes.iter().map(|n| n.name.clone()).collect(),
             op_slots: Vec::new(),
             messages_since_sample: 0,
+            iterations: 0,
         }
     }
 
@@ -155,6 +158,7 @@ impl Shard {
         let c = self.cell();
         c.ring_depth.store(depth as u64, Relaxed);
         c.alive_ns.store(self.started.elapsed().as_nanos() as u64, Relaxed);
+        c.loop_iterations.store(self.iterations, Relaxed);
     }
 
     /// One fused pass over the DAG in topological order: each node gets the batches its
@@ -183,7 +187,7 @@ impl Shard {
                     }
                     let produced: usize = outs.iter().map(Batch::len).sum();
                     if produced > 0 {
-                        bump(&c.events_out[i], produced as u64);
+                        bump(c.events_out.get(i), produced as u64);
                     }
                 }
                 Node::Callback(sink) => {
@@ -210,7 +214,7 @@ impl Shard {
                 }
             }
             if delivered > 0 {
-                bump(&c.events_in[i], delivered as u64);
+                bump(c.events_in.get(i), delivered as u64);
             }
         }
         self.current = None;
@@ -243,8 +247,8 @@ impl Shard {
                 let node = self.sources[k].node;
                 let n = batch.len() as u64;
                 let c = &self.stats.shards[self.ctx.shard];
-                bump(&c.events_in[node], n);
-                bump(&c.events_out[node], n);
+                bump(c.events_in.get(node), n);
+                bump(c.events_out.get(node), n);
                 self.bufs[node][0] = batch;
                 if wm > self.sources[k].wm {
                     self.sources[k].wm = wm;
@@ -331,7 +335,7 @@ impl Shard {
         let mut rr = 0usize;
         let n_src = self.sources.len();
         loop {
-            bump(&self.stats.shards[self.ctx.shard].loop_iterations, 1);
+            self.iterations += 1;
             if self.abort.load(Relaxed) {
                 return Exit::Aborted;
             }

@@ -11,6 +11,38 @@ pub(crate) fn bump(c: &AtomicU64, n: u64) {
     c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
 }
 
+/// Aligns its content to 128 bytes (two cache lines, the unit adjacent-line prefetchers pull)
+/// so that cells written by different threads never share a line.
+#[derive(Default)]
+#[repr(align(128))]
+pub(crate) struct Padded<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// A fixed array of single-writer counters with 128 bytes of unused slots on both sides, so
+/// that no other heap allocation (another thread's data) can share a cache line with them.
+pub(crate) struct Counters {
+    slots: Box<[AtomicU64]>,
+}
+
+const GUARD: usize = 16;
+
+impl Counters {
+    pub(crate) fn new(n: usize) -> Counters {
+        Counters { slots: (0..n + 2 * GUARD).map(|_| AtomicU64::new(0)).collect() }
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, k: usize) -> &AtomicU64 {
+        &self.slots[GUARD + k]
+    }
+}
+
 /// Operator-reported counters of one shard, registered once at shard start.
 pub(crate) struct OpCounters {
     /// `(node index, counter name)` per slot.
@@ -20,8 +52,8 @@ pub(crate) struct OpCounters {
 
 /// One shard's counters; written only by that shard's thread.
 pub(crate) struct ShardCell {
-    pub(crate) events_in: Vec<AtomicU64>,
-    pub(crate) events_out: Vec<AtomicU64>,
+    pub(crate) events_in: Counters,
+    pub(crate) events_out: Counters,
     pub(crate) loop_iterations: AtomicU64,
     pub(crate) messages: AtomicU64,
     pub(crate) busy_ns: AtomicU64,
@@ -35,8 +67,8 @@ pub(crate) struct ShardCell {
 impl ShardCell {
     pub(crate) fn new(nodes: usize) -> ShardCell {
         ShardCell {
-            events_in: (0..nodes).map(|_| AtomicU64::new(0)).collect(),
-            events_out: (0..nodes).map(|_| AtomicU64::new(0)).collect(),
+            events_in: Counters::new(nodes),
+            events_out: Counters::new(nodes),
             loop_iterations: AtomicU64::new(0),
             messages: AtomicU64::new(0),
             busy_ns: AtomicU64::new(0),
@@ -56,7 +88,7 @@ pub(crate) struct SourceCell {
     pub(crate) rejected: AtomicU64,
     pub(crate) watermark: AtomicI64,
     /// Per shard: nanoseconds the producer spent blocked on that shard's full ring.
-    pub(crate) wait_ns: Vec<AtomicU64>,
+    pub(crate) wait_ns: Counters,
 }
 
 impl SourceCell {
@@ -66,7 +98,7 @@ impl SourceCell {
             batches: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             watermark: AtomicI64::new(i64::MIN),
-            wait_ns: (0..shards).map(|_| AtomicU64::new(0)).collect(),
+            wait_ns: Counters::new(shards),
         }
     }
 }
@@ -167,8 +199,8 @@ pub struct SourceStats {
 pub(crate) struct StatsShared {
     pub(crate) node_names: Vec<String>,
     pub(crate) source_names: Vec<String>,
-    pub(crate) shards: Vec<ShardCell>,
-    pub(crate) sources: Vec<SourceCell>,
+    pub(crate) shards: Vec<Padded<ShardCell>>,
+    pub(crate) sources: Vec<Padded<SourceCell>>,
     /// Per shard, the total capacity of its input rings (in batches).
     pub(crate) ring_capacity: Vec<u64>,
 }
@@ -179,7 +211,7 @@ impl StatsShared {
         let mut shards = Vec::with_capacity(n_shards);
         let mut saturation: f64 = 0.0;
         for (i, c) in self.shards.iter().enumerate() {
-            let wait: u64 = self.sources.iter().map(|s| s.wait_ns[i].load(Relaxed)).sum();
+            let wait: u64 = self.sources.iter().map(|s| s.wait_ns.get(i).load(Relaxed)).sum();
             let s = ShardStats {
                 shard: i,
                 loop_iterations: c.loop_iterations.load(Relaxed),
@@ -203,8 +235,8 @@ impl StatsShared {
             .enumerate()
             .map(|(k, name)| NodeStats {
                 name: name.clone(),
-                events_in: self.shards.iter().map(|c| c.events_in[k].load(Relaxed)).collect(),
-                events_out: self.shards.iter().map(|c| c.events_out[k].load(Relaxed)).collect(),
+                events_in: self.shards.iter().map(|c| c.events_in.get(k).load(Relaxed)).collect(),
+                events_out: self.shards.iter().map(|c| c.events_out.get(k).load(Relaxed)).collect(),
                 counters: Vec::new(),
             })
             .collect();
