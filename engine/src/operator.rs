@@ -9,12 +9,14 @@ use crate::record::{Batch, Record, Stamped, Timestamp};
 use std::marker::PhantomData;
 
 /// Where a node instance runs; passed to node factories.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct ShardContext {
     /// This shard's index, `0..shards`.
     pub shard: usize,
     /// Number of shards in the engine.
     pub shards: usize,
+    /// The engine's instrument table (to resolve names; look up on cold paths only).
+    pub interner: crate::Interner,
 }
 
 /// The output ports of a node during one call, typed per port at build time.
@@ -42,6 +44,21 @@ impl<'a> Outputs<'a> {
         match T::from_batch_mut(b) {
             Some(v) => v,
             None => panic!("operator wrote {} records to output port {i} of kind {kind}", T::KIND),
+        }
+    }
+
+    /// The buffers of two distinct output ports at once (e.g. main and side output).
+    ///
+    /// # Panics
+    /// As [`Outputs::port`], and if `i == j`.
+    pub fn pair<A: Record, B: Record>(&mut self, i: usize, j: usize) -> (&mut Vec<Stamped<A>>, &mut Vec<Stamped<B>>) {
+        assert!(i != j, "Outputs::pair needs two distinct ports, got {i} twice");
+        let (lo, hi) = self.ports.split_at_mut(i.max(j));
+        let (a, b) = if i < j { (&mut lo[i], &mut hi[0]) } else { (&mut hi[0], &mut lo[j]) };
+        let (ka, kb) = (a.kind(), b.kind());
+        match (A::from_batch_mut(a), B::from_batch_mut(b)) {
+            (Some(a), Some(b)) => (a, b),
+            _ => panic!("operator wrote {}/{} records to ports {i}/{j} of kinds {ka}/{kb}", A::KIND, B::KIND),
         }
     }
 

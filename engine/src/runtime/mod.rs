@@ -195,6 +195,7 @@ impl Engine {
         });
 
         let cores = placement_cores(&config.placement, shards);
+        let interner = Interner::new();
         let abort = Arc::new(AtomicBool::new(false));
         let failure: Failure = Arc::new(Mutex::new(None));
         let mut handles = Vec::with_capacity(shards);
@@ -202,7 +203,7 @@ impl Engine {
         for (i, inputs) in shard_inputs.into_iter().enumerate() {
             let (ctx_tx, ctx_rx) = bounded(4);
             ctl.push(ctx_tx);
-            let ctx = ShardContext { shard: i, shards };
+            let ctx = ShardContext { shard: i, shards, interner: interner.clone() };
             let mut shard = Shard::new(ctx, &dag, inputs, ctx_rx, config.wait, abort.clone(), stats.clone());
             let dag_i = dag.clone();
             let egress_i: Vec<(usize, Sender<EgressMsg>)> = egress_txs.clone();
@@ -243,7 +244,7 @@ impl Engine {
         }
 
         let mut engine = Engine {
-            interner: Interner::new(),
+            interner,
             handles,
             ctl,
             abort,

@@ -105,8 +105,8 @@ impl Shard {
             self.current = Some(i);
             let node = match &n.role {
                 Role::Source => Node::Source,
-                Role::Operator(f) => Node::Op(f(self.ctx)),
-                Role::Callback(f) => Node::Callback(f(self.ctx)),
+                Role::Operator(f) => Node::Op(f(self.ctx.clone())),
+                Role::Callback(f) => Node::Callback(f(self.ctx.clone())),
                 Role::Egress => {
                     let tx = egress.iter().find(|(k, _)| *k == i).map(|(_, tx)| tx.clone());
                     let Some(tx) = tx else { panic!("egress channel for node {i} missing") };
