@@ -3,6 +3,7 @@
 
 #[path = "../../examples/feed_service.rs"]
 pub mod feed_service;
+pub mod golden;
 
 use std::sync::mpsc;
 use std::time::Duration;
