@@ -75,12 +75,14 @@ fn round_div(n: i128, d: i128) -> i64 {
     (if 2 * r.abs() >= d.abs() { q + n.signum() * d.signum() } else { q }) as i64
 }
 
+/// One trade in a window: (ts_event, ts_recv, arrival, price, size).
+type Print = (i64, i64, usize, i64, i64);
+
 /// The oracle: one pass, in input order, exactly as design.md §2–§4 read.
 fn oracle(evs: &[Ev], delay: i64, horizon: Option<i64>) -> Outcome {
     let mut max_ts = i64::MIN;
     let mut seen: HashMap<(u8, u32), i64> = HashMap::new();
-    // (inst, start) -> list of (ts, recv, arrival, px, sz)
-    let mut windows: BTreeMap<(u8, i64), Vec<(i64, i64, usize, i64, i64)>> = BTreeMap::new();
+    let mut windows: BTreeMap<(u8, i64), Vec<Print>> = BTreeMap::new();
     let (mut duplicates, mut late, mut revisions) = (0, 0, 0);
     for (arrival, e) in evs.iter().enumerate() {
         let wm = if max_ts == i64::MIN { i64::MIN } else { max_ts - delay };
