@@ -198,3 +198,163 @@ impl Drop for EnginePipeline {
         }
     }
 }
+
+/// `n` trades over `instruments` instruments, `spacing_ns` apart, each stamped with the
+/// watermark before it (max_delay 0), with every 100th trade an exact repeat of the one
+/// before (a 1% duplicate rate).
+pub fn stamped_with_duplicates(n: usize, instruments: u32, spacing_ns: i64) -> Vec<ticklane::Stamped<Trade>> {
+    let mut base = synthetic_trades(n, instruments);
+    for (i, t) in base.iter_mut().enumerate() {
+        t.ts_event = 1_700_000_000_000_000_000 + i as i64 * spacing_ns;
+    }
+    for i in (100..n).step_by(100) {
+        base[i] = base[i - 1];
+    }
+    let mut wm = i64::MIN;
+    base.into_iter()
+        .map(|rec| {
+            let s = ticklane::Stamped { wm, rec };
+            wm = wm.max(rec.ts_event);
+            s
+        })
+        .collect()
+}
+
+/// A hand-written single-threaded dedupe → OHLCV-bars loop: what a competent engineer would
+/// write for in-order input without an engine (hashbrown + ahash key set with a FIFO expiry
+/// queue, one open bar per instrument, a bar emitted when its instrument moves to a new
+/// window, the rest flushed at the end). Baseline for the operator benches.
+pub mod hand {
+    use ahash::RandomState;
+    use hashbrown::HashMap;
+    use std::collections::VecDeque;
+    use ticklane::{Bar, Fixed, InstrumentId, Stamped, Trade, TradeId, Wide};
+
+    /// The dedupe half.
+    pub struct Dedupe {
+        seen: HashMap<(u32, TradeId), i64, RandomState>,
+        order: VecDeque<(i64, (u32, TradeId))>,
+        ttl: i64,
+    }
+
+    impl Dedupe {
+        /// Remembers keys for `ttl_ns` of event time behind the watermark.
+        pub fn new(ttl_ns: i64) -> Dedupe {
+            Dedupe { seen: HashMap::with_hasher(RandomState::new()), order: VecDeque::new(), ttl: ttl_ns }
+        }
+
+        /// Whether `t` is a first occurrence.
+        #[inline]
+        pub fn admit(&mut self, t: &Trade, wm: i64) -> bool {
+            let cutoff = wm.saturating_sub(self.ttl);
+            while let Some(&(ts, k)) = self.order.front() {
+                if ts >= cutoff {
+                    break;
+                }
+                self.order.pop_front();
+                if self.seen.get(&k) == Some(&ts) {
+                    self.seen.remove(&k);
+                }
+            }
+            let k = (t.instrument.0, t.trade_id);
+            match self.seen.get(&k) {
+                Some(&first) if first >= cutoff => false,
+                _ => {
+                    self.seen.insert(k, t.ts_event);
+                    self.order.push_back((t.ts_event, k));
+                    true
+                }
+            }
+        }
+    }
+
+    #[derive(Clone, Copy)]
+    struct Open {
+        start: i64,
+        open: i64,
+        high: i64,
+        low: i64,
+        close: i64,
+        volume: i128,
+        notional: i128,
+        count: u64,
+    }
+
+    /// The bars half.
+    pub struct Bars {
+        width: i64,
+        open: Vec<Option<Open>>,
+    }
+
+    impl Bars {
+        /// Bars `width_ns` wide.
+        pub fn new(width_ns: i64) -> Bars {
+            Bars { width: width_ns, open: Vec::new() }
+        }
+
+        fn emit(inst: usize, o: &Open, width: i64, out: &mut Vec<Stamped<Bar>>) {
+            let vwap = if o.volume == 0 { o.close } else { (o.notional / o.volume) as i64 };
+            out.push(Stamped {
+                wm: o.start + width,
+                rec: Bar {
+                    instrument: InstrumentId(inst as u32),
+                    window_start: o.start,
+                    window_end: o.start + width,
+                    open: Fixed::from_raw(o.open),
+                    high: Fixed::from_raw(o.high),
+                    low: Fixed::from_raw(o.low),
+                    close: Fixed::from_raw(o.close),
+                    volume: Wide::from_raw(o.volume),
+                    trade_count: o.count,
+                    vwap: Fixed::from_raw(vwap),
+                    revision: 0,
+                },
+            });
+        }
+
+        /// Adds one in-order trade.
+        #[inline]
+        pub fn add(&mut self, t: &Trade, out: &mut Vec<Stamped<Bar>>) {
+            let i = t.instrument.0 as usize;
+            if self.open.len() <= i {
+                self.open.resize(i + 1, None);
+            }
+            let start = t.ts_event.div_euclid(self.width) * self.width;
+            let (px, sz) = (t.price.raw(), t.size.raw());
+            match &mut self.open[i] {
+                Some(o) if o.start == start => {
+                    o.high = o.high.max(px);
+                    o.low = o.low.min(px);
+                    o.close = px;
+                    o.volume += i128::from(sz);
+                    o.notional += i128::from(px) * i128::from(sz);
+                    o.count += 1;
+                }
+                slot => {
+                    if let Some(o) = slot {
+                        Self::emit(i, o, self.width, out);
+                    }
+                    *slot = Some(Open {
+                        start,
+                        open: px,
+                        high: px,
+                        low: px,
+                        close: px,
+                        volume: i128::from(sz),
+                        notional: i128::from(px) * i128::from(sz),
+                        count: 1,
+                    });
+                }
+            }
+        }
+
+        /// Emits every open bar.
+        pub fn flush(&mut self, out: &mut Vec<Stamped<Bar>>) {
+            for (i, o) in self.open.iter_mut().enumerate() {
+                if let Some(o) = o.take() {
+                    Self::emit(i, &o, self.width, out);
+                }
+            }
+        }
+    }
+}
