@@ -244,3 +244,99 @@ fn the_generator_exercises_what_it_claims() {
     }
     assert!(dups > 50 && late > 20 && ties > 50 && boundary > 20, "{dups} {late} {ties} {boundary}");
 }
+
+/// Throttle oracle (limit 2 per 1 µs interval, intervals follow each instrument's newest
+/// trade, watermark = max ts before, no delay): returns the `(instrument, id)` of trades
+/// passed within the limit, the number of conflation episodes (each yields one emission at
+/// its interval end) and the number of excess trades whose interval had already ended (under
+/// `Conflate` these are emitted at once).
+fn throttle_oracle(evs: &[Ev]) -> (Vec<(u8, u32)>, u64, u64) {
+    const LIMIT: u32 = 2;
+    const IV: i64 = 1_000;
+    let mut cur: HashMap<u8, (i64, u32, bool)> = HashMap::new();
+    let mut passed = Vec::new();
+    let (mut episodes, mut immediate) = (0, 0);
+    let mut max_ts = i64::MIN;
+    for e in evs {
+        let wm = max_ts;
+        max_ts = max_ts.max(e.ts);
+        let start = e.ts.div_euclid(IV) * IV;
+        let slot = cur.entry(e.inst).or_insert((i64::MIN, 0, false));
+        if start > slot.0 {
+            *slot = (start, 0, false);
+        }
+        if slot.1 < LIMIT {
+            slot.1 += 1;
+            passed.push((e.inst, e.id));
+        } else if slot.0 + IV <= wm {
+            immediate += 1;
+        } else if !slot.2 {
+            slot.2 = true;
+            episodes += 1;
+        }
+    }
+    passed.sort_unstable();
+    (passed, episodes, immediate)
+}
+
+fn throttle_engine(evs: &[Ev], conflate: bool, shards: usize) -> (Vec<(u8, u32)>, u64) {
+    use ticklane::operators::{ThrottleConfig, ThrottlePolicy};
+    let policy = if conflate { ThrottlePolicy::Conflate } else { ThrottlePolicy::Drop };
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let mut g = DagBuilder::new();
+    g.source("feed", Kind::Trade)
+        .throttle("throttle", ThrottleConfig::new(2, Duration::from_nanos(1_000)).expect("cfg").with_policy(policy))
+        .sink_callback::<Trade, _, _>("out", move |_| {
+            let tx = tx.clone();
+            move |b: &[ticklane::Stamped<Trade>]| {
+                for t in b {
+                    let _ = tx.send(t.rec);
+                }
+            }
+        })
+        .connect("feed", "throttle")
+        .connect("throttle", "out");
+    let mut engine =
+        Engine::start(g.build().expect("valid"), Config::new().with_shards(shards).expect("cfg")).expect("start");
+    let mut feed = engine.ingress::<Trade>("feed").expect("ingress");
+    let ids: Vec<InstrumentId> = (0..6).map(|i| feed.intern(&name(i)).expect("intern")).collect();
+    let inst_of: HashMap<InstrumentId, u8> = ids.iter().enumerate().map(|(i, &id)| (id, i as u8)).collect();
+    for e in evs {
+        let t = Trade {
+            ts_event: e.ts,
+            trade_id: TradeId::from_u64(u64::from(e.id)),
+            instrument: ids[e.inst as usize],
+            ..Trade::default()
+        };
+        feed.push(t).expect("push");
+    }
+    drop(feed);
+    let report = engine.join().expect("clean run");
+    let throttled =
+        report.stats.nodes.iter().find(|n| n.name == "throttle").map_or(0, |n| n.counter("ticklane_throttled_total"));
+    let mut out: Vec<(u8, u32)> = rx
+        .try_iter()
+        .map(|t| (inst_of[&t.instrument], t.trade_id.to_string().parse::<u32>().unwrap_or(u32::MAX)))
+        .collect();
+    out.sort_unstable();
+    assert_eq!(out.len() as u64 + throttled, evs.len() as u64, "throttle conservation");
+    (out, throttled)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 32, ..ProptestConfig::default() })]
+
+    #[test]
+    fn throttle_equals_the_oracle((evs, _delay) in stream(), shards in 1usize..4, conflate in any::<bool>()) {
+        let (passed, episodes, immediate) = throttle_oracle(&evs);
+        let evs2 = evs.clone();
+        let (out, throttled) = watchdog(Duration::from_secs(60), move || throttle_engine(&evs2, conflate, shards));
+        if conflate {
+            prop_assert_eq!(out.len() as u64, passed.len() as u64 + episodes + immediate);
+            prop_assert!(passed.iter().all(|p| out.binary_search(p).is_ok()), "every in-limit trade passes");
+        } else {
+            prop_assert_eq!(&out, &passed);
+            prop_assert_eq!(throttled, (evs.len() - passed.len()) as u64);
+        }
+    }
+}

@@ -31,17 +31,25 @@
 //! ```
 #![deny(unsafe_code)]
 
+mod count_bars;
 mod dedupe;
 mod map;
+mod router;
+mod throttle;
 mod time_bars;
 mod window;
 
+pub use count_bars::{BarSize, CountBars};
 pub use dedupe::{Dedupe, DedupeConfig, DedupeCounters, DedupeKey, DEFAULT_CAPACITY, DEFAULT_TTL};
 pub use map::{Filter, Map};
+pub use router::{Classify, FnMask, InstrumentSets, Router, MAX_ROUTES};
+pub use throttle::{Throttle, ThrottleConfig, ThrottlePolicy};
 pub use time_bars::{TimeBars, TimeBarsConfig, TimeBarsCounters};
 pub use window::{Beyond, ConfigError, LatePolicy, Tumbling};
 
-use ticklane_engine::{DagBuilder, Kind, Record, Trade};
+use hashbrown::HashSet;
+use std::sync::Arc;
+use ticklane_engine::{Bar, DagBuilder, Kind, Record, Trade};
 
 /// Adds the operators of this crate to a [`DagBuilder`] by name.
 pub trait OperatorsExt {
@@ -50,6 +58,29 @@ pub trait OperatorsExt {
     fn time_bars(&mut self, name: &str, cfg: TimeBarsConfig) -> &mut Self;
     /// Dedupe: trades in, first occurrences out.
     fn dedupe(&mut self, name: &str, cfg: DedupeConfig) -> &mut Self;
+    /// Tick or volume bars: trades in, bars out.
+    fn count_bars(&mut self, name: &str, size: BarSize) -> &mut Self;
+    /// Per-instrument rate limit: trades in, trades out.
+    fn throttle(&mut self, name: &str, cfg: ThrottleConfig) -> &mut Self;
+    /// Routes `T` records to `routes.len()` outputs by instrument name sets (output `i` gets
+    /// the instruments in `routes[i]`); with `default`, one more output gets the rest.
+    fn route_instruments<T: Record>(
+        &mut self,
+        name: &str,
+        routes: &[&[&str]],
+        default: bool,
+    ) -> Result<&mut Self, ConfigError>;
+    /// Routes `T` records to `routes` outputs by a closure returning the bitmask of matching
+    /// outputs; with `default`, one more output gets records whose mask is 0.
+    fn route_by<T: Record, F>(
+        &mut self,
+        name: &str,
+        routes: usize,
+        default: bool,
+        f: F,
+    ) -> Result<&mut Self, ConfigError>
+    where
+        F: FnMut(&T) -> u64 + Send + Sync + Clone + 'static;
     /// `map`: applies `f` to each record.
     fn map<I: Record, O: Record, F>(&mut self, name: &str, f: F) -> &mut Self
     where
@@ -68,6 +99,51 @@ impl OperatorsExt for DagBuilder {
 
     fn dedupe(&mut self, name: &str, cfg: DedupeConfig) -> &mut Self {
         self.transform::<Trade, Trade, _, _>(name, move |_| Dedupe::new(cfg))
+    }
+
+    fn count_bars(&mut self, name: &str, size: BarSize) -> &mut Self {
+        self.transform::<Trade, Bar, _, _>(name, move |_| CountBars::new(size))
+    }
+
+    fn throttle(&mut self, name: &str, cfg: ThrottleConfig) -> &mut Self {
+        self.transform::<Trade, Trade, _, _>(name, move |_| Throttle::new(cfg))
+    }
+
+    fn route_instruments<T: Record>(
+        &mut self,
+        name: &str,
+        routes: &[&[&str]],
+        default: bool,
+    ) -> Result<&mut Self, ConfigError> {
+        let sets: Arc<Vec<HashSet<String>>> =
+            Arc::new(routes.iter().map(|r| r.iter().map(|s| s.to_string()).collect()).collect());
+        let n = routes.len();
+        // Validate once here; each shard's instance is then known to be valid.
+        Router::<T, _>::new(FnMask(|_: &T| 0), n, default)?;
+        let kinds = vec![T::KIND; n + usize::from(default)];
+        Ok(self.operator(name, &[T::KIND], &kinds, move |ctx| {
+            Box::new(Router::<T, _>::validated(InstrumentSets::new(sets.clone(), ctx.interner.clone()), n, default))
+        }))
+    }
+
+    fn route_by<T: Record, F>(
+        &mut self,
+        name: &str,
+        routes: usize,
+        default: bool,
+        f: F,
+    ) -> Result<&mut Self, ConfigError>
+    where
+        F: FnMut(&T) -> u64 + Send + Sync + Clone + 'static,
+    {
+        Router::<T, _>::new(FnMask(f.clone()), routes, default)?;
+        let kinds = vec![T::KIND; routes + usize::from(default)];
+        Ok(self.operator(name, &[T::KIND], &kinds, move |_| {
+            match Router::<T, _>::new(FnMask(f.clone()), routes, default) {
+                Ok(r) => Box::new(r),
+                Err(e) => unreachable!("validated above: {e}"),
+            }
+        }))
     }
 
     fn map<I: Record, O: Record, F>(&mut self, name: &str, f: F) -> &mut Self

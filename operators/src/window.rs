@@ -20,6 +20,16 @@ pub enum ConfigError {
         /// Its value.
         value: Duration,
     },
+    /// More of something than supported.
+    #[error("{what}: {count} given, at most {max} supported")]
+    TooMany {
+        /// The parameter.
+        what: &'static str,
+        /// Requested.
+        count: usize,
+        /// Limit.
+        max: usize,
+    },
     /// The offset must be smaller than the width.
     #[error("window offset {offset_ns} ns must be in 0..{width_ns} (the width)")]
     OffsetOutOfRange {

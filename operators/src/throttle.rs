@@ -1,0 +1,217 @@
+//! Per-instrument rate limit on event time (design.md §4): at most `limit` trades per
+//! instrument per `interval` (epoch-aligned tumbling intervals of `ts_event`).
+//!
+//! - `Drop`: trades beyond the limit are dropped and counted (`ticklane_throttled_total`).
+//! - `Conflate`: beyond the limit, only the latest trade of the interval is kept and emitted
+//!   when the interval ends (watermark ≥ interval end), stamped with the interval end; the
+//!   ones it replaced are counted as throttled. A conflated trade whose interval had already
+//!   ended when it arrived is emitted at once.
+//! - Intervals follow each instrument's newest trade: a trade older than its instrument's
+//!   current interval counts against the current one.
+//!
+//! Conservation: trades in = trades out + throttled.
+
+use crate::window::{positive_nanos, ConfigError};
+use std::num::NonZeroU32;
+use std::time::Duration;
+use ticklane_engine::{Stamped, Timestamp, Trade, Transform};
+
+/// What happens beyond the limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ThrottlePolicy {
+    /// Drop the excess.
+    #[default]
+    Drop,
+    /// Keep the latest excess trade per instrument, emit it when the interval ends.
+    Conflate,
+}
+
+/// Configuration of [`Throttle`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThrottleConfig {
+    /// Trades allowed per instrument per interval.
+    pub limit: NonZeroU32,
+    /// Interval width, ns (positive).
+    pub interval: i64,
+    /// Excess policy.
+    pub policy: ThrottlePolicy,
+}
+
+impl ThrottleConfig {
+    /// At most `limit` per `interval` (zero for either is an error), excess dropped.
+    pub fn new(limit: u32, interval: Duration) -> Result<ThrottleConfig, ConfigError> {
+        Ok(ThrottleConfig {
+            limit: NonZeroU32::new(limit).ok_or(ConfigError::Zero { what: "throttle limit" })?,
+            interval: positive_nanos("throttle interval", interval)?,
+            policy: ThrottlePolicy::Drop,
+        })
+    }
+
+    /// Sets the excess policy.
+    pub fn with_policy(self, policy: ThrottlePolicy) -> ThrottleConfig {
+        ThrottleConfig { policy, ..self }
+    }
+}
+
+#[derive(Clone, Copy, Default)]
+struct Slot {
+    start: Timestamp,
+    count: u32,
+    pending: Option<Stamped<Trade>>,
+}
+
+/// The throttle operator (trades in, trades out); one instance per shard.
+pub struct Throttle {
+    cfg: ThrottleConfig,
+    wm: Timestamp,
+    slots: Vec<Slot>,
+    /// Instruments holding a conflated trade.
+    pending: Vec<u32>,
+    throttled: u64,
+}
+
+impl Throttle {
+    /// A fresh instance.
+    pub fn new(cfg: ThrottleConfig) -> Throttle {
+        Throttle { cfg, wm: i64::MIN, slots: Vec::new(), pending: Vec::new(), throttled: 0 }
+    }
+
+    /// Trades dropped or replaced so far.
+    pub fn throttled(&self) -> u64 {
+        self.throttled
+    }
+
+    fn end(&self, start: Timestamp) -> Timestamp {
+        start.saturating_add(self.cfg.interval)
+    }
+
+    /// Emits conflated trades whose interval ended by `wm`, in instrument-id order.
+    fn flush(&mut self, wm: Timestamp, out: &mut Vec<Stamped<Trade>>) {
+        self.wm = wm;
+        if self.pending.is_empty() {
+            return;
+        }
+        self.pending.sort_unstable();
+        let mut keep = 0;
+        for k in 0..self.pending.len() {
+            let i = self.pending[k] as usize;
+            let end = self.end(self.slots[i].start);
+            if end <= wm {
+                if let Some(p) = self.slots[i].pending.take() {
+                    out.push(Stamped { wm: end, rec: p.rec });
+                }
+            } else {
+                self.pending[keep] = self.pending[k];
+                keep += 1;
+            }
+        }
+        self.pending.truncate(keep);
+    }
+
+    fn emit_pending_now(&mut self, i: usize, out: &mut Vec<Stamped<Trade>>) {
+        if let Some(p) = self.slots[i].pending.take() {
+            let end = self.end(self.slots[i].start);
+            out.push(Stamped { wm: end.max(self.wm), rec: p.rec });
+            if let Some(k) = self.pending.iter().position(|&x| x as usize == i) {
+                self.pending.swap_remove(k);
+            }
+        }
+    }
+}
+
+impl Transform<Trade, Trade> for Throttle {
+    fn on_batch(&mut self, input: &[Stamped<Trade>], out: &mut Vec<Stamped<Trade>>) {
+        for t in input {
+            if t.wm > self.wm {
+                self.flush(t.wm, out);
+            }
+            let i = t.rec.instrument.0 as usize;
+            if self.slots.len() <= i {
+                self.slots.resize(i + 1, Slot { start: i64::MIN, ..Slot::default() });
+            }
+            let start = t.rec.ts_event.div_euclid(self.cfg.interval).saturating_mul(self.cfg.interval);
+            if start > self.slots[i].start {
+                self.emit_pending_now(i, out); // the older interval is over for this instrument
+                self.slots[i].start = start;
+                self.slots[i].count = 0;
+            }
+            let slot = &mut self.slots[i];
+            if slot.count < self.cfg.limit.get() {
+                slot.count += 1;
+                out.push(*t);
+                continue;
+            }
+            match self.cfg.policy {
+                ThrottlePolicy::Drop => self.throttled += 1,
+                ThrottlePolicy::Conflate => {
+                    if slot.pending.replace(*t).is_some() {
+                        self.throttled += 1;
+                    } else {
+                        self.pending.push(i as u32);
+                    }
+                    if self.end(self.slots[i].start) <= t.wm {
+                        self.emit_pending_now(i, out);
+                        if let Some(last) = out.last_mut() {
+                            last.wm = t.wm;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_watermark(&mut self, wm: Timestamp, out: &mut Vec<Stamped<Trade>>) {
+        self.flush(wm, out);
+    }
+
+    fn counters(&self, report: &mut dyn FnMut(&'static str, u64)) {
+        report("ticklane_throttled_total", self.throttled);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ticklane_engine::{Fixed, InstrumentId, WM_END};
+
+    fn st(wm: i64, inst: u32, ts: i64, px: i64) -> Stamped<Trade> {
+        Stamped {
+            wm,
+            rec: Trade { ts_event: ts, instrument: InstrumentId(inst), price: Fixed::from_raw(px), ..Trade::default() },
+        }
+    }
+
+    fn run(policy: ThrottlePolicy, input: &[Stamped<Trade>]) -> (Vec<(i64, i64)>, u64) {
+        let mut th = Throttle::new(ThrottleConfig::new(2, Duration::from_nanos(100)).expect("cfg").with_policy(policy));
+        let mut out = Vec::new();
+        th.on_batch(input, &mut out);
+        th.on_watermark(WM_END, &mut out);
+        (out.iter().map(|s| (s.wm, s.rec.price.raw())).collect(), th.throttled())
+    }
+
+    #[test]
+    fn drop_and_conflate() {
+        let input = [
+            st(0, 0, 10, 1),
+            st(10, 0, 20, 2),
+            st(20, 0, 30, 3),
+            st(30, 0, 40, 4),
+            st(40, 1, 50, 9),
+            st(50, 0, 120, 5),
+        ];
+        let (out, thr) = run(ThrottlePolicy::Drop, &input);
+        assert_eq!(out.iter().map(|o| o.1).collect::<Vec<_>>(), vec![1, 2, 9, 5]);
+        assert_eq!(thr, 2);
+        let (out, thr) = run(ThrottlePolicy::Conflate, &input);
+        // 3 is replaced by 4; 4 is emitted at the interval end (100) when instrument 0 moves on.
+        assert_eq!(out, vec![(0, 1), (10, 2), (40, 9), (100, 4), (50, 5)]);
+        assert_eq!(thr, 1);
+        assert_eq!(out.len() as u64 + thr, input.len() as u64, "conservation");
+    }
+
+    #[test]
+    fn zero_limits_are_errors() {
+        assert!(ThrottleConfig::new(0, Duration::from_secs(1)).is_err());
+        assert!(ThrottleConfig::new(1, Duration::ZERO).is_err());
+    }
+}
