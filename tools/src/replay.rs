@@ -1,0 +1,390 @@
+//! `ticklane replay`: capture files → [dedupe] → time bars → CSV/JSONL, with pacing, a progress
+//! bar, a summary, and exit codes per design.md §7.
+
+use crate::input::{self, Format, InputError, Merge};
+use crate::output::{trade_csv, BarWriter, OutFormat, TRADES_HEADER};
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use ticklane::operators::{Beyond, DedupeConfig, DedupeKey, LatePolicy, OperatorsExt, TimeBarsConfig};
+use ticklane::{Bar, Config, DagBuilder, Engine, InstrumentId, Kind, Trade};
+
+/// Late policy on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LateArg {
+    /// Drop late trades (counted).
+    Drop,
+    /// Write late trades to `--late-out`.
+    Side,
+    /// Re-emit revised bars within `--allowed-lateness`.
+    Revise,
+}
+
+/// Dedupe key on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum KeyArg {
+    /// `(instrument, trade_id)`.
+    Id,
+    /// `(instrument, ts_event, ts_recv, price, size, side)`: can drop real trades (see docs).
+    Content,
+}
+
+/// Empty-bar policy on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum EmptyArg {
+    /// Only windows with trades produce bars.
+    Skip,
+    /// Flat bars between an instrument's first and last trade (not implemented yet).
+    Flat,
+}
+
+/// Malformed-record policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnError {
+    /// Stop at the first malformed record (exit 2, `FILE:LINE: …`).
+    Fail,
+    /// Skip malformed records, counted per reason.
+    Skip,
+}
+
+/// Replay speed: as fast as possible, or a multiple of the recorded speed.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Speed {
+    /// No pacing.
+    Max,
+    /// 1 = recorded speed, 10 = ten times faster.
+    Factor(f64),
+}
+
+/// Parses `max` or a positive factor.
+pub fn parse_speed(s: &str) -> Result<Speed, String> {
+    if s == "max" {
+        return Ok(Speed::Max);
+    }
+    match s.parse::<f64>() {
+        Ok(f) if f.is_finite() && f > 0.0 => Ok(Speed::Factor(f)),
+        _ => Err(format!("expected `max` or a positive factor such as 1 or 10, found {s:?}")),
+    }
+}
+
+/// Everything `replay` needs (the parsed flags).
+#[derive(Debug, Clone)]
+pub struct ReplayArgs {
+    /// Input files.
+    pub files: Vec<PathBuf>,
+    /// Bar width.
+    pub bars: Duration,
+    /// Shard count.
+    pub shards: usize,
+    /// Dedupe on.
+    pub dedupe: bool,
+    /// Dedupe horizon.
+    pub dedupe_ttl: Duration,
+    /// Dedupe key.
+    pub dedupe_key: KeyArg,
+    /// Bounded out-of-orderness.
+    pub max_delay: Duration,
+    /// Late policy.
+    pub late: LateArg,
+    /// Horizon for `revise`.
+    pub allowed_lateness: Option<Duration>,
+    /// Where late trades go.
+    pub late_out: Option<PathBuf>,
+    /// Empty bars.
+    pub empty_bars: EmptyArg,
+    /// Pacing.
+    pub speed: Speed,
+    /// Output file (`None` or `-`: stdout).
+    pub out: Option<PathBuf>,
+    /// Output format.
+    pub format: OutFormat,
+    /// Input format.
+    pub input_format: Format,
+    /// Malformed-record policy.
+    pub on_error: OnError,
+    /// Prometheus address.
+    pub metrics_addr: Option<SocketAddr>,
+    /// JSON summary file.
+    pub summary: Option<PathBuf>,
+}
+
+/// How a replay ended.
+pub enum Outcome {
+    /// Done; exit 0.
+    Done,
+    /// Bad input or usage; exit 2 with this message (after flushing what was accepted).
+    BadInput(String),
+}
+
+fn bad(msg: impl Into<String>) -> anyhow::Result<Outcome> {
+    Ok(Outcome::BadInput(msg.into()))
+}
+
+/// Runs a replay.
+pub fn run(a: &ReplayArgs) -> anyhow::Result<Outcome> {
+    if a.empty_bars == EmptyArg::Flat {
+        return bad("--empty-bars flat is not implemented yet (only skip)");
+    }
+    if a.late == LateArg::Side && a.late_out.is_none() {
+        return bad("--late side needs --late-out FILE");
+    }
+    if a.late == LateArg::Revise && a.allowed_lateness.is_none() {
+        return bad("--late revise needs --allowed-lateness DUR");
+    }
+    if a.late != LateArg::Revise && a.allowed_lateness.is_some() {
+        return bad("--allowed-lateness applies only to --late revise");
+    }
+    let mut sources = Vec::new();
+    let mut total_bytes = 0;
+    for f in &a.files {
+        match input::open(f, a.input_format) {
+            Ok(s) => sources.push(s),
+            Err(e) => return bad(e.to_string()),
+        }
+        total_bytes += std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
+    }
+
+    let mut bars_cfg = match TimeBarsConfig::new(a.bars) {
+        Ok(c) => c,
+        Err(e) => return bad(format!("--bars: {e}")),
+    };
+    let side = a.late == LateArg::Side || (a.late == LateArg::Revise && a.late_out.is_some());
+    bars_cfg = bars_cfg.with_late(match (a.late, a.allowed_lateness) {
+        (LateArg::Drop, _) => LatePolicy::Drop,
+        (LateArg::Side, _) => LatePolicy::Side,
+        (LateArg::Revise, lateness) => {
+            let beyond = if side { Beyond::Side } else { Beyond::Drop };
+            match LatePolicy::revise(lateness.unwrap_or_default(), beyond) {
+                Ok(p) => p,
+                Err(e) => return bad(format!("--allowed-lateness: {e}")),
+            }
+        }
+    });
+    let mut g = DagBuilder::new();
+    g.source("feed", Kind::Trade).time_bars("bars", bars_cfg).sink_egress("out", Kind::Bar).connect("bars", "out");
+    if a.dedupe {
+        let key = if a.dedupe_key == KeyArg::Content { DedupeKey::Content } else { DedupeKey::Id };
+        let cfg = match DedupeConfig::default().with_key(key).with_ttl(a.dedupe_ttl) {
+            Ok(c) => c,
+            Err(e) => return bad(format!("--dedupe-ttl: {e}")),
+        };
+        g.dedupe("dedupe", cfg).connect("feed", "dedupe").connect("dedupe", "bars");
+    } else {
+        g.connect("feed", "bars");
+    }
+    if side {
+        g.sink_egress("late", Kind::Trade).connect_ports("bars", 1, "late", 0);
+    }
+    let mut cfg = match Config::new().with_shards(a.shards).and_then(|c| c.with_max_delay(a.max_delay)) {
+        Ok(c) => c,
+        Err(e) => return bad(e.to_string()),
+    };
+    if let Some(addr) = a.metrics_addr {
+        cfg = cfg.with_prometheus(addr);
+    }
+    // Create the output files before starting anything: a bad path is bad usage (exit 2).
+    let out: Box<dyn Write + Send> = match &a.out {
+        Some(p) if p.as_os_str() != "-" => match File::create(p) {
+            Ok(f) => Box::new(BufWriter::new(f)),
+            Err(e) => return bad(format!("--out {}: {e}", p.display())),
+        },
+        _ => Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout())),
+    };
+    let late_file = match (&a.late_out, side) {
+        (Some(p), true) => match File::create(p) {
+            Ok(f) => Some(BufWriter::new(f)),
+            Err(e) => return bad(format!("--late-out {}: {e}", p.display())),
+        },
+        _ => None,
+    };
+    let started = Instant::now();
+    let mut engine = Engine::start(g.build()?, cfg)?;
+    let mut feed = engine.ingress::<Trade>("feed")?;
+    let interner = engine.interner().clone();
+
+    // Writers run on their own threads: a full egress blocks its shard, never the reader.
+    let mut egress = engine.egress::<Bar>("out")?;
+    let format = a.format;
+    let names = interner.clone();
+    let bar_writer = std::thread::spawn(move || -> anyhow::Result<u64> {
+        let mut w = BarWriter::new(out, format)?;
+        while let Some(b) = egress.recv() {
+            w.bar(&names.name(b.rec.instrument).unwrap_or_default(), &b.rec)?;
+        }
+        let n = w.written;
+        w.finish()?;
+        Ok(n)
+    });
+    let late_writer = if let Some(mut f) = late_file {
+        let mut late = engine.egress::<Trade>("late")?;
+        let names = interner.clone();
+        Some(std::thread::spawn(move || -> anyhow::Result<u64> {
+            writeln!(f, "{TRADES_HEADER}")?;
+            let mut n = 0;
+            while let Some(t) = late.recv() {
+                trade_csv(&mut f, &names.name(t.rec.instrument).unwrap_or_default(), &t.rec)?;
+                n += 1;
+            }
+            f.flush()?;
+            Ok(n)
+        }))
+    } else {
+        None
+    };
+
+    let progress = if std::io::stderr().is_terminal() {
+        let pb = ProgressBar::new(total_bytes);
+        pb.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        Some(pb)
+    } else {
+        None
+    };
+
+    // The feed loop.
+    let mut merge = Merge::new(sources);
+    let mut ids: Vec<Vec<Option<InstrumentId>>> = vec![Vec::new(); a.files.len()];
+    let mut malformed: BTreeMap<&'static str, u64> = BTreeMap::new();
+    let (mut read, mut accepted) = (0u64, 0u64);
+    let mut failure: Option<InputError> = None;
+    let mut pace: Option<(Instant, i64)> = None;
+    let mut max_ts = i64::MIN;
+    let mut max_lag = Duration::ZERO;
+    while let Some(item) = merge.next() {
+        let (src, (sym, mut trade)) = match item {
+            Ok(r) => r,
+            Err(e) => {
+                *malformed.entry(e.reason).or_default() += 1;
+                match a.on_error {
+                    OnError::Fail => {
+                        failure = Some(e);
+                        break;
+                    }
+                    OnError::Skip => {
+                        log::debug!("skipped: {e}");
+                        continue;
+                    }
+                }
+            }
+        };
+        read += 1;
+        let table = &mut ids[src];
+        let s = sym as usize;
+        if table.len() <= s {
+            table.resize(s + 1, None);
+        }
+        trade.instrument = match table[s] {
+            Some(id) => id,
+            None => {
+                let id = feed.intern(merge.sources()[src].symbol(sym))?;
+                table[s] = Some(id);
+                id
+            }
+        };
+        if let Speed::Factor(f) = a.speed {
+            max_ts = max_ts.max(trade.ts_event);
+            let (t0, ts0) = *pace.get_or_insert((Instant::now(), trade.ts_event));
+            let due = t0 + Duration::from_nanos(((max_ts - ts0) as f64 / f).max(0.0) as u64);
+            let now = Instant::now();
+            if due > now {
+                feed.flush()?; // let the shards see what is due before we sleep
+                std::thread::sleep(due - now);
+            } else {
+                max_lag = max_lag.max(now - due);
+            }
+        }
+        feed.push(trade)?;
+        accepted += 1;
+        if accepted % 65_536 == 0 {
+            if let Some(pb) = &progress {
+                pb.set_position(merge.position());
+                pb.set_message(format!("{accepted} trades"));
+            }
+        }
+    }
+    feed.finish()?;
+    let report = engine.join()?;
+    let bars = bar_writer.join().map_err(|_| anyhow::anyhow!("bar writer panicked"))??;
+    let late_written = match late_writer {
+        Some(h) => Some(h.join().map_err(|_| anyhow::anyhow!("late writer panicked"))??),
+        None => None,
+    };
+    if let Some(pb) = progress {
+        pb.finish_and_clear();
+    }
+    let elapsed = started.elapsed();
+
+    let stat = |node: &str, c: &str| report.stats.nodes.iter().find(|n| n.name == node).map_or(0, |n| n.counter(c));
+    let duplicates = stat("dedupe", "ticklane_duplicates_total");
+    let late = stat("bars", "ticklane_late_events_total");
+    let rate = accepted as f64 / elapsed.as_secs_f64().max(1e-9);
+    let bad_total: u64 = malformed.values().sum();
+    eprintln!(
+        "ticklane: {accepted} trades from {} file(s) in {:.3} s ({:.0} trades/s) on {} shard(s): {bars} bars, \
+         {duplicates} duplicates dropped, {late} late ({} dropped, {} revised, {} to side output), {bad_total} malformed{}.",
+        a.files.len(),
+        elapsed.as_secs_f64(),
+        rate,
+        a.shards,
+        stat("bars", "ticklane_late_dropped_total"),
+        stat("bars", "ticklane_late_revised_total"),
+        stat("bars", "ticklane_late_side_total"),
+        if a.speed == Speed::Max { String::new() } else { format!("; pacing fell behind by up to {:.3} s", max_lag.as_secs_f64()) },
+    );
+    if let Some(path) = &a.summary {
+        let shards: Vec<_> = report
+            .stats
+            .shards
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "shard": s.shard,
+                    "events_in": report.stats.nodes.iter().find(|n| n.name == "feed").map_or(0, |n| n.events_in.get(s.shard).copied().unwrap_or(0)),
+                    "messages": s.messages,
+                    "busy_ratio": s.busy_ratio(),
+                    "backpressure_wait_seconds": s.backpressure_wait_ns as f64 / 1e9,
+                })
+            })
+            .collect();
+        let summary = serde_json::json!({
+            "files": a.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
+            "records_read": read,
+            "trades_accepted": accepted,
+            "malformed": malformed,
+            "malformed_total": bad_total,
+            "duplicates": duplicates,
+            "late": {
+                "total": late,
+                "dropped": stat("bars", "ticklane_late_dropped_total"),
+                "revised": stat("bars", "ticklane_late_revised_total"),
+                "side": stat("bars", "ticklane_late_side_total"),
+                "written_to_side_output": late_written,
+            },
+            "bars": bars,
+            "shards": shards,
+            "elapsed_seconds": elapsed.as_secs_f64(),
+            "trades_per_second": rate,
+            "pacing": match a.speed {
+                Speed::Max => serde_json::json!({"speed": "max"}),
+                Speed::Factor(f) => serde_json::json!({"speed": f, "max_lag_seconds": max_lag.as_secs_f64()}),
+            },
+            "error": failure.as_ref().map(|e| e.to_string()),
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&summary)? + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    match failure {
+        Some(e) => bad(format!(
+            "{e}\n(stopped there: the {accepted} trades before it were accepted and their {bars} bars written; \
+             use --on-error skip to skip malformed records)"
+        )),
+        None => Ok(Outcome::Done),
+    }
+}
