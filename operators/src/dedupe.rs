@@ -17,6 +17,7 @@
 
 use crate::window::{positive_nanos, ConfigError};
 use ahash::RandomState;
+use hashbrown::hash_map::Entry;
 use hashbrown::HashMap;
 use std::collections::VecDeque;
 use std::hash::Hash;
@@ -111,7 +112,8 @@ impl<K: Hash + Eq + Copy> Seen<K> {
         Seen { map: HashMap::with_hasher(RandomState::with_seeds(1, 2, 3, 4)), order: VecDeque::new() }
     }
 
-    /// True if `k` is new (and remembers it).
+    /// True if `k` is new (and remembers it). One table probe per expiry and one per trade
+    /// (the entry API), not a lookup followed by an insert or remove.
     #[inline]
     fn insert(&mut self, k: K, ts: Timestamp, wm: Timestamp, cfg: &DedupeConfig, c: &mut DedupeCounters) -> bool {
         let cutoff = wm.saturating_sub(cfg.ttl);
@@ -120,26 +122,35 @@ impl<K: Hash + Eq + Copy> Seen<K> {
                 break;
             }
             self.order.pop_front();
-            if self.map.get(&old) == Some(&t) {
-                self.map.remove(&old);
-                c.expired += 1;
-            }
-        }
-        if let Some(&first) = self.map.get(&k) {
-            if first >= cutoff {
-                return false;
-            }
-        }
-        if self.map.len() >= cfg.capacity.get() {
-            while let Some((t, old)) = self.order.pop_front() {
-                if self.map.get(&old) == Some(&t) {
-                    self.map.remove(&old);
-                    c.evicted += 1;
-                    break;
+            if let Entry::Occupied(e) = self.map.entry(old) {
+                if *e.get() == t {
+                    e.remove();
+                    c.expired += 1;
                 }
             }
         }
-        self.map.insert(k, ts);
+        if self.map.len() >= cfg.capacity.get() && !self.map.contains_key(&k) {
+            while let Some((t, old)) = self.order.pop_front() {
+                if let Entry::Occupied(e) = self.map.entry(old) {
+                    if *e.get() == t {
+                        e.remove();
+                        c.evicted += 1;
+                        break;
+                    }
+                }
+            }
+        }
+        match self.map.entry(k) {
+            Entry::Occupied(mut e) => {
+                if *e.get() >= cutoff {
+                    return false;
+                }
+                e.insert(ts); // the remembered one expired: this is a new first occurrence
+            }
+            Entry::Vacant(e) => {
+                e.insert(ts);
+            }
+        }
         self.order.push_back((ts, k));
         true
     }

@@ -77,7 +77,7 @@ pub fn open(path: &Path, format: Format) -> Result<Box<dyn Source>, InputError> 
 /// Interns names per reader: bytes → local index, without allocating for known names.
 #[derive(Default)]
 struct Symbols {
-    index: HashMap<Vec<u8>, u32>,
+    index: hashbrown::HashMap<Vec<u8>, u32, ahash::RandomState>,
     names: Vec<Arc<str>>,
 }
 
@@ -311,8 +311,27 @@ impl Source for CsvSource {
     }
 }
 
+/// A decimal integer with an optional leading `-`; `None` for anything else or on overflow.
 fn parse_int(b: &[u8]) -> Option<i64> {
-    std::str::from_utf8(b).ok()?.parse::<i64>().ok()
+    let (neg, digits) = match b.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, b),
+    };
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_sub(i64::from(c - b'0'))?;
+    }
+    if neg {
+        Some(v)
+    } else {
+        v.checked_neg()
+    }
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|±HH:MM)` → ns since the epoch.
@@ -583,6 +602,10 @@ impl Merge {
 
     /// The next `(source, record)` or error; `None` when every source is done.
     pub fn next(&mut self) -> Option<Result<(usize, Rec), InputError>> {
+        if self.sources.len() == 1 {
+            // One file: nothing to merge.
+            return self.sources[0].next().map(|r| r.map(|rec| (0, rec)));
+        }
         if !self.primed {
             self.primed = true;
             for i in 0..self.sources.len() {
@@ -610,6 +633,16 @@ impl Merge {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integers() {
+        assert_eq!(parse_int(b"1700000000000000000"), Some(1_700_000_000_000_000_000));
+        assert_eq!(parse_int(b"-5"), Some(-5));
+        assert_eq!(parse_int(b"-9223372036854775808"), Some(i64::MIN));
+        for bad in [&b""[..], b"-", b"1.5", b"9223372036854775808", b"12a", b"+1"] {
+            assert_eq!(parse_int(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
 
     #[test]
     fn rfc3339() {

@@ -187,6 +187,12 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<Outcome> {
     if let Some(addr) = a.metrics_addr {
         cfg = cfg.with_prometheus(addr);
     }
+    // The reader thread needs a core too: when shards + reader outnumber the cores, an idle
+    // shard that spins steals time from the thread that feeds it, so park almost at once.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if a.shards + 1 > cores {
+        cfg = cfg.with_wait(ticklane::WaitStrategy::Park { spins: 16, timeout: Duration::from_millis(10) });
+    }
     // Create the output files before starting anything: a bad path is bad usage (exit 2).
     let out: Box<dyn Write + Send> = match &a.out {
         Some(p) if p.as_os_str() != "-" => match File::create(p) {
