@@ -1,5 +1,8 @@
 //! `ticklane gen`: a deterministic synthetic trade capture for tests and benchmarks. The same
-//! arguments always write the same bytes.
+//! arguments always write the same bytes. ticklane CSV (`SYM0000` … names, numeric trade ids)
+//! or DBN (`trades` schema, dataset `SYNTH`, instrument ids `1..=N` without symbology, so
+//! replays name them `SYNTH:<id>`; DBN carries no trade id, so `--dedupe` cannot see its
+//! duplicates). A `.zst` suffix on a DBN output compresses it.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -30,6 +33,30 @@ pub struct GenArgs {
     /// Mean gap between trades.
     #[arg(long, value_parser = crate::duration::parse, default_value = "100us")]
     pub spacing: Duration,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "csv")]
+    pub format: GenFormat,
+}
+
+/// What `gen` writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum GenFormat {
+    /// ticklane CSV.
+    Csv,
+    /// Databento DBN, `trades` schema.
+    Dbn,
+}
+
+/// One generated trade.
+struct Row {
+    ts: i64,
+    inst: usize,
+    /// Price in cents.
+    cents: i64,
+    /// Size in thousandths.
+    milli: u64,
+    buy: bool,
+    id: u64,
 }
 
 struct Rng(u64);
@@ -49,37 +76,88 @@ impl Rng {
 pub fn run(a: &GenArgs) -> anyhow::Result<()> {
     anyhow::ensure!((0.0..1.0).contains(&a.dup_fraction), "--dup-fraction must be in [0, 1)");
     anyhow::ensure!(a.instruments > 0, "--instruments must be at least 1");
-    let mut out = BufWriter::new(File::create(&a.out)?);
-    writeln!(out, "ts_event,ts_recv,instrument,price,size,side,trade_id")?;
+    match a.format {
+        GenFormat::Csv => {
+            let mut out = BufWriter::new(File::create(&a.out)?);
+            writeln!(out, "ts_event,ts_recv,instrument,price,size,side,trade_id")?;
+            rows(a, |r| {
+                writeln!(
+                    out,
+                    "{},{},SYM{:04},{}.{:02},{}.{:03},{},{}",
+                    r.ts,
+                    r.ts + 150_000,
+                    r.inst,
+                    r.cents / 100,
+                    r.cents % 100,
+                    r.milli / 1000,
+                    r.milli % 1000,
+                    if r.buy { "buy" } else { "sell" },
+                    r.id
+                )
+            })?;
+            out.flush()?;
+        }
+        GenFormat::Dbn => {
+            use dbn::encode::{DbnEncoder, EncodeRecord};
+            let meta = dbn::Metadata::builder()
+                .dataset("SYNTH".to_string())
+                .schema(Some(dbn::Schema::Trades))
+                .start(1_700_000_000_000_000_000)
+                .stype_in(Some(dbn::SType::InstrumentId))
+                .stype_out(dbn::SType::InstrumentId)
+                .build();
+            let file = BufWriter::new(File::create(&a.out)?);
+            let zstd = a.out.extension().is_some_and(|e| e == "zst");
+            let write = |enc: &mut dyn FnMut(&dbn::TradeMsg) -> dbn::Result<()>| -> anyhow::Result<()> {
+                rows(a, |r| {
+                    let mut t = dbn::TradeMsg::default();
+                    t.hd =
+                        dbn::RecordHeader::new::<dbn::TradeMsg>(dbn::rtype::MBP_0, 1, r.inst as u32 + 1, r.ts as u64);
+                    t.price = r.cents * 10_000_000; // cents → 1e-9 units
+                    t.size = (r.milli / 1000).max(1) as u32; // DBN sizes are whole contracts
+                    t.action = b'T' as std::os::raw::c_char;
+                    t.side = (if r.buy { b'B' } else { b'A' }) as std::os::raw::c_char;
+                    t.ts_recv = r.ts as u64 + 150_000;
+                    t.sequence = r.id as u32;
+                    enc(&t).map_err(std::io::Error::other)
+                })
+            };
+            if zstd {
+                let mut enc = DbnEncoder::with_zstd(file, &meta)?;
+                write(&mut |t| enc.encode_record(t))?;
+            } else {
+                let mut enc = DbnEncoder::new(file, &meta)?;
+                write(&mut |t| enc.encode_record(t))?;
+                enc.get_mut().flush()?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Feeds every generated row (duplicates included) to `emit`, in file order.
+fn rows(a: &GenArgs, mut emit: impl FnMut(&Row) -> std::io::Result<()>) -> anyhow::Result<()> {
     let mut rng = Rng(a.seed);
     let spacing = a.spacing.as_nanos().max(1) as u64;
     let disorder = a.disorder.as_nanos() as u64;
     let mut clock: i64 = 1_700_000_000_000_000_000;
     let mut prices: Vec<i64> = (0..a.instruments).map(|i| 100_000 + i64::from(i) * 7).collect();
     let dup_threshold = (a.dup_fraction * u64::MAX as f64) as u64;
-    let mut last = String::new();
+    let mut last: Option<Row> = None;
     for id in 0..a.rows {
-        if id > 0 && rng.next() < dup_threshold {
-            out.write_all(last.as_bytes())?; // an exact repeat of the previous row
+        if let Some(prev) = last.as_ref().filter(|_| rng.next() < dup_threshold) {
+            emit(prev)?; // an exact repeat of the previous row
             continue;
         }
         clock += (rng.next() % (2 * spacing)) as i64;
         let back = if disorder > 0 { (rng.next() % (disorder + 1)) as i64 } else { 0 };
         let inst = (rng.next() % u64::from(a.instruments)) as usize;
         prices[inst] = (prices[inst] + (rng.next() % 5) as i64 - 2).max(1);
-        let size = 1 + rng.next() % 1000;
-        let side = if rng.next() % 2 == 0 { "buy" } else { "sell" };
-        let ts = clock - back;
-        last = format!(
-            "{ts},{},SYM{inst:04},{}.{:02},{}.{:03},{side},{id}\n",
-            ts + 150_000,
-            prices[inst] / 100,
-            prices[inst] % 100,
-            size / 1000,
-            size % 1000
-        );
-        out.write_all(last.as_bytes())?;
+        let milli = 1 + rng.next() % 1000;
+        let buy = rng.next() % 2 == 0;
+        let row = Row { ts: clock - back, inst, cents: prices[inst], milli, buy, id };
+        emit(&row)?;
+        last = Some(row);
     }
-    out.flush()?;
     Ok(())
 }

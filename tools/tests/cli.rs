@@ -286,3 +286,25 @@ fn bad_usage_exits_2_with_a_message() {
         assert!(stderr(&o).contains(needle), "{args:?}: {:?}", stderr(&o));
     }
 }
+
+#[test]
+fn generated_dbn_replays_identically_across_shards_and_compression() {
+    let (plain, packed) = (tmp("g.dbn"), tmp("g.dbn.zst"));
+    for p in [&plain, &packed] {
+        let g = Command::new(BIN)
+            .args(["gen", "--rows", "20000", "--instruments", "30", "--seed", "5", "--format", "dbn", "--out"])
+            .arg(p)
+            .output()
+            .expect("gen");
+        assert_eq!(g.status.code(), Some(0), "{}", stderr(&g));
+    }
+    let reference = replay(&["--bars", "1s", "--shards", "1", plain.to_str().expect("utf8")]);
+    assert_eq!(reference.status.code(), Some(0), "{}", stderr(&reference));
+    assert!(stdout(&reference).lines().count() > 100);
+    assert!(stdout(&reference).contains("SYNTH:1,"), "instruments are named dataset:instrument_id");
+    for (file, shards) in [(&plain, "2"), (&packed, "1"), (&packed, "3")] {
+        let o = replay(&["--bars", "1s", "--shards", shards, file.to_str().expect("utf8")]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert!(stdout(&o) == stdout(&reference), "{} at {shards} shards differs", file.display());
+    }
+}

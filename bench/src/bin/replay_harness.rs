@@ -1,7 +1,8 @@
 //! Replay throughput harness (issue 4): `ticklane replay --dedupe --bars 1s` at `--shards 1`
-//! and `2` beside the hand-written single-threaded program (`handwritten_replay`), on one
-//! generated capture, interleaved, median of N runs, with peak RSS from GNU time. Every
-//! output must be byte-identical to the hand-written program's, or the harness fails.
+//! and `2` beside the hand-written single-threaded program (`handwritten_replay`), on a
+//! generated capture as ticklane CSV (1% duplicates) and as DBN (no trade ids, so no
+//! duplicates), interleaved, median of N runs, with peak RSS from GNU time. Every output must
+//! be byte-identical to the hand-written program's, or the harness fails.
 //!
 //! ```text
 //! cargo build --release -p ticklane-tools -p ticklane-bench
@@ -56,33 +57,52 @@ fn main() -> Result<(), String> {
     let (ticklane, hand) = (bin("ticklane"), bin("handwritten_replay"));
     let dir = std::env::temp_dir().join("ticklane-replay-harness");
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let input = dir.join(format!("gen-{rows}.csv"));
-    if !input.exists() {
-        eprintln!("generating {rows} trades over 1000 instruments (1% duplicates) …");
-        let st = Command::new(&ticklane)
-            .args([
-                "gen",
-                "--rows",
-                &rows.to_string(),
-                "--instruments",
-                "1000",
-                "--dup-fraction",
-                "0.01",
-                "--seed",
-                "11",
-            ])
-            .arg("--out")
-            .arg(&input)
-            .status()
-            .map_err(|e| format!("{}: {e} (build it: cargo build --release -p ticklane-tools)", ticklane.display()))?;
-        if !st.success() {
-            return Err("ticklane gen failed".into());
+    for (format, ext, dups) in [("csv", "csv", "0.01"), ("dbn", "dbn", "0")] {
+        let input = dir.join(format!("gen-{rows}.{ext}"));
+        if !input.exists() {
+            eprintln!("generating {rows} trades over 1000 instruments as {format} …");
+            let st = Command::new(&ticklane)
+                .args([
+                    "gen",
+                    "--rows",
+                    &rows.to_string(),
+                    "--instruments",
+                    "1000",
+                    "--dup-fraction",
+                    dups,
+                    "--seed",
+                    "11",
+                ])
+                .args(["--format", format, "--out"])
+                .arg(&input)
+                .status()
+                .map_err(|e| {
+                    format!("{}: {e} (build it: cargo build --release -p ticklane-tools)", ticklane.display())
+                })?;
+            if !st.success() {
+                return Err("ticklane gen failed".into());
+            }
         }
+        scenario(&ticklane, &hand, &input, &dir, rows, runs, format, dups)?;
     }
-    let size = std::fs::metadata(&input).map(|m| m.len()).unwrap_or(0);
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn scenario(
+    ticklane: &Path,
+    hand: &Path,
+    input: &Path,
+    dir: &Path,
+    rows: u64,
+    runs: usize,
+    format: &str,
+    dups: &str,
+) -> Result<(), String> {
+    let size = std::fs::metadata(input).map(|m| m.len()).unwrap_or(0);
     let s = |p: &Path| p.to_string_lossy().into_owned();
-    let (inp, t, h) = (s(&input), s(&ticklane), s(&hand));
-    let outs: Vec<PathBuf> = (0..3).map(|k| dir.join(format!("out-{k}.csv"))).collect();
+    let (inp, t, h) = (s(input), s(ticklane), s(hand));
+    let outs: Vec<PathBuf> = (0..3).map(|k| dir.join(format!("out-{format}-{k}.csv"))).collect();
     let o: Vec<String> = outs.iter().map(|p| s(p)).collect();
     let cmds: [(&str, Vec<&str>); 3] = [
         ("hand-written (1 thread)", vec![&h, &inp, &o[0]]),
@@ -106,7 +126,7 @@ fn main() -> Result<(), String> {
     }
     let base = median(secs[0].clone());
     println!(
-        "input: {rows} trades, 1000 instruments, 1% duplicates, {:.0} MiB CSV; {runs} interleaved runs, median",
+        "{format}: {rows} trades, 1000 instruments, {dups} duplicates, {:.0} MiB; {runs} interleaved runs, median",
         size as f64 / 1048576.0
     );
     println!("{:<26} {:>9} {:>14} {:>10} {:>12}", "program", "seconds", "trades/s", "vs hand", "peak RSS");
@@ -121,6 +141,6 @@ fn main() -> Result<(), String> {
             rss[k] as f64 / 1024.0
         );
     }
-    println!("all outputs byte-identical: yes");
+    println!("all outputs byte-identical: yes\n");
     Ok(())
 }
