@@ -110,15 +110,21 @@ pub fn run(a: &GenArgs) -> anyhow::Result<()> {
             let zstd = a.out.extension().is_some_and(|e| e == "zst");
             let write = |enc: &mut dyn FnMut(&dbn::TradeMsg) -> dbn::Result<()>| -> anyhow::Result<()> {
                 rows(a, |r| {
-                    let mut t = dbn::TradeMsg::default();
-                    t.hd =
-                        dbn::RecordHeader::new::<dbn::TradeMsg>(dbn::rtype::MBP_0, 1, r.inst as u32 + 1, r.ts as u64);
-                    t.price = r.cents * 10_000_000; // cents → 1e-9 units
-                    t.size = (r.milli / 1000).max(1) as u32; // DBN sizes are whole contracts
-                    t.action = b'T' as std::os::raw::c_char;
-                    t.side = (if r.buy { b'B' } else { b'A' }) as std::os::raw::c_char;
-                    t.ts_recv = r.ts as u64 + 150_000;
-                    t.sequence = r.id as u32;
+                    let t = dbn::TradeMsg {
+                        hd: dbn::RecordHeader::new::<dbn::TradeMsg>(
+                            dbn::rtype::MBP_0,
+                            1,
+                            r.inst as u32 + 1,
+                            r.ts as u64,
+                        ),
+                        price: r.cents * 10_000_000,          // cents → 1e-9 units
+                        size: (r.milli / 1000).max(1) as u32, // DBN sizes are whole contracts
+                        action: b'T' as std::os::raw::c_char,
+                        side: (if r.buy { b'B' } else { b'A' }) as std::os::raw::c_char,
+                        ts_recv: r.ts as u64 + 150_000,
+                        sequence: r.id as u32,
+                        ..Default::default()
+                    };
                     enc(&t).map_err(std::io::Error::other)
                 })
             };

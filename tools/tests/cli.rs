@@ -292,7 +292,20 @@ fn generated_dbn_replays_identically_across_shards_and_compression() {
     let (plain, packed) = (tmp("g.dbn"), tmp("g.dbn.zst"));
     for p in [&plain, &packed] {
         let g = Command::new(BIN)
-            .args(["gen", "--rows", "20000", "--instruments", "30", "--seed", "5", "--format", "dbn", "--out"])
+            .args([
+                "gen",
+                "--rows",
+                "20000",
+                "--instruments",
+                "30",
+                "--seed",
+                "5",
+                "--spacing",
+                "10ms",
+                "--format",
+                "dbn",
+                "--out",
+            ])
             .arg(p)
             .output()
             .expect("gen");
