@@ -263,6 +263,7 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<Outcome> {
     let mut pace: Option<(Instant, i64)> = None;
     let mut max_ts = i64::MIN;
     let mut max_lag = Duration::ZERO;
+    let mut lag = Duration::ZERO;
     while let Some(item) = merge.next() {
         let (src, (sym, mut trade)) = match item {
             Ok(r) => r,
@@ -302,13 +303,19 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<Outcome> {
             if due > now {
                 feed.flush()?; // let the shards see what is due before we sleep
                 std::thread::sleep(due - now);
+                lag = Duration::ZERO;
             } else {
-                max_lag = max_lag.max(now - due);
+                lag = now - due;
+                max_lag = max_lag.max(lag);
             }
         }
         feed.push(trade)?;
         accepted += 1;
         if accepted % 65_536 == 0 {
+            if a.speed != Speed::Max {
+                // How far behind the recorded schedule (published every 65,536 trades, not per trade).
+                metrics::gauge!("ticklane_pacing_lag_seconds").set(lag.as_secs_f64());
+            }
             if let Some(pb) = &progress {
                 pb.set_position(merge.position());
                 pb.set_message(format!("{accepted} trades"));
