@@ -160,7 +160,7 @@ fn rows(a: &GenArgs, mut emit: impl FnMut(&Row) -> std::io::Result<()>) -> anyho
         let inst = (rng.next() % u64::from(a.instruments)) as usize;
         prices[inst] = (prices[inst] + (rng.next() % 5) as i64 - 2).max(1);
         let milli = 1 + rng.next() % 1000;
-        let buy = rng.next() % 2 == 0;
+        let buy = rng.next().is_multiple_of(2);
         let row = Row { ts: clock - back, inst, cents: prices[inst], milli, buy, id };
         emit(&row)?;
         last = Some(row);
