@@ -255,8 +255,8 @@ fn max_rate(clock: &Clock) -> f64 {
 }
 
 fn main() {
-    let secs: u64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(2);
-    let dur = Duration::from_secs(secs);
+    let secs: f64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).filter(|s: &f64| *s > 0.0).unwrap_or(2.0);
+    let dur = Duration::from_secs_f64(secs);
     cores(); // read before pinning
     pin_producer();
     let clock = Clock::new();

@@ -8,17 +8,27 @@
 //! cargo build --release -p ticklane-tools -p ticklane-bench
 //! target/release/replay_harness [ROWS=10000000] [RUNS=5]
 //! ```
-//! Needs `/usr/bin/time` (Debian package `time`).
+//! Peak RSS comes from `/usr/bin/time` (Debian package `time`); without it only times are shown.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 struct Run {
     secs: f64,
-    rss_kib: u64,
+    /// Peak RSS, when GNU time is there to measure it.
+    rss_kib: Option<u64>,
 }
 
 fn timed(cmd: &[&str]) -> Result<Run, String> {
+    if !Path::new("/usr/bin/time").exists() {
+        // Without GNU time: wall time only.
+        let t0 = std::time::Instant::now();
+        let o = Command::new(cmd[0]).args(&cmd[1..]).output().map_err(|e| format!("{cmd:?}: {e}"))?;
+        if !o.status.success() {
+            return Err(format!("{cmd:?} failed: {}", String::from_utf8_lossy(&o.stderr)));
+        }
+        return Ok(Run { secs: t0.elapsed().as_secs_f64(), rss_kib: None });
+    }
     let o = Command::new("/usr/bin/time")
         .args(["-f", "TIMING %e %M"])
         .args(cmd)
@@ -31,7 +41,7 @@ fn timed(cmd: &[&str]) -> Result<Run, String> {
     let line = err.lines().rev().find(|l| l.starts_with("TIMING ")).ok_or("no timing line")?;
     let mut it = line.split_whitespace().skip(1);
     let secs = it.next().and_then(|s| s.parse().ok()).ok_or("bad time")?;
-    let rss_kib = it.next().and_then(|s| s.parse().ok()).ok_or("bad rss")?;
+    let rss_kib = Some(it.next().and_then(|s| s.parse().ok()).ok_or("bad rss")?);
     Ok(Run { secs, rss_kib })
 }
 
@@ -110,7 +120,7 @@ fn scenario(
         ("ticklane --shards 2", vec![&t, "replay", "--dedupe", "--bars", "1s", "--shards", "2", "--out", &o[2], &inp]),
     ];
     let mut secs = vec![Vec::new(); 3];
-    let mut rss = [0u64; 3];
+    let mut rss: [Option<u64>; 3] = [None; 3];
     for r in 0..runs {
         for (k, (_, cmd)) in cmds.iter().enumerate() {
             let run = timed(cmd)?;
@@ -132,14 +142,8 @@ fn scenario(
     println!("{:<26} {:>9} {:>14} {:>10} {:>12}", "program", "seconds", "trades/s", "vs hand", "peak RSS");
     for (k, (name, _)) in cmds.iter().enumerate() {
         let m = median(secs[k].clone());
-        println!(
-            "{:<26} {:>9.3} {:>14.0} {:>9.2}x {:>8.1} MiB",
-            name,
-            m,
-            rows as f64 / m,
-            base / m,
-            rss[k] as f64 / 1024.0
-        );
+        let peak = rss[k].map_or("n/a".to_string(), |r| format!("{:.1} MiB", r as f64 / 1024.0));
+        println!("{:<26} {:>9.3} {:>14.0} {:>9.2}x {:>12}", name, m, rows as f64 / m, base / m, peak);
     }
     println!("all outputs byte-identical: yes\n");
     Ok(())
