@@ -44,14 +44,6 @@ pub(crate) struct EgressMsg {
     pub(crate) end: bool,
 }
 
-/// Out-of-band commands to a shard.
-pub(crate) enum Control {
-    /// Drain what is in the rings, fire everything, flush, exit.
-    Stop,
-    /// Re-check flags now.
-    Wake,
-}
-
 /// The stop handshake between [`Engine::stop`] and one source's ingress.
 #[derive(Default)]
 pub(crate) struct Gate {
@@ -134,8 +126,10 @@ pub struct Engine {
     dag: Dag,
     interner: Interner,
     handles: Vec<JoinHandle<()>>,
-    ctl: Vec<Sender<Control>>,
+    /// Wakes a parked shard to re-check `abort` and `stop`.
+    wake: Vec<Sender<()>>,
     abort: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
     failure: Failure,
     sources: Vec<Option<SourceParts>>,
     gates: Vec<Arc<Gate>>,
@@ -197,14 +191,16 @@ impl Engine {
         let cores = placement_cores(&config.placement, shards);
         let interner = Interner::new();
         let abort = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
         let failure: Failure = Arc::new(Mutex::new(None));
         let mut handles = Vec::with_capacity(shards);
-        let mut ctl = Vec::with_capacity(shards);
+        let mut wake = Vec::with_capacity(shards);
         for (i, inputs) in shard_inputs.into_iter().enumerate() {
-            let (ctx_tx, ctx_rx) = bounded(4);
-            ctl.push(ctx_tx);
+            let (wake_tx, wake_rx) = bounded(1);
+            wake.push(wake_tx);
             let ctx = ShardContext { shard: i, shards, interner: interner.clone() };
-            let mut shard = Shard::new(ctx, &dag, inputs, ctx_rx, config.wait, abort.clone(), stats.clone());
+            let mut shard =
+                Shard::new(ctx, &dag, inputs, wake_rx, config.wait, abort.clone(), stop.clone(), stats.clone());
             let dag_i = dag.clone();
             let egress_i: Vec<(usize, Sender<EgressMsg>)> = egress_txs.clone();
             let (abort_i, failure_i, core) = (abort.clone(), failure.clone(), cores.get(i).copied().flatten());
@@ -246,8 +242,9 @@ impl Engine {
         let mut engine = Engine {
             interner,
             handles,
-            ctl,
+            wake,
             abort,
+            stop,
             failure,
             sources: parts,
             gates,
@@ -388,9 +385,8 @@ impl Engine {
                 std::thread::sleep(Duration::from_micros(50));
             }
         }
-        for c in &self.ctl {
-            let _ = c.send(Control::Stop);
-        }
+        self.stop.store(true, SeqCst);
+        self.wake_all();
         self.sources.iter_mut().for_each(|s| drop(s.take()));
         self.finish()
     }
@@ -399,11 +395,15 @@ impl Engine {
     /// [`crate::PushError::ShardGone`]. Still reports a node panic that happened first.
     pub fn abort(mut self) -> Result<RunReport, EngineError> {
         self.abort.store(true, SeqCst);
-        for c in &self.ctl {
-            let _ = c.try_send(Control::Wake);
-        }
+        self.wake_all();
         self.sources.iter_mut().for_each(|s| drop(s.take()));
         self.finish()
+    }
+
+    fn wake_all(&self) {
+        for w in &self.wake {
+            let _ = w.try_send(()); // full means a wake-up is already pending
+        }
     }
 
     fn finish(&mut self) -> Result<RunReport, EngineError> {
@@ -426,9 +426,7 @@ impl Drop for Engine {
     fn drop(&mut self) {
         if !self.handles.is_empty() {
             self.abort.store(true, SeqCst);
-            for c in &self.ctl {
-                let _ = c.try_send(Control::Wake);
-            }
+            self.wake_all();
             let _ = self.finish();
         }
     }

@@ -3,12 +3,12 @@
 
 use super::config::WaitStrategy;
 use super::stats::{bump, OpCounters, ShardCell, StatsShared};
-use super::{Control, EgressMsg, ToShard};
+use super::{EgressMsg, ToShard};
 use crate::dag::{Dag, Role};
 use crate::operator::{AnySink, Operator, Outputs, ShardContext};
 use crate::record::{Batch, Kind, Timestamp, WM_END};
 use crossbeam_channel::{Receiver, Select, Sender, TryRecvError, TrySendError};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Acquire, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -48,10 +48,13 @@ pub(crate) struct Shard {
     upstream: Vec<Vec<Vec<(usize, usize)>>>,
     bufs: Vec<Vec<Batch>>,
     sources: Vec<SourceIn>,
-    ctl: Receiver<Control>,
+    /// Wake-ups for a parked shard (the flags below say why).
+    wake: Receiver<()>,
     wm: Timestamp,
     wait: WaitStrategy,
     abort: Arc<AtomicBool>,
+    /// Graceful stop requested: set only after every accepted batch is in the rings.
+    stop: Arc<AtomicBool>,
     stats: Arc<StatsShared>,
     started: Instant,
     /// The node being called, for panic reports.
@@ -71,9 +74,10 @@ impl Shard {
         ctx: ShardContext,
         dag: &Dag,
         sources: Vec<SourceIn>,
-        ctl: Receiver<Control>,
+        wake: Receiver<()>,
         wait: WaitStrategy,
         abort: Arc<AtomicBool>,
+        stop: Arc<AtomicBool>,
         stats: Arc<StatsShared>,
     ) -> Shard {
         Shard {
@@ -82,10 +86,11 @@ impl Shard {
             upstream: dag.nodes.iter().map(|n| n.upstream.clone()).collect(),
             bufs: dag.nodes.iter().map(|n| n.outputs.iter().map(|&k| Batch::empty(k)).collect()).collect(),
             sources,
-            ctl,
+            wake,
             wm: i64::MIN,
             wait,
             abort,
+            stop,
             stats,
             started: Instant::now(),
             current: None,
@@ -232,7 +237,6 @@ impl Shard {
     }
 
     fn handle(&mut self, k: usize, msg: ToShard) {
-        let t0 = Instant::now();
         match msg {
             ToShard::Data { mut batch, wm } => {
                 if self.sources.len() > 1 {
@@ -269,9 +273,7 @@ impl Shard {
                 self.step();
             }
         }
-        let c = self.cell();
-        bump(&c.busy_ns, t0.elapsed().as_nanos() as u64);
-        bump(&c.messages, 1);
+        bump(&self.cell().messages, 1);
         self.messages_since_sample += 1;
         if self.messages_since_sample >= 64 {
             self.sample_counters();
@@ -334,15 +336,16 @@ impl Shard {
         let mut idle: u32 = 0;
         let mut rr = 0usize;
         let n_src = self.sources.len();
+        // Busy time is read from the clock only when the shard turns busy or idle, never per
+        // message.
+        let mut busy_since: Option<Instant> = None;
         loop {
             self.iterations += 1;
             if self.abort.load(Relaxed) {
                 return Exit::Aborted;
             }
-            match self.ctl.try_recv() {
-                Ok(Control::Stop) => stopping = true,
-                Ok(Control::Wake) | Err(TryRecvError::Empty) => {}
-                Err(TryRecvError::Disconnected) => stopping = true,
+            if !stopping && self.stop.load(Acquire) {
+                stopping = true;
             }
             let mut got = false;
             for j in 0..n_src {
@@ -350,37 +353,43 @@ impl Shard {
                 if self.sources[k].ended {
                     continue;
                 }
-                match self.sources[k].rx.try_recv() {
-                    Ok(msg) => {
-                        got = true;
-                        self.handle(k, msg);
-                    }
-                    Err(TryRecvError::Empty) => {}
-                    Err(TryRecvError::Disconnected) => {
-                        got = true;
-                        self.handle(k, ToShard::End);
-                    }
+                let msg = match self.sources[k].rx.try_recv() {
+                    Ok(msg) => msg,
+                    Err(TryRecvError::Empty) => continue,
+                    Err(TryRecvError::Disconnected) => ToShard::End,
+                };
+                if busy_since.is_none() {
+                    busy_since = Some(Instant::now());
                 }
+                got = true;
+                self.handle(k, msg);
             }
             rr = rr.wrapping_add(1);
-            if self.sources.iter().all(|s| s.ended) {
+            if self.sources.iter().all(|s| s.ended) || (stopping && !got) {
+                // Input ended, or a graceful stop found the rings empty (every accepted batch
+                // was in them before the stop flag was set).
                 self.finish();
+                self.account_busy(busy_since.take());
                 return Exit::Done;
             }
             if got {
                 idle = 0;
                 continue;
             }
-            if stopping {
-                // Every accepted batch was in the rings before Stop was sent; they are empty.
-                self.finish();
-                return Exit::Done;
+            if let Some(t) = busy_since.take() {
+                self.account_busy(Some(t));
             }
             if idle == 0 {
                 self.sample_counters();
             }
             idle = idle.saturating_add(1);
             self.wait_idle(idle);
+        }
+    }
+
+    fn account_busy(&mut self, since: Option<Instant>) {
+        if let Some(t) = since {
+            bump(&self.cell().busy_ns, t.elapsed().as_nanos() as u64);
         }
     }
 
@@ -404,8 +413,9 @@ impl Shard {
                 for s in self.sources.iter().filter(|s| !s.ended) {
                     sel.recv(&s.rx);
                 }
-                sel.recv(&self.ctl);
+                sel.recv(&self.wake);
                 let _ = sel.ready_timeout(timeout);
+                while self.wake.try_recv().is_ok() {}
             }
         }
     }
