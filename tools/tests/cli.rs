@@ -321,3 +321,44 @@ fn generated_dbn_replays_identically_across_shards_and_compression() {
         assert!(stdout(&o) == stdout(&reference), "{} at {shards} shards differs", file.display());
     }
 }
+
+#[test]
+fn metrics_addr_serves_prometheus_text_while_the_run_lasts() {
+    use std::io::{Read, Write};
+    let capture = tmp("paced.csv");
+    let g = Command::new(BIN)
+        .args(["gen", "--rows", "200000", "--instruments", "50", "--seed", "9", "--out"])
+        .arg(&capture)
+        .output()
+        .expect("gen");
+    assert_eq!(g.status.code(), Some(0), "{}", stderr(&g));
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+    let addr = format!("127.0.0.1:{port}");
+    // 20 s of event time at 10x: about 2 s of wall time to look at the endpoint.
+    let mut child = Command::new(BIN)
+        .args(["replay", "--dedupe", "--speed", "10", "--metrics-addr", &addr, "--out"])
+        .arg(tmp("paced-bars.csv"))
+        .arg(&capture)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut seen = String::new();
+    for _ in 0..100 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let Ok(mut s) = std::net::TcpStream::connect(&addr) else { continue };
+        let _ = s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n");
+        seen.clear();
+        let _ = s.read_to_string(&mut seen);
+        if seen.contains("ticklane_events_in_total") && seen.contains("ticklane_pacing_lag_seconds") {
+            break;
+        }
+    }
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0));
+    assert!(seen.starts_with("HTTP/1.0 200 OK"), "{seen}");
+    for name in
+        ["ticklane_events_in_total", "ticklane_duplicates_total", "ticklane_saturation", "ticklane_pacing_lag_seconds"]
+    {
+        assert!(seen.contains(name), "{name} missing from:\n{seen}");
+    }
+}
