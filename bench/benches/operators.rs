@@ -8,7 +8,9 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::time::Duration;
-use ticklane::operators::{Dedupe, DedupeConfig, TimeBars, TimeBarsConfig};
+use ticklane::operators::{
+    BarSize, CountBars, Dedupe, DedupeConfig, FnMask, Router, Throttle, ThrottleConfig, TimeBars, TimeBarsConfig,
+};
 use ticklane::{Bar, Stamped, Trade, Transform, WM_END};
 use ticklane_bench::{hand, stamped_with_duplicates};
 
@@ -84,5 +86,144 @@ fn operators(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, operators);
+/// Throttle (drop, 5 per instrument per 100 ms), tick bars (every 10 trades) and a 2-way
+/// router by instrument id parity, each beside the obvious hand-written loop; outputs are
+/// compared before timing.
+fn more_operators(c: &mut Criterion) {
+    let input = stamped_with_duplicates(N, 1000, 10_000);
+    let interval = 100_000_000i64;
+
+    let engine_throttle = |input: &[Stamped<Trade>]| {
+        let cfg = ThrottleConfig::new(5, Duration::from_nanos(interval as u64)).expect("cfg");
+        let mut th: Box<dyn Transform<Trade, Trade>> = Box::new(Throttle::new(cfg));
+        let mut out = Vec::with_capacity(BATCH);
+        let mut n = 0;
+        for chunk in input.chunks(BATCH) {
+            out.clear();
+            th.on_batch(chunk, &mut out);
+            n += out.len();
+        }
+        n
+    };
+    let hand_throttle = |input: &[Stamped<Trade>]| {
+        let mut slots: Vec<(i64, u32)> = vec![(i64::MIN, 0); 1000];
+        let mut out = Vec::with_capacity(BATCH);
+        let mut n = 0;
+        for chunk in input.chunks(BATCH) {
+            out.clear();
+            for t in chunk {
+                let s = &mut slots[t.rec.instrument.0 as usize];
+                let start = t.rec.ts_event.div_euclid(interval) * interval;
+                if start > s.0 {
+                    *s = (start, 0);
+                }
+                if s.1 < 5 {
+                    s.1 += 1;
+                    out.push(*t);
+                }
+            }
+            n += out.len();
+        }
+        n
+    };
+    let engine_ticks = |input: &[Stamped<Trade>]| {
+        let mut op: Box<dyn Transform<Trade, Bar>> = Box::new(CountBars::new(BarSize::ticks(10).expect("n")));
+        let mut out = Vec::with_capacity(BATCH);
+        let mut n = 0;
+        for chunk in input.chunks(BATCH) {
+            out.clear();
+            op.on_batch(chunk, &mut out);
+            n += out.len();
+        }
+        n
+    };
+    let hand_ticks = |input: &[Stamped<Trade>]| {
+        // count, first ts, open, high, low, close, volume, notional
+        type Acc = (u64, i64, i64, i64, i64, i64, i128, i128);
+        let mut acc: Vec<Acc> = vec![(0, 0, 0, 0, 0, 0, 0, 0); 1000];
+        let mut out: Vec<Stamped<Bar>> = Vec::with_capacity(BATCH);
+        let mut n = 0;
+        for chunk in input.chunks(BATCH) {
+            out.clear();
+            for t in chunk {
+                let i = t.rec.instrument.0 as usize;
+                let a = &mut acc[i];
+                let (px, sz) = (t.rec.price.raw(), i128::from(t.rec.size.raw()));
+                if a.0 == 0 {
+                    *a = (0, t.rec.ts_event, px, px, px, px, 0, 0);
+                }
+                a.0 += 1;
+                a.3 = a.3.max(px);
+                a.4 = a.4.min(px);
+                a.5 = px;
+                a.6 += sz;
+                a.7 += i128::from(px) * sz;
+                if a.0 == 10 {
+                    let rec = Bar {
+                        instrument: t.rec.instrument,
+                        window_start: a.1,
+                        window_end: t.rec.ts_event,
+                        open: ticklane::Fixed::from_raw(a.2),
+                        high: ticklane::Fixed::from_raw(a.3),
+                        low: ticklane::Fixed::from_raw(a.4),
+                        close: ticklane::Fixed::from_raw(a.5),
+                        volume: ticklane::Wide::from_raw(a.6),
+                        trade_count: 10,
+                        vwap: ticklane::Fixed::from_raw((a.7 / a.6.max(1)) as i64),
+                        revision: 0,
+                    };
+                    out.push(Stamped { wm: t.wm, rec });
+                    a.0 = 0;
+                }
+            }
+            n += out.len();
+        }
+        n
+    };
+    let engine_router = |input: &[Stamped<Trade>]| {
+        let mut r = Router::new(FnMask(|t: &Trade| 1u64 << (t.instrument.0 & 1)), 2, false).expect("router");
+        let mut outs = vec![Vec::with_capacity(BATCH), Vec::with_capacity(BATCH)];
+        let mut n = 0;
+        for chunk in input.chunks(BATCH) {
+            outs.iter_mut().for_each(Vec::clear);
+            r.route(chunk, &mut outs);
+            n += outs[1].len();
+        }
+        n
+    };
+    let hand_router = |input: &[Stamped<Trade>]| {
+        let (mut even, mut odd) = (Vec::with_capacity(BATCH), Vec::with_capacity(BATCH));
+        let mut n = 0;
+        for chunk in input.chunks(BATCH) {
+            even.clear();
+            odd.clear();
+            for t in chunk {
+                if t.rec.instrument.0 & 1 == 0 {
+                    even.push(*t)
+                } else {
+                    odd.push(*t)
+                }
+            }
+            n += odd.len();
+        }
+        n
+    };
+    type Job<'a> = &'a dyn Fn(&[Stamped<Trade>]) -> usize;
+    let jobs: [(&str, Job<'_>, Job<'_>); 3] = [
+        ("throttle_5_per_100ms", &hand_throttle, &engine_throttle),
+        ("tick_bars_10", &hand_ticks, &engine_ticks),
+        ("router_2_way", &hand_router, &engine_router),
+    ];
+    for (name, hand_job, engine_job) in jobs {
+        assert_eq!(hand_job(&input), engine_job(&input), "{name}: outputs differ");
+        let mut g = c.benchmark_group(name);
+        g.throughput(Throughput::Elements(N as u64));
+        g.sample_size(20);
+        g.bench_function("hand_written", |b| b.iter(|| hand_job(&input)));
+        g.bench_function("ticklane", |b| b.iter(|| engine_job(&input)));
+        g.finish();
+    }
+}
+
+criterion_group!(benches, operators, more_operators);
 criterion_main!(benches);

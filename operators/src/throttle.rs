@@ -123,7 +123,11 @@ impl Transform<Trade, Trade> for Throttle {
     fn on_batch(&mut self, input: &[Stamped<Trade>], out: &mut Vec<Stamped<Trade>>) {
         for t in input {
             if t.wm > self.wm {
-                self.flush(t.wm, out);
+                if self.pending.is_empty() {
+                    self.wm = t.wm; // nothing conflated waits: no need to look
+                } else {
+                    self.flush(t.wm, out);
+                }
             }
             let i = t.rec.instrument.0 as usize;
             if self.slots.len() <= i {
