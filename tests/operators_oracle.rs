@@ -80,6 +80,11 @@ type Print = (i64, i64, usize, i64, i64);
 
 /// The oracle: one pass, in input order, exactly as design.md §2–§4 read.
 fn oracle(evs: &[Ev], delay: i64, horizon: Option<i64>) -> Outcome {
+    oracle_with(evs, delay, horizon, false)
+}
+
+/// The oracle, optionally adding flat bars for empty windows between an instrument's bars.
+fn oracle_with(evs: &[Ev], delay: i64, horizon: Option<i64>, flat: bool) -> Outcome {
     let mut max_ts = i64::MIN;
     let mut seen: HashMap<(u8, u32), i64> = HashMap::new();
     let mut windows: BTreeMap<(u8, i64), Vec<Print>> = BTreeMap::new();
@@ -125,15 +130,57 @@ fn oracle(evs: &[Ev], delay: i64, horizon: Option<i64>) -> Outcome {
             }
         })
         .collect();
+    if flat {
+        let mut filled = Vec::new();
+        let mut by_inst: BTreeMap<String, Vec<&OBar>> = BTreeMap::new();
+        for b in &bars {
+            by_inst.entry(b.name.clone()).or_default().push(b);
+        }
+        for list in by_inst.values_mut() {
+            list.sort_by_key(|b| b.start);
+            for pair in list.windows(2) {
+                let mut start = pair[0].end;
+                while start < pair[1].start {
+                    let c = pair[0].close;
+                    filled.push(OBar {
+                        end: start + W,
+                        name: pair[0].name.clone(),
+                        start,
+                        open: c,
+                        high: c,
+                        low: c,
+                        close: c,
+                        volume: 0,
+                        count: 0,
+                        vwap: c,
+                    });
+                    start += W;
+                }
+            }
+        }
+        bars.extend(filled);
+    }
     bars.sort();
     Outcome { bars, duplicates, late, revisions }
 }
 
-fn engine(evs: &[Ev], delay: i64, horizon: Option<i64>, shards: usize, ring: usize, batch: usize) -> Outcome {
+#[allow(clippy::too_many_arguments)]
+fn engine(
+    evs: &[Ev],
+    delay: i64,
+    horizon: Option<i64>,
+    flat: bool,
+    shards: usize,
+    ring: usize,
+    batch: usize,
+) -> Outcome {
     let mut bars_cfg = TimeBarsConfig::new(Duration::from_nanos(W as u64)).expect("cfg");
     if let Some(h) = horizon {
         bars_cfg =
             bars_cfg.with_late(LatePolicy::revise(Duration::from_nanos(h as u64), Beyond::Drop).expect("policy"));
+    }
+    if flat {
+        bars_cfg = bars_cfg.with_empty_bars(ticklane::operators::EmptyBars::Flat).expect("flat");
     }
     let mut g = DagBuilder::new();
     g.source("feed", Kind::Trade)
@@ -200,7 +247,7 @@ fn engine(evs: &[Ev], delay: i64, horizon: Option<i64>, shards: usize, ring: usi
     let into_bars: u64 = report.stats.nodes.iter().find(|n| n.name == "bars").map_or(0, |n| n.total_in());
     let dups = stat("dedupe", "ticklane_duplicates_total");
     assert_eq!(into_bars + dups, evs.len() as u64, "dedupe conservation");
-    let aggregated: u64 = last.values().map(|b| b.trade_count).sum();
+    let aggregated: u64 = last.values().map(|b| b.trade_count).sum(); // flat bars add 0
     let dropped = stat("bars", "ticklane_late_dropped_total");
     assert_eq!(aggregated + dropped, into_bars, "bars conservation");
     Outcome {
@@ -221,10 +268,13 @@ proptest! {
         ring in prop::sample::select(vec![1usize, 2, 64]),
         batch in prop::sample::select(vec![1usize, 3, 256]),
         revise in prop::option::of(0i64..3000),
+        flat in any::<bool>(),
     ) {
-        let want = oracle(&evs, delay, revise);
+        // Flat bars do not combine with revise (a typed config error).
+        let flat = flat && revise.is_none();
+        let want = oracle_with(&evs, delay, revise, flat);
         let evs2 = evs.clone();
-        let got = watchdog(Duration::from_secs(60), move || engine(&evs2, delay, revise, shards, ring, batch));
+        let got = watchdog(Duration::from_secs(60), move || engine(&evs2, delay, revise, flat, shards, ring, batch));
         prop_assert_eq!(got, want);
     }
 }

@@ -101,6 +101,18 @@ pub trait Operator: Send {
     fn counters(&self, report: &mut dyn FnMut(&'static str, u64)) {
         let _ = report;
     }
+
+    /// The smallest stamp this instance may still emit, when that is below the watermark it
+    /// was given (the default, [`crate::WM_END`], means "nothing below the watermark").
+    ///
+    /// An operator that learns of an output only later than the watermark would allow — flat
+    /// bars for an instrument's empty windows are known only when it trades again — holds the
+    /// egress back with this, so ordered output stays ordered. The shard reports
+    /// `min(watermark, hold of every operator)` as its progress; at end of input holds are
+    /// ignored. Called once per ring message, through `dyn`.
+    fn hold(&self) -> Timestamp {
+        crate::WM_END
+    }
 }
 
 /// A typed one-input, one-output operator: the simple way to write one. Generic code per
@@ -130,6 +142,11 @@ pub trait Transform<I: Record, O: Record>: Send {
     /// Operator-specific counters, as [`Operator::counters`].
     fn counters(&self, report: &mut dyn FnMut(&'static str, u64)) {
         let _ = report;
+    }
+
+    /// As [`Operator::hold`].
+    fn hold(&self) -> Timestamp {
+        crate::WM_END
     }
 }
 
@@ -168,6 +185,10 @@ impl<I: Record, O: Record, X: Transform<I, O>> Operator for TransformOp<I, O, X>
 
     fn counters(&self, report: &mut dyn FnMut(&'static str, u64)) {
         self.inner.counters(report);
+    }
+
+    fn hold(&self) -> Timestamp {
+        self.inner.hold()
     }
 }
 

@@ -44,7 +44,7 @@ pub use dedupe::{Dedupe, DedupeConfig, DedupeCounters, DedupeKey, DEFAULT_CAPACI
 pub use map::{Filter, Map};
 pub use router::{Classify, FnMask, InstrumentSets, Router, MAX_ROUTES};
 pub use throttle::{Throttle, ThrottleConfig, ThrottlePolicy};
-pub use time_bars::{TimeBars, TimeBarsConfig, TimeBarsCounters};
+pub use time_bars::{EmptyBars, TimeBars, TimeBarsConfig, TimeBarsCounters};
 pub use window::{Beyond, ConfigError, LatePolicy, Tumbling};
 
 use hashbrown::HashSet;

@@ -12,8 +12,14 @@
 //!   total size (only zero-size prints) it is the close.
 //! - Volume and notional accumulate in `i128`; an overflow (beyond 1.7·10^20 currency units
 //!   in one bar) saturates and is counted in `ticklane_bar_overflow_total`, never wrapped.
-//! - Only windows with at least one trade produce a bar (`skip`); flat empty bars are not
-//!   implemented yet.
+//! - Empty windows: `Skip` (default) produces bars only for windows with trades. `Flat` also
+//!   produces a bar for every empty window between an instrument's first and last trade:
+//!   O=H=L=C=vwap=the previous close, volume 0, trade_count 0, stamped with its own
+//!   `window_end`. Such a bar is known only when the instrument trades again, so the operator
+//!   *holds* ordered output back (see `Operator::hold`) to the earliest flat bar it may still
+//!   emit: an instrument that goes quiet delays egress output until it trades again or input
+//!   ends (and the egress buffers that output meanwhile). Trailing empty windows after an
+//!   instrument's last trade produce nothing. `Flat` does not combine with `Revise` yet.
 //!
 //! State is shard-local: one slot per instrument id (a small deque of open windows) and a
 //! min-heap of deadlines. After warm-up it allocates nothing per trade.
@@ -22,7 +28,17 @@ use crate::window::{Beyond, ConfigError, LatePolicy, Tumbling};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::time::Duration;
-use ticklane_engine::{Bar, Batch, Fixed, InstrumentId, Operator, Outputs, Stamped, Timestamp, Trade, Wide};
+use ticklane_engine::{Bar, Batch, Fixed, InstrumentId, Operator, Outputs, Stamped, Timestamp, Trade, Wide, WM_END};
+
+/// What empty windows produce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum EmptyBars {
+    /// Nothing (the default).
+    #[default]
+    Skip,
+    /// Flat bars between an instrument's first and last trade (see the module docs).
+    Flat,
+}
 
 /// Configuration of [`TimeBars`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,17 +47,27 @@ pub struct TimeBarsConfig {
     pub window: Tumbling,
     /// Late-trade policy.
     pub late: LatePolicy,
+    /// Empty-window policy.
+    pub empty: EmptyBars,
 }
 
 impl TimeBarsConfig {
     /// Bars of `width`, epoch-aligned, late trades dropped. Zero width is an error.
     pub fn new(width: Duration) -> Result<TimeBarsConfig, ConfigError> {
-        Ok(TimeBarsConfig { window: Tumbling::new(width)?, late: LatePolicy::Drop })
+        Ok(TimeBarsConfig { window: Tumbling::new(width)?, late: LatePolicy::Drop, empty: EmptyBars::Skip })
     }
 
     /// Sets the late policy.
     pub fn with_late(self, late: LatePolicy) -> TimeBarsConfig {
         TimeBarsConfig { late, ..self }
+    }
+
+    /// Sets the empty-window policy; `Flat` with a `Revise` late policy is an error.
+    pub fn with_empty_bars(self, empty: EmptyBars) -> Result<TimeBarsConfig, ConfigError> {
+        if empty == EmptyBars::Flat && matches!(self.late, LatePolicy::Revise { .. }) {
+            return Err(ConfigError::Unsupported { what: "flat empty bars together with the revise late policy" });
+        }
+        Ok(TimeBarsConfig { empty, ..self })
     }
 
     /// Sets the window alignment offset.
@@ -75,6 +101,8 @@ struct Acc {
 struct Slot {
     newest: Option<Acc>,
     older: VecDeque<Acc>,
+    /// End and close of the instrument's last fired non-empty window (for flat bars).
+    last: Option<(Timestamp, Fixed)>,
     arrivals: u64,
     /// The deadline this slot is queued under in the heap (`i64::MAX`: not queued).
     scheduled: Timestamp,
@@ -82,7 +110,7 @@ struct Slot {
 
 impl Slot {
     fn new() -> Slot {
-        Slot { newest: None, older: VecDeque::new(), arrivals: 0, scheduled: UNQUEUED }
+        Slot { newest: None, older: VecDeque::new(), last: None, arrivals: 0, scheduled: UNQUEUED }
     }
 
     fn find_mut(&mut self, start: Timestamp) -> Option<&mut Acc> {
@@ -104,10 +132,6 @@ impl Slot {
                 self.older.insert(k, a);
             }
         }
-    }
-
-    fn iter_mut(&mut self) -> impl Iterator<Item = &mut Acc> {
-        self.older.iter_mut().chain(self.newest.iter_mut())
     }
 
     fn iter(&self) -> impl Iterator<Item = &Acc> {
@@ -137,6 +161,8 @@ pub struct TimeBarsCounters {
     pub bars: u64,
     /// Accumulator overflows (saturated).
     pub overflow: u64,
+    /// Flat bars emitted for empty windows.
+    pub flat: u64,
 }
 
 /// The time-bar operator: input 0 trades; output 0 bars; output 1 late trades when the policy
@@ -146,6 +172,11 @@ pub struct TimeBars {
     wm: Timestamp,
     slots: Vec<Slot>,
     heap: BinaryHeap<Reverse<(Timestamp, u32)>>,
+    /// Under `Flat`: per instrument, the end of the earliest flat bar it may still emit
+    /// (lazily invalidated entries).
+    holds: BinaryHeap<Reverse<(Timestamp, u32)>>,
+    /// The minimum over `holds` (`WM_END` when none).
+    hold: Timestamp,
     counters: TimeBarsCounters,
 }
 
@@ -159,8 +190,15 @@ impl TimeBars {
             wm: i64::MIN,
             slots: Vec::new(),
             heap: BinaryHeap::new(),
+            holds: BinaryHeap::new(),
+            hold: WM_END,
             counters: TimeBarsCounters::default(),
         }
+    }
+
+    /// The earliest stamp this instance may still emit (see `Operator::hold`).
+    pub fn hold(&self) -> Timestamp {
+        self.hold
     }
 
     /// The counters so far.
@@ -200,17 +238,49 @@ impl TimeBars {
             if self.slots[i].scheduled != deadline {
                 continue; // stale entry: the slot was rescheduled earlier
             }
+            let flat = self.cfg.empty == EmptyBars::Flat;
+            let width = self.cfg.window.width();
             let slot = &mut self.slots[i];
             slot.scheduled = UNQUEUED;
-            for a in slot.iter_mut() {
+            for a in slot.older.iter_mut().chain(slot.newest.iter_mut()) {
                 if !a.fired && a.end <= wm {
                     a.fired = true;
+                    if flat {
+                        if let Some((mut end, close)) = slot.last {
+                            // The empty windows since this instrument's previous bar.
+                            while end < a.start {
+                                let rec = flat_bar(inst, end, width, close);
+                                bars.push(Stamped { wm: rec.window_end, rec });
+                                self.counters.flat += 1;
+                                end = end.saturating_add(width);
+                            }
+                        }
+                        slot.last = Some((a.end, a.close));
+                        self.holds.push(Reverse((a.end.saturating_add(width), inst)));
+                    }
                     bars.push(Stamped { wm: a.end, rec: bar(inst, a) });
                     self.counters.bars += 1;
                 }
             }
             slot.retain(|a| !(a.fired && a.end.saturating_add(horizon) <= wm));
             self.schedule(inst);
+        }
+        if self.cfg.empty == EmptyBars::Flat {
+            self.refresh_hold();
+        }
+    }
+
+    /// Recomputes the flat-bar hold: the smallest still-valid entry of `holds`.
+    fn refresh_hold(&mut self) {
+        let width = self.cfg.window.width();
+        self.hold = WM_END;
+        while let Some(&Reverse((h, inst))) = self.holds.peek() {
+            let current = self.slots[inst as usize].last.map(|(end, _)| end.saturating_add(width));
+            if current == Some(h) {
+                self.hold = h;
+                break;
+            }
+            self.holds.pop(); // superseded by a later bar of that instrument
         }
     }
 
@@ -312,6 +382,23 @@ impl TimeBars {
     }
 }
 
+/// The flat bar of the empty window `[start, start + width)` after a bar that closed at `close`.
+fn flat_bar(inst: u32, start: Timestamp, width: i64, close: Fixed) -> Bar {
+    Bar {
+        instrument: InstrumentId(inst),
+        window_start: start,
+        window_end: start.saturating_add(width),
+        open: close,
+        high: close,
+        low: close,
+        close,
+        volume: Wide::ZERO,
+        trade_count: 0,
+        vwap: close,
+        revision: 0,
+    }
+}
+
 /// The bar of window `a` of instrument `inst`.
 fn bar(inst: u32, a: &Acc) -> Bar {
     let vwap = if a.volume == 0 { a.close } else { Fixed::from_raw(round_div(a.notional, a.volume)) };
@@ -410,8 +497,13 @@ impl Operator for TimeBars {
         self.advance(wm, out.port::<Bar>(0));
     }
 
+    fn hold(&self) -> Timestamp {
+        TimeBars::hold(self)
+    }
+
     fn counters(&self, report: &mut dyn FnMut(&'static str, u64)) {
         let c = self.counters;
+        report("ticklane_flat_bars_total", c.flat);
         report("ticklane_late_events_total", c.late);
         report("ticklane_late_revised_total", c.revised);
         report("ticklane_late_dropped_total", c.late_dropped);
@@ -498,6 +590,43 @@ mod tests {
         let tight = base.with_late(LatePolicy::revise(Duration::from_millis(400), Beyond::Side).expect("policy"));
         let (_, side, c) = run(tight, &input);
         assert_eq!((c.revised, c.late_side, side.len()), (0, 1, 1));
+    }
+
+    #[test]
+    fn flat_bars_fill_gaps_between_trades_and_hold_output() {
+        let cfg =
+            TimeBarsConfig::new(Duration::from_secs(1)).expect("cfg").with_empty_bars(EmptyBars::Flat).expect("flat");
+        let st = |wm, t| Stamped { wm, rec: t };
+        let mut op = TimeBars::new(cfg);
+        let mut bars = Vec::new();
+        op.process(&[st(i64::MIN, trade(0, 0, 10, 1))], &mut bars, None);
+        op.watermark(S, &mut bars); // window [0,1) fires
+        assert_eq!(bars.len(), 1);
+        assert_eq!(op.hold(), 2 * S, "a flat bar ending at 2 s may still come");
+        op.watermark(5 * S, &mut bars); // nothing traded: no flat bar yet, hold stays
+        assert_eq!((bars.len(), op.hold()), (1, 2 * S));
+        op.process(&[st(5 * S, trade(0, 5 * S, 12, 1))], &mut bars, None);
+        op.watermark(i64::MAX, &mut bars);
+        let got: Vec<_> =
+            bars.iter().map(|b| (b.wm, b.rec.window_start / S, b.rec.trade_count, b.rec.close.raw())).collect();
+        // Flat [1,2) … [4,5) at the previous close 10, then the real bar [5,6).
+        assert_eq!(
+            got,
+            vec![
+                (S, 0, 1, 10),
+                (2 * S, 1, 0, 10),
+                (3 * S, 2, 0, 10),
+                (4 * S, 3, 0, 10),
+                (5 * S, 4, 0, 10),
+                (6 * S, 5, 1, 12)
+            ]
+        );
+        assert_eq!(op.counters().flat, 4);
+        assert!(TimeBarsConfig::new(Duration::from_secs(1))
+            .expect("cfg")
+            .with_late(LatePolicy::revise(Duration::from_secs(1), Beyond::Drop).expect("policy"))
+            .with_empty_bars(EmptyBars::Flat)
+            .is_err());
     }
 
     #[test]

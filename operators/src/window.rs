@@ -20,6 +20,12 @@ pub enum ConfigError {
         /// Its value.
         value: Duration,
     },
+    /// A combination that is not supported.
+    #[error("not supported: {what}")]
+    Unsupported {
+        /// The combination.
+        what: &'static str,
+    },
     /// More of something than supported.
     #[error("{what}: {count} given, at most {max} supported")]
     TooMany {

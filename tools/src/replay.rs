@@ -39,7 +39,8 @@ pub enum KeyArg {
 pub enum EmptyArg {
     /// Only windows with trades produce bars.
     Skip,
-    /// Flat bars between an instrument's first and last trade (not implemented yet).
+    /// Flat bars between an instrument's first and last trade (holds ordered output back
+    /// while an instrument is quiet).
     Flat,
 }
 
@@ -127,9 +128,6 @@ fn bad(msg: impl Into<String>) -> anyhow::Result<Outcome> {
 
 /// Runs a replay.
 pub fn run(a: &ReplayArgs) -> anyhow::Result<Outcome> {
-    if a.empty_bars == EmptyArg::Flat {
-        return bad("--empty-bars flat is not implemented yet (only skip)");
-    }
     if a.late == LateArg::Side && a.late_out.is_none() {
         return bad("--late side needs --late-out FILE");
     }
@@ -165,6 +163,12 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<Outcome> {
             }
         }
     });
+    if a.empty_bars == EmptyArg::Flat {
+        bars_cfg = match bars_cfg.with_empty_bars(ticklane::operators::EmptyBars::Flat) {
+            Ok(c) => c,
+            Err(e) => return bad(format!("--empty-bars flat: {e}")),
+        };
+    }
     let mut g = DagBuilder::new();
     g.source("feed", Kind::Trade).time_bars("bars", bars_cfg).sink_egress("out", Kind::Bar).connect("bars", "out");
     if a.dedupe {

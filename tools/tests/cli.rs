@@ -278,7 +278,7 @@ fn bad_usage_exits_2_with_a_message() {
         (vec!["--input-format", "parquet", f], "parquet"),
         (vec!["--late", "side", f], "--late-out"),
         (vec!["--speed", "0", f], "factor"),
-        (vec!["--empty-bars", "flat", f], "not implemented"),
+        (vec!["--empty-bars", "flat", "--late", "revise", "--allowed-lateness", "1s", f], "not supported"),
         (vec!["--input-format", "dbn", f], "DBN"),
     ] {
         let o = replay(&args);

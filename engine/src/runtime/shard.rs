@@ -293,7 +293,16 @@ impl Shard {
     }
 
     fn ship_egress(&mut self, end: bool) {
-        let wm = self.wm;
+        // Progress: nothing below it will be emitted — the watermark, lowered by any operator
+        // that still holds older output back (see `Operator::hold`).
+        let mut wm = self.wm;
+        if !end {
+            for n in &self.nodes {
+                if let Node::Op(op) = n {
+                    wm = wm.min(op.hold());
+                }
+            }
+        }
         let shard = self.ctx.shard;
         for n in &mut self.nodes {
             let Node::Egress(e) = n else { continue };
