@@ -362,3 +362,37 @@ fn metrics_addr_serves_prometheus_text_while_the_run_lasts() {
         assert!(seen.contains(name), "{name} missing from:\n{seen}");
     }
 }
+
+#[test]
+fn flat_empty_bars_fill_every_window_between_first_and_last_trade() {
+    let file = data("GLBX_ESH4_trades_2023-12-25.csv");
+    let path = file.to_str().expect("utf8");
+    let skip = replay(&["--bars", "1s", path]);
+    let flat = replay(&["--bars", "1s", "--empty-bars", "flat", "--shards", "2", path]);
+    assert_eq!((skip.status.code(), flat.status.code()), (Some(0), Some(0)), "{}", stderr(&flat));
+    let rows = |o: &Output| -> Vec<Vec<String>> {
+        stdout(o).lines().skip(1).map(|l| l.split(',').map(str::to_string).collect()).collect()
+    };
+    let (skip, flat) = (rows(&skip), rows(&flat));
+    let start = |r: &Vec<String>| r[1].parse::<i64>().expect("window_start");
+    // One bar per second from the first trade's window to the last trade's, in order.
+    let span = (start(&skip[skip.len() - 1]) - start(&skip[0])) / 1_000_000_000 + 1;
+    assert_eq!(flat.len() as i64, span);
+    assert!(flat.len() > skip.len(), "the capture has quiet seconds");
+    assert!(flat.windows(2).all(|w| start(&w[1]) - start(&w[0]) == 1_000_000_000));
+    // The non-empty bars are the skip-mode bars, unchanged; every other bar is flat at the
+    // previous close with no volume.
+    let real: Vec<&Vec<String>> = flat.iter().filter(|r| r[8] != "0").collect();
+    assert_eq!(real.len(), skip.len());
+    assert!(real.iter().zip(&skip).all(|(a, b)| *a == b));
+    for pair in flat.windows(2) {
+        if pair[1][8] == "0" {
+            let close = &pair[0][6];
+            assert!(
+                pair[1][3..7].iter().all(|p| p == close) && pair[1][7] == "0" && &pair[1][9] == close,
+                "{:?}",
+                pair[1]
+            );
+        }
+    }
+}
