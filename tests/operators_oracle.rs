@@ -33,7 +33,12 @@ fn stream() -> impl Strategy<Value = (Vec<Ev>, i64)> {
         let mut clock = 10_000i64;
         for (i, (inst, step, jit, recv, px, sz, dup)) in raw.into_iter().enumerate() {
             if dup && !out.is_empty() {
-                let again = out[(i * 7919) % out.len()].clone(); // an exact repeat
+                // A repeat of an earlier trade's key: exact half the time, otherwise with another
+                // price, so keeping any occurrence but the first would change the bars.
+                let mut again = out[(i * 7919) % out.len()].clone();
+                if i % 2 == 0 {
+                    again.px += 1 + (i as i64 % 7);
+                }
                 out.push(again);
                 continue;
             }
