@@ -208,11 +208,100 @@ fn more_operators(c: &mut Criterion) {
         }
         n
     };
+    // Volume bars of 5 (size units): the hand-written loop splits overflowing trades too.
+    let vol = 5 * ticklane::SCALE;
+    let engine_volume = |input: &[Stamped<Trade>]| {
+        let size = BarSize::volume(ticklane::Fixed::from_raw(vol)).expect("v");
+        let mut op: Box<dyn Transform<Trade, Bar>> = Box::new(CountBars::new(size));
+        let mut out = Vec::with_capacity(BATCH);
+        let mut n = 0;
+        for chunk in input.chunks(BATCH) {
+            out.clear();
+            op.on_batch(chunk, &mut out);
+            n += out.len();
+        }
+        n
+    };
+    let hand_volume = |input: &[Stamped<Trade>]| {
+        // Per instrument: count, first ts, open, high, low, close, volume, notional.
+        type Acc = (u64, i64, i64, i64, i64, i64, i64, i128);
+        let mut acc: Vec<Acc> = vec![(0, 0, 0, 0, 0, 0, 0, 0); 1000];
+        let mut out: Vec<Stamped<Bar>> = Vec::with_capacity(BATCH);
+        let mut n = 0;
+        for chunk in input.chunks(BATCH) {
+            out.clear();
+            for t in chunk {
+                let a = &mut acc[t.rec.instrument.0 as usize];
+                let (ts, px) = (t.rec.ts_event, t.rec.price.raw());
+                let mut left = t.rec.size.raw();
+                loop {
+                    if a.0 == 0 {
+                        *a = (0, ts, px, px, px, px, 0, 0);
+                    }
+                    let piece = left.min(vol - a.6);
+                    a.0 += 1;
+                    a.3 = a.3.max(px);
+                    a.4 = a.4.min(px);
+                    a.5 = px;
+                    a.6 += piece;
+                    a.7 += i128::from(px) * i128::from(piece);
+                    left -= piece;
+                    if a.6 < vol {
+                        break;
+                    }
+                    let rec = Bar {
+                        instrument: t.rec.instrument,
+                        window_start: a.1,
+                        window_end: ts,
+                        open: ticklane::Fixed::from_raw(a.2),
+                        high: ticklane::Fixed::from_raw(a.3),
+                        low: ticklane::Fixed::from_raw(a.4),
+                        close: ticklane::Fixed::from_raw(a.5),
+                        volume: ticklane::Wide::from_raw(i128::from(a.6)),
+                        trade_count: a.0,
+                        vwap: ticklane::Fixed::from_raw((a.7 / i128::from(a.6)) as i64),
+                        revision: 0,
+                    };
+                    out.push(Stamped { wm: t.wm, rec });
+                    a.0 = 0;
+                    if left == 0 {
+                        break;
+                    }
+                }
+            }
+            n += out.len();
+        }
+        n
+    };
+    let engine_filter = |input: &[Stamped<Trade>]| {
+        let mut f: Box<dyn Transform<Trade, Trade>> =
+            Box::new(ticklane::operators::Filter::new(|t: &Trade| t.size.raw() >= 2 * ticklane::SCALE));
+        let mut out = Vec::with_capacity(BATCH);
+        let mut n = 0;
+        for chunk in input.chunks(BATCH) {
+            out.clear();
+            f.on_batch(chunk, &mut out);
+            n += out.len();
+        }
+        n
+    };
+    let hand_filter = |input: &[Stamped<Trade>]| {
+        let mut out: Vec<Stamped<Trade>> = Vec::with_capacity(BATCH);
+        let mut n = 0;
+        for chunk in input.chunks(BATCH) {
+            out.clear();
+            out.extend(chunk.iter().filter(|t| t.rec.size.raw() >= 2 * ticklane::SCALE));
+            n += out.len();
+        }
+        n
+    };
     type Job<'a> = &'a dyn Fn(&[Stamped<Trade>]) -> usize;
-    let jobs: [(&str, Job<'_>, Job<'_>); 3] = [
+    let jobs: [(&str, Job<'_>, Job<'_>); 5] = [
         ("throttle_5_per_100ms", &hand_throttle, &engine_throttle),
         ("tick_bars_10", &hand_ticks, &engine_ticks),
+        ("volume_bars_5", &hand_volume, &engine_volume),
         ("router_2_way", &hand_router, &engine_router),
+        ("filter", &hand_filter, &engine_filter),
     ];
     for (name, hand_job, engine_job) in jobs {
         assert_eq!(hand_job(&input), engine_job(&input), "{name}: outputs differ");
