@@ -396,3 +396,45 @@ fn flat_empty_bars_fill_every_window_between_first_and_last_trade() {
         }
     }
 }
+
+#[test]
+fn late_trades_go_to_the_side_output_or_revise_their_bar() {
+    // 1 s bars, no delay: the trade at 0.5 s arrives after the one at 2.1 s, so its window
+    // [0,1) has fired: it is late.
+    let csv = "ts_event,instrument,price,size,trade_id\n\
+               100000000,X,10,1,1\n\
+               2100000000,X,11,1,2\n\
+               500000000,X,12,3,3\n\
+               3000000000,X,13,1,4\n";
+    let input = tmp("late.csv");
+    std::fs::write(&input, csv).expect("write");
+    let late_out = tmp("late-side.csv");
+    let summary = tmp("late-summary.json");
+    let o = replay(&[
+        "--late",
+        "side",
+        "--late-out",
+        late_out.to_str().expect("utf8"),
+        "--summary",
+        summary.to_str().expect("utf8"),
+        input.to_str().expect("utf8"),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let side = std::fs::read_to_string(&late_out).expect("late file");
+    assert_eq!(side, "ts_event,ts_recv,instrument,price,size,side,trade_id\n500000000,,X,12,3,,3\n");
+    assert_eq!(stdout(&o).lines().filter(|l| l.starts_with("X,0,")).count(), 1, "the [0,1) bar is not changed");
+    let s: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).expect("summary")).expect("json");
+    assert_eq!((s["late"]["total"].as_u64(), s["late"]["side"].as_u64()), (Some(1), Some(1)));
+
+    // Revise with a 5 s horizon: the [0,1) bar is re-emitted as revision 1 with the late trade.
+    let o = replay(&["--late", "revise", "--allowed-lateness", "5s", input.to_str().expect("utf8")]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o);
+    let first: Vec<&str> = text.lines().filter(|l| l.starts_with("X,0,")).collect();
+    assert_eq!(
+        first,
+        vec!["X,0,1000000000,10,10,10,10,1,1,10,0", "X,0,1000000000,10,12,10,12,4,2,11.5,1"],
+        "revision 1 follows the bar it revises"
+    );
+}
