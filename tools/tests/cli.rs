@@ -334,22 +334,26 @@ fn metrics_addr_serves_prometheus_text_while_the_run_lasts() {
     assert_eq!(g.status.code(), Some(0), "{}", stderr(&g));
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
     let addr = format!("127.0.0.1:{port}");
-    // 20 s of event time at 10x: about 2 s of wall time to look at the endpoint.
+    // 20 s of event time at 5x: about 4 s of wall time to look at the endpoint.
     let mut child = Command::new(BIN)
-        .args(["replay", "--dedupe", "--speed", "10", "--metrics-addr", &addr, "--out"])
+        .args(["replay", "--dedupe", "--speed", "5", "--metrics-addr", &addr, "--out"])
         .arg(tmp("paced-bars.csv"))
         .arg(&capture)
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("spawn");
+    // Operator counters appear from the first publication after the shards registered them
+    // (published every second), the pacing gauge after 65,536 trades: poll until all are there.
+    let names =
+        ["ticklane_events_in_total", "ticklane_duplicates_total", "ticklane_saturation", "ticklane_pacing_lag_seconds"];
     let mut seen = String::new();
-    for _ in 0..100 {
-        std::thread::sleep(std::time::Duration::from_millis(50));
+    for _ in 0..160 {
+        std::thread::sleep(std::time::Duration::from_millis(25));
         let Ok(mut s) = std::net::TcpStream::connect(&addr) else { continue };
         let _ = s.write_all(b"GET /metrics HTTP/1.0\r\n\r\n");
         seen.clear();
         let _ = s.read_to_string(&mut seen);
-        if seen.contains("ticklane_events_in_total") && seen.contains("ticklane_pacing_lag_seconds") {
+        if names.iter().all(|n| seen.contains(n)) {
             break;
         }
     }
