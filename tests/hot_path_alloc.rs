@@ -76,7 +76,9 @@ fn steady_state_allocates_nothing_per_event() {
     // Sizes are the sequence numbers; the filter keeps the even ones.
     assert_eq!(DELIVERED.load(SeqCst), (200_000 + N) / 2);
     // 2M events in ~7,800 batches: a per-event allocation would show millions, a per-batch
-    // one thousands. Allow a few stragglers (buffer-pool misses under scheduling jitter).
-    assert!(allocs < 200, "{allocs} allocations for {N} events");
+    // one thousands. Batch buffers are recycled; new ones are made only while the pool grows,
+    // and at most ring (64) + recycle channel (66) + 2 in hand can exist per shard, so even a
+    // long descheduling cannot push the count past 2 x 132 = 264.
+    assert!(allocs <= 264, "{allocs} allocations for {N} events");
     println!("{allocs} allocations for {N} events");
 }
