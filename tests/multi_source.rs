@@ -69,3 +69,47 @@ fn the_slowest_source_holds_the_watermark() {
         assert_eq!(watchdog(Duration::from_secs(60), move || run(shards)), (bars.clone(), 0), "shards {shards}");
     }
 }
+
+/// Feed `a` sends 10 s of trades and flushes; feed `b` stays open and silent. Returns whether
+/// a bar reached the egress while `b` was still open (within `wait`).
+fn first_bar_while_b_is_silent(idle_timeout: Option<Duration>, wait: Duration) -> bool {
+    let mut g = DagBuilder::new();
+    g.source("a", Kind::Trade)
+        .source("b", Kind::Trade)
+        .transform::<Trade, Bar, _, _>("bars", |_| SimpleBars::new(S))
+        .sink_egress("out", Kind::Bar)
+        .connect("a", "bars")
+        .connect("b", "bars")
+        .connect("bars", "out");
+    let mut cfg = Config::new().with_shards(2).expect("cfg");
+    if let Some(t) = idle_timeout {
+        cfg = cfg.with_idle_timeout(t);
+    }
+    let mut engine = Engine::start(g.build().expect("valid"), cfg).expect("start");
+    let mut a = engine.ingress::<Trade>("a").expect("a");
+    let b = engine.ingress::<Trade>("b").expect("b");
+    let mut out = engine.egress::<Bar>("out").expect("egress");
+    let ids: Vec<_> = ["X", "Y", "Z"].iter().map(|n| a.intern(n).expect("intern")).collect();
+    for sec in 0..10i64 {
+        for (k, &id) in ids.iter().enumerate() {
+            a.push(seq_trade(id, sec * S + 1, (sec * 3 + k as i64) as u64)).expect("push a");
+        }
+    }
+    a.flush().expect("flush a");
+    let early = out.recv_timeout(wait).is_some();
+    drop((a, b));
+    let rest = out.by_ref().count();
+    engine.join().expect("clean run");
+    assert!(early || rest > 0, "all bars arrive at the end either way");
+    early
+}
+
+#[test]
+fn an_idle_source_stops_holding_time_back_only_with_an_idle_timeout() {
+    // Without a timeout the silent feed holds the minimum: nothing fires while it is open.
+    assert!(!watchdog(Duration::from_secs(30), || first_bar_while_b_is_silent(None, Duration::from_millis(300))));
+    // With one, windows fire once it has been idle long enough (wall time: live feeds only).
+    assert!(watchdog(Duration::from_secs(30), || {
+        first_bar_while_b_is_silent(Some(Duration::from_millis(50)), Duration::from_secs(10))
+    }));
+}

@@ -68,6 +68,12 @@ pub struct Config {
     pub egress_capacity: NonZeroUsize,
     /// Bounded out-of-orderness: a source's watermark is `max_ts − max_delay` (design.md §2).
     pub max_delay: Duration,
+    /// Live feeds only: a source that sent nothing for this long (wall time) stops holding a
+    /// shard's minimum watermark back until it sends again (design.md §2). `None` (the
+    /// default) never uses wall time for event time, which is what keeps replay
+    /// deterministic. Detection is coarse: the shard reads the clock every 64 messages and
+    /// while idle, not per message.
+    pub idle_timeout: Option<Duration>,
     /// How idle shards wait.
     pub wait: WaitStrategy,
     /// Thread placement.
@@ -89,6 +95,7 @@ impl Default for Config {
             flush_every: NonZeroUsize::new(4096).unwrap_or(one),
             egress_capacity: NonZeroUsize::new(1024).unwrap_or(one),
             max_delay: Duration::ZERO,
+            idle_timeout: None,
             wait: WaitStrategy::default(),
             placement: Placement::default(),
             metrics_interval: None,
@@ -170,6 +177,13 @@ impl Config {
         i64::try_from(d.as_nanos()).map_err(|_| ConfigError::DelayTooLarge(d))?;
         self.max_delay = d;
         Ok(self)
+    }
+
+    /// Lets a source idle for `timeout` of wall time stop holding the minimum watermark back
+    /// (live feeds; see [`Config::idle_timeout`]).
+    pub fn with_idle_timeout(mut self, timeout: Duration) -> Config {
+        self.idle_timeout = Some(timeout);
+        self
     }
 
     /// Sets the wait strategy.

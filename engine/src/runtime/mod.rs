@@ -159,7 +159,15 @@ impl Engine {
                 let (rtx, rrx) = bounded(cap + 2);
                 txs.push(tx);
                 recycle.push(rrx);
-                inputs.push(SourceIn { node, rx, recycle: rtx, wm: i64::MIN, ended: false });
+                inputs.push(SourceIn {
+                    node,
+                    rx,
+                    recycle: rtx,
+                    wm: i64::MIN,
+                    ended: false,
+                    last_seen: std::time::Instant::now(),
+                    idle: false,
+                });
             }
             parts.push(Some(SourceParts {
                 name: dag.nodes[node].name.clone(),
@@ -199,8 +207,17 @@ impl Engine {
             let (wake_tx, wake_rx) = bounded(1);
             wake.push(wake_tx);
             let ctx = ShardContext { shard: i, shards, interner: interner.clone() };
-            let mut shard =
-                Shard::new(ctx, &dag, inputs, wake_rx, config.wait, abort.clone(), stop.clone(), stats.clone());
+            let mut shard = Shard::new(
+                ctx,
+                &dag,
+                inputs,
+                wake_rx,
+                config.wait,
+                config.idle_timeout,
+                abort.clone(),
+                stop.clone(),
+                stats.clone(),
+            );
             let dag_i = dag.clone();
             let egress_i: Vec<(usize, Sender<EgressMsg>)> = egress_txs.clone();
             let (abort_i, failure_i, core) = (abort.clone(), failure.clone(), cores.get(i).copied().flatten());

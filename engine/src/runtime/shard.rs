@@ -32,6 +32,10 @@ pub(crate) struct SourceIn {
     pub(crate) recycle: Sender<Batch>,
     pub(crate) wm: Timestamp,
     pub(crate) ended: bool,
+    /// The shard's coarse clock when this source last sent something.
+    pub(crate) last_seen: Instant,
+    /// Idle past `idle_timeout`: not holding the minimum back until it sends again.
+    pub(crate) idle: bool,
 }
 
 /// How a shard's run ended.
@@ -52,6 +56,9 @@ pub(crate) struct Shard {
     wake: Receiver<()>,
     wm: Timestamp,
     wait: WaitStrategy,
+    idle_timeout: Option<std::time::Duration>,
+    /// A coarse clock: refreshed every 64 messages and while idle, never per message.
+    now: Instant,
     abort: Arc<AtomicBool>,
     /// Graceful stop requested: set only after every accepted batch is in the rings.
     stop: Arc<AtomicBool>,
@@ -76,6 +83,7 @@ impl Shard {
         sources: Vec<SourceIn>,
         wake: Receiver<()>,
         wait: WaitStrategy,
+        idle_timeout: Option<std::time::Duration>,
         abort: Arc<AtomicBool>,
         stop: Arc<AtomicBool>,
         stats: Arc<StatsShared>,
@@ -89,6 +97,8 @@ impl Shard {
             wake,
             wm: i64::MIN,
             wait,
+            idle_timeout,
+            now: Instant::now(),
             abort,
             stop,
             stats,
@@ -160,9 +170,10 @@ impl Shard {
             }
         }
         let depth: usize = self.sources.iter().map(|s| s.rx.len()).sum();
+        self.now = Instant::now();
         let c = self.cell();
         c.ring_depth.store(depth as u64, Relaxed);
-        c.alive_ns.store(self.started.elapsed().as_nanos() as u64, Relaxed);
+        c.alive_ns.store(self.now.duration_since(self.started).as_nanos() as u64, Relaxed);
         c.loop_iterations.store(self.iterations, Relaxed);
     }
 
@@ -232,18 +243,47 @@ impl Shard {
         }
     }
 
+    /// The minimum watermark over the sources that hold it back: ended ones do not (+∞), and
+    /// under `idle_timeout` idle ones do not either — unless every open source is idle, when
+    /// the furthest of them is used (never +∞ while a source is open).
     fn effective_wm(&self) -> Timestamp {
-        self.sources.iter().map(|s| if s.ended { WM_END } else { s.wm }).min().unwrap_or(WM_END)
+        let active = self.sources.iter().filter(|s| !s.ended && !s.idle).map(|s| s.wm).min();
+        match active {
+            Some(wm) => wm,
+            None => self.sources.iter().filter(|s| !s.ended).map(|s| s.wm).max().unwrap_or(WM_END),
+        }
+    }
+
+    /// Marks sources idle past the timeout (by the coarse clock); returns whether any changed.
+    fn mark_idle(&mut self) -> bool {
+        let Some(timeout) = self.idle_timeout else { return false };
+        let mut changed = false;
+        for s in &mut self.sources {
+            if !s.ended && !s.idle && self.now.duration_since(s.last_seen) >= timeout {
+                s.idle = true;
+                changed = true;
+            }
+        }
+        changed
     }
 
     fn handle(&mut self, k: usize, msg: ToShard) {
+        self.sources[k].last_seen = self.now;
+        self.sources[k].idle = false;
         match msg {
             ToShard::Data { mut batch, wm } => {
                 if self.sources.len() > 1 {
                     // Several inputs: a record's stamp is the minimum over all inputs.
                     let others = (0..self.sources.len())
                         .filter(|&j| j != k)
-                        .map(|j| if self.sources[j].ended { WM_END } else { self.sources[j].wm })
+                        .map(|j| {
+                            let o = &self.sources[j];
+                            if o.ended || o.idle {
+                                WM_END
+                            } else {
+                                o.wm
+                            }
+                        })
                         .min()
                         .unwrap_or(WM_END);
                     clamp_stamps(&mut batch, others);
@@ -277,6 +317,9 @@ impl Shard {
         self.messages_since_sample += 1;
         if self.messages_since_sample >= 64 {
             self.sample_counters();
+            if self.mark_idle() {
+                self.step();
+            }
         }
     }
 
@@ -388,8 +431,12 @@ impl Shard {
             if let Some(t) = busy_since.take() {
                 self.account_busy(Some(t));
             }
-            if idle == 0 {
+            let parked = matches!(self.wait, WaitStrategy::Park { spins, .. } if idle > spins);
+            if idle == 0 || (self.idle_timeout.is_some() && (parked || idle % 64 == 0)) {
                 self.sample_counters();
+                if self.mark_idle() {
+                    self.step(); // a quiet source stopped holding time back: fire what is due
+                }
             }
             idle = idle.saturating_add(1);
             self.wait_idle(idle);
