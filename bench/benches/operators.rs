@@ -86,6 +86,19 @@ fn operators(c: &mut Criterion) {
     }
 }
 
+/// Runs `op` over `input` in batches of `BATCH`, one `dyn` call per batch as on a shard;
+/// returns how many records it emitted.
+fn through<O: ticklane::Record>(op: &mut dyn Transform<Trade, O>, input: &[Stamped<Trade>]) -> usize {
+    let mut out = Vec::with_capacity(BATCH);
+    let mut n = 0;
+    for chunk in input.chunks(BATCH) {
+        out.clear();
+        op.on_batch(chunk, &mut out);
+        n += out.len();
+    }
+    n
+}
+
 /// Throttle (drop, 5 per instrument per 100 ms), tick bars (every 10 trades) and a 2-way
 /// router by instrument id parity, each beside the obvious hand-written loop; outputs are
 /// compared before timing.
@@ -95,15 +108,7 @@ fn more_operators(c: &mut Criterion) {
 
     let engine_throttle = |input: &[Stamped<Trade>]| {
         let cfg = ThrottleConfig::new(5, Duration::from_nanos(interval as u64)).expect("cfg");
-        let mut th: Box<dyn Transform<Trade, Trade>> = Box::new(Throttle::new(cfg));
-        let mut out = Vec::with_capacity(BATCH);
-        let mut n = 0;
-        for chunk in input.chunks(BATCH) {
-            out.clear();
-            th.on_batch(chunk, &mut out);
-            n += out.len();
-        }
-        n
+        through::<Trade>(&mut Throttle::new(cfg), input)
     };
     let hand_throttle = |input: &[Stamped<Trade>]| {
         let mut slots: Vec<(i64, u32)> = vec![(i64::MIN, 0); 1000];
@@ -126,17 +131,8 @@ fn more_operators(c: &mut Criterion) {
         }
         n
     };
-    let engine_ticks = |input: &[Stamped<Trade>]| {
-        let mut op: Box<dyn Transform<Trade, Bar>> = Box::new(CountBars::new(BarSize::ticks(10).expect("n")));
-        let mut out = Vec::with_capacity(BATCH);
-        let mut n = 0;
-        for chunk in input.chunks(BATCH) {
-            out.clear();
-            op.on_batch(chunk, &mut out);
-            n += out.len();
-        }
-        n
-    };
+    let engine_ticks =
+        |input: &[Stamped<Trade>]| through::<Bar>(&mut CountBars::new(BarSize::ticks(10).expect("n")), input);
     let hand_ticks = |input: &[Stamped<Trade>]| {
         // count, first ts, open, high, low, close, volume, notional
         type Acc = (u64, i64, i64, i64, i64, i64, i128, i128);
@@ -212,15 +208,7 @@ fn more_operators(c: &mut Criterion) {
     let vol = 5 * ticklane::SCALE;
     let engine_volume = |input: &[Stamped<Trade>]| {
         let size = BarSize::volume(ticklane::Fixed::from_raw(vol)).expect("v");
-        let mut op: Box<dyn Transform<Trade, Bar>> = Box::new(CountBars::new(size));
-        let mut out = Vec::with_capacity(BATCH);
-        let mut n = 0;
-        for chunk in input.chunks(BATCH) {
-            out.clear();
-            op.on_batch(chunk, &mut out);
-            n += out.len();
-        }
-        n
+        through::<Bar>(&mut CountBars::new(size), input)
     };
     let hand_volume = |input: &[Stamped<Trade>]| {
         // Per instrument: count, first ts, open, high, low, close, volume, notional.
@@ -274,16 +262,7 @@ fn more_operators(c: &mut Criterion) {
         n
     };
     let engine_filter = |input: &[Stamped<Trade>]| {
-        let mut f: Box<dyn Transform<Trade, Trade>> =
-            Box::new(ticklane::operators::Filter::new(|t: &Trade| t.size.raw() >= 2 * ticklane::SCALE));
-        let mut out = Vec::with_capacity(BATCH);
-        let mut n = 0;
-        for chunk in input.chunks(BATCH) {
-            out.clear();
-            f.on_batch(chunk, &mut out);
-            n += out.len();
-        }
-        n
+        through::<Trade>(&mut ticklane::operators::Filter::new(|t: &Trade| t.size.raw() >= 2 * ticklane::SCALE), input)
     };
     let hand_filter = |input: &[Stamped<Trade>]| {
         let mut out: Vec<Stamped<Trade>> = Vec::with_capacity(BATCH);

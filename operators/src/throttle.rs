@@ -85,12 +85,18 @@ impl Throttle {
         start.saturating_add(self.cfg.interval)
     }
 
-    /// Emits conflated trades whose interval ended by `wm`, in instrument-id order.
+    /// Moves the watermark to `wm` and emits conflated trades whose interval ended by then.
+    /// Called per trade: with nothing conflated waiting it is an inline store.
+    #[inline]
     fn flush(&mut self, wm: Timestamp, out: &mut Vec<Stamped<Trade>>) {
         self.wm = wm;
-        if self.pending.is_empty() {
-            return;
+        if !self.pending.is_empty() {
+            self.flush_pending(wm, out);
         }
+    }
+
+    /// Emits the waiting conflated trades due by `wm`, in instrument-id order.
+    fn flush_pending(&mut self, wm: Timestamp, out: &mut Vec<Stamped<Trade>>) {
         self.pending.sort_unstable();
         let mut keep = 0;
         for k in 0..self.pending.len() {
@@ -123,11 +129,7 @@ impl Transform<Trade, Trade> for Throttle {
     fn on_batch(&mut self, input: &[Stamped<Trade>], out: &mut Vec<Stamped<Trade>>) {
         for t in input {
             if t.wm > self.wm {
-                if self.pending.is_empty() {
-                    self.wm = t.wm; // nothing conflated waits: no need to look
-                } else {
-                    self.flush(t.wm, out);
-                }
+                self.flush(t.wm, out);
             }
             let i = t.rec.instrument.0 as usize;
             if self.slots.len() <= i {

@@ -222,12 +222,21 @@ impl TimeBars {
         }
     }
 
-    /// Fires every window with `end ≤ wm` and evicts retained windows past their horizon.
+    /// Moves the watermark to `wm`; fires every window with `end ≤ wm` and evicts retained
+    /// windows past their horizon. Called per trade, so the common case — nothing due — is an
+    /// inline compare against the heap's top.
+    #[inline]
     fn advance(&mut self, wm: Timestamp, bars: &mut Vec<Stamped<Bar>>) {
         if wm <= self.wm {
             return;
         }
         self.wm = wm;
+        if matches!(self.heap.peek(), Some(&Reverse((due, _))) if due <= wm) {
+            self.fire_due(wm, bars);
+        }
+    }
+
+    fn fire_due(&mut self, wm: Timestamp, bars: &mut Vec<Stamped<Bar>>) {
         let horizon = self.cfg.late.horizon();
         while let Some(&Reverse((deadline, inst))) = self.heap.peek() {
             if deadline > wm {
@@ -341,13 +350,7 @@ impl TimeBars {
         mut side: Option<&mut Vec<Stamped<Trade>>>,
     ) {
         for t in input {
-            if t.wm > self.wm {
-                // Judge the trade against the watermark before it; fire only if something is due.
-                match self.heap.peek() {
-                    Some(&Reverse((due, _))) if due <= t.wm => self.advance(t.wm, bars),
-                    _ => self.wm = t.wm,
-                }
-            }
+            self.advance(t.wm, bars); // judge the trade against the watermark before it
             let tr = &t.rec;
             let inst = tr.instrument.0 as usize;
             if self.slots.len() <= inst {

@@ -12,7 +12,6 @@ use super::EgressMsg;
 use crate::instrument::{InstrumentId, Interner};
 use crate::record::{Record, Stamped, Timestamp, WM_END};
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
-use std::cmp::Ordering;
 use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -20,6 +19,7 @@ use std::time::{Duration, Instant};
 
 struct Pending<T> {
     stamp: Timestamp,
+    name: Arc<str>,
     shard: u32,
     seq: u64,
     rec: Stamped<T>,
@@ -143,7 +143,8 @@ impl<T: Record> Egress<T> {
                 if rec.wm < self.released {
                     self.order_violations += 1;
                 }
-                self.pending.push(Pending { stamp: rec.wm, shard: s as u32, seq: self.seq[s], rec });
+                let name = self.name(rec.rec.instrument());
+                self.pending.push(Pending { stamp: rec.wm, name, shard: s as u32, seq: self.seq[s], rec });
                 self.seq[s] += 1;
             }
         }
@@ -174,35 +175,15 @@ impl<T: Record> Egress<T> {
     }
 
     /// Moves every pending record with `stamp < bound` (all of them at +∞) to `ready`, sorted.
+    /// Sorting by stamp first makes the released records a prefix of `pending`.
     fn release(&mut self, bound: Timestamp) {
-        let all = bound == WM_END;
-        let mut out: Vec<Pending<T>> = Vec::new();
-        let mut keep = Vec::with_capacity(self.pending.len());
-        for p in self.pending.drain(..) {
-            if all || p.stamp < bound {
-                out.push(p);
-            } else {
-                keep.push(p);
-            }
-        }
-        self.pending = keep;
-        let mut keyed: Vec<(Arc<str>, Pending<T>)> = out.into_iter().map(|p| (self.name_of(&p), p)).collect();
-        keyed.sort_unstable_by(|(na, a), (nb, b)| {
-            a.stamp
-                .cmp(&b.stamp)
-                .then_with(|| na.cmp(nb))
-                .then_with(|| a.shard.cmp(&b.shard))
-                .then_with(|| a.seq.cmp(&b.seq))
-                .then(Ordering::Equal)
-        });
-        self.ready.extend(keyed.into_iter().map(|(_, p)| p.rec));
+        self.pending
+            .sort_unstable_by(|a, b| (a.stamp, &a.name, a.shard, a.seq).cmp(&(b.stamp, &b.name, b.shard, b.seq)));
+        let n = if bound == WM_END { self.pending.len() } else { self.pending.partition_point(|p| p.stamp < bound) };
+        self.ready.extend(self.pending.drain(..n).map(|p| p.rec));
         if bound > self.released {
             self.released = bound;
         }
-    }
-
-    fn name_of(&mut self, p: &Pending<T>) -> Arc<str> {
-        self.name(p.rec.rec.instrument())
     }
 }
 

@@ -67,7 +67,6 @@ pub(crate) struct Shard {
     /// The node being called, for panic reports.
     pub(crate) current: Option<usize>,
     pub(crate) names: Vec<String>,
-    op_slots: Vec<(usize, usize)>,
     messages_since_sample: u32,
     /// Polling-loop iterations, published with the other counters (not per iteration).
     iterations: u64,
@@ -105,7 +104,6 @@ impl Shard {
             started: Instant::now(),
             current: None,
             names: dag.nodes.iter().map(|n| n.name.clone()).collect(),
-            op_slots: Vec::new(),
             messages_since_sample: 0,
             iterations: 0,
         }
@@ -136,15 +134,12 @@ impl Shard {
             self.nodes.push(node);
         }
         self.current = None;
-        // Register operator counters once: names fixed for the run.
+        // Register operator counters once: names fixed for the run, one slot each, in node
+        // order (sampling reports them in the same order).
         let mut names = Vec::new();
         for (i, n) in self.nodes.iter().enumerate() {
             if let Node::Op(op) = n {
-                let first = names.len();
                 op.counters(&mut |name, _| names.push((i, name)));
-                for k in first..names.len() {
-                    self.op_slots.push((i, k));
-                }
             }
         }
         let values = (0..names.len()).map(|_| AtomicU64::new(0)).collect();
@@ -157,13 +152,12 @@ impl Shard {
         self.messages_since_sample = 0;
         let Some(oc) = self.stats.shards[self.ctx.shard].op_counters.get() else { return };
         let mut slot = 0;
-        for (i, n) in self.nodes.iter().enumerate() {
+        for n in &self.nodes {
             if let Node::Op(op) = n {
                 op.counters(&mut |_, v| {
-                    if let Some(&(node, k)) = self.op_slots.get(slot) {
-                        if node == i {
-                            oc.values[k].store(v, Relaxed);
-                        }
+                    // An operator reporting more names than it registered is ignored past them.
+                    if let Some(cell) = oc.values.get(slot) {
+                        cell.store(v, Relaxed);
                     }
                     slot += 1;
                 });
