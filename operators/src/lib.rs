@@ -35,6 +35,7 @@ mod count_bars;
 mod dedupe;
 mod map;
 mod router;
+pub mod store;
 mod throttle;
 mod time_bars;
 mod window;
@@ -58,6 +59,8 @@ pub trait OperatorsExt {
     fn time_bars(&mut self, name: &str, cfg: TimeBarsConfig) -> &mut Self;
     /// Dedupe: trades in, first occurrences out.
     fn dedupe(&mut self, name: &str, cfg: DedupeConfig) -> &mut Self;
+    /// A store sink: bars in, handed to the write coordinator behind `store` (see [`store`]).
+    fn store_sink(&mut self, name: &str, store: &store::StoreHandle) -> &mut Self;
     /// Tick or volume bars: trades in, bars out.
     fn count_bars(&mut self, name: &str, size: BarSize) -> &mut Self;
     /// Per-instrument rate limit: trades in, trades out.
@@ -99,6 +102,11 @@ impl OperatorsExt for DagBuilder {
 
     fn dedupe(&mut self, name: &str, cfg: DedupeConfig) -> &mut Self {
         self.transform::<Trade, Trade, _, _>(name, move |_| Dedupe::new(cfg))
+    }
+
+    fn store_sink(&mut self, name: &str, store: &store::StoreHandle) -> &mut Self {
+        let store = store.clone();
+        self.sink_callback::<Bar, _, _>(name, move |ctx| store.sink(&ctx))
     }
 
     fn count_bars(&mut self, name: &str, size: BarSize) -> &mut Self {

@@ -1,0 +1,272 @@
+//! Coordinator tests against an in-memory store with injected stalls and failures.
+
+use super::*;
+use parking_lot::{Condvar, Mutex};
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU32;
+use ticklane_engine::{Fixed, InstrumentId};
+
+/// A [`MemoryStore`] that can be stalled (writes wait for the gate) and made to fail.
+#[derive(Clone, Default)]
+struct Flaky {
+    table: MemoryStore,
+    fail_next: Arc<AtomicU32>,
+    always_fail: Arc<std::sync::atomic::AtomicBool>,
+    stalled: Arc<(Mutex<bool>, Condvar)>,
+    calls: Arc<AtomicU32>,
+}
+
+impl Flaky {
+    fn stall(&self, on: bool) {
+        *self.stalled.0.lock() = on;
+        self.stalled.1.notify_all();
+    }
+}
+
+impl BarStore for Flaky {
+    type Error = String;
+    fn upsert(&mut self, rows: &[StoreRow]) -> Result<(), String> {
+        self.calls.fetch_add(1, Relaxed);
+        let mut s = self.stalled.0.lock();
+        while *s {
+            self.stalled.1.wait(&mut s);
+        }
+        drop(s);
+        if self.always_fail.load(Relaxed) {
+            return Err("down".into());
+        }
+        if self.fail_next.load(Relaxed) > 0 {
+            self.fail_next.fetch_sub(1, Relaxed);
+            return Err("injected failure".into());
+        }
+        let mut keys: Vec<_> = rows.iter().map(|r| (r.instrument.clone(), r.bar.window_start)).collect();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), rows.len(), "a batch must not carry one key twice");
+        self.table.upsert(rows).map_err(|e| match e {})
+    }
+}
+
+fn bar(inst: u32, window: i64, revision: u32) -> Bar {
+    Bar {
+        instrument: InstrumentId(inst),
+        window_start: window,
+        window_end: window + 1,
+        close: Fixed::from_raw(i64::from(revision)),
+        trade_count: 1,
+        revision,
+        ..Bar::default()
+    }
+}
+
+fn fast(cfg: StoreConfig) -> StoreConfig {
+    cfg.with_retry(Duration::from_micros(100), Duration::from_millis(2))
+        .and_then(|c| c.with_breaker(3, Duration::from_millis(5)))
+        .expect("valid")
+}
+
+fn cfg(policy: PressurePolicy, low: usize, high: usize, batch: usize) -> StoreConfig {
+    fast(
+        StoreConfig::default()
+            .with_policy(policy)
+            .with_batch(batch, Duration::from_millis(1))
+            .and_then(|c| c.with_watermarks(low, high))
+            .and_then(|c| c.with_capacity(high * 2))
+            .expect("valid"),
+    )
+}
+
+/// Newest revision per key: what the table must hold after every bar was delivered.
+fn oracle(bars: &[Bar]) -> BTreeMap<(u32, i64), u32> {
+    let mut m = BTreeMap::new();
+    for b in bars {
+        let e = m.entry((b.instrument.0, b.window_start)).or_insert(b.revision);
+        *e = (*e).max(b.revision);
+    }
+    m
+}
+
+fn table(t: &MemoryStore) -> BTreeMap<(u32, i64), u32> {
+    // Names are "#id" here: no interner was attached.
+    t.rows()
+        .iter()
+        .map(|r| {
+            ((r.instrument.trim_start_matches('#').parse().unwrap_or(u32::MAX), r.bar.window_start), r.bar.revision)
+        })
+        .collect()
+}
+
+fn push_all(h: &StoreHandle, bars: &[Bar], chunk: usize) {
+    for c in bars.chunks(chunk.max(1)) {
+        h.shared.push(c.iter());
+    }
+}
+
+fn check_identity(s: &StoreStats) {
+    assert_eq!(s.accepted, s.written + s.conflated + s.shed + s.unwritten, "{s:?}");
+}
+
+#[test]
+fn block_stalls_the_producer_with_hysteresis_and_loses_nothing() {
+    let store = Flaky::default();
+    store.stall(true);
+    let coord = StoreCoordinator::start(cfg(PressurePolicy::Block, 4, 16, 8), vec![store.clone()]).expect("start");
+    let h = coord.handle();
+    let bars: Vec<Bar> = (0..500).map(|i| bar(i % 7, i64::from(i), 0)).collect();
+    let producer = {
+        let (h, bars) = (h.clone(), bars.clone());
+        std::thread::spawn(move || push_all(&h, &bars, 3))
+    };
+    // The producer must block: the queue reaches the high watermark and stays bounded.
+    let t = Instant::now();
+    while !h.stats().pressured {
+        assert!(t.elapsed() < Duration::from_secs(10), "pressure never came: {:?}", h.stats());
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    std::thread::sleep(Duration::from_millis(50));
+    let s = h.stats();
+    assert!(!producer.is_finished(), "block must stall the producer");
+    assert!(s.depth <= 16 && s.max_depth <= 16, "{s:?}");
+    store.stall(false);
+    producer.join().expect("producer");
+    let r = coord.finish();
+    check_identity(&r);
+    assert_eq!((r.accepted, r.written, r.shed, r.conflated, r.unwritten), (500, 500, 0, 0, 0));
+    assert!(r.pressure_on >= 1 && r.pressure_on == r.pressure_off, "{r:?}");
+    assert!(r.max_depth <= 16);
+    assert_eq!(table(&store.table), oracle(&bars));
+}
+
+#[test]
+fn shed_drops_while_pressured_and_counts_add_up() {
+    let store = Flaky::default();
+    store.stall(true);
+    let coord = StoreCoordinator::start(cfg(PressurePolicy::Shed, 2, 10, 4), vec![store.clone()]).expect("start");
+    let h = coord.handle();
+    let bars: Vec<Bar> = (0..200).map(|i| bar(i, 0, 0)).collect();
+    push_all(&h, &bars, 5); // never blocks
+    let s = h.stats();
+    assert!(s.shed >= 180, "with the store stalled almost everything is shed: {s:?}");
+    store.stall(false);
+    let r = coord.finish();
+    check_identity(&r);
+    assert_eq!(r.unwritten, 0);
+    assert_eq!(r.written as usize, store.table.rows().len());
+    assert!(r.max_depth <= 10);
+}
+
+#[test]
+fn conflate_keeps_the_newest_revision_per_waiting_key() {
+    let store = Flaky::default();
+    store.stall(true);
+    let coord = StoreCoordinator::start(cfg(PressurePolicy::Conflate, 1, 4, 2), vec![store.clone()]).expect("start");
+    let h = coord.handle();
+    // 6 keys, 20 revisions each, interleaved: once pressured, revisions replace waiting rows.
+    let bars: Vec<Bar> = (0..20u32).flat_map(|r| (0..6u32).map(move |k| bar(k, 0, r))).collect();
+    let producer = {
+        let (h, bars) = (h.clone(), bars.clone());
+        std::thread::spawn(move || push_all(&h, &bars, 1))
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    store.stall(false);
+    producer.join().expect("producer");
+    let r = coord.finish();
+    check_identity(&r);
+    assert!(r.conflated > 50, "{r:?}");
+    assert_eq!(r.shed + r.unwritten, 0);
+    assert_eq!(table(&store.table), oracle(&bars));
+}
+
+#[test]
+fn failures_are_retried_and_open_the_breaker() {
+    let store = Flaky::default();
+    store.fail_next.store(7, Relaxed);
+    let coord = StoreCoordinator::start(cfg(PressurePolicy::Block, 10, 100, 50), vec![store.clone()]).expect("start");
+    let bars: Vec<Bar> = (0..120).map(|i| bar(i, 0, 0)).collect();
+    push_all(&coord.handle(), &bars, 40);
+    let r = coord.finish();
+    check_identity(&r);
+    assert_eq!(r.written, 120);
+    assert_eq!(r.failures, 7);
+    // 3 consecutive failures open the breaker; the half-open probe fails and re-opens it
+    // (not counted again) until the 7 injected failures are spent.
+    assert_eq!(r.breaker_opens, 1, "{r:?}");
+    assert!(r.retries >= 7);
+    assert_eq!(r.last_error.as_deref(), Some("injected failure"));
+    assert_eq!(table(&store.table), oracle(&bars));
+}
+
+#[test]
+fn a_dead_store_is_reported_exactly_at_the_deadline() {
+    let store = Flaky::default();
+    store.always_fail.store(true, Relaxed);
+    let coord = StoreCoordinator::start(cfg(PressurePolicy::Block, 2, 8, 4), vec![store.clone()]).expect("start");
+    let h = coord.handle();
+    let producer = {
+        let h = h.clone();
+        std::thread::spawn(move || push_all(&h, &(0..100).map(|i| bar(i, 0, 0)).collect::<Vec<_>>(), 10))
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(!producer.is_finished(), "a dead store must turn into backpressure");
+    h.set_deadline(Instant::now() + Duration::from_millis(50));
+    producer.join().expect("the deadline releases the producer");
+    let r = coord.finish();
+    check_identity(&r);
+    assert_eq!((r.accepted, r.written, r.unwritten), (100, 0, 100));
+    assert!(r.breaker_opens >= 1 && r.last_error.as_deref() == Some("down"));
+    assert!(store.calls.load(Relaxed) < 1_000, "the breaker must throttle attempts");
+}
+
+#[test]
+fn config_is_validated() {
+    let c = StoreConfig::default();
+    assert!(matches!(c.clone().with_batch(0, Duration::ZERO), Err(StoreConfigError::Zero { .. })));
+    assert!(matches!(c.clone().with_watermarks(5, 5), Err(StoreConfigError::Watermarks { .. })));
+    assert!(matches!(c.clone().with_capacity(1), Err(StoreConfigError::Capacity { .. })));
+    assert!(matches!(c.clone().with_retry(Duration::ZERO, Duration::ZERO), Err(StoreConfigError::Backoff { .. })));
+    assert!(matches!(c.with_breaker(0, Duration::ZERO), Err(StoreConfigError::Zero { .. })));
+    assert!(matches!(
+        StoreCoordinator::start(StoreConfig::default(), Vec::<MemoryStore>::new()),
+        Err(StoreError::Config(_))
+    ));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+
+    /// Any policy, any stall/failure pattern: the account adds up, and without `shed` the
+    /// table equals the newest revision of every key pushed.
+    #[test]
+    fn table_matches_the_oracle(
+        seq in proptest::collection::vec((0u32..8, 0i64..6, 0u32..4), 1..300),
+        policy in prop_oneof![Just(PressurePolicy::Block), Just(PressurePolicy::Conflate), Just(PressurePolicy::Shed)],
+        low in 0usize..4, span in 1usize..12, batch in 1usize..10, chunk in 1usize..20,
+        failures in 0u32..6, stall_ms in 0u64..20, writers in 1usize..3,
+    ) {
+        let bars: Vec<Bar> = seq.iter().map(|&(k, w, r)| bar(k, w, r)).collect();
+        let store = Flaky::default();
+        store.fail_next.store(failures, Relaxed);
+        store.stall(stall_ms > 0);
+        let coord = StoreCoordinator::start(cfg(policy, low, low + span, batch), vec![store.clone(); writers]).expect("start");
+        let h = coord.handle();
+        let producer = { let (h, bars) = (h.clone(), bars.clone()); std::thread::spawn(move || push_all(&h, &bars, chunk)) };
+        std::thread::sleep(Duration::from_millis(stall_ms));
+        store.stall(false);
+        producer.join().expect("producer");
+        let r = coord.finish();
+        check_identity(&r);
+        prop_assert_eq!(r.unwritten, 0);
+        let bound = if policy == PressurePolicy::Conflate { (low + span) * 2 } else { low + span };
+        prop_assert!(r.max_depth as usize <= bound, "max depth {} > {}", r.max_depth, bound);
+        prop_assert_eq!(r.pressure_on, r.pressure_off);
+        let got = table(&store.table);
+        if policy == PressurePolicy::Shed {
+            let want = oracle(&bars);
+            prop_assert!(got.iter().all(|(k, rev)| want.get(k).is_some_and(|w| w >= rev)));
+            if r.shed == 0 { prop_assert_eq!(got, want); }
+        } else {
+            prop_assert_eq!(got, oracle(&bars));
+        }
+    }
+}
