@@ -25,7 +25,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Replay capture files (ticklane CSV, Tardis CSV, Databento DBN) into OHLCV bars.
-    Replay(ReplayCli),
+    Replay(Box<ReplayCli>),
     /// Write a deterministic synthetic trade capture (ticklane CSV).
     Gen(gen::GenArgs),
 }
@@ -87,6 +87,42 @@ struct ReplayCli {
     /// Write a JSON run summary here.
     #[arg(long)]
     summary: Option<PathBuf>,
+    #[command(flatten)]
+    store: StoreCli,
+}
+
+/// The PostgreSQL store sink (bars upserted by (instrument, window_start)).
+#[derive(clap::Args)]
+struct StoreCli {
+    /// Also (or, without --out, only) write bars to PostgreSQL: postgresql://USER@HOST:PORT/DB
+    /// or "host=… user=… dbname=…".
+    #[arg(long, value_name = "URL")]
+    sink_postgres: Option<String>,
+    /// Table for --sink-postgres (NAME or SCHEMA.NAME; created if missing).
+    #[arg(long, default_value = ticklane::operators::store::DEFAULT_TABLE, requires = "sink_postgres")]
+    pg_table: String,
+    /// What the pipeline does while the store queue is above its high watermark.
+    #[arg(long, value_enum, default_value = "block", requires = "sink_postgres")]
+    pressure: replay::PressureArg,
+    /// Rows per write batch.
+    #[arg(long, default_value_t = 500, requires = "sink_postgres")]
+    pg_batch_rows: usize,
+    /// A partial batch is written once its oldest row has waited this long.
+    #[arg(long, value_parser = duration::parse, default_value = "50ms", requires = "sink_postgres")]
+    pg_batch_interval: Duration,
+    /// Queue depth (bars) at which the pressure policy starts.
+    #[arg(long, default_value_t = 10_000, requires = "sink_postgres")]
+    pg_queue_high: usize,
+    /// Queue depth (bars) at which it ends.
+    #[arg(long, default_value_t = 2_500, requires = "sink_postgres")]
+    pg_queue_low: usize,
+    /// Writer threads (one connection each).
+    #[arg(long, default_value_t = 1, requires = "sink_postgres")]
+    pg_writers: usize,
+    /// After input ends, how long to keep trying to write what was accepted before giving up
+    /// (the count not written is reported and the exit code is 1).
+    #[arg(long, value_parser = duration::parse, default_value = "30s", requires = "sink_postgres")]
+    pg_flush_timeout: Duration,
 }
 
 fn main() -> ExitCode {
@@ -101,6 +137,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Replay(r) => {
+            let r = *r;
             let shards = match r.shards {
                 Some(0) => {
                     eprintln!("ticklane: --shards must be at least 1");
@@ -128,6 +165,17 @@ fn main() -> ExitCode {
                 on_error: r.on_error,
                 metrics_addr: r.metrics_addr,
                 summary: r.summary,
+                store: r.store.sink_postgres.map(|url| replay::StoreArgs {
+                    url,
+                    table: r.store.pg_table,
+                    pressure: r.store.pressure,
+                    batch_rows: r.store.pg_batch_rows,
+                    batch_interval: r.store.pg_batch_interval,
+                    queue_high: r.store.pg_queue_high,
+                    queue_low: r.store.pg_queue_low,
+                    writers: r.store.pg_writers,
+                    flush_timeout: r.store.pg_flush_timeout,
+                }),
             };
             replay::run(&args)
         }

@@ -11,6 +11,7 @@ use std::io::{BufWriter, IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+use ticklane::operators::store::{PgStore, PressurePolicy, StoreConfig, StoreCoordinator, StoreReport};
 use ticklane::operators::{Beyond, DedupeConfig, DedupeKey, LatePolicy, OperatorsExt, TimeBarsConfig};
 use ticklane::{Bar, Config, DagBuilder, Engine, InstrumentId, Kind, Trade};
 
@@ -51,6 +52,57 @@ pub enum OnError {
     Fail,
     /// Skip malformed records, counted per reason.
     Skip,
+}
+
+/// Store pressure policy on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PressureArg {
+    /// Backpressure to the sources: nothing is lost (default).
+    Block,
+    /// Keep only the newest revision of each waiting bar; new bars block at capacity.
+    Conflate,
+    /// Drop bars while pressured (counted).
+    Shed,
+}
+
+/// `--sink-postgres` and its settings.
+#[derive(Debug, Clone)]
+pub struct StoreArgs {
+    /// Connection string.
+    pub url: String,
+    /// Table name.
+    pub table: String,
+    /// Pressure policy.
+    pub pressure: PressureArg,
+    /// Rows per batch.
+    pub batch_rows: usize,
+    /// Partial-batch age limit.
+    pub batch_interval: Duration,
+    /// High watermark (bars).
+    pub queue_high: usize,
+    /// Low watermark (bars).
+    pub queue_low: usize,
+    /// Writer threads.
+    pub writers: usize,
+    /// Final flush bound.
+    pub flush_timeout: Duration,
+}
+
+impl StoreArgs {
+    fn config(&self) -> Result<StoreConfig, String> {
+        let policy = match self.pressure {
+            PressureArg::Block => PressurePolicy::Block,
+            PressureArg::Conflate => PressurePolicy::Conflate,
+            PressureArg::Shed => PressurePolicy::Shed,
+        };
+        StoreConfig::default()
+            .with_policy(policy)
+            .with_batch(self.batch_rows, self.batch_interval)
+            .map_err(|e| format!("--pg-batch-rows: {e}"))?
+            .with_watermarks(self.queue_low, self.queue_high)
+            .and_then(|c| c.with_capacity(self.queue_high.saturating_mul(2)))
+            .map_err(|e| format!("--pg-queue-low/--pg-queue-high: {e}"))
+    }
 }
 
 /// Replay speed: as fast as possible, or a multiple of the recorded speed.
@@ -112,6 +164,8 @@ pub struct ReplayArgs {
     pub metrics_addr: Option<SocketAddr>,
     /// JSON summary file.
     pub summary: Option<PathBuf>,
+    /// The PostgreSQL store sink, if any.
+    pub store: Option<StoreArgs>,
 }
 
 /// How a replay ended.
@@ -169,8 +223,44 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<Outcome> {
             Err(e) => return bad(format!("--empty-bars flat: {e}")),
         };
     }
+    // The store: settings checked and every writer connected (table created) before any
+    // input is read, so a wrong URL or an unreachable database fails fast.
+    let store = match &a.store {
+        None => None,
+        Some(s) => {
+            let cfg = match s.config() {
+                Ok(c) => c,
+                Err(e) => return bad(e),
+            };
+            if s.writers == 0 {
+                return bad("--pg-writers must be at least 1");
+            }
+            let first = match PgStore::connect(&s.url, &s.table) {
+                Ok(c) => c,
+                Err(
+                    e
+                    @ (ticklane::operators::store::PgError::Url(_) | ticklane::operators::store::PgError::BadTable(_)),
+                ) => return bad(format!("--sink-postgres: {e}")),
+                Err(e) => return Err(anyhow::Error::new(e).context("--sink-postgres")),
+            };
+            let mut stores = Vec::with_capacity(s.writers);
+            for _ in 1..s.writers {
+                stores.push(first.try_clone().context("--sink-postgres")?);
+            }
+            stores.push(first);
+            Some(StoreCoordinator::start(cfg, stores)?)
+        }
+    };
+    // Bars go to --out, and to stdout unless the store replaces it.
+    let to_out = a.out.is_some() || store.is_none();
     let mut g = DagBuilder::new();
-    g.source("feed", Kind::Trade).time_bars("bars", bars_cfg).sink_egress("out", Kind::Bar).connect("bars", "out");
+    g.source("feed", Kind::Trade).time_bars("bars", bars_cfg);
+    if to_out {
+        g.sink_egress("out", Kind::Bar).connect("bars", "out");
+    }
+    if let Some(st) = &store {
+        g.store_sink("store", &st.handle()).connect("bars", "store");
+    }
     if a.dedupe {
         let key = if a.dedupe_key == KeyArg::Content { DedupeKey::Content } else { DedupeKey::Id };
         let cfg = match DedupeConfig::default().with_key(key).with_ttl(a.dedupe_ttl) {
@@ -218,18 +308,22 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<Outcome> {
     let interner = engine.interner().clone();
 
     // Writers run on their own threads: a full egress blocks its shard, never the reader.
-    let mut egress = engine.egress::<Bar>("out")?;
-    let format = a.format;
-    let names = interner.clone();
-    let bar_writer = std::thread::spawn(move || -> anyhow::Result<u64> {
-        let mut w = BarWriter::new(out, format)?;
-        while let Some(b) = egress.recv() {
-            w.bar(&names.name(b.rec.instrument).unwrap_or_default(), &b.rec)?;
-        }
-        let n = w.written;
-        w.finish()?;
-        Ok(n)
-    });
+    let bar_writer = if to_out {
+        let mut egress = engine.egress::<Bar>("out")?;
+        let format = a.format;
+        let names = interner.clone();
+        Some(std::thread::spawn(move || -> anyhow::Result<u64> {
+            let mut w = BarWriter::new(out, format)?;
+            while let Some(b) = egress.recv() {
+                w.bar(&names.name(b.rec.instrument).unwrap_or_default(), &b.rec)?;
+            }
+            let n = w.written;
+            w.finish()?;
+            Ok(n)
+        }))
+    } else {
+        None
+    };
     let late_writer = if let Some(mut f) = late_file {
         let mut late = engine.egress::<Trade>("late")?;
         let names = interner.clone();
@@ -327,8 +421,16 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<Outcome> {
         }
     }
     feed.finish()?;
+    // Input ended: the final flush to the store may take at most --pg-flush-timeout.
+    if let (Some(st), Some(sa)) = (&store, &a.store) {
+        st.handle().set_deadline(Instant::now() + sa.flush_timeout);
+    }
     let report = engine.join()?;
-    let bars = bar_writer.join().map_err(|_| anyhow::anyhow!("bar writer panicked"))??;
+    let store_report: Option<StoreReport> = store.map(StoreCoordinator::finish);
+    let bars = match bar_writer {
+        Some(w) => w.join().map_err(|_| anyhow::anyhow!("bar writer panicked"))??,
+        None => store_report.as_ref().map_or(0, |r| r.accepted),
+    };
     let late_written = match late_writer {
         Some(h) => Some(h.join().map_err(|_| anyhow::anyhow!("late writer panicked"))??),
         None => None,
@@ -355,6 +457,24 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<Outcome> {
         stat("bars", "ticklane_late_side_total"),
         if a.speed == Speed::Max { String::new() } else { format!("; pacing fell behind by up to {:.3} s", max_lag.as_secs_f64()) },
     );
+    if let Some(r) = &store_report {
+        eprintln!(
+            "ticklane: store: {} bars in, {} rows written in {} batches ({} retries, {} failed attempts), \
+             {} conflated, {} shed, {} not written; pressure entered {} time(s) (deepest queue {}), \
+             circuit opened {} time(s).",
+            r.accepted,
+            r.written,
+            r.batches,
+            r.retries,
+            r.failures,
+            r.conflated,
+            r.shed,
+            r.unwritten,
+            r.pressure_on,
+            r.max_depth,
+            r.breaker_opens
+        );
+    }
     if let Some(path) = &a.summary {
         let shards: Vec<_> = report
             .stats
@@ -387,15 +507,41 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<Outcome> {
             "bars": bars,
             "shards": shards,
             "elapsed_seconds": elapsed.as_secs_f64(),
+            "peak_rss_bytes": peak_rss_bytes(),
             "trades_per_second": rate,
             "pacing": match a.speed {
                 Speed::Max => serde_json::json!({"speed": "max"}),
                 Speed::Factor(f) => serde_json::json!({"speed": f, "max_lag_seconds": max_lag.as_secs_f64()}),
             },
             "error": failure.as_ref().map(|e| e.to_string()),
+            "store": store_report.as_ref().map(|r| serde_json::json!({
+                "bars_in": r.accepted,
+                "rows_written": r.written,
+                "batches": r.batches,
+                "retries": r.retries,
+                "failed_attempts": r.failures,
+                "conflated": r.conflated,
+                "shed": r.shed,
+                "not_written": r.unwritten,
+                "pressure_entered": r.pressure_on,
+                "pressure_left": r.pressure_off,
+                "max_queue_depth": r.max_depth,
+                "breaker_openings": r.breaker_opens,
+                "last_error": r.last_error,
+            })),
         });
         std::fs::write(path, serde_json::to_string_pretty(&summary)? + "\n")
             .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(r) = &store_report {
+        if r.unwritten > 0 || r.writer_panics > 0 {
+            anyhow::bail!(
+                "{} of {} bars could not be written to PostgreSQL within --pg-flush-timeout (last error: {})",
+                r.unwritten,
+                r.accepted,
+                r.last_error.as_deref().unwrap_or("none")
+            );
+        }
     }
     match failure {
         Some(e) => bad(format!(
@@ -404,4 +550,12 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<Outcome> {
         )),
         None => Ok(Outcome::Done),
     }
+}
+
+/// The process's peak resident set size (Linux `VmHWM`), if known.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }

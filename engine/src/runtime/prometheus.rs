@@ -4,7 +4,7 @@
 //! Why not the exporter's own `http-listener`: it brings a tokio runtime and hyper into every
 //! process that links the engine; a trading service gets one plain thread instead.
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::OnceLock;
@@ -12,13 +12,22 @@ use std::time::Duration;
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
+/// Buckets for histograms named `*_seconds`: 100 µs to 10 s.
+const SECONDS_BUCKETS: &[f64] =
+    &[0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
 /// Installs the recorder (once per process) and serves `GET /metrics` on `addr` from a
 /// background thread for the rest of the process.
 pub(crate) fn serve(addr: SocketAddr) -> Result<(), String> {
     let handle = match HANDLE.get() {
         Some(h) => h.clone(),
         None => {
-            let recorder = PrometheusBuilder::new().build_recorder();
+            // Histograms in seconds (e.g. ticklane_store_write_seconds) render as Prometheus
+            // histograms with these buckets rather than as summaries.
+            let recorder = PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS_BUCKETS)
+                .map_err(|e| e.to_string())?
+                .build_recorder();
             let h = recorder.handle();
             metrics::set_global_recorder(recorder)
                 .map_err(|e| format!("a metrics recorder is already installed: {e}"))?;
