@@ -349,6 +349,13 @@ impl StoreHandle {
         StoreSink { shared: self.shared.clone() }
     }
 
+    /// Hands bars to the coordinator from any thread, with the same pressure policy as the
+    /// shard sinks (may block under `Block`). Bars are named through the engine's instrument
+    /// table once a sink has been built, else `#<id>`.
+    pub fn push<'a>(&self, bars: impl IntoIterator<Item = &'a Bar>) {
+        self.shared.push(bars);
+    }
+
     /// The counters now.
     pub fn stats(&self) -> StoreStats {
         stats_of(&self.shared)

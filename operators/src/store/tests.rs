@@ -99,7 +99,7 @@ fn table(t: &MemoryStore) -> BTreeMap<(u32, i64), u32> {
 
 fn push_all(h: &StoreHandle, bars: &[Bar], chunk: usize) {
     for c in bars.chunks(chunk.max(1)) {
-        h.shared.push(c.iter());
+        h.push(c.iter());
     }
 }
 
