@@ -1,6 +1,7 @@
 //! `ticklane`: replay captured tick files into bars, and generate synthetic captures.
 //!
-//! Exit codes: 0 done, 1 runtime failure, 2 bad usage or bad input (design.md §7).
+//! Exit codes: 0 done, 1 runtime failure, 2 bad usage or bad input (design.md §7); 128 + N
+//! after a graceful stop on signal N (SIGINT 130, SIGTERM 143), everything accepted flushed.
 
 mod duration;
 mod gen;
@@ -183,6 +184,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(replay::Outcome::Done) => ExitCode::SUCCESS,
+        Ok(replay::Outcome::Interrupted(sig)) => ExitCode::from(u8::try_from(128 + sig).unwrap_or(1)),
         Ok(replay::Outcome::BadInput(msg)) => {
             eprintln!("ticklane: {msg}");
             ExitCode::from(2)

@@ -5,11 +5,14 @@ use crate::input::{self, Format, InputError, Merge};
 use crate::output::{trade_csv, BarWriter, OutFormat, TRADES_HEADER};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
+use signal_hook::consts::{SIGINT, SIGTERM};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use ticklane::operators::store::{PgStore, PressurePolicy, StoreConfig, StoreCoordinator, StoreReport};
 use ticklane::operators::{Beyond, DedupeConfig, DedupeKey, LatePolicy, OperatorsExt, TimeBarsConfig};
@@ -172,6 +175,8 @@ pub struct ReplayArgs {
 pub enum Outcome {
     /// Done; exit 0.
     Done,
+    /// Stopped gracefully by this signal (everything accepted was flushed); exit 128 + signal.
+    Interrupted(i32),
     /// Bad input or usage; exit 2 with this message (after flushing what was accepted).
     BadInput(String),
 }
@@ -352,6 +357,29 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<Outcome> {
         None
     };
 
+    // SIGTERM / SIGINT: stop reading, flush everything accepted (bars, store), exit 128 + N.
+    // The flush to the store is bounded by --pg-flush-timeout from the signal on, so a dead
+    // database cannot hold the stop forever; a second signal exits at once.
+    let interrupted = Arc::new(AtomicI32::new(0));
+    {
+        let mut signals =
+            signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).context("installing signal handlers")?;
+        let flag = interrupted.clone();
+        let deadline = store.as_ref().map(|s| s.handle()).zip(a.store.as_ref().map(|s| s.flush_timeout));
+        std::thread::Builder::new().name("ticklane-signals".into()).spawn(move || {
+            for sig in signals.forever() {
+                if flag.swap(sig, Ordering::SeqCst) != 0 {
+                    eprintln!("ticklane: second signal: exiting without flushing");
+                    std::process::exit(128 + sig);
+                }
+                log::warn!("signal {sig}: stopping the replay and flushing what was accepted");
+                if let Some((h, t)) = &deadline {
+                    h.set_deadline(Instant::now() + *t);
+                }
+            }
+        })?;
+    }
+
     // The feed loop.
     let mut merge = Merge::new(sources);
     let mut ids: Vec<Vec<Option<InstrumentId>>> = vec![Vec::new(); a.files.len()];
@@ -363,6 +391,9 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<Outcome> {
     let mut max_lag = Duration::ZERO;
     let mut lag = Duration::ZERO;
     while let Some(item) = merge.next() {
+        if interrupted.load(Ordering::Relaxed) != 0 {
+            break;
+        }
         let (src, (sym, mut trade)) = match item {
             Ok(r) => r,
             Err(e) => {
@@ -514,6 +545,7 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<Outcome> {
                 Speed::Factor(f) => serde_json::json!({"speed": f, "max_lag_seconds": max_lag.as_secs_f64()}),
             },
             "error": failure.as_ref().map(|e| e.to_string()),
+            "interrupted_by_signal": match interrupted.load(Ordering::SeqCst) { 0 => None, s => Some(s) },
             "store": store_report.as_ref().map(|r| serde_json::json!({
                 "bars_in": r.accepted,
                 "rows_written": r.written,
@@ -542,6 +574,11 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<Outcome> {
                 r.last_error.as_deref().unwrap_or("none")
             );
         }
+    }
+    let sig = interrupted.load(Ordering::SeqCst);
+    if sig != 0 && failure.is_none() {
+        eprintln!("ticklane: stopped by signal {sig} after {accepted} trades; everything accepted was flushed.");
+        return Ok(Outcome::Interrupted(sig));
     }
     match failure {
         Some(e) => bad(format!(

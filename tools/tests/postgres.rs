@@ -384,3 +384,30 @@ fn a_dead_server_at_the_end_is_reported_exactly_and_exits_1() {
     assert_eq!(bars_in, written + lost, "{s}");
     assert!(err.contains(&format!("{lost} of {bars_in} bars could not be written")), "{err}");
 }
+
+#[test]
+fn sigterm_stops_gracefully_and_flushes_every_accepted_bar() {
+    let db = PgCluster::start();
+    let paced = Paced::new("term.csv");
+    let (addr, summary_path, out) = (free_addr(), tmp("term.json"), tmp("term-bars.csv"));
+    let mut child = paced.spawn(&db.url(), "term", "block", &addr, &summary_path, &out);
+    wait_for_rows(&db, "term");
+    std::thread::sleep(Duration::from_millis(300));
+    let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill -TERM");
+    assert!(kill.success());
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(143), "{err}");
+    assert!(err.contains("stopped by signal 15"), "{err}");
+    let s = summary(&summary_path);
+    assert_eq!(s["interrupted_by_signal"].as_u64(), Some(15));
+    let accepted = s["trades_accepted"].as_u64().expect("trades_accepted");
+    assert!(accepted > 0 && accepted < 200_000, "stopped part-way: {accepted}");
+    assert_eq!(n(&s, "bars_in"), n(&s, "rows_written"), "{s}");
+    assert_eq!(n(&s, "not_written"), 0);
+    let csv = std::fs::read_to_string(&out).expect("csv");
+    assert_same(&table_csv(&db, "term"), csv.split_once('\n').expect("header").1, "after SIGTERM");
+}
