@@ -118,10 +118,12 @@ fn the_table_equals_the_csv_output_of_the_same_replay() {
         data("GLBX_ESU4_trades_2024-07-01.dbn.zst"),
         data("tardis_binance-futures_BTCUSDT_trades_2020-02-22.csv"),
     ];
-    for (i, (bars, shards, batch)) in [("1s", "2", "7"), ("60s", "1", "500")].into_iter().enumerate() {
+    for (i, (bars, shards, batch, writers)) in [("1s", "2", "7", "2"), ("60s", "1", "500", "1")].into_iter().enumerate()
+    {
         let table = format!("bars_{i}");
         let out = tmp(&format!("equal-{i}.csv"));
-        let mut args = vec!["replay", "--bars", bars, "--shards", shards, "--sink-postgres", &url];
+        let mut args =
+            vec!["replay", "--bars", bars, "--shards", shards, "--pg-writers", writers, "--sink-postgres", &url];
         args.extend(["--pg-table", &table, "--pg-batch-rows", batch, "--out", out.to_str().expect("path")]);
         args.extend(files.iter().map(|f| f.to_str().expect("path")));
         ok(&run(&args));
@@ -252,21 +254,25 @@ impl Paced {
     }
 }
 
-/// Scrapes `ticklane_store_pressure` every 20 ms until the child exits; returns the values.
+/// Scrapes `ticklane_store_pressure` every 20 ms until the child exits; returns the values
+/// seen (consecutive repeats folded) and the last page scraped.
 fn watch_pressure(child: &mut std::process::Child, addr: &str, during: impl FnOnce()) -> (Vec<u8>, String) {
     let (tx, rx) = std::sync::mpsc::channel::<()>();
     let addr2 = addr.to_string();
     let watcher = std::thread::spawn(move || {
-        let mut seen = Vec::new();
+        let (mut seen, mut last) = (Vec::new(), String::new());
         while rx.try_recv().is_err() {
-            if let Some(v) = scrape(&addr2).as_deref().and_then(|t| metric(t, "ticklane_store_pressure")) {
-                if seen.last() != Some(&(v as u8)) {
-                    seen.push(v as u8);
+            if let Some(page) = scrape(&addr2) {
+                if let Some(v) = metric(&page, "ticklane_store_pressure") {
+                    if seen.last() != Some(&(v as u8)) {
+                        seen.push(v as u8);
+                    }
                 }
+                last = page;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        seen
+        (seen, last)
     });
     during();
     let mut err = String::new();
@@ -275,9 +281,9 @@ fn watch_pressure(child: &mut std::process::Child, addr: &str, during: impl FnOn
     }
     let status = child.wait().expect("wait");
     let _ = tx.send(());
-    let seen = watcher.join().expect("watcher");
+    let (seen, last) = watcher.join().expect("watcher");
     assert_eq!(status.code(), Some(0), "{err}");
-    (seen, err)
+    (seen, last)
 }
 
 fn wait_for_rows(db: &PgCluster, table: &str) {
@@ -298,13 +304,23 @@ fn a_locked_table_flips_pressure_and_back_and_block_loses_nothing() {
     let paced = Paced::new("stall.csv");
     let (addr, summary_path, out) = (free_addr(), tmp("stall.json"), tmp("stall-bars.csv"));
     let mut child = paced.spawn(&db.url(), "stall", "block", &addr, &summary_path, &out);
-    let (seen, _) = watch_pressure(&mut child, &addr, || {
+    let (seen, page) = watch_pressure(&mut child, &addr, || {
         wait_for_rows(&db, "stall");
         // Hold an exclusive lock for 2 s: every write waits, the queue fills, the shards block.
         db.psql("BEGIN; LOCK TABLE stall IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(2); COMMIT;");
     });
     let s = summary(&summary_path);
     assert!(seen.windows(3).any(|w| w == [0, 1, 0]), "pressure must go 0 -> 1 -> 0, saw {seen:?}");
+    for name in [
+        "ticklane_store_queue_depth ",
+        "ticklane_store_write_seconds_bucket",
+        "ticklane_store_retries_total ",
+        "ticklane_store_rows_written_total ",
+        "ticklane_store_pressure_transitions_total ",
+        "ticklane_saturation ",
+    ] {
+        assert!(page.contains(name), "{name} missing from the metrics page:\n{page}");
+    }
     assert!(n(&s, "pressure_entered") >= 1 && n(&s, "pressure_entered") == n(&s, "pressure_left"), "{s}");
     assert!(n(&s, "max_queue_depth") <= 50, "the queue is bounded by the high watermark: {s}");
     assert!(s["peak_rss_bytes"].as_u64().is_some_and(|b| b < 256 << 20), "{s}");
