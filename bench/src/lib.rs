@@ -358,3 +358,103 @@ pub mod hand {
         }
     }
 }
+
+/// A hand-written router: the producer looks each trade's shard up in a table (instrument id
+/// → shard, computed once with the engine's own [`ticklane::shard_of`]), appends it to that
+/// shard's batch and sends full batches over a bounded crossbeam channel to one consumer
+/// thread per shard, which counts; empty buffers come back on a second channel. Consumers
+/// spin, then yield, like the engine's `SpinThenYield` shards. The baseline of the ingress
+/// routing bench.
+pub struct RawRouter {
+    txs: Vec<crossbeam_channel::Sender<Vec<ticklane::Stamped<Trade>>>>,
+    backs: Vec<crossbeam_channel::Receiver<Vec<ticklane::Stamped<Trade>>>>,
+    bufs: Vec<Vec<ticklane::Stamped<Trade>>>,
+    table: Vec<u8>,
+    done: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    consumers: Vec<std::thread::JoinHandle<()>>,
+    batch: usize,
+    sent: u64,
+}
+
+impl RawRouter {
+    /// `shards` consumer threads, rings of `ring` batches of `batch`, instruments
+    /// `SYM0..SYM{instruments}`.
+    pub fn start(shards: usize, ring: usize, batch: usize, instruments: u32) -> RawRouter {
+        use std::sync::atomic::Ordering::Release;
+        let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (mut txs, mut backs, mut consumers) = (Vec::new(), Vec::new(), Vec::new());
+        let core_list = cores();
+        for s in 0..shards {
+            let (tx, rx) = crossbeam_channel::bounded::<Vec<ticklane::Stamped<Trade>>>(ring);
+            let (btx, back) = crossbeam_channel::bounded(ring + 2);
+            let d = done.clone();
+            let core = (shards < core_list.len()).then(|| core_list[s]);
+            consumers.push(std::thread::spawn(move || {
+                if let Some(id) = core {
+                    core_affinity::set_for_current(core_affinity::CoreId { id });
+                }
+                let mut idle = 0u32;
+                loop {
+                    let mut b = match rx.try_recv() {
+                        Ok(b) => b,
+                        Err(crossbeam_channel::TryRecvError::Empty) => {
+                            idle += 1;
+                            if idle < 1 << 16 {
+                                std::hint::spin_loop();
+                            } else {
+                                std::thread::yield_now();
+                            }
+                            continue;
+                        }
+                        Err(crossbeam_channel::TryRecvError::Disconnected) => break,
+                    };
+                    idle = 0;
+                    d.fetch_add(b.len() as u64, Release);
+                    b.clear();
+                    let _ = btx.try_send(b);
+                }
+            }));
+            txs.push(tx);
+            backs.push(back);
+        }
+        let table = (0..instruments).map(|i| ticklane::shard_of(&format!("SYM{i}"), shards) as u8).collect();
+        let bufs = (0..shards).map(|_| Vec::with_capacity(batch)).collect();
+        RawRouter { txs, backs, bufs, table, done, consumers, batch, sent: 0 }
+    }
+
+    fn send(&mut self, s: usize) {
+        let fresh = self.backs[s].try_recv().unwrap_or_else(|_| Vec::with_capacity(self.batch));
+        let full = std::mem::replace(&mut self.bufs[s], fresh);
+        let _ = self.txs[s].send(full);
+    }
+
+    /// Routes `trades` one by one, flushes, and waits until the consumers counted them all.
+    pub fn run(&mut self, trades: &[Trade]) {
+        use std::sync::atomic::Ordering::Acquire;
+        for &rec in trades {
+            let s = usize::from(self.table.get(rec.instrument.0 as usize).copied().unwrap_or(0));
+            self.bufs[s].push(ticklane::Stamped { wm: rec.ts_event, rec });
+            if self.bufs[s].len() == self.batch {
+                self.send(s);
+            }
+        }
+        for s in 0..self.bufs.len() {
+            if !self.bufs[s].is_empty() {
+                self.send(s);
+            }
+        }
+        self.sent += trades.len() as u64;
+        while self.done.load(Acquire) < self.sent {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+impl Drop for RawRouter {
+    fn drop(&mut self) {
+        self.txs.clear();
+        for h in self.consumers.drain(..) {
+            let _ = h.join();
+        }
+    }
+}

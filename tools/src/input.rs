@@ -54,6 +54,11 @@ pub trait Source: Send {
     fn symbol(&self, i: u32) -> &str;
     /// Bytes consumed so far (for progress), if known.
     fn position(&self) -> u64;
+    /// Whether records are parsed from text (CSV): then reading costs more than the
+    /// shards' work and the reader deserves a core of its own.
+    fn is_text(&self) -> bool {
+        false
+    }
 }
 
 fn unreadable(path: &Path, e: impl fmt::Display) -> InputError {
@@ -320,6 +325,10 @@ impl Source for CsvSource {
 
     fn position(&self) -> u64 {
         self.pos
+    }
+
+    fn is_text(&self) -> bool {
+        true
     }
 }
 
