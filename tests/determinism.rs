@@ -93,6 +93,20 @@ fn assert_same_everywhere(rows: &[Row], width: i64, delay: Duration) -> (Vec<Str
     reference
 }
 
+/// Egress order is `(window_end, instrument name)` by bytes (design.md §5).
+fn assert_window_end_then_name_order(lines: &[String]) {
+    let keys: Vec<(i64, &str)> = lines
+        .iter()
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[2].parse().expect("window_end"), f[0])
+        })
+        .collect();
+    if let Some(w) = keys.windows(2).find(|w| w[0] >= w[1]) {
+        panic!("egress out of (window_end, name) order: {:?} then {:?}", w[0], w[1]);
+    }
+}
+
 #[test]
 fn real_captures_give_identical_bars_at_any_shard_count() {
     let mut rows: Vec<Row> = Vec::new();
@@ -103,15 +117,7 @@ fn real_captures_give_identical_bars_at_any_shard_count() {
     let (out, late) =
         watchdog(Duration::from_secs(300), move || assert_same_everywhere(&rows, 1_000_000_000, Duration::ZERO));
     assert_eq!(late, 0, "the captures are in time order");
-    // Egress order is (window_end, instrument name).
-    let keys: Vec<(i64, String)> = out
-        .iter()
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            (f[2].parse().expect("window_end"), f[0].to_string())
-        })
-        .collect();
-    assert!(keys.windows(2).all(|w| w[0] <= w[1]), "egress not in (window_end, name) order");
+    assert_window_end_then_name_order(&out);
 }
 
 #[test]
@@ -124,7 +130,10 @@ fn disordered_multi_instrument_stream_is_identical_too() {
     for i in 0..20_000u64 {
         clock += (rng.below(3) as i64) * 100_000_000; // 0, 0.1 or 0.2 s steps: many equal times
         let jitter = rng.below(21) as i64 * 100_000_000; // up to 2 s back
-        let name = format!("I{:02}", rng.below(40));
+                                                         // Short names, and long ones sharing their first 8 bytes: both ways the egress
+                                                         // orders names (by an 8-byte prefix, then in full).
+        let k = rng.below(40);
+        let name = if k % 3 == 0 { format!("I{k:02}") } else { format!("INSTRUMENT.{k:02}") };
         let t = Trade {
             ts_event: clock - jitter,
             ts_recv: ticklane::NO_TS,
@@ -141,4 +150,5 @@ fn disordered_multi_instrument_stream_is_identical_too() {
     });
     assert!(out.len() > 1000);
     assert!(late > 100, "the stream should exercise late drops, got {late}");
+    assert_window_end_then_name_order(&out);
 }

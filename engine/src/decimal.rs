@@ -204,11 +204,15 @@ impl fmt::Debug for Wide {
 /// allocating, and returns the text. 48 bytes hold any `i128`.
 pub fn format_scaled(raw: i128, buf: &mut [u8; 48]) -> &str {
     let neg = raw < 0;
-    let mut mag = raw.unsigned_abs();
+    let mag = raw.unsigned_abs();
     let mut pos = buf.len();
+    // Values that fit in a u64 (every `Fixed`, nearly every `Wide`) use 64-bit arithmetic:
+    // a 128-bit division by 10 is a library call per digit.
+    let (mut int_small, mut int_big, mut frac) = match u64::try_from(mag) {
+        Ok(m) => (m / SCALE as u64, 0u128, m % SCALE as u64),
+        Err(_) => (0, mag / SCALE as u128, (mag % SCALE as u128) as u64),
+    };
     // Fractional digits, least significant first, skipping trailing zeros.
-    let mut frac = (mag % SCALE as u128) as u64;
-    mag /= SCALE as u128;
     if frac != 0 {
         let mut digits = FRAC_DIGITS;
         while frac % 10 == 0 {
@@ -223,11 +227,20 @@ pub fn format_scaled(raw: i128, buf: &mut [u8; 48]) -> &str {
         pos -= 1;
         buf[pos] = b'.';
     }
+    // Integer digits: a 128-bit integer part is brought down to 64 bits first.
+    while int_big > u128::from(u64::MAX) {
+        pos -= 1;
+        buf[pos] = b'0' + (int_big % 10) as u8;
+        int_big /= 10;
+    }
+    if int_big != 0 {
+        int_small = int_big as u64;
+    }
     loop {
         pos -= 1;
-        buf[pos] = b'0' + (mag % 10) as u8;
-        mag /= 10;
-        if mag == 0 {
+        buf[pos] = b'0' + (int_small % 10) as u8;
+        int_small /= 10;
+        if int_small == 0 {
             break;
         }
     }
@@ -299,6 +312,22 @@ mod tests {
         fn display_parse_round_trip(raw in any::<i64>()) {
             let f = Fixed::from_raw(raw);
             prop_assert_eq!(Fixed::parse(&f.to_string()), Ok(f));
+        }
+
+        /// Against a reference built from the integer and fraction parts with std formatting,
+        /// across the whole i128 range (the 64-bit fast path and the 128-bit path).
+        #[test]
+        fn format_scaled_matches_a_reference(raw in prop_oneof![any::<i128>(), any::<i64>().prop_map(i128::from)]) {
+            let mag = raw.unsigned_abs();
+            let (int, frac) = (mag / SCALE as u128, mag % SCALE as u128);
+            let mut want = if frac == 0 { int.to_string() } else {
+                format!("{int}.{frac:09}").trim_end_matches('0').to_string()
+            };
+            if raw < 0 {
+                want.insert(0, '-');
+            }
+            let mut buf = [0u8; 48];
+            prop_assert_eq!(format_scaled(raw, &mut buf), want.as_str());
         }
 
         #[test]

@@ -17,12 +17,18 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-struct Pending<T> {
+/// The sort key of a pending record; the record itself waits in `recs[slot]`, so sorting
+/// moves 40-byte keys rather than whole records.
+#[derive(Clone, Copy)]
+struct Key {
     stamp: Timestamp,
-    name: Arc<str>,
+    /// The name's first 8 bytes, big-endian, zero-padded: orders names like a byte
+    /// comparison whenever it differs (zero is the least byte), without touching the name.
+    prefix: u64,
+    id: InstrumentId,
     shard: u32,
     seq: u64,
-    rec: Stamped<T>,
+    slot: u32,
 }
 
 /// Reads one egress sink's records, merged across shards in deterministic order.
@@ -34,7 +40,11 @@ pub struct Egress<T: Record> {
     progress: Vec<Timestamp>,
     ended: Vec<bool>,
     seq: Vec<u64>,
-    pending: Vec<Pending<T>>,
+    pending: Vec<Key>,
+    recs: Vec<Stamped<T>>,
+    /// Scratch for compacting `recs` after a release.
+    spare: Vec<Stamped<T>>,
+    prefixes: Vec<u64>,
     ready: VecDeque<Stamped<T>>,
     released: Timestamp,
     names: Vec<Option<Arc<str>>>,
@@ -52,6 +62,9 @@ impl<T: Record> Egress<T> {
             ended: vec![false; shards],
             seq: vec![0; shards],
             pending: Vec::new(),
+            recs: Vec::new(),
+            spare: Vec::new(),
+            prefixes: Vec::new(),
             ready: VecDeque::new(),
             released: i64::MIN,
             names: Vec::new(),
@@ -143,8 +156,11 @@ impl<T: Record> Egress<T> {
                 if rec.wm < self.released {
                     self.order_violations += 1;
                 }
-                let name = self.name(rec.rec.instrument());
-                self.pending.push(Pending { stamp: rec.wm, name, shard: s as u32, seq: self.seq[s], rec });
+                let id = rec.rec.instrument();
+                let prefix = self.prefix(id);
+                let slot = self.recs.len() as u32;
+                self.recs.push(rec);
+                self.pending.push(Key { stamp: rec.wm, prefix, id, shard: s as u32, seq: self.seq[s], slot });
                 self.seq[s] += 1;
             }
         }
@@ -161,26 +177,47 @@ impl<T: Record> Egress<T> {
         }
     }
 
-    fn name(&mut self, id: InstrumentId) -> Arc<str> {
+    /// The name's order prefix, caching the name (looked up once per instrument).
+    fn prefix(&mut self, id: InstrumentId) -> u64 {
         let i = id.0 as usize;
-        if let Some(Some(n)) = self.names.get(i) {
-            return n.clone();
+        if let Some(Some(_)) = self.names.get(i) {
+            return self.prefixes[i];
         }
         let n = self.interner.name(id).unwrap_or_else(|| Arc::from(""));
         if self.names.len() <= i {
             self.names.resize(i + 1, None);
+            self.prefixes.resize(i + 1, 0);
         }
-        self.names[i] = Some(n.clone());
-        n
+        let mut p = [0u8; 8];
+        let len = n.len().min(8);
+        p[..len].copy_from_slice(&n.as_bytes()[..len]);
+        self.prefixes[i] = u64::from_be_bytes(p);
+        self.names[i] = Some(n);
+        self.prefixes[i]
     }
 
     /// Moves every pending record with `stamp < bound` (all of them at +∞) to `ready`, sorted.
     /// Sorting by stamp first makes the released records a prefix of `pending`.
     fn release(&mut self, bound: Timestamp) {
-        self.pending
-            .sort_unstable_by(|a, b| (a.stamp, &a.name, a.shard, a.seq).cmp(&(b.stamp, &b.name, b.shard, b.seq)));
+        let names = &self.names;
+        let full = |k: &Key| names.get(k.id.0 as usize).and_then(|n| n.as_deref()).unwrap_or("");
+        self.pending.sort_unstable_by(|a, b| {
+            (a.stamp, a.prefix)
+                .cmp(&(b.stamp, b.prefix))
+                .then_with(|| if a.id == b.id { std::cmp::Ordering::Equal } else { full(a).cmp(full(b)) })
+                .then((a.shard, a.seq).cmp(&(b.shard, b.seq)))
+        });
         let n = if bound == WM_END { self.pending.len() } else { self.pending.partition_point(|p| p.stamp < bound) };
-        self.ready.extend(self.pending.drain(..n).map(|p| p.rec));
+        let recs = &self.recs;
+        self.ready.extend(self.pending[..n].iter().map(|k| recs[k.slot as usize]));
+        self.pending.drain(..n);
+        // Compact the records still waiting (usually few) and renumber their slots.
+        self.spare.clear();
+        for k in &mut self.pending {
+            self.spare.push(self.recs[k.slot as usize]);
+            k.slot = (self.spare.len() - 1) as u32;
+        }
+        std::mem::swap(&mut self.recs, &mut self.spare);
         if bound > self.released {
             self.released = bound;
         }
