@@ -46,6 +46,9 @@ impl fmt::Display for InputError {
 /// One record: the reader-local symbol index and the trade (its instrument id unset).
 pub type Rec = (u32, Trade);
 
+/// DBN instrument ids below this are mapped through a plain table.
+const DENSE_IDS: usize = 1 << 20;
+
 /// A source of trades.
 pub trait Source: Send {
     /// The next record, a recoverable or fatal error, or `None` at the end.
@@ -54,11 +57,6 @@ pub trait Source: Send {
     fn symbol(&self, i: u32) -> &str;
     /// Bytes consumed so far (for progress), if known.
     fn position(&self) -> u64;
-    /// Whether records are parsed from text (CSV): then reading costs more than the
-    /// shards' work and the reader deserves a core of its own.
-    fn is_text(&self) -> bool {
-        false
-    }
 }
 
 fn unreadable(path: &Path, e: impl fmt::Display) -> InputError {
@@ -326,10 +324,6 @@ impl Source for CsvSource {
     fn position(&self) -> u64 {
         self.pos
     }
-
-    fn is_text(&self) -> bool {
-        true
-    }
 }
 
 /// A decimal integer with an optional leading `-`; `None` for anything else or on overflow.
@@ -424,7 +418,10 @@ pub struct DbnSource {
     read: Arc<std::sync::atomic::AtomicU64>,
     dataset: String,
     raw: HashMap<u32, String>,
-    local: HashMap<u32, u32>,
+    /// DBN instrument id → local symbol index, by index for ids below [`DENSE_IDS`] (4 MiB
+    /// at most), else hashed: this runs for every record.
+    dense: Vec<u32>,
+    local: hashbrown::HashMap<u32, u32, ahash::RandomState>,
     symbols: Symbols,
     records: u64,
     done: bool,
@@ -463,7 +460,8 @@ impl DbnSource {
             read,
             dataset,
             raw,
-            local: HashMap::new(),
+            dense: Vec::new(),
+            local: hashbrown::HashMap::default(),
             symbols: Symbols::default(),
             records: 0,
             done: false,
@@ -492,7 +490,11 @@ impl DbnSource {
     }
 
     fn sym(&mut self, instrument_id: u32) -> u32 {
-        if let Some(&i) = self.local.get(&instrument_id) {
+        if let Some(&i) = self.dense.get(instrument_id as usize) {
+            if i != u32::MAX {
+                return i;
+            }
+        } else if let Some(&i) = self.local.get(&instrument_id) {
             return i;
         }
         let name = match self.raw.get(&instrument_id) {
@@ -500,7 +502,15 @@ impl DbnSource {
             None => format!("{}:{}", self.dataset, instrument_id),
         };
         let i = self.symbols.get(name.as_bytes());
-        self.local.insert(instrument_id, i);
+        let at = instrument_id as usize;
+        if at < DENSE_IDS {
+            if self.dense.len() <= at {
+                self.dense.resize(at + 1, u32::MAX);
+            }
+            self.dense[at] = i;
+        } else {
+            self.local.insert(instrument_id, i);
+        }
         i
     }
 }
