@@ -634,9 +634,13 @@ impl Merge {
             }
         }
     }
+}
+
+impl Iterator for Merge {
+    type Item = Result<(usize, Rec), InputError>;
 
     /// The next `(source, record)` or error; `None` when every source is done.
-    pub fn next(&mut self) -> Option<Result<(usize, Rec), InputError>> {
+    fn next(&mut self) -> Option<Result<(usize, Rec), InputError>> {
         if self.sources.len() == 1 {
             // One file: nothing to merge.
             return self.sources[0].next().map(|r| r.map(|rec| (0, rec)));

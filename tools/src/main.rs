@@ -3,12 +3,10 @@
 //! Exit codes: 0 done, 1 runtime failure, 2 bad usage or bad input (design.md §7); 128 + N
 //! after a graceful stop on signal N (SIGINT 130, SIGTERM 143), everything accepted flushed.
 
-mod duration;
-mod gen;
-mod input;
 mod output;
 mod replay;
-mod zstd_frames;
+
+use ticklane_tools::{duration, gen, input};
 
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;

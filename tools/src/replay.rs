@@ -1,7 +1,6 @@
 //! `ticklane replay`: capture files → [dedupe] → time bars → CSV/JSONL, with pacing, a progress
 //! bar, a summary, and exit codes per design.md §7.
 
-use crate::input::{self, Format, InputError, Merge};
 use crate::output::{trade_csv, BarWriter, OutFormat, TRADES_HEADER};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -17,6 +16,7 @@ use std::time::{Duration, Instant};
 use ticklane::operators::store::{PgStore, PressurePolicy, StoreConfig, StoreCoordinator, StoreReport};
 use ticklane::operators::{Beyond, DedupeConfig, DedupeKey, LatePolicy, OperatorsExt, TimeBarsConfig};
 use ticklane::{Bar, Config, DagBuilder, Engine, InstrumentId, Kind, Trade};
+use ticklane_tools::input::{self, Format, InputError, Merge};
 
 /// Late policy on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
