@@ -176,10 +176,17 @@ impl<T: Record> Ingress<T> {
         flushed
     }
 
-    fn take_buffer(&mut self, s: usize) -> Vec<Stamped<T>> {
-        while let Ok(mut b) = self.recycle[s].try_recv() {
-            if let Some(v) = T::from_batch_mut(&mut b) {
-                self.stash[s].push(std::mem::take(v));
+    /// A cleared buffer for shard `s`: a recycled one if the shard has handed any back.
+    fn fresh_buffer(&mut self, s: usize) -> Vec<Stamped<T>> {
+        // Drain the recycling channel only when the stash is empty, and then completely: its
+        // lines were last written by the shard, so touching it on every send would put a
+        // cross-core transfer on every small batch. (Buffers in circulation never exceed the
+        // channel's room, so the shard's hand-back does not overflow meanwhile.)
+        if self.stash[s].is_empty() {
+            while let Ok(mut b) = self.recycle[s].try_recv() {
+                if let Some(v) = T::from_batch_mut(&mut b) {
+                    self.stash[s].push(std::mem::take(v));
+                }
             }
         }
         let mut fresh = self.stash[s].pop().unwrap_or_default();
@@ -187,14 +194,19 @@ impl<T: Record> Ingress<T> {
         // read them, so record-by-record pushes would each stall on a line transfer.
         fresh.resize(self.batch_size, Stamped::default());
         fresh.clear();
-        std::mem::replace(&mut self.bufs[s], fresh)
+        fresh
     }
 
     fn send(&mut self, s: usize) -> Result<(), PushError> {
         let n = self.bufs[s].len();
-        let batch = T::into_batch(self.take_buffer(s));
+        let batch = T::into_batch(std::mem::take(&mut self.bufs[s]));
         let wm = self.wm;
-        match self.gated_send(s, ToShard::Data { batch, wm }) {
+        let sent = self.gated_send(s, ToShard::Data { batch, wm });
+        // The next buffer is prepared after the send: recycling reads lines the shard wrote
+        // and the claiming pass writes lines it read, and done first, those transfers would
+        // add to this batch's latency.
+        self.bufs[s] = self.fresh_buffer(s);
+        match sent {
             Ok(()) => {
                 self.sent_wm[s] = wm;
                 bump(&self.cell().batches, 1);

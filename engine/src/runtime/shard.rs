@@ -378,12 +378,19 @@ impl Shard {
     /// The polling loop. Returns when every source ended, on a graceful stop (after draining
     /// what is already in the rings), or on abort.
     pub(crate) fn run(&mut self) -> Exit {
+        // Polls without a message after which the shard counts itself idle (before parking,
+        // for the park strategy).
+        const IDLE_SETTLE: u32 = 256;
+        let settle = match self.wait {
+            WaitStrategy::Park { spins, .. } => spins.min(IDLE_SETTLE),
+            _ => IDLE_SETTLE,
+        };
         let mut stopping = false;
         let mut idle: u32 = 0;
         let mut rr = 0usize;
         let n_src = self.sources.len();
         // Busy time is read from the clock only when the shard turns busy or idle, never per
-        // message.
+        // message, and never between a message's arrival and its delivery.
         let mut busy_since: Option<Instant> = None;
         loop {
             self.iterations += 1;
@@ -404,11 +411,15 @@ impl Shard {
                     Err(TryRecvError::Empty) => continue,
                     Err(TryRecvError::Disconnected) => ToShard::End,
                 };
+                got = true;
+                self.handle(k, msg);
+                // The clock is read after the message that ends an idle spell, not before:
+                // before, it would sit on that message's latency. A busy spell is therefore
+                // timed from the end of its first message (one message's work uncounted per
+                // spell; negligible when the ratio matters, near saturation).
                 if busy_since.is_none() {
                     busy_since = Some(Instant::now());
                 }
-                got = true;
-                self.handle(k, msg);
             }
             rr = rr.wrapping_add(1);
             if self.sources.iter().all(|s| s.ended) || (stopping && !got) {
@@ -422,11 +433,18 @@ impl Shard {
                 idle = 0;
                 continue;
             }
-            if let Some(t) = busy_since.take() {
-                self.account_busy(Some(t));
+            // A spell of busy time ends, and counters are sampled, once the shard has been
+            // idle for `settle` polls — not at the first empty poll: at high rates the
+            // shard goes idle between most messages, and a clock read plus a ring-depth sample
+            // (cache lines the producer writes) there would sit in front of the next message.
+            // Busy time therefore includes idle gaps shorter than `settle` polls.
+            if idle == settle {
+                if let Some(t) = busy_since.take() {
+                    self.account_busy(Some(t));
+                }
             }
             let parked = matches!(self.wait, WaitStrategy::Park { spins, .. } if idle > spins);
-            if idle == 0 || (self.idle_timeout.is_some() && (parked || idle % 64 == 0)) {
+            if idle == settle || (self.idle_timeout.is_some() && (parked || idle % 64 == 0)) {
                 self.sample_counters();
                 if self.mark_idle() {
                     self.step(); // a quiet source stopped holding time back: fire what is due
