@@ -427,3 +427,29 @@ fn sigterm_stops_gracefully_and_flushes_every_accepted_bar() {
     let csv = std::fs::read_to_string(&out).expect("csv");
     assert_same(&table_csv(&db, "term"), csv.split_once('\n').expect("header").1, "after SIGTERM");
 }
+
+#[test]
+fn conflate_with_a_tiny_queue_keeps_the_newest_revision_of_every_bar() {
+    let db = PgCluster::start();
+    // Disorder plus `revise`: most trades revise a bar, so many revisions of one key wait at
+    // once and conflate replaces them in the queue.
+    let capture = gen("conflate.csv", &["--rows", "40000", "--instruments", "50", "--seed", "8", "--disorder", "2s"]);
+    let (out, summary_path) = (tmp("conflate.csv.out"), tmp("conflate.json"));
+    let o = Command::new(BIN)
+        .args(["replay", "--late", "revise", "--allowed-lateness", "3s", "--pressure", "conflate"])
+        .args(["--pg-queue-high", "20", "--pg-queue-low", "5", "--sink-postgres", &db.url(), "--pg-table", "conf"])
+        .arg("--summary")
+        .arg(&summary_path)
+        .arg("--out")
+        .arg(&out)
+        .arg(&capture)
+        .output()
+        .expect("run");
+    ok(&o);
+    let s = summary(&summary_path);
+    assert!(n(&s, "conflated") > 0 && n(&s, "pressure_entered") > 0, "{s}");
+    assert_eq!(n(&s, "bars_in"), n(&s, "rows_written") + n(&s, "conflated"), "{s}");
+    assert_eq!((n(&s, "shed"), n(&s, "not_written")), (0, 0));
+    let csv = std::fs::read_to_string(&out).expect("csv");
+    assert_same(&table_csv(&db, "conf"), &newest_per_key(&csv), "conflate");
+}

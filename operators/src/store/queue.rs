@@ -172,8 +172,8 @@ impl Shared {
         }
     }
 
-    /// Takes up to `batch_rows` bars: at once when that many wait, else when the oldest has
-    /// waited `batch_interval`, or everything once closed. Returns [`Take::Idle`] after `tick`
+    /// Takes up to `batch_rows` bars: at once when that many wait or the queue is pressured,
+    /// else when the oldest has waited `batch_interval`, or everything once closed. Returns [`Take::Idle`] after `tick`
     /// without rows so the writer can publish gauges.
     pub(crate) fn take(&self, tick: Duration) -> Take {
         let cfg = &self.cfg;
@@ -182,7 +182,10 @@ impl Shared {
         let mut first_seen: Option<Instant> = None;
         loop {
             let n = st.q.len();
-            if n >= cfg.batch_rows || (n > 0 && st.closed) {
+            // Under pressure the sinks are waiting (or shedding): write what is there now
+            // rather than wait for a full batch that a high watermark below `batch_rows`
+            // would never let form.
+            if n >= cfg.batch_rows || (n > 0 && (st.closed || st.pressured)) {
                 break;
             }
             if n > 0 {

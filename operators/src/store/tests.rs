@@ -139,6 +139,32 @@ fn block_stalls_the_producer_with_hysteresis_and_loses_nothing() {
 }
 
 #[test]
+fn a_high_watermark_below_the_batch_size_does_not_wait_for_full_batches() {
+    // Batches of 500 or one hour, but pressure at 8 bars: a full batch can never form, so a
+    // writer waiting for one would hold the blocked producer for an hour per batch.
+    let store = Flaky::default();
+    let cfg = fast(
+        StoreConfig::default()
+            .with_batch(500, Duration::from_secs(3600))
+            .and_then(|c| c.with_watermarks(2, 8))
+            .expect("valid"),
+    );
+    let coord = StoreCoordinator::start(cfg, vec![store.clone()]).expect("start");
+    let h = coord.handle();
+    let bars: Vec<Bar> = (0..200).map(|i| bar(i, 0, 0)).collect();
+    let producer = std::thread::spawn(move || push_all(&h, &bars, 1));
+    // A hang detector, not a speed assertion: without the fix this takes 25 hours.
+    let t = Instant::now();
+    while !producer.is_finished() {
+        assert!(t.elapsed() < Duration::from_secs(60), "the producer is stuck behind an unformable batch");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let r = coord.finish();
+    check_identity(&r);
+    assert_eq!((r.written, r.unwritten), (200, 0));
+}
+
+#[test]
 fn shed_drops_while_pressured_and_counts_add_up() {
     let store = Flaky::default();
     store.stall(true);
