@@ -104,6 +104,15 @@ fn metric(text: &str, name: &str) -> Option<f64> {
     text.lines().find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))?.rsplit(' ').next()?.parse().ok()
 }
 
+/// Waits for `child`, returning its exit status and everything it wrote to stderr.
+fn wait_with_stderr(child: &mut std::process::Child) -> (std::process::ExitStatus, String) {
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    (child.wait().expect("wait"), err)
+}
+
 fn free_addr() -> String {
     let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
     format!("127.0.0.1:{port}")
@@ -275,11 +284,7 @@ fn watch_pressure(child: &mut std::process::Child, addr: &str, during: impl FnOn
         (seen, last)
     });
     during();
-    let mut err = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut err);
-    }
-    let status = child.wait().expect("wait");
+    let (status, err) = wait_with_stderr(child);
     let _ = tx.send(());
     let (seen, last) = watcher.join().expect("watcher");
     assert_eq!(status.code(), Some(0), "{err}");
@@ -388,11 +393,7 @@ fn a_dead_server_at_the_end_is_reported_exactly_and_exits_1() {
         .expect("spawn");
     wait_for_rows(&db, "dead");
     db.halt();
-    let mut err = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut err);
-    }
-    let status = child.wait().expect("wait");
+    let (status, err) = wait_with_stderr(&mut child);
     assert_eq!(status.code(), Some(1), "{err}");
     let s = summary(&summary_path);
     let (bars_in, written, lost) = (n(&s, "bars_in"), n(&s, "rows_written"), n(&s, "not_written"));
@@ -411,11 +412,7 @@ fn sigterm_stops_gracefully_and_flushes_every_accepted_bar() {
     std::thread::sleep(Duration::from_millis(300));
     let kill = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill -TERM");
     assert!(kill.success());
-    let mut err = String::new();
-    if let Some(mut e) = child.stderr.take() {
-        let _ = e.read_to_string(&mut err);
-    }
-    let status = child.wait().expect("wait");
+    let (status, err) = wait_with_stderr(&mut child);
     assert_eq!(status.code(), Some(143), "{err}");
     assert!(err.contains("stopped by signal 15"), "{err}");
     let s = summary(&summary_path);
