@@ -6,7 +6,7 @@ use super::{Gate, ToShard};
 use crate::instrument::{shard_of, InstrumentId, InternError, Interner};
 use crate::record::{Batch, Record, Stamped, Timestamp};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
-use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::atomic::Ordering::{Relaxed, Release, SeqCst};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -232,9 +232,12 @@ impl<T: Record> Ingress<T> {
     /// Sends through the stop gate: a stopping engine waits for sends in flight, and sends
     /// that start after the stop are refused, so a stop never races a half-delivered batch.
     fn gated_send(&self, s: usize, msg: ToShard) -> Result<(), PushError> {
-        self.gate.in_send.fetch_add(1, SeqCst);
+        // One ingress per source, so one writer per gate: entering is a SeqCst swap (ordered
+        // before the `stopped` load, against `Engine::stop`'s store-then-load), leaving a
+        // plain release store — one locked instruction per send instead of two.
+        self.gate.in_send.swap(1, SeqCst);
         if self.gate.stopped.load(SeqCst) {
-            self.gate.in_send.fetch_sub(1, SeqCst);
+            self.gate.in_send.store(0, Release);
             return Err(PushError::Stopped { unsent: 0 });
         }
         let r = match self.txs[s].try_send(msg) {
@@ -247,7 +250,7 @@ impl<T: Record> Ingress<T> {
             }
             Err(TrySendError::Disconnected(_)) => Err(PushError::ShardGone { shard: s, unsent: 0 }),
         };
-        self.gate.in_send.fetch_sub(1, SeqCst);
+        self.gate.in_send.store(0, Release);
         r
     }
 }

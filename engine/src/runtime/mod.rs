@@ -47,7 +47,9 @@ pub(crate) struct EgressMsg {
 /// The stop handshake between [`Engine::stop`] and one source's ingress.
 #[derive(Default)]
 pub(crate) struct Gate {
+    /// Set by `stop`: sends that start after it are refused.
     pub(crate) stopped: AtomicBool,
+    /// 1 while the source's (single) ingress is inside a send, else 0.
     pub(crate) in_send: AtomicUsize,
 }
 
