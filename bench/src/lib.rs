@@ -40,6 +40,20 @@ pub fn synthetic_trades(n: usize, instruments: u32) -> Vec<Trade> {
         .collect()
 }
 
+/// A completion counter on a cache line of its own: the consumer writes it for every batch,
+/// and sharing a line with anything the producer touches (which depends on where the
+/// allocator happens to put it) would put a false-sharing stall on every batch.
+#[derive(Default)]
+#[repr(align(128))]
+pub struct Counter(std::sync::atomic::AtomicU64);
+
+impl std::ops::Deref for Counter {
+    type Target = std::sync::atomic::AtomicU64;
+    fn deref(&self) -> &std::sync::atomic::AtomicU64 {
+        &self.0
+    }
+}
+
 /// A hand-written two-thread pipeline with raw crossbeam: the producer fills batches of
 /// `batch` stamped trades, sends them over a bounded channel of `ring` batches, and a
 /// consumer thread applies `work` to each batch and counts records. Empty buffers travel
@@ -48,7 +62,7 @@ pub fn synthetic_trades(n: usize, instruments: u32) -> Vec<Trade> {
 pub struct RawPipeline {
     tx: Option<crossbeam_channel::Sender<Vec<ticklane::Stamped<Trade>>>>,
     back: crossbeam_channel::Receiver<Vec<ticklane::Stamped<Trade>>>,
-    done: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    done: std::sync::Arc<Counter>,
     consumer: Option<std::thread::JoinHandle<()>>,
     batch: usize,
     sent: u64,
@@ -63,7 +77,7 @@ impl RawPipeline {
         use std::sync::atomic::Ordering::Release;
         let (tx, rx) = crossbeam_channel::bounded::<Vec<ticklane::Stamped<Trade>>>(ring);
         let (btx, back) = crossbeam_channel::bounded(ring + 2);
-        let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let done = std::sync::Arc::new(Counter::default());
         let d = done.clone();
         let consumer_core = cores().first().copied();
         let consumer = std::thread::spawn(move || {
@@ -126,7 +140,7 @@ impl Drop for RawPipeline {
 pub struct EnginePipeline {
     feed: Option<ticklane::Ingress<Trade>>,
     engine: Option<ticklane::Engine>,
-    done: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    done: std::sync::Arc<Counter>,
     sent: u64,
 }
 
@@ -136,7 +150,7 @@ impl EnginePipeline {
     pub fn start(shards: usize, ring: usize, batch: usize, instruments: u32, with_operator: bool) -> EnginePipeline {
         use std::sync::atomic::Ordering::Release;
         use ticklane::{Config, DagBuilder, Engine, Kind, Stamped, WaitStrategy};
-        let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let done = std::sync::Arc::new(Counter::default());
         let d = done.clone();
         let mut g = DagBuilder::new();
         g.source("feed", Kind::Trade).sink_callback::<Trade, _, _>("count", move |_| {
@@ -370,7 +384,7 @@ pub struct RawRouter {
     backs: Vec<crossbeam_channel::Receiver<Vec<ticklane::Stamped<Trade>>>>,
     bufs: Vec<Vec<ticklane::Stamped<Trade>>>,
     table: Vec<u8>,
-    done: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    done: std::sync::Arc<Counter>,
     consumers: Vec<std::thread::JoinHandle<()>>,
     batch: usize,
     sent: u64,
@@ -381,7 +395,7 @@ impl RawRouter {
     /// `SYM0..SYM{instruments}`.
     pub fn start(shards: usize, ring: usize, batch: usize, instruments: u32) -> RawRouter {
         use std::sync::atomic::Ordering::Release;
-        let done = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let done = std::sync::Arc::new(Counter::default());
         let (mut txs, mut backs, mut consumers) = (Vec::new(), Vec::new(), Vec::new());
         let core_list = cores();
         for s in 0..shards {
