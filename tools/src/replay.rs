@@ -328,28 +328,19 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<Outcome> {
         log::info!("could not pin the reader to core {}: running unpinned", core_ids[0].id);
     }
     let mut feed = engine.ingress::<Trade>("feed")?;
-    let interner = engine.interner().clone();
 
     // Writers run on their own threads: a full egress blocks its shard, never the reader.
     let bar_writer = if to_out {
         let mut egress = engine.egress::<Bar>("out")?;
         let format = a.format;
-        let names = interner.clone();
         let wcore = if split { core_ids.last().copied() } else { None };
         Some(std::thread::spawn(move || -> anyhow::Result<u64> {
             if let Some(c) = wcore {
                 core_affinity::set_for_current(c);
             }
             let mut w = BarWriter::new(out, format)?;
-            // Names cached by id: the interner's lock and refcount stay off the per-bar path.
-            let mut cache: Vec<Option<std::sync::Arc<str>>> = Vec::new();
             while let Some(b) = egress.recv() {
-                let i = b.rec.instrument.0 as usize;
-                if cache.len() <= i {
-                    cache.resize(i + 1, None);
-                }
-                let name = cache[i].get_or_insert_with(|| names.name(b.rec.instrument).unwrap_or_default());
-                w.bar(name, &b.rec)?;
+                w.bar(egress.name(b.rec.instrument).unwrap_or_default(), &b.rec)?;
             }
             let n = w.written;
             w.finish()?;
@@ -360,12 +351,11 @@ pub fn run(a: &ReplayArgs) -> anyhow::Result<Outcome> {
     };
     let late_writer = if let Some(mut f) = late_file {
         let mut late = engine.egress::<Trade>("late")?;
-        let names = interner.clone();
         Some(std::thread::spawn(move || -> anyhow::Result<u64> {
             writeln!(f, "{TRADES_HEADER}")?;
             let mut n = 0;
             while let Some(t) = late.recv() {
-                trade_csv(&mut f, &names.name(t.rec.instrument).unwrap_or_default(), &t.rec)?;
+                trade_csv(&mut f, late.name(t.rec.instrument).unwrap_or_default(), &t.rec)?;
                 n += 1;
             }
             f.flush()?;

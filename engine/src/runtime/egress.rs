@@ -44,10 +44,10 @@ pub struct Egress<T: Record> {
     recs: Vec<Stamped<T>>,
     /// Scratch for compacting `recs` after a release.
     spare: Vec<Stamped<T>>,
-    prefixes: Vec<u64>,
     ready: VecDeque<Stamped<T>>,
     released: Timestamp,
-    names: Vec<Option<Arc<str>>>,
+    /// Per instrument id seen: its name's order prefix and the name.
+    names: Vec<Option<(u64, Arc<str>)>>,
     interner: Interner,
     disconnected: bool,
     order_violations: u64,
@@ -64,7 +64,6 @@ impl<T: Record> Egress<T> {
             pending: Vec::new(),
             recs: Vec::new(),
             spare: Vec::new(),
-            prefixes: Vec::new(),
             ready: VecDeque::new(),
             released: i64::MIN,
             names: Vec::new(),
@@ -79,6 +78,12 @@ impl<T: Record> Egress<T> {
     /// on a clean run; false if a shard failed or the engine aborted).
     pub fn is_complete(&self) -> bool {
         self.ended.iter().all(|&e| e)
+    }
+
+    /// The name of an instrument whose records this egress has delivered, from the egress's
+    /// own cache (no lock, no reference count): what a writer needs per record.
+    pub fn name(&self, id: InstrumentId) -> Option<&str> {
+        self.names.get(id.0 as usize).and_then(|n| n.as_ref()).map(|(_, n)| &**n)
     }
 
     /// Records that arrived with a stamp below what was already released: an operator broke
@@ -180,27 +185,26 @@ impl<T: Record> Egress<T> {
     /// The name's order prefix, caching the name (looked up once per instrument).
     fn prefix(&mut self, id: InstrumentId) -> u64 {
         let i = id.0 as usize;
-        if let Some(Some(_)) = self.names.get(i) {
-            return self.prefixes[i];
+        if let Some(Some((p, _))) = self.names.get(i) {
+            return *p;
         }
         let n = self.interner.name(id).unwrap_or_else(|| Arc::from(""));
         if self.names.len() <= i {
             self.names.resize(i + 1, None);
-            self.prefixes.resize(i + 1, 0);
         }
         let mut p = [0u8; 8];
         let len = n.len().min(8);
         p[..len].copy_from_slice(&n.as_bytes()[..len]);
-        self.prefixes[i] = u64::from_be_bytes(p);
-        self.names[i] = Some(n);
-        self.prefixes[i]
+        let p = u64::from_be_bytes(p);
+        self.names[i] = Some((p, n));
+        p
     }
 
     /// Moves every pending record with `stamp < bound` (all of them at +∞) to `ready`, sorted.
     /// Sorting by stamp first makes the released records a prefix of `pending`.
     fn release(&mut self, bound: Timestamp) {
         let names = &self.names;
-        let full = |k: &Key| names.get(k.id.0 as usize).and_then(|n| n.as_deref()).unwrap_or("");
+        let full = |k: &Key| names.get(k.id.0 as usize).and_then(|n| n.as_ref()).map_or("", |(_, n)| &**n);
         self.pending.sort_unstable_by(|a, b| {
             (a.stamp, a.prefix)
                 .cmp(&(b.stamp, b.prefix))

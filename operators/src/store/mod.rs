@@ -240,11 +240,6 @@ impl StoreConfig {
         self.breaker_cool_down = cool_down;
         Ok(self)
     }
-
-    /// The pressure policy in force.
-    pub fn policy(&self) -> PressurePolicy {
-        self.policy
-    }
 }
 
 #[derive(Default)]
