@@ -14,7 +14,10 @@ fn passthrough(c: &mut Criterion) {
     let mut g = c.benchmark_group("passthrough_1_shard");
     g.throughput(Throughput::Elements(N as u64));
     g.sample_size(20);
-    let mut raw = RawPipeline::start(64, 256, |i, o| o.extend_from_slice(i));
+    let mut raw = RawPipeline::start(64, 256, |i, o| {
+        o.extend_from_slice(i);
+        o.len()
+    });
     g.bench_function("hand_written", |b| b.iter(|| raw.run(&trades, N as u64)));
     drop(raw);
     let mut engine = EnginePipeline::start(1, 64, 256, 1000, true);

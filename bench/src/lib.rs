@@ -69,10 +69,11 @@ pub struct RawPipeline {
 }
 
 impl RawPipeline {
-    /// Starts the consumer thread; `work` maps an input batch into an output buffer.
+    /// Starts the consumer thread; `work` maps an input batch into an output buffer (cleared
+    /// after each call) and returns how many records it counts as done.
     pub fn start<W>(ring: usize, batch: usize, mut work: W) -> RawPipeline
     where
-        W: FnMut(&[ticklane::Stamped<Trade>], &mut Vec<ticklane::Stamped<Trade>>) + Send + 'static,
+        W: FnMut(&[ticklane::Stamped<Trade>], &mut Vec<ticklane::Stamped<Trade>>) -> usize + Send + 'static,
     {
         use std::sync::atomic::Ordering::Release;
         let (tx, rx) = crossbeam_channel::bounded::<Vec<ticklane::Stamped<Trade>>>(ring);
@@ -96,8 +97,7 @@ impl RawPipeline {
                     }
                     Err(crossbeam_channel::TryRecvError::Disconnected) => break,
                 };
-                work(&b, &mut out);
-                n += out.len() as u64;
+                n += work(&b, &mut out) as u64;
                 out.clear();
                 b.clear();
                 let _ = btx.try_send(b);
@@ -110,14 +110,31 @@ impl RawPipeline {
     /// Sends `trades` in batches and waits until the consumer has processed `expect_out`
     /// more output records.
     pub fn run(&mut self, trades: &[Trade], expect_out: u64) {
+        self.run_repeated(trades, 1, expect_out);
+    }
+
+    /// Sends `trades` `reps` times over (batches may span repetitions) and waits until the
+    /// consumer has processed `expect_out` more output records.
+    pub fn run_repeated(&mut self, trades: &[Trade], reps: usize, expect_out: u64) {
         use std::sync::atomic::Ordering::Acquire;
         let Some(tx) = &self.tx else { return };
-        for chunk in trades.chunks(self.batch) {
-            let mut b = self.back.try_recv().unwrap_or_else(|_| Vec::with_capacity(self.batch));
-            b.extend(chunk.iter().map(|&rec| ticklane::Stamped { wm: 0, rec }));
-            if tx.send(b).is_err() {
-                return;
+        let mut b = self.back.try_recv().unwrap_or_else(|_| Vec::with_capacity(self.batch));
+        for _ in 0..reps {
+            let mut rest = trades;
+            while !rest.is_empty() {
+                let (chunk, tail) = rest.split_at((self.batch - b.len()).min(rest.len()));
+                b.extend(chunk.iter().map(|&rec| ticklane::Stamped { wm: 0, rec }));
+                if b.len() == self.batch {
+                    let next = self.back.try_recv().unwrap_or_else(|_| Vec::with_capacity(self.batch));
+                    if tx.send(std::mem::replace(&mut b, next)).is_err() {
+                        return;
+                    }
+                }
+                rest = tail;
             }
+        }
+        if !b.is_empty() && tx.send(b).is_err() {
+            return;
         }
         self.sent += expect_out;
         while self.done.load(Acquire) < self.sent {
@@ -185,15 +202,33 @@ impl EnginePipeline {
         EnginePipeline { feed: Some(feed), engine: Some(engine), done, sent: 0 }
     }
 
-    /// Pushes `trades`, flushes, and waits until the sink counted `expect_out` more.
+    /// Pushes `trades` one `push` at a time, flushes, and waits until the sink counted
+    /// `expect_out` more.
     pub fn run(&mut self, trades: &[Trade], expect_out: u64) {
-        use std::sync::atomic::Ordering::Acquire;
         let Some(feed) = &mut self.feed else { return };
         for &t in trades {
             if feed.push(t).is_err() {
                 return;
             }
         }
+        self.finish_run(expect_out);
+    }
+
+    /// Hands `trades` to `Ingress::push_all` `reps` times over, flushes, and waits until the
+    /// sink counted `expect_out` more.
+    pub fn run_batched(&mut self, trades: &[Trade], reps: usize, expect_out: u64) {
+        let Some(feed) = &mut self.feed else { return };
+        for _ in 0..reps {
+            if feed.push_all(trades).is_err() {
+                return;
+            }
+        }
+        self.finish_run(expect_out);
+    }
+
+    fn finish_run(&mut self, expect_out: u64) {
+        use std::sync::atomic::Ordering::Acquire;
+        let Some(feed) = &mut self.feed else { return };
         if feed.flush().is_err() {
             return;
         }

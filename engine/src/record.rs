@@ -328,11 +328,64 @@ impl Batch {
     }
 }
 
+/// One stamped record carried inside a ring message, with no buffer behind it: what the
+/// ingress sends when a batch holds a single record (a latency-tuned feed with batch size 1,
+/// or a flush of one record), so the shard reads one ring slot instead of following a pointer
+/// to a buffer the producer's core just wrote, and hands nothing back. Only the kinds that fit
+/// a cache line have a variant; bars always travel in batches. Not exported.
+#[derive(Debug, Clone, Copy)]
+pub enum Inline {
+    /// A trade.
+    Trade(Stamped<Trade>),
+    /// A quote.
+    Quote(Stamped<Quote>),
+}
+
+impl Inline {
+    /// Appends the record to `b` if `b` holds its kind; returns whether it did.
+    pub(crate) fn push_into(self, b: &mut Batch) -> bool {
+        match (self, b) {
+            (Inline::Trade(r), Batch::Trade(v)) => v.push(r),
+            (Inline::Quote(r), Batch::Quote(v)) => v.push(r),
+            _ => return false,
+        }
+        true
+    }
+
+    /// The record's kind.
+    pub(crate) fn kind(&self) -> Kind {
+        match self {
+            Inline::Trade(_) => Kind::Trade,
+            Inline::Quote(_) => Kind::Quote,
+        }
+    }
+}
+
 mod sealed {
-    pub trait Sealed {}
-    impl Sealed for super::Trade {}
-    impl Sealed for super::Quote {}
-    impl Sealed for super::Bar {}
+    use super::{Inline, Stamped};
+
+    pub trait Sealed: Sized {
+        /// The record as an inline ring message, for kinds that have one.
+        fn inline(s: Stamped<Self>) -> Option<Inline>;
+    }
+    impl Sealed for super::Trade {
+        #[inline]
+        fn inline(s: Stamped<Self>) -> Option<Inline> {
+            Some(Inline::Trade(s))
+        }
+    }
+    impl Sealed for super::Quote {
+        #[inline]
+        fn inline(s: Stamped<Self>) -> Option<Inline> {
+            Some(Inline::Quote(s))
+        }
+    }
+    impl Sealed for super::Bar {
+        #[inline]
+        fn inline(_: Stamped<Self>) -> Option<Inline> {
+            None
+        }
+    }
 }
 
 /// A record type that DAG ports can carry. Sealed: the kinds are [`Kind`]'s variants.

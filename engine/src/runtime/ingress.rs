@@ -4,7 +4,7 @@
 use super::stats::{bump, SourceCell, StatsShared};
 use super::{Gate, ToShard};
 use crate::instrument::{shard_of, InstrumentId, InternError, Interner};
-use crate::record::{Batch, Record, Stamped, Timestamp};
+use crate::record::{Batch, Inline, Record, Stamped, Timestamp};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::sync::atomic::Ordering::{Relaxed, Release, SeqCst};
 use std::sync::Arc;
@@ -69,6 +69,9 @@ pub struct Ingress<T: Record> {
     pub(crate) flush_every: usize,
     pub(crate) since_flush: usize,
     pub(crate) shard_table: Vec<u16>,
+    /// Entries of `shard_table` still `UNKNOWN`: with none, an id is known iff it is below
+    /// the table's length (one comparison per batch on `push_all`'s fast path).
+    pub(crate) holes: usize,
     pub(crate) interner: Interner,
     pub(crate) gate: Arc<Gate>,
     pub(crate) stats: Arc<StatsShared>,
@@ -90,7 +93,10 @@ impl<T: Record> Ingress<T> {
     fn learn(&mut self, id: InstrumentId, name: &str) {
         let i = id.0 as usize;
         if self.shard_table.len() <= i {
+            self.holes += i - self.shard_table.len();
             self.shard_table.resize(i + 1, UNKNOWN);
+        } else if self.shard_table[i] == UNKNOWN {
+            self.holes -= 1;
         }
         self.shard_table[i] = shard_of(name, self.txs.len()) as u16;
     }
@@ -121,18 +127,7 @@ impl<T: Record> Ingress<T> {
     /// Accepts one record. Blocks while the target shard's ring is full.
     #[inline]
     pub fn push(&mut self, rec: T) -> Result<(), PushError> {
-        let s = self.shard_for(rec.instrument())?;
-        let stamp = self.wm;
-        let ts = rec.ts_event();
-        if ts > self.max_ts {
-            self.max_ts = ts;
-            self.wm = ts.saturating_sub(self.max_delay);
-        }
-        self.bufs[s].push(Stamped { wm: stamp, rec });
-        self.pushed += 1;
-        if self.bufs[s].len() >= self.batch_size {
-            self.send(s)?;
-        }
+        self.route(rec)?;
         self.since_flush += 1;
         if self.since_flush >= self.flush_every {
             self.flush()?;
@@ -140,9 +135,105 @@ impl<T: Record> Ingress<T> {
         Ok(())
     }
 
-    /// Accepts every record of `recs` in order (see [`Ingress::push`]).
+    /// Accepts every record of `recs` in order, exactly as that many [`Ingress::push`] calls
+    /// would (same stamps, batches, flushes and blocking), but faster: with one shard, each
+    /// batch is stamped and copied in one tight loop. On an error, the records before the
+    /// failing one were accepted and the rest were not.
     pub fn push_all(&mut self, recs: &[T]) -> Result<(), PushError> {
-        recs.iter().try_for_each(|&r| self.push(r))
+        let mut rest = recs;
+        while !rest.is_empty() {
+            // Up to the next periodic flush, so flushes land where `push` would put them.
+            let take = rest.len().min(self.flush_every.saturating_sub(self.since_flush).max(1));
+            let (chunk, tail) = rest.split_at(take);
+            if self.txs.len() == 1 && self.batch_size > 1 {
+                self.extend_single(chunk)?;
+            } else {
+                for &r in chunk {
+                    self.route(r)?;
+                }
+            }
+            self.since_flush += take;
+            if self.since_flush >= self.flush_every {
+                self.flush()?;
+            }
+            rest = tail;
+        }
+        Ok(())
+    }
+
+    /// Stamps, buffers and (when a batch fills) sends one record; no flush accounting.
+    #[inline]
+    fn route(&mut self, rec: T) -> Result<(), PushError> {
+        let s = self.shard_for(rec.instrument())?;
+        let stamp = self.wm;
+        let ts = rec.ts_event();
+        if ts > self.max_ts {
+            self.max_ts = ts;
+            self.wm = ts.saturating_sub(self.max_delay);
+        }
+        let st = Stamped { wm: stamp, rec };
+        self.pushed += 1;
+        if self.batch_size == 1 {
+            // Every push sends (the shard's buffer is empty): straight into the ring slot,
+            // without a round trip through the buffer.
+            self.send_one(s, st)
+        } else {
+            if self.bufs[s].is_empty() {
+                self.claim(s);
+            }
+            self.bufs[s].push(st);
+            if self.bufs[s].len() >= self.batch_size {
+                self.send(s)?;
+            }
+            Ok(())
+        }
+    }
+
+    /// `push_all` with one shard: per batch, stamp and copy in one tight loop (no per-record
+    /// routing, capacity check or flush check), then check the instruments once.
+    fn extend_single(&mut self, recs: &[T]) -> Result<(), PushError> {
+        let mut rest = recs;
+        while !rest.is_empty() {
+            let room = self.batch_size.saturating_sub(self.bufs[0].len()).max(1);
+            let (part, tail) = rest.split_at(room.min(rest.len()));
+            let (mut max_ts, mut wm, delay) = (self.max_ts, self.wm, self.max_delay);
+            let before = self.bufs[0].len();
+            // One pass: stamp, copy, and note the largest instrument id; checked after.
+            let max_id = stamp_into(&mut self.bufs[0], part, &mut max_ts, &mut wm, delay);
+            let mut ok = part.len();
+            if self.holes > 0 || max_id as usize >= self.shard_table.len() {
+                // Cold: some id may be unknown here. Undo the copy, learn ids interned
+                // elsewhere, and stamp only the records before the first unknown one.
+                self.bufs[0].truncate(before);
+                (max_ts, wm) = (self.max_ts, self.wm);
+                let known = |t: &[u16], r: &T| t.get(r.instrument().0 as usize).is_some_and(|&s| s != UNKNOWN);
+                ok = 0;
+                for r in part {
+                    if !known(&self.shard_table, r) && self.shard_for(r.instrument()).is_err() {
+                        break;
+                    }
+                    ok += 1;
+                }
+                for &rec in &part[..ok] {
+                    self.bufs[0].push(Stamped { wm, rec });
+                    if rec.ts_event() > max_ts {
+                        max_ts = rec.ts_event();
+                        wm = max_ts.saturating_sub(delay);
+                    }
+                }
+            }
+            (self.max_ts, self.wm) = (max_ts, wm);
+            self.pushed += ok as u64;
+            if self.bufs[0].len() >= self.batch_size {
+                self.send(0)?;
+            }
+            if ok < part.len() {
+                // Reports the unknown instrument (the records before it were accepted).
+                self.shard_for(part[ok].instrument())?;
+            }
+            rest = tail;
+        }
+        Ok(())
     }
 
     /// Sends every shard its buffered records and the current watermark.
@@ -190,22 +281,61 @@ impl<T: Record> Ingress<T> {
             }
         }
         let mut fresh = self.stash[s].pop().unwrap_or_default();
-        // Claim the buffer's cache lines for writing in one streaming pass: the shard last
-        // read them, so record-by-record pushes would each stall on a line transfer.
-        fresh.resize(self.batch_size, Stamped::default());
-        fresh.clear();
+        fresh.reserve(self.batch_size);
         fresh
     }
 
+    /// Claims buffer `s`'s cache lines for writing in one streaming pass before `push` fills
+    /// it record by record: the shard last read them, so each push would otherwise stall on
+    /// a line transfer. (`push_all` fills a buffer in one streaming pass and needs none.)
+    #[cold]
+    fn claim(&mut self, s: usize) {
+        let b = &mut self.bufs[s];
+        b.resize(self.batch_size, Stamped::default());
+        b.clear();
+    }
+
+    /// Sends one record to shard `s` whose buffer is empty: inside the ring slot if its kind
+    /// has an inline form, so the shard reads one slot instead of following a pointer to lines
+    /// this core just wrote, and no buffer changes hands.
+    fn send_one(&mut self, s: usize, rec: Stamped<T>) -> Result<(), PushError> {
+        match T::inline(rec) {
+            Some(one) => self.send_inline(s, one),
+            None => {
+                self.bufs[s].push(rec);
+                self.send(s)
+            }
+        }
+    }
+
+    fn send_inline(&mut self, s: usize, one: Inline) -> Result<(), PushError> {
+        let wm = self.wm;
+        let sent = self.gated_send(s, ToShard::One { rec: one, wm });
+        self.sent(s, 1, wm, sent)
+    }
+
+    /// Sends shard `s` its buffered records (possibly none) and the current watermark.
     fn send(&mut self, s: usize) -> Result<(), PushError> {
         let n = self.bufs[s].len();
-        let batch = T::into_batch(std::mem::take(&mut self.bufs[s]));
+        if let [rec] = self.bufs[s][..] {
+            if let Some(one) = T::inline(rec) {
+                self.bufs[s].clear();
+                return self.send_inline(s, one);
+            }
+        }
         let wm = self.wm;
+        let batch = T::into_batch(std::mem::take(&mut self.bufs[s]));
         let sent = self.gated_send(s, ToShard::Data { batch, wm });
         // The next buffer is prepared after the send: recycling reads lines the shard wrote
         // and the claiming pass writes lines it read, and done first, those transfers would
         // add to this batch's latency.
         self.bufs[s] = self.fresh_buffer(s);
+        self.sent(s, n, wm, sent)
+    }
+
+    /// Accounts for a send of `n` records with watermark `wm` to shard `s`; on failure,
+    /// drops (and counts as rejected) everything still buffered.
+    fn sent(&mut self, s: usize, n: usize, wm: Timestamp, sent: Result<(), PushError>) -> Result<(), PushError> {
         match sent {
             Ok(()) => {
                 self.sent_wm[s] = wm;
@@ -253,6 +383,31 @@ impl<T: Record> Ingress<T> {
         self.gate.in_send.store(0, Release);
         r
     }
+}
+
+/// Appends `recs` to `buf`, each stamped with the watermark before it (`wm`, advanced to
+/// `ts − delay` by every record past `max_ts`); returns the largest instrument id seen.
+#[inline]
+fn stamp_into<T: Record>(
+    buf: &mut Vec<Stamped<T>>,
+    recs: &[T],
+    max_ts: &mut Timestamp,
+    wm: &mut Timestamp,
+    delay: i64,
+) -> u32 {
+    let (mut m, mut w, mut max_id) = (*max_ts, *wm, 0u32);
+    buf.extend(recs.iter().map(|&rec| {
+        let stamp = w;
+        let ts = rec.ts_event();
+        if ts > m {
+            m = ts;
+            w = ts.saturating_sub(delay);
+        }
+        max_id = max_id.max(rec.instrument().0);
+        Stamped { wm: stamp, rec }
+    }));
+    (*max_ts, *wm) = (m, w);
+    max_id
 }
 
 impl<T: Record> Drop for Ingress<T> {

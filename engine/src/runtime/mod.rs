@@ -12,7 +12,7 @@ pub(crate) mod stats;
 use crate::dag::{Dag, Role};
 use crate::instrument::Interner;
 use crate::operator::ShardContext;
-use crate::record::{Batch, Kind, Record, Timestamp};
+use crate::record::{Batch, Inline, Kind, Record, Timestamp};
 use config::{Config, ConfigError, Placement};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use egress::Egress;
@@ -31,6 +31,8 @@ use std::time::Duration;
 pub(crate) enum ToShard {
     /// A batch and the source watermark after it.
     Data { batch: Batch, wm: Timestamp },
+    /// A single record inline (no buffer to follow or hand back) and the watermark after it.
+    One { rec: Inline, wm: Timestamp },
     /// The source ended.
     End,
 }
@@ -165,6 +167,7 @@ impl Engine {
                     node,
                     rx,
                     recycle: rtx,
+                    single: Batch::empty(dag.nodes[node].outputs[0]),
                     wm: i64::MIN,
                     ended: false,
                     last_seen: std::time::Instant::now(),
@@ -354,6 +357,7 @@ impl Engine {
             flush_every: self.config.flush_every.get(),
             since_flush: 0,
             shard_table: Vec::new(),
+            holes: 0,
             interner: self.interner.clone(),
             gate: self.gates[p.index].clone(),
             stats: self.stats.clone(),

@@ -30,6 +30,9 @@ pub(crate) struct SourceIn {
     pub(crate) node: usize,
     pub(crate) rx: Receiver<ToShard>,
     pub(crate) recycle: Sender<Batch>,
+    /// The shard's own one-record buffer for inline messages (allocated on first use, on
+    /// the shard thread, and kept: inline records are never handed back).
+    pub(crate) single: Batch,
     pub(crate) wm: Timestamp,
     pub(crate) ended: bool,
     /// The shard's coarse clock when this source last sent something.
@@ -265,35 +268,8 @@ impl Shard {
         self.sources[k].last_seen = self.now;
         self.sources[k].idle = false;
         match msg {
-            ToShard::Data { mut batch, wm } => {
-                if self.sources.len() > 1 {
-                    // Several inputs: a record's stamp is the minimum over all inputs.
-                    let others = (0..self.sources.len())
-                        .filter(|&j| j != k)
-                        .map(|j| {
-                            let o = &self.sources[j];
-                            if o.ended || o.idle {
-                                WM_END
-                            } else {
-                                o.wm
-                            }
-                        })
-                        .min()
-                        .unwrap_or(WM_END);
-                    clamp_stamps(&mut batch, others);
-                }
-                let node = self.sources[k].node;
-                let n = batch.len() as u64;
-                let c = &self.stats.shards[self.ctx.shard];
-                bump(c.events_in.get(node), n);
-                bump(c.events_out.get(node), n);
-                self.bufs[node][0] = batch;
-                if wm > self.sources[k].wm {
-                    self.sources[k].wm = wm;
-                }
-                self.step();
-                let kind = self.bufs[node][0].kind();
-                let mut spent = std::mem::replace(&mut self.bufs[node][0], Batch::empty(kind));
+            ToShard::Data { batch, wm } => {
+                let mut spent = self.deliver(k, batch, wm);
                 spent.clear();
                 // Hand the buffer back to the producer; if its pool is full, drop it.
                 if let Err(TrySendError::Full(b) | TrySendError::Disconnected(b)) =
@@ -301,6 +277,18 @@ impl Shard {
                 {
                     drop(b);
                 }
+            }
+            ToShard::One { rec, wm } => {
+                let mut b = std::mem::replace(&mut self.sources[k].single, Batch::empty(rec.kind()));
+                b.clear();
+                if !rec.push_into(&mut b) {
+                    // Unreachable (an ingress is typed by its source's kind), but never lose it.
+                    b = Batch::with_capacity(rec.kind(), 1);
+                    rec.push_into(&mut b);
+                }
+                let mut spent = self.deliver(k, b, wm);
+                spent.clear();
+                self.sources[k].single = spent;
             }
             ToShard::End => {
                 self.sources[k].ended = true;
@@ -315,6 +303,39 @@ impl Shard {
                 self.step();
             }
         }
+    }
+
+    /// Runs source `k`'s batch through the DAG with the source watermark `wm` after it;
+    /// returns the batch's buffer.
+    fn deliver(&mut self, k: usize, mut batch: Batch, wm: Timestamp) -> Batch {
+        if self.sources.len() > 1 {
+            // Several inputs: a record's stamp is the minimum over all inputs.
+            let others = (0..self.sources.len())
+                .filter(|&j| j != k)
+                .map(|j| {
+                    let o = &self.sources[j];
+                    if o.ended || o.idle {
+                        WM_END
+                    } else {
+                        o.wm
+                    }
+                })
+                .min()
+                .unwrap_or(WM_END);
+            clamp_stamps(&mut batch, others);
+        }
+        let node = self.sources[k].node;
+        let n = batch.len() as u64;
+        let c = &self.stats.shards[self.ctx.shard];
+        bump(c.events_in.get(node), n);
+        bump(c.events_out.get(node), n);
+        let kind = batch.kind();
+        self.bufs[node][0] = batch;
+        if wm > self.sources[k].wm {
+            self.sources[k].wm = wm;
+        }
+        self.step();
+        std::mem::replace(&mut self.bufs[node][0], Batch::empty(kind))
     }
 
     /// Runs a pass for what arrived, with the watermark if it advanced, then ships egress.
@@ -401,8 +422,14 @@ impl Shard {
                 stopping = true;
             }
             let mut got = false;
-            for j in 0..n_src {
-                let k = (rr + j) % n_src;
+            // Round robin from `rr`, wrapping by comparison (a division per poll would sit in
+            // front of every message's detection).
+            let mut k = rr;
+            for _ in 0..n_src {
+                k += 1;
+                if k >= n_src {
+                    k = 0;
+                }
                 if self.sources[k].ended {
                     continue;
                 }
@@ -421,7 +448,10 @@ impl Shard {
                     busy_since = Some(Instant::now());
                 }
             }
-            rr = rr.wrapping_add(1);
+            rr += 1;
+            if rr >= n_src {
+                rr = 0;
+            }
             if self.sources.iter().all(|s| s.ended) || (stopping && !got) {
                 // Input ended, or a graceful stop found the rings empty (every accepted batch
                 // was in them before the stop flag was set).
