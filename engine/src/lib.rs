@@ -1,5 +1,5 @@
 //! ticklane engine core: exact records, a validated dataflow graph, and a thread-per-core
-//! sharded runtime over bounded crossbeam rings.
+//! sharded runtime over bounded single-producer rings.
 //!
 //! ```
 //! use ticklane_engine::{Config, DagBuilder, Engine, Fixed, Kind, Stamped, Trade};
@@ -46,6 +46,8 @@
 //!
 //! Determinism: for the same input records in the same order, output through an egress is
 //! identical at any shard count, ring capacity, batch size or pacing.
+// No unsafe code, except the ingress → shard ring (`runtime/ring.rs`, which allows it for
+// itself: slot values handed between two threads by a stamp protocol; tested under miri).
 #![deny(unsafe_code)]
 
 mod dag;

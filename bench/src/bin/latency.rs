@@ -7,8 +7,10 @@
 //! intended time is the coordinated-omission correction: if the producer is held up, the
 //! delay shows in the latencies instead of silently thinning the load.
 //!
-//! Scenarios (each `DURATION` seconds, default 2):
-//! - `crossbeam ping-pong`: round trip / 2 over two bounded(1) channels (the floor of a hop);
+//! Scenarios (each `ROUNDS` times, default 9, for `SECONDS` each, default 0.5):
+//! - `cache-line ping-pong`: round trip / 2 of a value bounced on one cache line (the
+//!   hardware floor: no queue at all);
+//! - `crossbeam ping-pong`: round trip / 2 over two bounded(1) channels;
 //! - `crossbeam hop`: the same open-loop schedule over a raw bounded channel, one event per
 //!   message;
 //! - `engine hop`: `Ingress::push` + `flush` per event → ring → shard → identity → sink;
@@ -17,12 +19,16 @@
 //!
 //! at 50% and 90% of the engine's measured maximum sustained rate in this latency
 //! configuration (batch of 1, busy-spinning shard), and a burst profile (bursts of 64 back to
-//! back, 50% average). Prints p50 / p99 / p99.9 / max in nanoseconds.
+//! back, 50% average). Prints p50 / p99 / p99.9 (each the median over rounds) and the max over
+//! all rounds, in nanoseconds, then the engine/crossbeam ratios per round (a round runs the
+//! pipelines back to back, so a ratio compares runs seconds apart; this VM's latency moves
+//! between runs, and its vCPU stalls land in some rounds and not others).
 //!
-//! `cargo run --release -p ticklane-bench --bin latency [DURATION_SECS]`
+//! `cargo run --release -p ticklane-bench --bin latency [SECONDS] [ROUNDS]`
 
 use hdrhistogram::Histogram;
 use quanta::Clock;
+use std::sync::atomic::Ordering::{Acquire, Release};
 use std::time::Duration;
 use ticklane::operators::{TimeBars, TimeBarsConfig};
 use ticklane::{
@@ -62,18 +68,6 @@ fn hist() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 10_000_000_000, 3).expect("valid bounds")
 }
 
-fn row(name: &str, h: &Histogram<u64>) {
-    println!(
-        "{:<34} {:>9} {:>9} {:>9} {:>10} {:>10}",
-        name,
-        h.value_at_quantile(0.5),
-        h.value_at_quantile(0.99),
-        h.value_at_quantile(0.999),
-        h.max(),
-        h.len()
-    );
-}
-
 /// Runs the open-loop producer: waits for each event's due time, then `send(intended_ns)`.
 fn produce(clock: &Clock, profile: Profile, dur: Duration, mut send: impl FnMut(u64) -> bool) -> u64 {
     let n = profile.events(dur);
@@ -106,9 +100,16 @@ fn ping_pong(clock: &Clock, rounds: u64) -> Histogram<u64> {
     let (btx, brx) = crossbeam_channel::bounded::<u64>(1);
     let echo = std::thread::spawn(move || {
         pin_consumer();
-        while let Ok(v) = rx.recv() {
-            if btx.send(v).is_err() {
-                break;
+        // Spinning, as the shards and the hop consumers do (a blocking `recv` may park).
+        loop {
+            match rx.try_recv() {
+                Ok(v) => {
+                    if btx.send(v).is_err() {
+                        break;
+                    }
+                }
+                Err(crossbeam_channel::TryRecvError::Empty) => std::hint::spin_loop(),
+                Err(crossbeam_channel::TryRecvError::Disconnected) => break,
             }
         }
     });
@@ -126,14 +127,33 @@ fn ping_pong(clock: &Clock, rounds: u64) -> Histogram<u64> {
     h
 }
 
-fn crossbeam_hop(clock: &Clock, profile: Profile, dur: Duration) -> Histogram<u64> {
+/// Events sent (and seen by the consumer) before the measured schedule starts, marked so the
+/// consumer does not record them: thread start-up, first touches and cold caches stay out of
+/// the figures, for every pipeline alike.
+const WARM_UP: u64 = 20_000;
+
+/// Waits until the consumer has seen the whole warm-up.
+fn wait_for(seen: &ticklane_bench::Counter) {
+    while seen.load(Acquire) < WARM_UP {
+        std::hint::spin_loop();
+    }
+}
+
+/// The crossbeam hop: its histogram and the seconds from the first scheduled send to the
+/// consumer's end.
+fn crossbeam_hop(clock: &Clock, profile: Profile, dur: Duration) -> (Histogram<u64>, f64) {
     let (tx, rx) = crossbeam_channel::bounded::<u64>(4096);
     let c = clock.clone();
+    let warm = std::sync::Arc::new(ticklane_bench::Counter::default());
+    let w = warm.clone();
     let consumer = std::thread::spawn(move || {
         pin_consumer();
         let mut h = hist();
         loop {
             match rx.try_recv() {
+                Ok(0) => {
+                    w.fetch_add(1, Release);
+                }
                 Ok(intended) => {
                     let _ = h.record(now_ns(&c).saturating_sub(intended).max(1));
                 }
@@ -143,15 +163,23 @@ fn crossbeam_hop(clock: &Clock, profile: Profile, dur: Duration) -> Histogram<u6
         }
         h
     });
+    for _ in 0..WARM_UP {
+        let _ = tx.send(0);
+    }
+    wait_for(&warm);
+    let t = std::time::Instant::now();
     produce(clock, profile, dur, |t| tx.send(t).is_ok());
     drop(tx);
-    consumer.join().expect("consumer")
+    let h = consumer.join().expect("consumer");
+    (h, t.elapsed().as_secs_f64())
 }
 
 /// Records `now − ts_recv` (the intended send time carried in `ts_recv`) per trade, optionally
 /// after applying the 1 s time-bar operator to the batch.
 struct Probe {
     clock: Clock,
+    /// Warm-up records seen (those with `ts_recv == 0`, not recorded).
+    warm: std::sync::Arc<ticklane_bench::Counter>,
     bars: Option<(TimeBars, Vec<Stamped<Bar>>)>,
     hist: Histogram<u64>,
     out: crossbeam_channel::Sender<Histogram<u64>>,
@@ -165,7 +193,11 @@ impl Transform<Trade, Trade> for Probe {
         }
         let now = now_ns(&self.clock);
         for t in input {
-            let _ = self.hist.record(now.saturating_sub(t.rec.ts_recv as u64).max(1));
+            if t.rec.ts_recv == 0 {
+                self.warm.fetch_add(1, Release);
+            } else {
+                let _ = self.hist.record(now.saturating_sub(t.rec.ts_recv as u64).max(1));
+            }
         }
     }
 
@@ -176,13 +208,18 @@ impl Transform<Trade, Trade> for Probe {
     }
 }
 
-fn engine_hop(clock: &Clock, profile: Profile, dur: Duration, with_bars: bool) -> (Histogram<u64>, u64) {
+/// The engine hop: its histogram, the events sent, and the seconds from the first scheduled
+/// push to the end of the run.
+fn engine_hop(clock: &Clock, profile: Profile, dur: Duration, with_bars: bool) -> (Histogram<u64>, u64, f64) {
     let (tx, rx) = crossbeam_channel::unbounded();
     let c = clock.clone();
+    let warm = std::sync::Arc::new(ticklane_bench::Counter::default());
+    let w = warm.clone();
     let mut g = DagBuilder::new();
     g.source("feed", Kind::Trade)
         .transform::<Trade, Trade, _, _>("probe", move |_| Probe {
             clock: c.clone(),
+            warm: w.clone(),
             bars: with_bars
                 .then(|| (TimeBars::new(TimeBarsConfig::new(Duration::from_secs(1)).expect("width")), Vec::new())),
             hist: hist(),
@@ -203,6 +240,15 @@ fn engine_hop(clock: &Clock, profile: Profile, dur: Duration, with_bars: bool) -
     let mut feed = engine.ingress::<Trade>("feed").expect("ingress");
     let ids: Vec<InstrumentId> = (0..1000).map(|i| feed.intern(&format!("SYM{i}")).expect("intern")).collect();
     let (mut k, mut ts) = (0usize, 1_700_000_000_000_000_000i64);
+    for _ in 0..WARM_UP {
+        ts += 1_000;
+        let t = Trade { ts_event: ts, ts_recv: 0, instrument: ids[0], ..Trade::default() };
+        if feed.push(t).is_err() {
+            break;
+        }
+    }
+    wait_for(&warm);
+    let t0 = std::time::Instant::now();
     let sent = produce(clock, profile, dur, |intended| {
         // Cheap next-record construction (no division): the baseline pays nothing here.
         k += 1;
@@ -222,50 +268,219 @@ fn engine_hop(clock: &Clock, profile: Profile, dur: Duration, with_bars: bool) -
     });
     drop(feed);
     engine.join().expect("clean run");
-    (rx.recv().expect("histogram"), sent)
+    (rx.recv().expect("histogram"), sent, t0.elapsed().as_secs_f64())
 }
 
 /// Closed loop: how many events/s a scenario's own pipeline sustains (2M events pushed as fast
-/// as it takes them, from the first push to the last delivery and a clean join).
-fn max_rate(clock: &Clock, with_bars: bool) -> f64 {
+/// as it takes them, from the first push to the last delivery and a clean join; after the
+/// warm-up). `None`: the crossbeam hop.
+fn max_rate(clock: &Clock, engine: Option<bool>) -> f64 {
     let n = 2_000_000;
-    let t = std::time::Instant::now();
-    let (_, sent) = engine_hop(clock, Profile::Flood(n), Duration::ZERO, with_bars);
-    sent as f64 / t.elapsed().as_secs_f64()
+    let secs = match engine {
+        Some(with_bars) => engine_hop(clock, Profile::Flood(n), Duration::ZERO, with_bars).2,
+        None => crossbeam_hop(clock, Profile::Flood(n), Duration::ZERO).1,
+    };
+    n as f64 / secs
+}
+
+/// Round trip / 2 of one value bounced on a single cache line between the two pinned cores:
+/// the hardware floor of any hop (no queue, no slot, no index).
+fn line_ping_pong(clock: &Clock, rounds: u64) -> Histogram<u64> {
+    use std::sync::atomic::{AtomicU64, Ordering::Acquire, Ordering::Release};
+    let line = std::sync::Arc::new(ticklane_bench::Counter::default());
+    let l2 = line.clone();
+    let echo = std::thread::spawn(move || {
+        pin_consumer();
+        let mut expect = 1;
+        while expect < 2 * rounds {
+            while l2.load(Acquire) != expect {
+                std::hint::spin_loop();
+            }
+            l2.store(expect + 1, Release);
+            expect += 2;
+        }
+    });
+    let mut h = hist();
+    let a: &AtomicU64 = &line;
+    for i in 0..rounds {
+        let t = clock.raw();
+        a.store(2 * i + 1, Release);
+        while a.load(Acquire) != 2 * i + 2 {
+            std::hint::spin_loop();
+        }
+        let _ = h.record((clock.delta_as_nanos(t, clock.raw()) / 2).max(1));
+    }
+    let _ = echo.join();
+    h
+}
+
+/// What the machine takes from a spinning thread: one thread per core reads the clock in a
+/// tight loop for `secs` and counts the gaps between reads (interrupts, vCPU preemption).
+/// Returns per core: gaps over 10 µs per second, the share of time lost in gaps over 1 µs,
+/// and the longest gap in µs. Any hop's p99 on this machine is bounded below by these.
+fn hiccups(clock: &Clock, secs: f64) -> Vec<(usize, f64, f64, u64)> {
+    let threads: Vec<_> = cores()
+        .into_iter()
+        .map(|id| {
+            let c = clock.clone();
+            std::thread::spawn(move || {
+                core_affinity::set_for_current(core_affinity::CoreId { id });
+                let t0 = c.raw();
+                let (mut last, mut over10, mut lost, mut longest) = (t0, 0u64, 0u64, 0u64);
+                loop {
+                    let now = c.raw();
+                    let gap = c.delta_as_nanos(last, now);
+                    if gap > 1_000 {
+                        lost += gap;
+                        longest = longest.max(gap);
+                        over10 += u64::from(gap > 10_000);
+                    }
+                    last = now;
+                    if c.delta_as_nanos(t0, now) as f64 >= secs * 1e9 {
+                        break;
+                    }
+                }
+                (id, over10 as f64 / secs, lost as f64 / (secs * 1e9), longest / 1_000)
+            })
+        })
+        .collect();
+    threads.into_iter().filter_map(|t| t.join().ok()).collect()
+}
+
+/// One scenario's per-round histograms.
+#[derive(Default)]
+struct Rounds(Vec<Histogram<u64>>);
+
+impl Rounds {
+    /// The median over rounds of quantile `q`.
+    fn median(&self, q: f64) -> u64 {
+        let mut v: Vec<u64> = self.0.iter().map(|h| h.value_at_quantile(q)).collect();
+        v.sort_unstable();
+        v.get(v.len() / 2).copied().unwrap_or(0)
+    }
+
+    fn row(&self, name: &str) {
+        println!(
+            "{:<36} {:>9} {:>9} {:>9} {:>10} {:>10}",
+            name,
+            self.median(0.5),
+            self.median(0.99),
+            self.median(0.999),
+            self.0.iter().map(Histogram::max).max().unwrap_or(0),
+            self.0.iter().map(Histogram::len).sum::<u64>()
+        );
+    }
+
+    /// Per-round ratios `self / base` at quantile `q` (rounds are paired: run back to back).
+    fn ratios(&self, base: &Rounds, q: f64) -> Vec<f64> {
+        let mut r: Vec<f64> = self
+            .0
+            .iter()
+            .zip(&base.0)
+            .map(|(a, b)| a.value_at_quantile(q) as f64 / b.value_at_quantile(q).max(1) as f64)
+            .collect();
+        r.sort_by(f64::total_cmp);
+        r
+    }
+}
+
+/// "p50 1.21× (1.15–1.30)": the median of the per-round ratios and their range.
+fn ratio_text(label: &str, r: &[f64]) -> String {
+    match (r.first(), r.get(r.len() / 2), r.last()) {
+        (Some(lo), Some(mid), Some(hi)) => format!("{label} {mid:.2}× ({lo:.2}–{hi:.2})"),
+        _ => format!("{label} n/a"),
+    }
 }
 
 fn main() {
-    let secs: f64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).filter(|s: &f64| *s > 0.0).unwrap_or(2.0);
+    let mut args = std::env::args().skip(1);
+    let secs: f64 = args.next().and_then(|s| s.parse().ok()).filter(|s: &f64| *s > 0.0).unwrap_or(0.5);
+    let rounds: usize = args.next().and_then(|s| s.parse().ok()).filter(|&r| r > 0).unwrap_or(9);
     let dur = Duration::from_secs_f64(secs);
     cores(); // read before pinning
     pin_producer();
     let clock = Clock::new();
-    let max_hop = max_rate(&clock, false);
-    let max_bars = max_rate(&clock, true);
+    let max_cb = max_rate(&clock, None);
+    let max_engine = max_rate(&clock, Some(false));
+    let max_bars = max_rate(&clock, Some(true));
+    // The two hops are compared under the same offered load: a share of the lower maximum.
+    let max_hop = max_cb.min(max_engine);
     println!(
         "cores: consumer/shard {:?}, producer {:?}; max sustained rate (batch 1, 1,000 instruments): \
-         hop {:.2} M events/s, hop + 1 s bars {:.2} M events/s",
+         crossbeam hop {:.2}, engine hop {:.2}, engine hop + 1 s bars {:.2} M events/s; \
+         {rounds} rounds of {secs} s per scenario, the three pipelines back to back in each round; \
+         quantiles are medians over rounds",
         cores().first(),
         cores().last(),
-        max_hop / 1e6,
+        max_cb / 1e6,
+        max_engine / 1e6,
         max_bars / 1e6
     );
+    for (id, over10, lost, longest) in hiccups(&clock, secs.clamp(0.1, 1.0)) {
+        println!(
+            "machine hiccups, core {id} (a spinning thread's clock gaps): {over10:.0} gaps > 10 µs per second, \
+             {:.2}% of the time lost in gaps > 1 µs, longest {longest} µs",
+            lost * 100.0
+        );
+    }
     println!(
-        "{:<34} {:>9} {:>9} {:>9} {:>10} {:>10}",
+        "{:<36} {:>9} {:>9} {:>9} {:>10} {:>10}",
         "scenario (latency in ns)", "p50", "p99", "p99.9", "max", "events"
     );
-    row("crossbeam ping-pong (RTT/2)", &ping_pong(&clock, 200_000));
+    let (mut line, mut pp) = (Rounds::default(), Rounds::default());
+    for _ in 0..rounds {
+        line.0.push(line_ping_pong(&clock, 100_000));
+        pp.0.push(ping_pong(&clock, 100_000));
+    }
+    line.row("cache-line ping-pong (RTT/2)");
+    pp.row("crossbeam ping-pong (RTT/2)");
+    let mut summary = Vec::new();
     for (label, share, burst) in [("50%", 0.5, None), ("90%", 0.9, None), ("burst 64 @ 50%", 0.5, Some(64))] {
-        // Each pipeline runs at its own share of its own maximum; the crossbeam floor runs
-        // at the engine hop's rate.
+        // The hops run at a share of the lower of their two maxima (the same load for both);
+        // the bars pipeline at a share of its own maximum.
         let at = |max: f64| match burst {
             Some(n) => Profile::Burst(max * share, n),
             None => Profile::Steady(max * share),
         };
-        row(&format!("crossbeam hop, {label}"), &crossbeam_hop(&clock, at(max_hop), dur));
-        let (h, _) = engine_hop(&clock, at(max_hop), dur, false);
-        row(&format!("engine hop, {label}"), &h);
-        let (h, _) = engine_hop(&clock, at(max_bars), dur, true);
-        row(&format!("engine → bar updated, {label}"), &h);
+        let (mut cb, mut hop, mut bars) = (Rounds::default(), Rounds::default(), Rounds::default());
+        let mut dropped = 0;
+        for _ in 0..rounds {
+            // The floor before and after the round: if it moved (the VM put the vCPUs
+            // elsewhere), the round compares two different machines and is not kept.
+            let before = line_ping_pong(&clock, 20_000).value_at_quantile(0.5);
+            let c = crossbeam_hop(&clock, at(max_hop), dur).0;
+            let e = engine_hop(&clock, at(max_hop), dur, false).0;
+            let b = engine_hop(&clock, at(max_bars), dur, true).0;
+            let after = line_ping_pong(&clock, 20_000).value_at_quantile(0.5);
+            if after.abs_diff(before) * 4 > before {
+                dropped += 1;
+                continue;
+            }
+            cb.0.push(c);
+            hop.0.push(e);
+            bars.0.push(b);
+        }
+        if dropped > 0 {
+            println!("({label}: {dropped} of {rounds} rounds dropped: the cache-line floor moved by more than 25% across them)");
+        }
+        cb.row(&format!("crossbeam hop, {label}"));
+        hop.row(&format!("engine hop, {label}"));
+        bars.row(&format!("engine → bar updated, {label}"));
+        summary.push(format!(
+            "engine hop / crossbeam hop, {label}: {}, {}, {}",
+            ratio_text("p50", &hop.ratios(&cb, 0.5)),
+            ratio_text("p99", &hop.ratios(&cb, 0.99)),
+            ratio_text("p99.9", &hop.ratios(&cb, 0.999))
+        ));
+        if burst.is_none() && share == 0.5 {
+            summary.push(format!(
+                "engine hop / cache-line ping-pong, p50: {:.2}×",
+                hop.median(0.5) as f64 / line.median(0.5).max(1) as f64
+            ));
+        }
+    }
+    println!("ratios (median of per-round ratios, range over rounds):");
+    for l in summary {
+        println!("  {l}");
     }
 }

@@ -1,11 +1,12 @@
 //! The producer side of a source: routes records to shards in batches, stamps each record with
 //! the source watermark, and carries watermarks and end-of-stream in-band.
 
+use super::ring::{Producer, TrySend};
 use super::stats::{bump, SourceCell, StatsShared};
-use super::{Gate, ToShard};
+use super::{Doorbell, Gate, ToShard};
 use crate::instrument::{shard_of, InstrumentId, InternError, Interner};
 use crate::record::{Batch, Inline, Record, Stamped, Timestamp};
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::Receiver;
 use std::sync::atomic::Ordering::{Relaxed, Release, SeqCst};
 use std::sync::Arc;
 use std::time::Instant;
@@ -52,7 +53,7 @@ const UNKNOWN: u16 = u16::MAX;
 /// everything buffered and ends the source: its watermark becomes +∞.
 pub struct Ingress<T: Record> {
     pub(crate) source: usize,
-    pub(crate) txs: Vec<Sender<ToShard>>,
+    pub(crate) txs: Vec<Producer<ToShard>>,
     pub(crate) recycle: Vec<Receiver<Batch>>,
     /// Per shard, returned buffers reused last-in first-out: the most recently returned one
     /// is still in cache, whereas the channel alone would rotate through every buffer ever
@@ -73,6 +74,8 @@ pub struct Ingress<T: Record> {
     /// the table's length (one comparison per batch on `push_all`'s fast path).
     pub(crate) holes: usize,
     pub(crate) interner: Interner,
+    /// The shards' doorbells, when shards may park (rung after each send).
+    pub(crate) doorbells: Option<Vec<Arc<Doorbell>>>,
     pub(crate) gate: Arc<Gate>,
     pub(crate) stats: Arc<StatsShared>,
     pub(crate) finished: bool,
@@ -361,7 +364,7 @@ impl<T: Record> Ingress<T> {
 
     /// Sends through the stop gate: a stopping engine waits for sends in flight, and sends
     /// that start after the stop are refused, so a stop never races a half-delivered batch.
-    fn gated_send(&self, s: usize, msg: ToShard) -> Result<(), PushError> {
+    fn gated_send(&mut self, s: usize, msg: ToShard) -> Result<(), PushError> {
         // One ingress per source, so one writer per gate: entering is a SeqCst swap (ordered
         // before the `stopped` load, against `Engine::stop`'s store-then-load), leaving a
         // plain release store — one locked instruction per send instead of two.
@@ -372,14 +375,17 @@ impl<T: Record> Ingress<T> {
         }
         let r = match self.txs[s].try_send(msg) {
             Ok(()) => Ok(()),
-            Err(TrySendError::Full(msg)) => {
+            Err(TrySend::Full(msg)) => {
                 let t0 = Instant::now();
                 let r = self.txs[s].send(msg);
                 bump(self.cell().wait_ns.get(s), t0.elapsed().as_nanos() as u64);
                 r.map_err(|_| PushError::ShardGone { shard: s, unsent: 0 })
             }
-            Err(TrySendError::Disconnected(_)) => Err(PushError::ShardGone { shard: s, unsent: 0 }),
+            Err(TrySend::Disconnected(_)) => Err(PushError::ShardGone { shard: s, unsent: 0 }),
         };
+        if let Some(d) = &self.doorbells {
+            d[s].ring_after_send();
+        }
         self.gate.in_send.store(0, Release);
         r
     }

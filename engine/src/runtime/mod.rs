@@ -1,11 +1,12 @@
 //! The sharded runtime: [`Engine`] starts one thread per shard, each running its slice of the
-//! [`Dag`] over bounded crossbeam rings fed by [`Ingress`] handles.
+//! [`Dag`] over bounded single-producer rings ([`ring`]) fed by [`Ingress`] handles.
 
 pub(crate) mod config;
 pub(crate) mod egress;
 pub(crate) mod ingress;
 #[cfg(feature = "prometheus")]
 mod prometheus;
+pub(crate) mod ring;
 pub(crate) mod shard;
 pub(crate) mod stats;
 
@@ -13,7 +14,7 @@ use crate::dag::{Dag, Role};
 use crate::instrument::Interner;
 use crate::operator::ShardContext;
 use crate::record::{Batch, Inline, Kind, Record, Timestamp};
-use config::{Config, ConfigError, Placement};
+use config::{Config, ConfigError, Placement, WaitStrategy};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use egress::Egress;
 use ingress::Ingress;
@@ -44,6 +45,35 @@ pub(crate) struct EgressMsg {
     /// The shard's watermark: it will emit nothing stamped below this.
     pub(crate) progress: Timestamp,
     pub(crate) end: bool,
+}
+
+/// How a parked shard is woken: it raises `sleeping`, looks at its rings once more, and
+/// parks; a producer that sends while it is raised (or the engine, to stop or abort) unparks
+/// it. Only used under [`WaitStrategy::Park`]; a missed wake-up costs at most the park timeout.
+#[derive(Default)]
+pub(crate) struct Doorbell {
+    pub(crate) sleeping: AtomicBool,
+    pub(crate) thread: std::sync::OnceLock<std::thread::Thread>,
+}
+
+impl Doorbell {
+    /// Unparks the shard (a no-op before its thread registered).
+    pub(crate) fn wake(&self) {
+        if let Some(t) = self.thread.get() {
+            t.unpark();
+        }
+    }
+
+    /// After a send: wakes the shard if it is (about to be) parked. The fence orders the
+    /// slot's stamp before the `sleeping` load, against the shard's store of `sleeping`
+    /// before its last look at the rings (one of the two sees the other).
+    #[inline]
+    pub(crate) fn ring_after_send(&self) {
+        std::sync::atomic::fence(SeqCst);
+        if self.sleeping.load(std::sync::atomic::Ordering::Relaxed) {
+            self.wake();
+        }
+    }
 }
 
 /// The stop handshake between [`Engine::stop`] and one source's ingress.
@@ -118,7 +148,7 @@ struct SourceParts {
     name: String,
     kind: Kind,
     index: usize,
-    txs: Vec<Sender<ToShard>>,
+    txs: Vec<ring::Producer<ToShard>>,
     recycle: Vec<Receiver<Batch>>,
 }
 
@@ -130,8 +160,8 @@ pub struct Engine {
     dag: Dag,
     interner: Interner,
     handles: Vec<JoinHandle<()>>,
-    /// Wakes a parked shard to re-check `abort` and `stop`.
-    wake: Vec<Sender<()>>,
+    /// Wakes a parked shard (to re-check `abort` and `stop`, or for new messages).
+    doorbells: Vec<Arc<Doorbell>>,
     abort: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     failure: Failure,
@@ -159,7 +189,7 @@ impl Engine {
             let mut txs = Vec::new();
             let mut recycle = Vec::new();
             for inputs in shard_inputs.iter_mut() {
-                let (tx, rx) = bounded(cap);
+                let (tx, rx) = ring::ring(cap);
                 let (rtx, rrx) = bounded(cap + 2);
                 txs.push(tx);
                 recycle.push(rrx);
@@ -207,16 +237,14 @@ impl Engine {
         let stop = Arc::new(AtomicBool::new(false));
         let failure: Failure = Arc::new(Mutex::new(None));
         let mut handles = Vec::with_capacity(shards);
-        let mut wake = Vec::with_capacity(shards);
+        let doorbells: Vec<Arc<Doorbell>> = (0..shards).map(|_| Arc::new(Doorbell::default())).collect();
         for (i, inputs) in shard_inputs.into_iter().enumerate() {
-            let (wake_tx, wake_rx) = bounded(1);
-            wake.push(wake_tx);
             let ctx = ShardContext { shard: i, shards, interner: interner.clone() };
             let mut shard = Shard::new(
                 ctx,
                 &dag,
                 inputs,
-                wake_rx,
+                doorbells[i].clone(),
                 config.wait,
                 config.idle_timeout,
                 abort.clone(),
@@ -264,7 +292,7 @@ impl Engine {
         let mut engine = Engine {
             interner,
             handles,
-            wake,
+            doorbells,
             abort,
             stop,
             failure,
@@ -359,6 +387,7 @@ impl Engine {
             shard_table: Vec::new(),
             holes: 0,
             interner: self.interner.clone(),
+            doorbells: matches!(self.config.wait, WaitStrategy::Park { .. }).then(|| self.doorbells.clone()),
             gate: self.gates[p.index].clone(),
             stats: self.stats.clone(),
             finished: false,
@@ -389,6 +418,7 @@ impl Engine {
     /// Returns the first node panic, if any.
     pub fn join(mut self) -> Result<RunReport, EngineError> {
         self.sources.iter_mut().for_each(|s| drop(s.take()));
+        self.wake_all(); // parked shards see the rings of untaken sources closed
         self.finish()
     }
 
@@ -424,8 +454,8 @@ impl Engine {
     }
 
     fn wake_all(&self) {
-        for w in &self.wake {
-            let _ = w.try_send(()); // full means a wake-up is already pending
+        for d in &self.doorbells {
+            d.wake();
         }
     }
 

@@ -2,12 +2,13 @@
 //! loop over its input rings. Nothing here locks or allocates per record.
 
 use super::config::WaitStrategy;
+use super::ring::{Consumer, TryRecv};
 use super::stats::{bump, OpCounters, ShardCell, StatsShared};
-use super::{EgressMsg, ToShard};
+use super::{Doorbell, EgressMsg, ToShard};
 use crate::dag::{Dag, Role};
 use crate::operator::{AnySink, Operator, Outputs, ShardContext};
 use crate::record::{Batch, Kind, Timestamp, WM_END};
-use crossbeam_channel::{Receiver, Select, Sender, TryRecvError, TrySendError};
+use crossbeam_channel::{Sender, TrySendError};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Acquire, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Instant;
@@ -28,7 +29,7 @@ struct EgressOut {
 
 pub(crate) struct SourceIn {
     pub(crate) node: usize,
-    pub(crate) rx: Receiver<ToShard>,
+    pub(crate) rx: Consumer<ToShard>,
     pub(crate) recycle: Sender<Batch>,
     /// The shard's own one-record buffer for inline messages (allocated on first use, on
     /// the shard thread, and kept: inline records are never handed back).
@@ -55,8 +56,8 @@ pub(crate) struct Shard {
     upstream: Vec<Vec<Vec<(usize, usize)>>>,
     bufs: Vec<Vec<Batch>>,
     sources: Vec<SourceIn>,
-    /// Wake-ups for a parked shard (the flags below say why).
-    wake: Receiver<()>,
+    /// Wake-ups for a parked shard.
+    doorbell: Arc<Doorbell>,
     wm: Timestamp,
     wait: WaitStrategy,
     idle_timeout: Option<std::time::Duration>,
@@ -83,7 +84,7 @@ impl Shard {
         ctx: ShardContext,
         dag: &Dag,
         sources: Vec<SourceIn>,
-        wake: Receiver<()>,
+        doorbell: Arc<Doorbell>,
         wait: WaitStrategy,
         idle_timeout: Option<std::time::Duration>,
         abort: Arc<AtomicBool>,
@@ -96,7 +97,7 @@ impl Shard {
             upstream: dag.nodes.iter().map(|n| n.upstream.clone()).collect(),
             bufs: dag.nodes.iter().map(|n| n.outputs.iter().map(|&k| Batch::empty(k)).collect()).collect(),
             sources,
-            wake,
+            doorbell,
             wm: i64::MIN,
             wait,
             idle_timeout,
@@ -406,6 +407,7 @@ impl Shard {
             WaitStrategy::Park { spins, .. } => spins.min(IDLE_SETTLE),
             _ => IDLE_SETTLE,
         };
+        let _ = self.doorbell.thread.set(std::thread::current());
         let mut stopping = false;
         let mut idle: u32 = 0;
         let mut rr = 0usize;
@@ -435,8 +437,8 @@ impl Shard {
                 }
                 let msg = match self.sources[k].rx.try_recv() {
                     Ok(msg) => msg,
-                    Err(TryRecvError::Empty) => continue,
-                    Err(TryRecvError::Disconnected) => ToShard::End,
+                    Err(TryRecv::Empty) => continue,
+                    Err(TryRecv::Disconnected) => ToShard::End,
                 };
                 got = true;
                 self.handle(k, msg);
@@ -506,14 +508,14 @@ impl Shard {
                     std::hint::spin_loop();
                     return;
                 }
-                // Idle path only: building the selector allocates, which is fine here.
-                let mut sel = Select::new();
-                for s in self.sources.iter().filter(|s| !s.ended) {
-                    sel.recv(&s.rx);
+                // Raise the flag, look once more (SeqCst store, then the stamps: see
+                // `Doorbell::ring_after_send`), and park unless something arrived.
+                self.doorbell.sleeping.store(true, std::sync::atomic::Ordering::SeqCst);
+                let ready = self.sources.iter().any(|s| !s.ended && s.rx.ready());
+                if !ready && !self.abort.load(Acquire) && !self.stop.load(Acquire) {
+                    std::thread::park_timeout(timeout);
                 }
-                sel.recv(&self.wake);
-                let _ = sel.ready_timeout(timeout);
-                while self.wake.try_recv().is_ok() {}
+                self.doorbell.sleeping.store(false, Relaxed);
             }
         }
     }
