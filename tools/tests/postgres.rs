@@ -276,8 +276,10 @@ fn watch_pressure(child: &mut std::process::Child, addr: &str, during: impl FnOn
                     if seen.last() != Some(&(v as u8)) {
                         seen.push(v as u8);
                     }
+                    // Keep the last complete page: a scrape racing the process's exit can
+                    // come back empty.
+                    last = page;
                 }
-                last = page;
             }
             std::thread::sleep(Duration::from_millis(20));
         }

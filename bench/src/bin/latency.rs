@@ -132,6 +132,9 @@ fn ping_pong(clock: &Clock, rounds: u64) -> Histogram<u64> {
 /// the figures, for every pipeline alike.
 const WARM_UP: u64 = 20_000;
 
+/// Ring capacity of both hops (messages of one event each).
+const RING: usize = 4096;
+
 /// Waits until the consumer has seen the whole warm-up.
 fn wait_for(seen: &ticklane_bench::Counter) {
     while seen.load(Acquire) < WARM_UP {
@@ -142,7 +145,7 @@ fn wait_for(seen: &ticklane_bench::Counter) {
 /// The crossbeam hop: its histogram and the seconds from the first scheduled send to the
 /// consumer's end.
 fn crossbeam_hop(clock: &Clock, profile: Profile, dur: Duration) -> (Histogram<u64>, f64) {
-    let (tx, rx) = crossbeam_channel::bounded::<u64>(4096);
+    let (tx, rx) = crossbeam_channel::bounded::<u64>(RING);
     let c = clock.clone();
     let warm = std::sync::Arc::new(ticklane_bench::Counter::default());
     let w = warm.clone();
@@ -231,7 +234,7 @@ fn engine_hop(clock: &Clock, profile: Profile, dur: Duration, with_bars: bool) -
     let cfg = Config::new()
         .with_shards(1)
         .and_then(|c| c.with_batch_size(1))
-        .and_then(|c| c.with_ring_capacity(4096))
+        .and_then(|c| c.with_ring_capacity(RING))
         .and_then(|c| c.with_flush_every(1 << 30))
         .expect("config")
         .with_wait(WaitStrategy::BusySpin)

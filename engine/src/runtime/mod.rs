@@ -197,7 +197,6 @@ impl Engine {
                     node,
                     rx,
                     recycle: rtx,
-                    single: Batch::empty(dag.nodes[node].outputs[0]),
                     wm: i64::MIN,
                     ended: false,
                     last_seen: std::time::Instant::now(),

@@ -31,9 +31,6 @@ pub(crate) struct SourceIn {
     pub(crate) node: usize,
     pub(crate) rx: Consumer<ToShard>,
     pub(crate) recycle: Sender<Batch>,
-    /// The shard's own one-record buffer for inline messages (allocated on first use, on
-    /// the shard thread, and kept: inline records are never handed back).
-    pub(crate) single: Batch,
     pub(crate) wm: Timestamp,
     pub(crate) ended: bool,
     /// The shard's coarse clock when this source last sent something.
@@ -269,27 +266,32 @@ impl Shard {
         self.sources[k].last_seen = self.now;
         self.sources[k].idle = false;
         match msg {
-            ToShard::Data { batch, wm } => {
-                let mut spent = self.deliver(k, batch, wm);
-                spent.clear();
+            ToShard::Data { mut batch, wm } => {
+                // The batch takes the source's output slot for the pass; the slot's own buffer
+                // (the one inline records are delivered in) waits in `batch` meanwhile.
+                let node = self.sources[k].node;
+                std::mem::swap(&mut self.bufs[node][0], &mut batch);
+                self.deliver(k, wm);
+                std::mem::swap(&mut self.bufs[node][0], &mut batch);
+                batch.clear();
                 // Hand the buffer back to the producer; if its pool is full, drop it.
                 if let Err(TrySendError::Full(b) | TrySendError::Disconnected(b)) =
-                    self.sources[k].recycle.try_send(spent)
+                    self.sources[k].recycle.try_send(batch)
                 {
                     drop(b);
                 }
             }
             ToShard::One { rec, wm } => {
-                let mut b = std::mem::replace(&mut self.sources[k].single, Batch::empty(rec.kind()));
-                b.clear();
-                if !rec.push_into(&mut b) {
+                // Delivered in place, in the source's output slot (allocated on first use).
+                let node = self.sources[k].node;
+                let slot = &mut self.bufs[node][0];
+                if !rec.push_into(slot) {
                     // Unreachable (an ingress is typed by its source's kind), but never lose it.
-                    b = Batch::with_capacity(rec.kind(), 1);
-                    rec.push_into(&mut b);
+                    *slot = Batch::with_capacity(rec.kind(), 1);
+                    rec.push_into(slot);
                 }
-                let mut spent = self.deliver(k, b, wm);
-                spent.clear();
-                self.sources[k].single = spent;
+                self.deliver(k, wm);
+                self.bufs[node][0].clear();
             }
             ToShard::End => {
                 self.sources[k].ended = true;
@@ -306,9 +308,10 @@ impl Shard {
         }
     }
 
-    /// Runs source `k`'s batch through the DAG with the source watermark `wm` after it;
-    /// returns the batch's buffer.
-    fn deliver(&mut self, k: usize, mut batch: Batch, wm: Timestamp) -> Batch {
+    /// Runs the batch in source `k`'s output slot through the DAG, with the source watermark
+    /// `wm` after it.
+    fn deliver(&mut self, k: usize, wm: Timestamp) {
+        let node = self.sources[k].node;
         if self.sources.len() > 1 {
             // Several inputs: a record's stamp is the minimum over all inputs.
             let others = (0..self.sources.len())
@@ -323,20 +326,16 @@ impl Shard {
                 })
                 .min()
                 .unwrap_or(WM_END);
-            clamp_stamps(&mut batch, others);
+            clamp_stamps(&mut self.bufs[node][0], others);
         }
-        let node = self.sources[k].node;
-        let n = batch.len() as u64;
+        let n = self.bufs[node][0].len() as u64;
         let c = &self.stats.shards[self.ctx.shard];
         bump(c.events_in.get(node), n);
         bump(c.events_out.get(node), n);
-        let kind = batch.kind();
-        self.bufs[node][0] = batch;
         if wm > self.sources[k].wm {
             self.sources[k].wm = wm;
         }
         self.step();
-        std::mem::replace(&mut self.bufs[node][0], Batch::empty(kind))
     }
 
     /// Runs a pass for what arrived, with the watermark if it advanced, then ships egress.
