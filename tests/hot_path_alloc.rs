@@ -71,14 +71,57 @@ fn steady_state_allocates_nothing_per_event() {
     const N: u64 = 2_000_000;
     run(N);
     let allocs = ALLOCS.load(SeqCst) - before;
+    // The same through `push_all`, 1,000 records per call.
+    let chunk: Vec<Trade> = (0..1_000u64).map(|i| seq_trade(ids[(i % 64) as usize], i as i64, i)).collect();
+    let before = ALLOCS.load(SeqCst);
+    for _ in 0..N / 1_000 {
+        feed.push_all(&chunk).expect("push_all");
+    }
+    feed.flush().expect("flush");
+    let allocs_all = ALLOCS.load(SeqCst) - before;
     drop(feed);
     engine.join().expect("clean run");
     // Sizes are the sequence numbers; the filter keeps the even ones.
-    assert_eq!(DELIVERED.load(SeqCst), (200_000 + N) / 2);
+    assert_eq!(DELIVERED.load(SeqCst), (200_000 + N) / 2 + N / 2);
     // 2M events in ~7,800 batches: a per-event allocation would show millions, a per-batch
     // one thousands. Batch buffers are recycled; new ones are made only while the pool grows,
     // and at most ring (64) + recycle channel (66) + 2 in hand can exist per shard, so even a
     // long descheduling cannot push the count past 2 x 132 = 264.
     assert!(allocs <= 264, "{allocs} allocations for {N} events");
-    println!("{allocs} allocations for {N} events");
+    assert!(allocs_all <= 264, "{allocs_all} allocations for {N} events through push_all");
+    println!("{allocs} allocations for {N} events, {allocs_all} through push_all");
+
+    // Batch size 1: every record travels inside its ring slot; nothing is allocated for it.
+    DELIVERED.store(0, SeqCst);
+    let mut g = DagBuilder::new();
+    g.source("feed", Kind::Trade)
+        .sink_callback::<Trade, _, _>("count", |_| {
+            |b: &[Stamped<Trade>]| {
+                DELIVERED.fetch_add(b.len() as u64, SeqCst);
+            }
+        })
+        .connect("feed", "count");
+    let cfg = Config::new()
+        .with_shards(2)
+        .and_then(|c| c.with_batch_size(1))
+        .expect("config")
+        .with_wait(WaitStrategy::SpinThenYield { spins: 64 });
+    let mut engine = Engine::start(g.build().expect("valid"), cfg).expect("start");
+    let mut feed = engine.ingress::<Trade>("feed").expect("ingress");
+    let ids: Vec<_> = (0..64).map(|i| feed.intern(&format!("S{i}")).expect("intern")).collect();
+    const ONES: u64 = 200_000;
+    for i in 0..1_000u64 {
+        feed.push(seq_trade(ids[(i % 64) as usize], i as i64, i)).expect("push");
+        // warm-up
+    }
+    let before = ALLOCS.load(SeqCst);
+    for i in 0..ONES {
+        feed.push(seq_trade(ids[(i % 64) as usize], i as i64, i)).expect("push");
+    }
+    let allocs_one = ALLOCS.load(SeqCst) - before;
+    drop(feed);
+    engine.join().expect("clean run");
+    assert_eq!(DELIVERED.load(SeqCst), 1_000 + ONES);
+    // One-record buffers are allocated once per shard (first use); allow a few stragglers.
+    assert!(allocs_one <= 8, "{allocs_one} allocations for {ONES} single-record messages");
 }

@@ -11,15 +11,16 @@
 //! - `cache-line ping-pong`: round trip / 2 of a value bounced on one cache line (the
 //!   hardware floor: no queue at all);
 //! - `crossbeam ping-pong`: round trip / 2 over two bounded(1) channels;
-//! - `crossbeam hop`: the same open-loop schedule over a raw bounded channel, one event per
-//!   message;
+//! - `crossbeam hop`: the same open-loop schedule over a raw bounded channel, one stamped trade
+//!   (the engine's 64-byte payload) per message;
 //! - `engine hop`: `Ingress::push` + `flush` per event → ring → shard → identity → sink;
 //! - `engine → bar updated`: the same, with the 1 s time-bar operator applied before the
 //!   latency is taken.
 //!
-//! at 50% and 90% of the engine's measured maximum sustained rate in this latency
-//! configuration (batch of 1, busy-spinning shard), and a burst profile (bursts of 64 back to
-//! back, 50% average). Prints p50 / p99 / p99.9 (each the median over rounds) and the max over
+//! at 50% and 90% of the measured maximum sustained rate in this latency configuration (batch
+//! of 1, busy-spinning shard; the two hops at a share of the lower of their two maxima, the bars
+//! pipeline of its own; maxima measured again in every round), and a burst profile (bursts of
+//! 64 back to back, 50% average). Prints p50 / p99 / p99.9 (each the median over rounds) and the max over
 //! all rounds, in nanoseconds, then the engine/crossbeam ratios per round (a round runs the
 //! pipelines back to back, so a ratio compares runs seconds apart; this VM's latency moves
 //! between runs, and its vCPU stalls land in some rounds and not others).
@@ -133,7 +134,7 @@ fn ping_pong(clock: &Clock, rounds: u64) -> Histogram<u64> {
 const WARM_UP: u64 = 20_000;
 
 /// Ring capacity of both hops (messages of one event each).
-const RING: usize = 4096;
+const RING: usize = 256;
 
 /// Waits until the consumer has seen the whole warm-up.
 fn wait_for(seen: &ticklane_bench::Counter) {
@@ -145,7 +146,9 @@ fn wait_for(seen: &ticklane_bench::Counter) {
 /// The crossbeam hop: its histogram and the seconds from the first scheduled send to the
 /// consumer's end.
 fn crossbeam_hop(clock: &Clock, profile: Profile, dur: Duration) -> (Histogram<u64>, f64) {
-    let (tx, rx) = crossbeam_channel::bounded::<u64>(RING);
+    // The same payload as the engine's: one stamped trade (64 bytes), its intended send time
+    // in `ts_recv` (0 marks warm-up).
+    let (tx, rx) = crossbeam_channel::bounded::<Stamped<Trade>>(RING);
     let c = clock.clone();
     let warm = std::sync::Arc::new(ticklane_bench::Counter::default());
     let w = warm.clone();
@@ -154,11 +157,11 @@ fn crossbeam_hop(clock: &Clock, profile: Profile, dur: Duration) -> (Histogram<u
         let mut h = hist();
         loop {
             match rx.try_recv() {
-                Ok(0) => {
+                Ok(t) if t.rec.ts_recv == 0 => {
                     w.fetch_add(1, Release);
                 }
-                Ok(intended) => {
-                    let _ = h.record(now_ns(&c).saturating_sub(intended).max(1));
+                Ok(t) => {
+                    let _ = h.record(now_ns(&c).saturating_sub(t.rec.ts_recv as u64).max(1));
                 }
                 Err(crossbeam_channel::TryRecvError::Empty) => std::hint::spin_loop(),
                 Err(crossbeam_channel::TryRecvError::Disconnected) => break,
@@ -166,12 +169,14 @@ fn crossbeam_hop(clock: &Clock, profile: Profile, dur: Duration) -> (Histogram<u
         }
         h
     });
+    let trade =
+        |ts_recv: u64| Stamped { wm: 0, rec: Trade { ts_recv: ts_recv as i64, price: Fixed::ONE, ..Trade::default() } };
     for _ in 0..WARM_UP {
-        let _ = tx.send(0);
+        let _ = tx.send(trade(0));
     }
     wait_for(&warm);
     let t = std::time::Instant::now();
-    produce(clock, profile, dur, |t| tx.send(t).is_ok());
+    produce(clock, profile, dur, |t| tx.send(trade(t)).is_ok());
     drop(tx);
     let h = consumer.join().expect("consumer");
     (h, t.elapsed().as_secs_f64())
@@ -274,11 +279,11 @@ fn engine_hop(clock: &Clock, profile: Profile, dur: Duration, with_bars: bool) -
     (rx.recv().expect("histogram"), sent, t0.elapsed().as_secs_f64())
 }
 
-/// Closed loop: how many events/s a scenario's own pipeline sustains (2M events pushed as fast
-/// as it takes them, from the first push to the last delivery and a clean join; after the
+/// Closed loop: how many events/s a scenario's own pipeline sustains (500,000 events pushed as
+/// fast as it takes them, from the first push to the last delivery and a clean join; after the
 /// warm-up). `None`: the crossbeam hop.
 fn max_rate(clock: &Clock, engine: Option<bool>) -> f64 {
-    let n = 2_000_000;
+    let n = 500_000;
     let secs = match engine {
         Some(with_bars) => engine_hop(clock, Profile::Flood(n), Duration::ZERO, with_bars).2,
         None => crossbeam_hop(clock, Profile::Flood(n), Duration::ZERO).1,
@@ -403,21 +408,12 @@ fn main() {
     cores(); // read before pinning
     pin_producer();
     let clock = Clock::new();
-    let max_cb = max_rate(&clock, None);
-    let max_engine = max_rate(&clock, Some(false));
-    let max_bars = max_rate(&clock, Some(true));
-    // The two hops are compared under the same offered load: a share of the lower maximum.
-    let max_hop = max_cb.min(max_engine);
     println!(
-        "cores: consumer/shard {:?}, producer {:?}; max sustained rate (batch 1, 1,000 instruments): \
-         crossbeam hop {:.2}, engine hop {:.2}, engine hop + 1 s bars {:.2} M events/s; \
-         {rounds} rounds of {secs} s per scenario, the three pipelines back to back in each round; \
-         quantiles are medians over rounds",
+        "cores: consumer/shard {:?}, producer {:?}; batch 1, 1,000 instruments; {rounds} rounds of {secs} s \
+         per scenario; in each round the three pipelines' maxima are measured, then they run back to \
+         back; quantiles are medians over rounds",
         cores().first(),
         cores().last(),
-        max_cb / 1e6,
-        max_engine / 1e6,
-        max_bars / 1e6
     );
     for (id, over10, lost, longest) in hiccups(&clock, secs.clamp(0.1, 1.0)) {
         println!(
@@ -446,11 +442,17 @@ fn main() {
             None => Profile::Steady(max * share),
         };
         let (mut cb, mut hop, mut bars) = (Rounds::default(), Rounds::default(), Rounds::default());
-        let mut dropped = 0;
+        let (mut dropped, mut maxima, mut floors) = (0, Vec::new(), Vec::new());
         for _ in 0..rounds {
             // The floor before and after the round: if it moved (the VM put the vCPUs
             // elsewhere), the round compares two different machines and is not kept.
             let before = line_ping_pong(&clock, 20_000).value_at_quantile(0.5);
+            // Maxima measured in the round itself (the VM's speed moves between rounds).
+            let (max_cb, max_engine, max_bars) =
+                (max_rate(&clock, None), max_rate(&clock, Some(false)), max_rate(&clock, Some(true)));
+            // The two hops are compared under the same offered load: a share of the lower
+            // of their maxima.
+            let max_hop = max_cb.min(max_engine);
             let c = crossbeam_hop(&clock, at(max_hop), dur).0;
             let e = engine_hop(&clock, at(max_hop), dur, false).0;
             let b = engine_hop(&clock, at(max_bars), dur, true).0;
@@ -459,13 +461,24 @@ fn main() {
                 dropped += 1;
                 continue;
             }
+            floors.push(e.value_at_quantile(0.5) as f64 / before.max(1) as f64);
             cb.0.push(c);
             hop.0.push(e);
             bars.0.push(b);
+            maxima.push((max_cb, max_engine, max_bars));
         }
-        if dropped > 0 {
-            println!("({label}: {dropped} of {rounds} rounds dropped: the cache-line floor moved by more than 25% across them)");
-        }
+        let med = |f: fn(&(f64, f64, f64)) -> f64| {
+            let mut v: Vec<f64> = maxima.iter().map(f).collect();
+            v.sort_by(f64::total_cmp);
+            v.get(v.len() / 2).copied().unwrap_or(0.0) / 1e6
+        };
+        println!(
+            "({label}: maxima, median over kept rounds: crossbeam hop {:.2}, engine hop {:.2}, engine + bars {:.2} \
+             M events/s; {dropped} of {rounds} rounds dropped: the cache-line floor moved by more than 25% across them)",
+            med(|m| m.0),
+            med(|m| m.1),
+            med(|m| m.2)
+        );
         cb.row(&format!("crossbeam hop, {label}"));
         hop.row(&format!("engine hop, {label}"));
         bars.row(&format!("engine → bar updated, {label}"));
@@ -476,10 +489,8 @@ fn main() {
             ratio_text("p99.9", &hop.ratios(&cb, 0.999))
         ));
         if burst.is_none() && share == 0.5 {
-            summary.push(format!(
-                "engine hop / cache-line ping-pong, p50: {:.2}×",
-                hop.median(0.5) as f64 / line.median(0.5).max(1) as f64
-            ));
+            floors.sort_by(f64::total_cmp);
+            summary.push(ratio_text("engine hop p50 / the round's cache-line ping-pong p50:", &floors));
         }
     }
     println!("ratios (median of per-round ratios, range over rounds):");
