@@ -65,8 +65,8 @@ impl Doorbell {
     }
 
     /// After a send: wakes the shard if it is (about to be) parked. The fence orders the
-    /// slot's stamp before the `sleeping` load, against the shard's store of `sleeping`
-    /// before its last look at the rings (one of the two sees the other).
+    /// slot's stamp before the `sleeping` load; the shard fences between raising `sleeping`
+    /// and its last look at the rings, so one of the two sees the other's store.
     #[inline]
     pub(crate) fn ring_after_send(&self) {
         std::sync::atomic::fence(SeqCst);

@@ -507,9 +507,11 @@ impl Shard {
                     std::hint::spin_loop();
                     return;
                 }
-                // Raise the flag, look once more (SeqCst store, then the stamps: see
-                // `Doorbell::ring_after_send`), and park unless something arrived.
-                self.doorbell.sleeping.store(true, std::sync::atomic::Ordering::SeqCst);
+                // Raise the flag, fence, look once more, and park unless something arrived.
+                // The fence pairs with the one in `Doorbell::ring_after_send` (slot stamp,
+                // fence, flag): either this look sees the message or the producer sees the flag.
+                self.doorbell.sleeping.store(true, Relaxed);
+                std::sync::atomic::fence(std::sync::atomic::Ordering::SeqCst);
                 let ready = self.sources.iter().any(|s| !s.ended && s.rx.ready());
                 if !ready && !self.abort.load(Acquire) && !self.stop.load(Acquire) {
                     std::thread::park_timeout(timeout);
