@@ -69,6 +69,8 @@ pub(crate) struct Shard {
     pub(crate) current: Option<usize>,
     pub(crate) names: Vec<String>,
     messages_since_sample: u32,
+    /// Whether any node is an egress (set when the nodes are built).
+    has_egress: bool,
     /// Polling-loop iterations, published with the other counters (not per iteration).
     iterations: u64,
 }
@@ -106,6 +108,7 @@ impl Shard {
             current: None,
             names: dag.nodes.iter().map(|n| n.name.clone()).collect(),
             messages_since_sample: 0,
+            has_egress: false,
             iterations: 0,
         }
     }
@@ -135,6 +138,7 @@ impl Shard {
             self.nodes.push(node);
         }
         self.current = None;
+        self.has_egress = self.nodes.iter().any(|n| matches!(n, Node::Egress(_)));
         // Register operator counters once: names fixed for the run, one slot each, in node
         // order (sampling reports them in the same order).
         let mut names = Vec::new();
@@ -351,6 +355,9 @@ impl Shard {
     }
 
     fn ship_egress(&mut self, end: bool) {
+        if !self.has_egress {
+            return; // no egress node: no progress to compute (one `hold` call per operator)
+        }
         // Progress: nothing below it will be emitted — the watermark, lowered by any operator
         // that still holds older output back (see `Operator::hold`).
         let mut wm = self.wm;
