@@ -7,7 +7,7 @@ mod common;
 use common::seq_trade;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
-use ticklane::{Config, DagBuilder, Engine, Kind, Stamped, Trade, WaitStrategy};
+use ticklane::{Config, DagBuilder, Engine, Ingress, InstrumentId, Kind, Stamped, Trade, WaitStrategy};
 
 struct Counting;
 static ALLOCS: AtomicU64 = AtomicU64::new(0);
@@ -36,6 +36,19 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// Starts `g` on 2 spinning shards with batches of `batch`, and interns `S0`..`S63`.
+fn start(g: DagBuilder, batch: usize) -> (Engine, Ingress<Trade>, Vec<InstrumentId>) {
+    let cfg = Config::new()
+        .with_shards(2)
+        .and_then(|c| c.with_batch_size(batch))
+        .expect("config")
+        .with_wait(WaitStrategy::SpinThenYield { spins: 64 });
+    let mut engine = Engine::start(g.build().expect("valid"), cfg).expect("start");
+    let mut feed = engine.ingress::<Trade>("feed").expect("ingress");
+    let ids = (0..64).map(|i| feed.intern(&format!("S{i}")).expect("intern")).collect();
+    (engine, feed, ids)
+}
+
 #[test]
 fn steady_state_allocates_nothing_per_event() {
     let mut g = DagBuilder::new();
@@ -50,14 +63,7 @@ fn steady_state_allocates_nothing_per_event() {
         })
         .connect("feed", "filter")
         .connect("filter", "count");
-    let cfg = Config::new()
-        .with_shards(2)
-        .and_then(|c| c.with_batch_size(256))
-        .expect("config")
-        .with_wait(WaitStrategy::SpinThenYield { spins: 64 });
-    let mut engine = Engine::start(g.build().expect("valid"), cfg).expect("start");
-    let mut feed = engine.ingress::<Trade>("feed").expect("ingress");
-    let ids: Vec<_> = (0..64).map(|i| feed.intern(&format!("S{i}")).expect("intern")).collect();
+    let (engine, mut feed, ids) = start(g, 256);
     let mut seq = 0u64;
     let mut run = |n: u64| {
         for _ in 0..n {
@@ -101,14 +107,7 @@ fn steady_state_allocates_nothing_per_event() {
             }
         })
         .connect("feed", "count");
-    let cfg = Config::new()
-        .with_shards(2)
-        .and_then(|c| c.with_batch_size(1))
-        .expect("config")
-        .with_wait(WaitStrategy::SpinThenYield { spins: 64 });
-    let mut engine = Engine::start(g.build().expect("valid"), cfg).expect("start");
-    let mut feed = engine.ingress::<Trade>("feed").expect("ingress");
-    let ids: Vec<_> = (0..64).map(|i| feed.intern(&format!("S{i}")).expect("intern")).collect();
+    let (engine, mut feed, ids) = start(g, 1);
     const ONES: u64 = 200_000;
     for i in 0..1_000u64 {
         feed.push(seq_trade(ids[(i % 64) as usize], i as i64, i)).expect("push");

@@ -199,40 +199,23 @@ impl<T: Record> Ingress<T> {
         while !rest.is_empty() {
             let room = self.batch_size.saturating_sub(self.bufs[0].len()).max(1);
             let (part, tail) = rest.split_at(room.min(rest.len()));
-            let (mut max_ts, mut wm, delay) = (self.max_ts, self.wm, self.max_delay);
+            let (mut max_ts, mut wm) = (self.max_ts, self.wm);
             let before = self.bufs[0].len();
             // One pass: stamp, copy, and note the largest instrument id; checked after.
-            let max_id = stamp_into(&mut self.bufs[0], part, &mut max_ts, &mut wm, delay);
-            let mut ok = part.len();
+            let max_id = stamp_into(&mut self.bufs[0], part, &mut max_ts, &mut wm, self.max_delay);
             if self.holes > 0 || max_id as usize >= self.shard_table.len() {
-                // Cold: some id may be unknown here. Undo the copy, learn ids interned
-                // elsewhere, and stamp only the records before the first unknown one.
+                // Cold: some id may be unknown here. Undo the copy and go record by record as
+                // `push` does (learning ids interned elsewhere, stopping at an unknown one).
                 self.bufs[0].truncate(before);
-                (max_ts, wm) = (self.max_ts, self.wm);
-                let known = |t: &[u16], r: &T| t.get(r.instrument().0 as usize).is_some_and(|&s| s != UNKNOWN);
-                ok = 0;
-                for r in part {
-                    if !known(&self.shard_table, r) && self.shard_for(r.instrument()).is_err() {
-                        break;
-                    }
-                    ok += 1;
+                for &r in part {
+                    self.route(r)?;
                 }
-                for &rec in &part[..ok] {
-                    self.bufs[0].push(Stamped { wm, rec });
-                    if rec.ts_event() > max_ts {
-                        max_ts = rec.ts_event();
-                        wm = max_ts.saturating_sub(delay);
-                    }
+            } else {
+                (self.max_ts, self.wm) = (max_ts, wm);
+                self.pushed += part.len() as u64;
+                if self.bufs[0].len() >= self.batch_size {
+                    self.send(0)?;
                 }
-            }
-            (self.max_ts, self.wm) = (max_ts, wm);
-            self.pushed += ok as u64;
-            if self.bufs[0].len() >= self.batch_size {
-                self.send(0)?;
-            }
-            if ok < part.len() {
-                // Reports the unknown instrument (the records before it were accepted).
-                self.shard_for(part[ok].instrument())?;
             }
             rest = tail;
         }
