@@ -15,8 +15,8 @@ use std::collections::HashMap;
 use std::error::Error;
 use std::path::{Path, PathBuf};
 use ticklane::{
-    Bar, Config, DagBuilder, Engine, Fixed, InstrumentId, Kind, Stamped, Timestamp, Trade, TradeId, Transform, Wide,
-    NO_TS,
+    Bar, Config, Counter, DagBuilder, Engine, Fixed, InstrumentId, Kind, Stamped, Timestamp, Trade, TradeId, Transform,
+    Wide, NO_TS,
 };
 
 /// One parsed capture row: the instrument name and the trade (instrument id unset).
@@ -78,8 +78,11 @@ struct Open {
     last: (Timestamp, Timestamp),
 }
 
+/// Late trades [`SimpleBars`] dropped: a user operator's counter, declared once beside it.
+pub const LATE: Counter = Counter::new("ticklane_late_events_total");
+
 /// A user-written operator: event-time tumbling OHLCV bars per instrument, dropping (and
-/// counting) late trades. Each shard has its own instance, so it needs no lock.
+/// counting, as [`LATE`]) late trades. Each shard has its own instance, so it needs no lock.
 pub struct SimpleBars {
     width: i64,
     wm: Timestamp,
@@ -171,8 +174,8 @@ impl Transform<Trade, Bar> for SimpleBars {
         self.fire(wm, out);
     }
 
-    fn counters(&self, report: &mut dyn FnMut(&'static str, u64)) {
-        report("ticklane_late_events_total", self.late);
+    fn counters(&self, report: &mut dyn FnMut(Counter, u64)) {
+        report(LATE, self.late);
     }
 }
 
@@ -198,7 +201,7 @@ pub fn run(files: &[PathBuf], width_ns: i64, shards: usize) -> Result<(Vec<Strin
     let mut g = DagBuilder::new();
     g.source("feed", Kind::Trade)
         .transform::<Trade, Bar, _, _>("bars", move |_| SimpleBars::new(width_ns))
-        .sink_callback::<Bar, _, _>("service", move |_shard| {
+        .sink_shard::<Bar, _, _>("service", move |_shard| {
             let tx = tx.clone();
             move |bars: &[Stamped<Bar>]| {
                 bars.iter().for_each(|b| {
@@ -208,7 +211,7 @@ pub fn run(files: &[PathBuf], width_ns: i64, shards: usize) -> Result<(Vec<Strin
         })
         .connect("feed", "bars")
         .connect("bars", "service");
-    let mut engine = Engine::start(g.build()?, Config::new().with_shards(shards)?)?;
+    let mut engine = Engine::start(g.build()?, Config::builder().shards(shards).build()?)?;
     let mut feed = engine.ingress::<Trade>("feed")?;
     let interner = engine.interner().clone();
 
@@ -225,7 +228,7 @@ pub fn run(files: &[PathBuf], width_ns: i64, shards: usize) -> Result<(Vec<Strin
     });
     feeder.join().map_err(|_| "feed thread panicked")??;
     let report = engine.join()?;
-    let late = report.stats.nodes.iter().map(|n| n.counter("ticklane_late_events_total")).sum();
+    let late = report.stats.counter("bars", LATE);
 
     let mut bars: Vec<(Timestamp, String, String)> = rx
         .try_iter()

@@ -10,7 +10,7 @@ fn pass() -> impl Fn(ticklane::ShardContext) -> Pass + Send + Sync {
 }
 
 fn sink(g: &mut DagBuilder, name: &str) {
-    g.sink_callback::<Trade, _, _>(name, |_| |_: &[Stamped<Trade>]| {});
+    g.sink_shard::<Trade, _, _>(name, |_| |_: &[Stamped<Trade>]| {});
 }
 
 fn errors(g: &DagBuilder) -> Vec<Violation> {

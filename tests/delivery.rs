@@ -16,7 +16,7 @@ fn passthrough(tx: crossbeam_channel::Sender<(u32, u64)>) -> ticklane::Dag {
         .transform::<Trade, Trade, _, _>("identity", |_| {
             |i: &[Stamped<Trade>], o: &mut Vec<Stamped<Trade>>| o.extend_from_slice(i)
         })
-        .sink_callback::<Trade, _, _>("collect", move |_| {
+        .sink_shard::<Trade, _, _>("collect", move |_| {
             let tx = tx.clone();
             move |b: &[Stamped<Trade>]| {
                 for t in b {
@@ -33,12 +33,8 @@ fn exactly_once(shards: usize, ring: usize) {
     const INSTRUMENTS: u32 = 13;
     const PER: u64 = 300;
     let (tx, rx) = crossbeam_channel::unbounded();
-    let cfg = Config::new()
-        .with_shards(shards)
-        .and_then(|c| c.with_ring_capacity(ring))
-        .and_then(|c| c.with_batch_size(7))
-        .and_then(|c| c.with_flush_every(50))
-        .expect("config");
+    let cfg =
+        Config::builder().shards(shards).ring_capacity(ring).batch_size(7).flush_every(50).build().expect("config");
     let mut engine = Engine::start(passthrough(tx), cfg).expect("start");
     let mut feed = engine.ingress::<Trade>("feed").expect("ingress");
     let ids: Vec<InstrumentId> = (0..INSTRUMENTS).map(|i| feed.intern(&format!("SYM{i}")).expect("intern")).collect();
@@ -100,7 +96,7 @@ fn a_slow_sink_blocks_the_producer_and_nothing_is_dropped() {
     let mut g = DagBuilder::new();
     let (p, d, w) = (pushed.clone(), delivered.clone(), worst.clone());
     g.source("feed", Kind::Trade)
-        .sink_callback::<Trade, _, _>("slow", move |_| {
+        .sink_shard::<Trade, _, _>("slow", move |_| {
             let (p, d, w) = (p.clone(), d.clone(), w.clone());
             move |b: &[Stamped<Trade>]| {
                 std::thread::sleep(Duration::from_millis(3));
@@ -110,11 +106,12 @@ fn a_slow_sink_blocks_the_producer_and_nothing_is_dropped() {
             }
         })
         .connect("feed", "slow");
-    let cfg = Config::new()
-        .with_shards(SHARDS as usize)
-        .and_then(|c| c.with_ring_capacity(RING as usize))
-        .and_then(|c| c.with_batch_size(BATCH as usize))
-        .and_then(|c| c.with_flush_every(BATCH as usize))
+    let cfg = Config::builder()
+        .shards(SHARDS as usize)
+        .ring_capacity(RING as usize)
+        .batch_size(BATCH as usize)
+        .flush_every(BATCH as usize)
+        .build()
         .expect("config");
     let mut engine = Engine::start(g.build().expect("valid"), cfg).expect("start");
     let mut feed = engine.ingress::<Trade>("feed").expect("ingress");
@@ -138,7 +135,7 @@ fn a_slow_sink_blocks_the_producer_and_nothing_is_dropped() {
 #[test]
 fn graceful_stop_drains_what_was_sent_and_refuses_the_rest() {
     let (tx, rx) = crossbeam_channel::unbounded();
-    let cfg = Config::new().with_shards(2).and_then(|c| c.with_batch_size(4)).expect("config");
+    let cfg = Config::builder().shards(2).batch_size(4).build().expect("config");
     let mut engine = Engine::start(passthrough(tx), cfg).expect("start");
     let mut feed = engine.ingress::<Trade>("feed").expect("ingress");
     let id = feed.intern("X").expect("intern");
@@ -160,14 +157,10 @@ fn graceful_stop_drains_what_was_sent_and_refuses_the_rest() {
 #[test]
 fn abort_returns_promptly_and_unblocks_producers() {
     let (tx, _rx) = crossbeam_channel::unbounded();
-    let cfg = Config::new()
-        .with_shards(2)
-        .and_then(|c| c.with_ring_capacity(1))
-        .and_then(|c| c.with_batch_size(1))
-        .expect("config");
+    let cfg = Config::builder().shards(2).ring_capacity(1).batch_size(1).build().expect("config");
     let mut g = DagBuilder::new();
     g.source("feed", Kind::Trade)
-        .sink_callback::<Trade, _, _>("stuck", move |_| {
+        .sink_shard::<Trade, _, _>("stuck", move |_| {
             let tx = tx.clone();
             move |_: &[Stamped<Trade>]| {
                 std::thread::sleep(Duration::from_millis(20));

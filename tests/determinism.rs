@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::feed_service::{bar_csv, bundled, read_capture, Row, SimpleBars};
+use common::feed_service::{self, bar_csv, bundled, read_capture, Row, SimpleBars};
 use common::{watchdog, Rng};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -25,11 +25,12 @@ fn replay(rows: &[Row], width: i64, max_delay: Duration, s: Setup) -> (Vec<Strin
         .sink_egress("out", Kind::Bar)
         .connect("feed", "bars")
         .connect("bars", "out");
-    let cfg = Config::new()
-        .with_shards(s.shards)
-        .and_then(|c| c.with_ring_capacity(s.ring))
-        .and_then(|c| c.with_batch_size(s.batch))
-        .and_then(|c| c.with_max_delay(max_delay))
+    let cfg = Config::builder()
+        .shards(s.shards)
+        .ring_capacity(s.ring)
+        .batch_size(s.batch)
+        .max_delay(max_delay)
+        .build()
         .expect("config");
     let mut engine = Engine::start(g.build().expect("valid"), cfg).expect("start");
     let mut feed = engine.ingress::<Trade>("feed").expect("ingress");
@@ -66,7 +67,7 @@ fn replay(rows: &[Row], width: i64, max_delay: Duration, s: Setup) -> (Vec<Strin
     });
     producer.join().expect("producer");
     let report = engine.join().expect("clean run");
-    let late = report.stats.nodes.iter().map(|n| n.counter("ticklane_late_events_total")).sum();
+    let late = report.stats.counter("bars", feed_service::LATE);
     (reader.join().expect("reader"), late)
 }
 

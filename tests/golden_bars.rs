@@ -10,7 +10,8 @@ use common::watchdog;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use ticklane::operators::{DedupeConfig, OperatorsExt, TimeBarsConfig};
+use ticklane::operators::prelude::*;
+use ticklane::operators::{counters, DedupeConfig, TimeBarsConfig};
 use ticklane::{Bar, Config, DagBuilder, Engine, InstrumentId, Kind, Trade};
 
 fn capture(name: &str) -> PathBuf {
@@ -23,13 +24,13 @@ fn replay(rows: &[Row], width: Duration, shards: usize) -> (Vec<String>, u64, u6
     let mut g = DagBuilder::new();
     g.source("feed", Kind::Trade)
         .dedupe("dedupe", DedupeConfig::default())
-        .time_bars("bars", TimeBarsConfig::new(width).expect("width"))
+        .time_bars("bars", TimeBarsConfig::builder(width).build().expect("width"))
         .sink_egress("out", Kind::Bar)
         .connect("feed", "dedupe")
         .connect("dedupe", "bars")
         .connect("bars", "out");
-    let mut engine =
-        Engine::start(g.build().expect("valid"), Config::new().with_shards(shards).expect("cfg")).expect("start");
+    let mut engine = Engine::start(g.build().expect("valid"), Config::builder().shards(shards).build().expect("cfg"))
+        .expect("start");
     let mut feed = engine.ingress::<Trade>("feed").expect("ingress");
     let mut out = engine.egress::<Bar>("out").expect("egress");
     let interner = engine.interner().clone();
@@ -46,12 +47,8 @@ fn replay(rows: &[Row], width: Duration, shards: usize) -> (Vec<String>, u64, u6
     }
     drop(feed);
     let report = engine.join().expect("clean run");
-    let stat = |node: &str, c: &str| report.stats.nodes.iter().find(|n| n.name == node).map_or(0, |n| n.counter(c));
-    (
-        reader.join().expect("reader"),
-        stat("dedupe", "ticklane_duplicates_total"),
-        stat("bars", "ticklane_late_events_total"),
-    )
+    let stat = |node: &str, c| report.stats.counter(node, c);
+    (reader.join().expect("reader"), stat("dedupe", counters::DUPLICATES), stat("bars", counters::LATE_EVENTS))
 }
 
 fn check(file: &str) {
@@ -90,12 +87,12 @@ fn content_dedupe_would_drop_real_cme_trades() {
     let rows = read_capture(&capture("GLBX_ESH4_trades_2023-12-25.csv")).expect("capture parses");
     let mut g = DagBuilder::new();
     g.source("feed", Kind::Trade)
-        .dedupe("dedupe", DedupeConfig::default().with_key(ticklane::operators::DedupeKey::Content))
-        .sink_callback::<Trade, _, _>("sink", |_| |_: &[ticklane::Stamped<Trade>]| {})
+        .dedupe("dedupe", DedupeConfig::builder().key(ticklane::operators::DedupeKey::Content).build().expect("cfg"))
+        .sink_shard::<Trade, _, _>("sink", |_| |_: &[ticklane::Stamped<Trade>]| {})
         .connect("feed", "dedupe")
         .connect("dedupe", "sink");
     let mut engine =
-        Engine::start(g.build().expect("valid"), Config::new().with_shards(2).expect("cfg")).expect("start");
+        Engine::start(g.build().expect("valid"), Config::builder().shards(2).build().expect("cfg")).expect("start");
     let mut feed = engine.ingress::<Trade>("feed").expect("ingress");
     let id = feed.intern("GLBX.MDP3:ESH4").expect("intern");
     for (_, t) in &rows {
@@ -103,8 +100,7 @@ fn content_dedupe_would_drop_real_cme_trades() {
     }
     drop(feed);
     let report = engine.join().expect("clean run");
-    let dups =
-        report.stats.nodes.iter().find(|n| n.name == "dedupe").map_or(0, |n| n.counter("ticklane_duplicates_total"));
+    let dups = report.stats.counter("dedupe", counters::DUPLICATES);
     // 15, counted independently (Python over the CSV): every repeat of an earlier row's
     // (ts_event, ts_recv, instrument, price, size, side).
     assert_eq!(dups, 15, "content dedupe should drop exactly the 15 look-alike real trades");

@@ -38,11 +38,12 @@ static GLOBAL: Counting = Counting;
 
 /// Starts `g` on 2 spinning shards with batches of `batch`, and interns `S0`..`S63`.
 fn start(g: DagBuilder, batch: usize) -> (Engine, Ingress<Trade>, Vec<InstrumentId>) {
-    let cfg = Config::new()
-        .with_shards(2)
-        .and_then(|c| c.with_batch_size(batch))
-        .expect("config")
-        .with_wait(WaitStrategy::SpinThenYield { spins: 64 });
+    let cfg = Config::builder()
+        .shards(2)
+        .batch_size(batch)
+        .wait(WaitStrategy::SpinThenYield { spins: 64 })
+        .build()
+        .expect("config");
     let mut engine = Engine::start(g.build().expect("valid"), cfg).expect("start");
     let mut feed = engine.ingress::<Trade>("feed").expect("ingress");
     let ids = (0..64).map(|i| feed.intern(&format!("S{i}")).expect("intern")).collect();
@@ -56,7 +57,7 @@ fn steady_state_allocates_nothing_per_event() {
         .transform::<Trade, Trade, _, _>("filter", |_| {
             |i: &[Stamped<Trade>], o: &mut Vec<Stamped<Trade>>| o.extend(i.iter().filter(|t| t.rec.size.raw() % 2 == 0))
         })
-        .sink_callback::<Trade, _, _>("count", |_| {
+        .sink_shard::<Trade, _, _>("count", |_| {
             |b: &[Stamped<Trade>]| {
                 DELIVERED.fetch_add(b.len() as u64, SeqCst);
             }
@@ -101,7 +102,7 @@ fn steady_state_allocates_nothing_per_event() {
     DELIVERED.store(0, SeqCst);
     let mut g = DagBuilder::new();
     g.source("feed", Kind::Trade)
-        .sink_callback::<Trade, _, _>("count", |_| {
+        .sink_shard::<Trade, _, _>("count", |_| {
             |b: &[Stamped<Trade>]| {
                 DELIVERED.fetch_add(b.len() as u64, SeqCst);
             }

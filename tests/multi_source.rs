@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::feed_service::SimpleBars;
+use common::feed_service::{self, SimpleBars};
 use common::{seq_trade, watchdog};
 use std::time::Duration;
 use ticklane::{Bar, Config, DagBuilder, Engine, Kind, Trade};
@@ -22,8 +22,8 @@ fn run(shards: usize) -> (Vec<(i64, u64, String)>, u64) {
         .connect("a", "bars")
         .connect("b", "bars")
         .connect("bars", "out");
-    let mut engine =
-        Engine::start(g.build().expect("valid"), Config::new().with_shards(shards).expect("cfg")).expect("start");
+    let mut engine = Engine::start(g.build().expect("valid"), Config::builder().shards(shards).build().expect("cfg"))
+        .expect("start");
     let mut a = engine.ingress::<Trade>("a").expect("a");
     let mut b = engine.ingress::<Trade>("b").expect("b");
     let mut out = engine.egress::<Bar>("out").expect("egress");
@@ -54,8 +54,7 @@ fn run(shards: usize) -> (Vec<(i64, u64, String)>, u64) {
     }
     b.finish().expect("finish b");
     let report = engine.join().expect("clean run");
-    let late =
-        report.stats.nodes.iter().find(|n| n.name == "bars").map_or(0, |n| n.counter("ticklane_late_events_total"));
+    let late = report.stats.counter("bars", feed_service::LATE);
     (reader.join().expect("reader"), late)
 }
 
@@ -81,10 +80,11 @@ fn first_bar_while_b_is_silent(idle_timeout: Option<Duration>, wait: Duration) -
         .connect("a", "bars")
         .connect("b", "bars")
         .connect("bars", "out");
-    let mut cfg = Config::new().with_shards(2).expect("cfg");
+    let mut cfg = Config::builder().shards(2);
     if let Some(t) = idle_timeout {
-        cfg = cfg.with_idle_timeout(t);
+        cfg = cfg.idle_timeout(t);
     }
+    let cfg = cfg.build().expect("cfg");
     let mut engine = Engine::start(g.build().expect("valid"), cfg).expect("start");
     let mut a = engine.ingress::<Trade>("a").expect("a");
     let b = engine.ingress::<Trade>("b").expect("b");

@@ -9,7 +9,8 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
-use ticklane::operators::{Beyond, DedupeConfig, LatePolicy, OperatorsExt, TimeBarsConfig};
+use ticklane::operators::prelude::*;
+use ticklane::operators::{counters, Beyond, DedupeConfig, LatePolicy, TimeBarsConfig};
 use ticklane::{Bar, Config, DagBuilder, Engine, Fixed, InstrumentId, Kind, Trade, TradeId};
 
 const W: i64 = 1_000; // window width, ns (small numbers keep cases readable)
@@ -179,27 +180,28 @@ fn engine(
     ring: usize,
     batch: usize,
 ) -> Outcome {
-    let mut bars_cfg = TimeBarsConfig::new(Duration::from_nanos(W as u64)).expect("cfg");
+    let mut bars_cfg = TimeBarsConfig::builder(Duration::from_nanos(W as u64));
     if let Some(h) = horizon {
-        bars_cfg =
-            bars_cfg.with_late(LatePolicy::revise(Duration::from_nanos(h as u64), Beyond::Drop).expect("policy"));
+        bars_cfg = bars_cfg.late(LatePolicy::revise(Duration::from_nanos(h as u64), Beyond::Drop).expect("policy"));
     }
     if flat {
-        bars_cfg = bars_cfg.with_empty_bars(ticklane::operators::EmptyBars::Flat).expect("flat");
+        bars_cfg = bars_cfg.empty_bars(ticklane::operators::EmptyBars::Flat);
     }
+    let bars_cfg = bars_cfg.build().expect("cfg");
     let mut g = DagBuilder::new();
     g.source("feed", Kind::Trade)
-        .dedupe("dedupe", DedupeConfig::default().with_ttl(Duration::from_nanos(TTL as u64)).expect("cfg"))
+        .dedupe("dedupe", DedupeConfig::builder().ttl(Duration::from_nanos(TTL as u64)).build().expect("cfg"))
         .time_bars("bars", bars_cfg)
         .sink_egress("out", Kind::Bar)
         .connect("feed", "dedupe")
         .connect("dedupe", "bars")
         .connect("bars", "out");
-    let cfg = Config::new()
-        .with_shards(shards)
-        .and_then(|c| c.with_ring_capacity(ring))
-        .and_then(|c| c.with_batch_size(batch))
-        .and_then(|c| c.with_max_delay(Duration::from_nanos(delay as u64)))
+    let cfg = Config::builder()
+        .shards(shards)
+        .ring_capacity(ring)
+        .batch_size(batch)
+        .max_delay(Duration::from_nanos(delay as u64))
+        .build()
         .expect("config");
     let mut engine = Engine::start(g.build().expect("valid"), cfg).expect("start");
     let mut feed = engine.ingress::<Trade>("feed").expect("ingress");
@@ -247,19 +249,19 @@ fn engine(
         })
         .collect();
     bars.sort();
-    let stat = |node: &str, c: &str| report.stats.nodes.iter().find(|n| n.name == node).map_or(0, |n| n.counter(c));
+    let stat = |node: &str, c| report.stats.counter(node, c);
     // Conservation: every trade is delivered to a bar, a duplicate, or late-and-dropped.
     let into_bars: u64 = report.stats.nodes.iter().find(|n| n.name == "bars").map_or(0, |n| n.total_in());
-    let dups = stat("dedupe", "ticklane_duplicates_total");
+    let dups = stat("dedupe", counters::DUPLICATES);
     assert_eq!(into_bars + dups, evs.len() as u64, "dedupe conservation");
     let aggregated: u64 = last.values().map(|b| b.trade_count).sum(); // flat bars add 0
-    let dropped = stat("bars", "ticklane_late_dropped_total");
+    let dropped = stat("bars", counters::LATE_DROPPED);
     assert_eq!(aggregated + dropped, into_bars, "bars conservation");
     Outcome {
         bars,
         duplicates: dups,
-        late: stat("bars", "ticklane_late_events_total"),
-        revisions: stat("bars", "ticklane_late_revised_total"),
+        late: stat("bars", counters::LATE_EVENTS),
+        revisions: stat("bars", counters::LATE_REVISED),
     }
 }
 
@@ -340,8 +342,11 @@ fn throttle_engine(evs: &[Ev], conflate: bool, shards: usize) -> (Vec<(u8, u32)>
     let (tx, rx) = crossbeam_channel::unbounded();
     let mut g = DagBuilder::new();
     g.source("feed", Kind::Trade)
-        .throttle("throttle", ThrottleConfig::new(2, Duration::from_nanos(1_000)).expect("cfg").with_policy(policy))
-        .sink_callback::<Trade, _, _>("out", move |_| {
+        .throttle(
+            "throttle",
+            ThrottleConfig::builder(2, Duration::from_nanos(1_000)).policy(policy).build().expect("cfg"),
+        )
+        .sink_shard::<Trade, _, _>("out", move |_| {
             let tx = tx.clone();
             move |b: &[ticklane::Stamped<Trade>]| {
                 for t in b {
@@ -351,8 +356,8 @@ fn throttle_engine(evs: &[Ev], conflate: bool, shards: usize) -> (Vec<(u8, u32)>
         })
         .connect("feed", "throttle")
         .connect("throttle", "out");
-    let mut engine =
-        Engine::start(g.build().expect("valid"), Config::new().with_shards(shards).expect("cfg")).expect("start");
+    let mut engine = Engine::start(g.build().expect("valid"), Config::builder().shards(shards).build().expect("cfg"))
+        .expect("start");
     let mut feed = engine.ingress::<Trade>("feed").expect("ingress");
     let ids: Vec<InstrumentId> = (0..6).map(|i| feed.intern(&name(i)).expect("intern")).collect();
     let inst_of: HashMap<InstrumentId, u8> = ids.iter().enumerate().map(|(i, &id)| (id, i as u8)).collect();
@@ -367,8 +372,7 @@ fn throttle_engine(evs: &[Ev], conflate: bool, shards: usize) -> (Vec<(u8, u32)>
     }
     drop(feed);
     let report = engine.join().expect("clean run");
-    let throttled =
-        report.stats.nodes.iter().find(|n| n.name == "throttle").map_or(0, |n| n.counter("ticklane_throttled_total"));
+    let throttled = report.stats.counter("throttle", counters::THROTTLED);
     let mut out: Vec<(u8, u32)> = rx
         .try_iter()
         .map(|t| (inst_of[&t.instrument], t.trade_id.to_string().parse::<u32>().unwrap_or(u32::MAX)))

@@ -28,14 +28,10 @@ fn run(shards: usize, ring: usize) -> (EngineError, Option<PushError>) {
     let mut g = DagBuilder::new();
     g.source("feed", Kind::Trade)
         .transform::<Trade, Trade, _, _>("fragile", |_| PanicsOnKth { k: 500, seen: 0 })
-        .sink_callback::<Trade, _, _>("out", |_| |_: &[Stamped<Trade>]| {})
+        .sink_shard::<Trade, _, _>("out", |_| |_: &[Stamped<Trade>]| {})
         .connect("feed", "fragile")
         .connect("fragile", "out");
-    let cfg = Config::new()
-        .with_shards(shards)
-        .and_then(|c| c.with_ring_capacity(ring))
-        .and_then(|c| c.with_batch_size(16))
-        .expect("config");
+    let cfg = Config::builder().shards(shards).ring_capacity(ring).batch_size(16).build().expect("config");
     let mut engine = Engine::start(g.build().expect("valid"), cfg).expect("start");
     let mut feed = engine.ingress::<Trade>("feed").expect("ingress");
     let ids: Vec<_> = (0..10).map(|i| feed.intern(&format!("S{i}")).expect("intern")).collect();
@@ -76,10 +72,10 @@ fn operator_panic_surfaces_from_join_naming_shard_and_node() {
 fn sink_panic_is_reported_too() {
     let mut g = DagBuilder::new();
     g.source("feed", Kind::Trade)
-        .sink_callback::<Trade, _, _>("explodes", |_| |_: &[Stamped<Trade>]| panic!("sink bug"))
+        .sink_shard::<Trade, _, _>("explodes", |_| |_: &[Stamped<Trade>]| panic!("sink bug"))
         .connect("feed", "explodes");
     let mut engine =
-        Engine::start(g.build().expect("valid"), Config::new().with_shards(2).expect("cfg")).expect("start");
+        Engine::start(g.build().expect("valid"), Config::builder().shards(2).build().expect("cfg")).expect("start");
     let mut feed = engine.ingress::<Trade>("feed").expect("ingress");
     let id = feed.intern("X").expect("intern");
     let err = watchdog(Duration::from_secs(30), move || {

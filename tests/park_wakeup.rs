@@ -15,18 +15,19 @@ const HOUR: Duration = Duration::from_secs(3600);
 fn engine(shards: usize, seen: Arc<AtomicU64>) -> Engine {
     let mut g = DagBuilder::new();
     g.source("feed", Kind::Trade)
-        .sink_callback::<Trade, _, _>("count", move |_| {
+        .sink_shard::<Trade, _, _>("count", move |_| {
             let seen = seen.clone();
             move |b: &[Stamped<Trade>]| {
                 seen.fetch_add(b.len() as u64, SeqCst);
             }
         })
         .connect("feed", "count");
-    let cfg = Config::new()
-        .with_shards(shards)
-        .and_then(|c| c.with_batch_size(1))
-        .expect("config")
-        .with_wait(WaitStrategy::Park { spins: 1, timeout: HOUR });
+    let cfg = Config::builder()
+        .shards(shards)
+        .batch_size(1)
+        .wait(WaitStrategy::Park { spins: 1, timeout: HOUR })
+        .build()
+        .expect("config");
     Engine::start(g.build().expect("graph"), cfg).expect("start")
 }
 

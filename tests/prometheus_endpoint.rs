@@ -35,13 +35,14 @@ fn prometheus_text_carries_the_engine_counters() {
     let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     let mut g = DagBuilder::new();
     g.source("feed", Kind::Trade)
-        .sink_callback::<Trade, _, _>("out", |_| |_: &[Stamped<Trade>]| {})
+        .sink_shard::<Trade, _, _>("out", |_| |_: &[Stamped<Trade>]| {})
         .connect("feed", "out");
-    let cfg = Config::new()
-        .with_shards(2)
-        .expect("config")
-        .with_prometheus(addr)
-        .with_metrics_interval(Duration::from_millis(20));
+    let cfg = Config::builder()
+        .shards(2)
+        .prometheus(addr)
+        .metrics_interval(Duration::from_millis(20))
+        .build()
+        .expect("config");
     let mut engine = Engine::start(g.build().expect("valid"), cfg).expect("start");
     let mut feed = engine.ingress::<Trade>("feed").expect("ingress");
     let ids: Vec<_> = (0..16).map(|i| feed.intern(&format!("S{i}")).expect("intern")).collect();

@@ -67,7 +67,7 @@ fn run(c: &Case, batched: bool) -> (Seen, Option<PushError>) {
     let s2 = seen.clone();
     let mut g = DagBuilder::new();
     g.source("feed", Kind::Trade)
-        .sink_callback::<Trade, _, _>("collect", move |ctx| {
+        .sink_shard::<Trade, _, _>("collect", move |ctx| {
             let seen = s2.clone();
             let shard = ctx.shard;
             move |b: &[Stamped<Trade>]| {
@@ -76,12 +76,13 @@ fn run(c: &Case, batched: bool) -> (Seen, Option<PushError>) {
             }
         })
         .connect("feed", "collect");
-    let cfg = Config::new()
-        .with_shards(c.shards)
-        .and_then(|x| x.with_batch_size(c.batch))
-        .and_then(|x| x.with_flush_every(c.flush_every))
-        .and_then(|x| x.with_ring_capacity(4))
-        .and_then(|x| x.with_max_delay(Duration::from_nanos(c.max_delay)))
+    let cfg = Config::builder()
+        .shards(c.shards)
+        .batch_size(c.batch)
+        .flush_every(c.flush_every)
+        .ring_capacity(4)
+        .max_delay(Duration::from_nanos(c.max_delay))
+        .build()
         .expect("config");
     let mut engine = Engine::start(g.build().expect("graph"), cfg).expect("start");
     let mut feed = engine.ingress::<Trade>("feed").expect("ingress");

@@ -6,7 +6,7 @@ mod common;
 
 use common::{seq_trade, watchdog};
 use std::time::Duration;
-use ticklane::operators::OperatorsExt;
+use ticklane::operators::{counters, RouteExt};
 use ticklane::{Config, DagBuilder, Engine, Kind, Trade};
 
 fn run(shards: usize) -> Vec<Vec<String>> {
@@ -17,8 +17,8 @@ fn run(shards: usize) -> Vec<Vec<String>> {
         g.sink_egress(sink, Kind::Trade).connect_ports("router", port, sink, 0);
     }
     g.connect("feed", "router");
-    let mut engine =
-        Engine::start(g.build().expect("valid"), Config::new().with_shards(shards).expect("cfg")).expect("start");
+    let mut engine = Engine::start(g.build().expect("valid"), Config::builder().shards(shards).build().expect("cfg"))
+        .expect("start");
     let mut feed = engine.ingress::<Trade>("feed").expect("ingress");
     let readers: Vec<_> = ["futures", "nq_and_crypto", "rest"]
         .iter()
@@ -39,8 +39,7 @@ fn run(shards: usize) -> Vec<Vec<String>> {
     }
     drop(feed);
     let report = engine.join().expect("clean run");
-    let unrouted =
-        report.stats.nodes.iter().find(|n| n.name == "router").map_or(0, |n| n.counter("ticklane_unrouted_total"));
+    let unrouted = report.stats.counter("router", counters::UNROUTED);
     assert_eq!(unrouted, 0, "a default output catches the rest");
     readers.into_iter().map(|r| r.join().expect("reader")).collect()
 }

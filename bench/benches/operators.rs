@@ -21,7 +21,7 @@ const TTL: i64 = 10 * SECOND;
 
 fn engine_dedupe_bars(input: &[Stamped<Trade>], dedupe_on: bool, bars_on: bool) -> (usize, usize) {
     let mut d: Box<dyn Transform<Trade, Trade>> = Box::new(Dedupe::new(DedupeConfig::default()));
-    let mut b = TimeBars::new(TimeBarsConfig::new(Duration::from_secs(1)).expect("width"));
+    let mut b = TimeBars::new(TimeBarsConfig::builder(Duration::from_secs(1)).build().expect("width"));
     let mut mid = Vec::with_capacity(BATCH);
     let mut bars = Vec::with_capacity(4096);
     let (mut passed, mut emitted) = (0, 0);
@@ -107,7 +107,7 @@ fn more_operators(c: &mut Criterion) {
     let interval = 100_000_000i64;
 
     let engine_throttle = |input: &[Stamped<Trade>]| {
-        let cfg = ThrottleConfig::new(5, Duration::from_nanos(interval as u64)).expect("cfg");
+        let cfg = ThrottleConfig::builder(5, Duration::from_nanos(interval as u64)).build().expect("cfg");
         through::<Trade>(&mut Throttle::new(cfg), input)
     };
     let hand_throttle = |input: &[Stamped<Trade>]| {

@@ -170,7 +170,7 @@ impl EnginePipeline {
         let done = std::sync::Arc::new(Counter::default());
         let d = done.clone();
         let mut g = DagBuilder::new();
-        g.source("feed", Kind::Trade).sink_callback::<Trade, _, _>("count", move |_| {
+        g.source("feed", Kind::Trade).sink_shard::<Trade, _, _>("count", move |_| {
             let d = d.clone();
             move |b: &[Stamped<Trade>]| {
                 d.fetch_add(b.len() as u64, Release);
@@ -185,13 +185,14 @@ impl EnginePipeline {
         } else {
             g.connect("feed", "count");
         }
-        let cfg = Config::new()
-            .with_shards(shards)
-            .and_then(|c| c.with_ring_capacity(ring))
-            .and_then(|c| c.with_batch_size(batch))
-            .and_then(|c| c.with_flush_every(1 << 20))
-            .map(|c| c.with_wait(WaitStrategy::SpinThenYield { spins: 1 << 16 }))
-            .map(|c| c.with_placement(ticklane::Placement::Cores(cores())))
+        let cfg = Config::builder()
+            .shards(shards)
+            .ring_capacity(ring)
+            .batch_size(batch)
+            .flush_every(1 << 20)
+            .wait(WaitStrategy::SpinThenYield { spins: 1 << 16 })
+            .placement(ticklane::Placement::Cores(cores()))
+            .build()
             .expect("bench config is valid");
         let dag = g.build().expect("bench graph is valid");
         let mut engine = Engine::start(dag, cfg).expect("engine starts");

@@ -17,7 +17,7 @@
 //!     .connect("large", "out");
 //! let dag = g.build()?;
 //!
-//! let mut engine = Engine::start(dag, Config::new().with_shards(2)?)?;
+//! let mut engine = Engine::start(dag, Config::builder().shards(2).build()?)?;
 //! let mut feed = engine.ingress::<Trade>("feed")?;
 //! let mut out = engine.egress::<Trade>("out")?;
 //! let btc = feed.intern("binance-futures:BTCUSDT")?;
@@ -50,6 +50,8 @@
 // itself: slot values handed between two threads by a stamp protocol; tested under miri).
 #![deny(unsafe_code)]
 
+mod config_error;
+mod counter;
 mod dag;
 mod decimal;
 mod instrument;
@@ -57,13 +59,17 @@ mod operator;
 mod record;
 mod runtime;
 
+pub use config_error::{ConfigCheck, ConfigError, ConfigViolation};
+pub use counter::Counter;
 pub use dag::{BuildError, Dag, DagBuilder, Violation};
 pub use decimal::{format_scaled, DecimalError, Fixed, Wide, FRAC_DIGITS, SCALE};
 pub use instrument::{fnv1a128, fnv1a64, shard_of, InstrumentId, InternError, Interner};
 pub use operator::{Operator, Outputs, ShardContext, ShardSink, Transform};
 pub use record::{Bar, Batch, Kind, Quote, Record, Side, Stamped, Timestamp, Trade, TradeId, NO_TS, WM_END};
-pub use runtime::config::{Config, ConfigError, Placement, WaitStrategy, MAX_SHARDS};
+pub use runtime::config::{Config, ConfigBuilder, WaitStrategy, MAX_SHARDS};
 pub use runtime::egress::Egress;
+pub use runtime::engine::Engine;
+pub use runtime::error::{EngineError, RunReport};
 pub use runtime::ingress::{Ingress, PushError};
+pub use runtime::placement::Placement;
 pub use runtime::stats::{NodeStats, ShardStats, SourceStats, Stats};
-pub use runtime::{Engine, EngineError, RunReport};

@@ -5,6 +5,7 @@
 //! Each shard builds its own instance of every node through the factory given to the
 //! [`crate::DagBuilder`], so operator state is shard-local: no locks, no sharing.
 
+use crate::counter::Counter;
 use crate::record::{Batch, Record, Stamped, Timestamp};
 use std::marker::PhantomData;
 
@@ -96,9 +97,10 @@ pub trait Operator: Send {
         let _ = (wm, out);
     }
 
-    /// Reports operator-specific counters (duplicates, late events, …) as `(name, value)`.
-    /// Called off the hot path when stats are sampled. The default reports none.
-    fn counters(&self, report: &mut dyn FnMut(&'static str, u64)) {
+    /// Reports operator-specific counters (duplicates, late events, …) as `(counter, value)`,
+    /// the same counters in the same order every call. Called off the hot path when stats
+    /// are sampled. The default reports none.
+    fn counters(&self, report: &mut dyn FnMut(Counter, u64)) {
         let _ = report;
     }
 
@@ -140,7 +142,7 @@ pub trait Transform<I: Record, O: Record>: Send {
     }
 
     /// Operator-specific counters, as [`Operator::counters`].
-    fn counters(&self, report: &mut dyn FnMut(&'static str, u64)) {
+    fn counters(&self, report: &mut dyn FnMut(Counter, u64)) {
         let _ = report;
     }
 
@@ -183,7 +185,7 @@ impl<I: Record, O: Record, X: Transform<I, O>> Operator for TransformOp<I, O, X>
         self.inner.on_watermark(wm, out.port::<O>(0));
     }
 
-    fn counters(&self, report: &mut dyn FnMut(&'static str, u64)) {
+    fn counters(&self, report: &mut dyn FnMut(Counter, u64)) {
         self.inner.counters(report);
     }
 
@@ -193,7 +195,7 @@ impl<I: Record, O: Record, X: Transform<I, O>> Operator for TransformOp<I, O, X>
 }
 
 /// A sink that runs on the shard thread: the lowest-latency way out of the engine. Each shard
-/// gets its own instance (from the factory given to [`crate::DagBuilder::sink_callback`]), so
+/// gets its own instance (from the factory given to [`crate::DagBuilder::sink_shard`]), so
 /// it needs no lock; output across shards is *not* ordered (use an egress for that).
 ///
 /// Any `FnMut(&[Stamped<T>]) + Send` closure is a `ShardSink`.
@@ -210,18 +212,25 @@ impl<T: Record, F: FnMut(&[Stamped<T>]) + Send> ShardSink<T> for F {
     }
 }
 
-/// Type-erased shard sink (one `dyn` call per batch).
-pub(crate) trait AnySink: Send {
+/// A [`ShardSink`] with its record type erased (one `dyn` call per batch).
+pub(crate) trait DynShardSink: Send {
     fn on_batch(&mut self, batch: &Batch);
     fn on_end(&mut self);
 }
 
-pub(crate) struct TypedSink<T, S> {
-    pub(crate) inner: S,
-    pub(crate) _t: PhantomData<fn(T)>,
+/// Adapts a [`ShardSink`] of `T` to [`DynShardSink`].
+pub(crate) struct ShardSinkAdapter<T, S> {
+    inner: S,
+    _t: PhantomData<fn(T)>,
 }
 
-impl<T: Record, S: ShardSink<T>> AnySink for TypedSink<T, S> {
+impl<T, S> ShardSinkAdapter<T, S> {
+    pub(crate) fn new(inner: S) -> Self {
+        ShardSinkAdapter { inner, _t: PhantomData }
+    }
+}
+
+impl<T: Record, S: ShardSink<T>> DynShardSink for ShardSinkAdapter<T, S> {
     fn on_batch(&mut self, batch: &Batch) {
         if let Some(v) = batch.as_slice::<T>() {
             self.inner.on_batch(v);

@@ -326,6 +326,15 @@ impl Batch {
     pub fn as_slice<T: Record>(&self) -> Option<&[Stamped<T>]> {
         T::from_batch(self).map(Vec::as_slice)
     }
+
+    /// Lowers every record's stamp to at most `bound`.
+    pub(crate) fn clamp_stamps(&mut self, bound: Timestamp) {
+        match self {
+            Batch::Trade(v) => v.iter_mut().for_each(|r| r.wm = r.wm.min(bound)),
+            Batch::Quote(v) => v.iter_mut().for_each(|r| r.wm = r.wm.min(bound)),
+            Batch::Bar(v) => v.iter_mut().for_each(|r| r.wm = r.wm.min(bound)),
+        }
+    }
 }
 
 /// One stamped record carried inside a ring message, with no buffer behind it: what the

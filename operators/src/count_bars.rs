@@ -12,9 +12,11 @@
 //!   trades / less than V volume), stamped +∞, so no trade is left out; `trade_count` and
 //!   `volume` show it is partial.
 
-use crate::time_bars::round_div;
-use crate::window::ConfigError;
-use ticklane_engine::{Bar, Fixed, InstrumentId, Stamped, Timestamp, Trade, Transform, Wide, WM_END};
+use crate::vwap::vwap;
+use ticklane_engine::{
+    Bar, ConfigError, ConfigViolation, DagBuilder, Fixed, InstrumentId, Stamped, Timestamp, Trade, Transform, Wide,
+    WM_END,
+};
 
 #[derive(Clone, Copy, Default)]
 struct Acc {
@@ -44,7 +46,7 @@ impl Acc {
     }
 
     fn bar(&self, inst: u32) -> Bar {
-        let vwap = if self.volume == 0 { self.close } else { Fixed::from_raw(round_div(self.notional, self.volume)) };
+        let vwap = vwap(self.notional, self.volume, self.close);
         Bar {
             instrument: InstrumentId(inst),
             window_start: self.first_ts,
@@ -74,7 +76,7 @@ impl BarSize {
     /// Tick bars of `n` trades (zero is an error).
     pub fn ticks(n: u64) -> Result<BarSize, ConfigError> {
         if n == 0 {
-            return Err(ConfigError::Zero { what: "tick bar size" });
+            return Err(ConfigViolation::Zero { param: "tick bar size" }.into());
         }
         Ok(BarSize::Ticks(n))
     }
@@ -82,9 +84,44 @@ impl BarSize {
     /// Volume bars of `v` (zero or negative is an error).
     pub fn volume(v: Fixed) -> Result<BarSize, ConfigError> {
         if v.raw() <= 0 {
-            return Err(ConfigError::Zero { what: "volume bar size" });
+            return Err(ConfigViolation::Zero { param: "volume bar size" }.into());
         }
         Ok(BarSize::Volume(v.raw()))
+    }
+}
+
+/// Adds [`CountBars`] to a graph.
+pub trait CountBarsExt {
+    /// Tick or volume bars named `name`: trades in, bars out.
+    ///
+    /// ```
+    /// use ticklane_engine::{Bar, Config, DagBuilder, Engine, Fixed, Kind, Trade};
+    /// use ticklane_operators::{BarSize, CountBarsExt};
+    ///
+    /// let mut g = DagBuilder::new();
+    /// g.source("feed", Kind::Trade)
+    ///     .count_bars("every2", BarSize::ticks(2)?)
+    ///     .sink_egress("out", Kind::Bar)
+    ///     .connect("feed", "every2")
+    ///     .connect("every2", "out");
+    /// let mut engine = Engine::start(g.build()?, Config::builder().shards(1).build()?)?;
+    /// let (mut feed, mut out) = (engine.ingress::<Trade>("feed")?, engine.egress::<Bar>("out")?);
+    /// let es = feed.intern("ESH4")?;
+    /// for ts in 0..5 {
+    ///     feed.push(Trade { ts_event: ts, instrument: es, price: Fixed::ONE, size: Fixed::ONE, ..Trade::default() })?;
+    /// }
+    /// drop(feed); // input ends: the shards flush, and the egress ends after their output
+    /// let counts: Vec<u64> = out.by_ref().map(|b| b.rec.trade_count).collect();
+    /// engine.join()?;
+    /// assert_eq!(counts, [2, 2, 1]); // the last bar is partial: input ended
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn count_bars(&mut self, name: &str, size: BarSize) -> &mut Self;
+}
+
+impl CountBarsExt for DagBuilder {
+    fn count_bars(&mut self, name: &str, size: BarSize) -> &mut Self {
+        self.transform::<Trade, Bar, _, _>(name, move |_| CountBars::new(size))
     }
 }
 

@@ -1,21 +1,20 @@
 //! Drops repeated trades (design.md §4).
 //!
 //! - Key `Id` (default): `(instrument, trade_id)`. Trades without a trade id cannot be keyed
-//!   this way; they pass through and are counted (`ticklane_dedupe_unkeyed_total`).
+//!   this way; they pass through and are counted ([`DEDUPE_UNKEYED`]).
 //! - Key `Content`, opt-in: `(instrument, ts_event, ts_recv, price, size, side)`. **Hazard:**
 //!   real CME data holds distinct trades identical in every one of those columns (15 groups in
 //!   the bundled ESH4 capture), so content dedupe can drop real trades. Use it only for feeds
 //!   known to lack that property.
 //! - The first occurrence wins; a repeat within the horizon is dropped and counted
-//!   (`ticklane_duplicates_total`). A key is remembered while its first occurrence's
+//!   ([`DUPLICATES`]). A key is remembered while its first occurrence's
 //!   `ts_event ≥ watermark − ttl` (default 10 s), judged with the per-trade watermark stamp, so
 //!   results do not depend on batching or shard count.
 //! - State is bounded: keys are evicted in insertion order once past the horizon, and a
-//!   per-shard `capacity` cap evicts the oldest (counted in `ticklane_dedupe_evicted_total`).
+//!   per-shard `capacity` cap evicts the oldest (counted in [`DEDUPE_EVICTED`]).
 //!   Capacity evictions depend on how instruments are spread over shards: size the cap so that
 //!   it never fires in normal operation, and alert on the counter.
 
-use crate::window::{positive_nanos, ConfigError};
 use ahash::RandomState;
 use hashbrown::hash_map::Entry;
 use hashbrown::HashMap;
@@ -23,7 +22,18 @@ use std::collections::VecDeque;
 use std::hash::Hash;
 use std::num::NonZeroUsize;
 use std::time::Duration;
-use ticklane_engine::{Fixed, Side, Stamped, Timestamp, Trade, TradeId, Transform};
+use ticklane_engine::{
+    ConfigCheck, ConfigError, Counter, DagBuilder, Fixed, Side, Stamped, Timestamp, Trade, TradeId, Transform,
+};
+
+/// Repeats a [`Dedupe`] dropped.
+pub const DUPLICATES: Counter = Counter::new("ticklane_duplicates_total");
+/// Trades passed without a key (no trade id under [`DedupeKey::Id`]).
+pub const DEDUPE_UNKEYED: Counter = Counter::new("ticklane_dedupe_unkeyed_total");
+/// Keys evicted by the capacity cap.
+pub const DEDUPE_EVICTED: Counter = Counter::new("ticklane_dedupe_evicted_total");
+/// Keys expired past the horizon.
+pub const DEDUPE_EXPIRED: Counter = Counter::new("ticklane_dedupe_expired_total");
 
 /// Which columns identify a trade.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -35,15 +45,22 @@ pub enum DedupeKey {
     Content,
 }
 
-/// Configuration of [`Dedupe`].
+/// Configuration of [`Dedupe`]: [`DedupeConfig::default`] (key `Id`, 10 s horizon, 2^20
+/// keys per shard) or [`DedupeConfig::builder`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DedupeConfig {
-    /// Key columns.
-    pub key: DedupeKey,
+    key: DedupeKey,
     /// Horizon behind the watermark, ns.
-    pub ttl: i64,
-    /// Most keys one shard remembers.
-    pub capacity: NonZeroUsize,
+    ttl: i64,
+    capacity: NonZeroUsize,
+}
+
+/// Builds a [`DedupeConfig`].
+#[derive(Clone, Copy, Debug)]
+pub struct DedupeBuilder {
+    key: DedupeKey,
+    ttl: Duration,
+    capacity: usize,
 }
 
 /// The default horizon: 10 s of event time.
@@ -62,22 +79,76 @@ impl Default for DedupeConfig {
 }
 
 impl DedupeConfig {
-    /// Sets the key.
-    pub fn with_key(self, key: DedupeKey) -> DedupeConfig {
-        DedupeConfig { key, ..self }
+    /// A builder starting from the defaults.
+    pub fn builder() -> DedupeBuilder {
+        DedupeBuilder { key: DedupeKey::Id, ttl: DEFAULT_TTL, capacity: DEFAULT_CAPACITY }
     }
 
-    /// Sets the horizon (zero is an error).
-    pub fn with_ttl(self, ttl: Duration) -> Result<DedupeConfig, ConfigError> {
-        Ok(DedupeConfig { ttl: positive_nanos("dedupe ttl", ttl)?, ..self })
+    /// The key columns.
+    pub fn key(&self) -> DedupeKey {
+        self.key
+    }
+}
+
+impl DedupeBuilder {
+    /// The key columns.
+    pub fn key(mut self, key: DedupeKey) -> Self {
+        self.key = key;
+        self
     }
 
-    /// Sets the per-shard capacity (zero is an error).
-    pub fn with_capacity(self, n: usize) -> Result<DedupeConfig, ConfigError> {
-        Ok(DedupeConfig {
-            capacity: NonZeroUsize::new(n).ok_or(ConfigError::Zero { what: "dedupe capacity" })?,
-            ..self
-        })
+    /// The horizon behind the watermark (positive).
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// The most keys one shard remembers (positive).
+    pub fn capacity(mut self, n: usize) -> Self {
+        self.capacity = n;
+        self
+    }
+
+    /// Checks every parameter.
+    pub fn build(self) -> Result<DedupeConfig, ConfigError> {
+        let mut c = ConfigCheck::new();
+        let ttl = c.positive_nanos("dedupe ttl", self.ttl);
+        let capacity = c.nonzero("dedupe capacity", self.capacity);
+        c.finish(DedupeConfig { key: self.key, ttl, capacity })
+    }
+}
+
+/// Adds a [`Dedupe`] to a graph.
+pub trait DedupeExt {
+    /// Dedupe named `name`: trades in, first occurrences out.
+    ///
+    /// ```
+    /// use ticklane_engine::{Config, DagBuilder, Engine, Kind, Trade, TradeId};
+    /// use ticklane_operators::{counters, DedupeConfig, DedupeExt};
+    ///
+    /// let mut g = DagBuilder::new();
+    /// g.source("feed", Kind::Trade)
+    ///     .dedupe("dedupe", DedupeConfig::default())
+    ///     .sink_egress("out", Kind::Trade)
+    ///     .connect("feed", "dedupe")
+    ///     .connect("dedupe", "out");
+    /// let mut engine = Engine::start(g.build()?, Config::builder().shards(2).build()?)?;
+    /// let (mut feed, mut out) = (engine.ingress::<Trade>("feed")?, engine.egress::<Trade>("out")?);
+    /// let btc = feed.intern("binance:BTCUSDT")?;
+    /// for id in ["7", "8", "7"] { // the second "7" is a repeat
+    ///     feed.push(Trade { instrument: btc, trade_id: TradeId::from_text(id.as_bytes()), ..Trade::default() })?;
+    /// }
+    /// drop(feed);
+    /// assert_eq!(out.by_ref().count(), 2);
+    /// assert_eq!(engine.join()?.stats.counter("dedupe", counters::DUPLICATES), 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn dedupe(&mut self, name: &str, cfg: DedupeConfig) -> &mut Self;
+}
+
+impl DedupeExt for DagBuilder {
+    fn dedupe(&mut self, name: &str, cfg: DedupeConfig) -> &mut Self {
+        self.transform::<Trade, Trade, _, _>(name, move |_| Dedupe::new(cfg))
     }
 }
 
@@ -218,12 +289,12 @@ impl Transform<Trade, Trade> for Dedupe {
         }
     }
 
-    fn counters(&self, report: &mut dyn FnMut(&'static str, u64)) {
+    fn counters(&self, report: &mut dyn FnMut(Counter, u64)) {
         let c = self.counters;
-        report("ticklane_duplicates_total", c.duplicates);
-        report("ticklane_dedupe_unkeyed_total", c.unkeyed);
-        report("ticklane_dedupe_evicted_total", c.evicted);
-        report("ticklane_dedupe_expired_total", c.expired);
+        report(DUPLICATES, c.duplicates);
+        report(DEDUPE_UNKEYED, c.unkeyed);
+        report(DEDUPE_EVICTED, c.evicted);
+        report(DEDUPE_EXPIRED, c.expired);
     }
 }
 
@@ -243,7 +314,7 @@ mod tests {
 
     #[test]
     fn first_occurrence_wins_within_the_horizon() {
-        let cfg = DedupeConfig::default().with_ttl(Duration::from_nanos(100)).expect("cfg");
+        let cfg = DedupeConfig::builder().ttl(Duration::from_nanos(100)).build().expect("cfg");
         let mut d = Dedupe::new(cfg);
         assert!(d.admit(&t(0, 10, "a"), 0));
         assert!(!d.admit(&t(0, 10, "a"), 10));
@@ -256,7 +327,7 @@ mod tests {
 
     #[test]
     fn capacity_evicts_oldest_and_counts() {
-        let cfg = DedupeConfig::default().with_capacity(2).expect("cfg");
+        let cfg = DedupeConfig::builder().capacity(2).build().expect("cfg");
         let mut d = Dedupe::new(cfg);
         for id in ["a", "b", "c"] {
             assert!(d.admit(&t(0, 1, id), 0));
@@ -268,14 +339,15 @@ mod tests {
 
     #[test]
     fn content_key_sees_identical_prints_as_one() {
-        let mut d = Dedupe::new(DedupeConfig::default().with_key(DedupeKey::Content));
+        let mut d = Dedupe::new(DedupeConfig::builder().key(DedupeKey::Content).build().expect("cfg"));
         assert!(d.admit(&t(0, 5, "x"), 0));
         assert!(!d.admit(&t(0, 5, "y"), 0), "ids ignored under content");
     }
 
     #[test]
     fn zero_parameters_are_errors() {
-        assert!(DedupeConfig::default().with_ttl(Duration::ZERO).is_err());
-        assert!(DedupeConfig::default().with_capacity(0).is_err());
+        let e = DedupeConfig::builder().ttl(Duration::ZERO).capacity(0).build().expect_err("zeros");
+        assert_eq!(e.violations.len(), 2, "{e}");
+        assert_eq!(DedupeConfig::builder().build(), Ok(DedupeConfig::default()));
     }
 }

@@ -1,18 +1,23 @@
 //! Routes each record to every named output whose rule matches (design.md §4); unmatched
 //! records go to the default output (the last port) if there is one, else are dropped and
-//! counted (`ticklane_unrouted_total`).
+//! counted ([`UNROUTED`]).
 //!
 //! Rules are either instrument sets (resolved once per instrument from its name, then a
 //! cached bitmask: no name lookup and no `dyn` call per record) or one monomorphised closure
 //! returning the bitmask of matching outputs. At most 63 named outputs.
 
-use crate::window::ConfigError;
 use hashbrown::HashSet;
 use std::sync::Arc;
-use ticklane_engine::{Batch, InstrumentId, Interner, Operator, Outputs, Record, Stamped};
+use ticklane_engine::{
+    Batch, ConfigError, ConfigViolation, Counter, DagBuilder, InstrumentId, Interner, Operator, Outputs, Record,
+    Stamped,
+};
 
 /// The most named outputs a router has (one bit each in a `u64`).
 pub const MAX_ROUTES: usize = 63;
+
+/// Records that matched no route and had no default output (dropped).
+pub const UNROUTED: Counter = Counter::new("ticklane_unrouted_total");
 
 /// Decides which outputs a record goes to, as a bitmask over the named outputs.
 pub trait Classify<T>: Send {
@@ -82,12 +87,7 @@ impl<T: Record, C: Classify<T>> Router<T, C> {
     /// A router over `routes` named outputs (at most [`MAX_ROUTES`]), with a default output
     /// after them if `default`.
     pub fn new(classify: C, routes: usize, default: bool) -> Result<Self, ConfigError> {
-        if routes == 0 && !default {
-            return Err(ConfigError::Zero { what: "router outputs" });
-        }
-        if routes > MAX_ROUTES {
-            return Err(ConfigError::TooMany { what: "router outputs", count: routes, max: MAX_ROUTES });
-        }
+        check_routes(routes, default)?;
         Ok(Router::validated(classify, routes, default))
     }
 
@@ -140,8 +140,112 @@ impl<T: Record, C: Classify<T>> Operator for Router<T, C> {
         self.scratch = bufs;
     }
 
-    fn counters(&self, report: &mut dyn FnMut(&'static str, u64)) {
-        report("ticklane_unrouted_total", self.unrouted);
+    fn counters(&self, report: &mut dyn FnMut(Counter, u64)) {
+        report(UNROUTED, self.unrouted);
+    }
+}
+
+/// `routes` named outputs (plus a default if `default`): at least one output in all, at most
+/// [`MAX_ROUTES`] named.
+fn check_routes(routes: usize, default: bool) -> Result<(), ConfigError> {
+    if routes == 0 && !default {
+        return Err(ConfigViolation::Zero { param: "router outputs" }.into());
+    }
+    if routes > MAX_ROUTES {
+        return Err(ConfigViolation::TooMany { param: "router outputs", count: routes, max: MAX_ROUTES }.into());
+    }
+    Ok(())
+}
+
+/// Adds a [`Router`] to a graph. Output `i` of the node is route `i`; with `default`, one
+/// more output (the last) gets the records no route matched.
+pub trait RouteExt {
+    /// Routes `T` records by instrument name sets: output `i` gets the instruments named in
+    /// `routes[i]`.
+    ///
+    /// ```
+    /// use ticklane_engine::{DagBuilder, Kind, Trade};
+    /// use ticklane_operators::RouteExt;
+    ///
+    /// let mut g = DagBuilder::new();
+    /// g.source("feed", Kind::Trade)
+    ///     .route_instruments::<Trade>("by_venue", &[&["GLBX.MDP3:ESH4"], &["binance:BTCUSDT"]], true)?
+    ///     .sink_egress("cme", Kind::Trade)
+    ///     .sink_egress("crypto", Kind::Trade)
+    ///     .sink_egress("other", Kind::Trade)
+    ///     .connect("feed", "by_venue")
+    ///     .connect_ports("by_venue", 0, "cme", 0)
+    ///     .connect_ports("by_venue", 1, "crypto", 0)
+    ///     .connect_ports("by_venue", 2, "other", 0); // the default output
+    /// assert!(g.build().is_ok());
+    /// # Ok::<(), ticklane_engine::ConfigError>(())
+    /// ```
+    fn route_instruments<T: Record>(
+        &mut self,
+        name: &str,
+        routes: &[&[&str]],
+        default: bool,
+    ) -> Result<&mut Self, ConfigError>;
+
+    /// Routes `T` records by a closure returning the bitmask of matching outputs (bit `i`:
+    /// output `i`); with `default`, records whose mask is 0 go to one more output.
+    ///
+    /// ```
+    /// use ticklane_engine::{DagBuilder, Kind, Side, Trade};
+    /// use ticklane_operators::RouteExt;
+    ///
+    /// let mut g = DagBuilder::new();
+    /// g.source("feed", Kind::Trade)
+    ///     .route_by("buys", 1, false, |t: &Trade| u64::from(t.side == Side::Buy))?
+    ///     .sink_egress("out", Kind::Trade)
+    ///     .connect("feed", "buys")
+    ///     .connect("buys", "out");
+    /// assert!(g.build().is_ok());
+    /// # Ok::<(), ticklane_engine::ConfigError>(())
+    /// ```
+    fn route_by<T: Record, F>(
+        &mut self,
+        name: &str,
+        routes: usize,
+        default: bool,
+        f: F,
+    ) -> Result<&mut Self, ConfigError>
+    where
+        F: FnMut(&T) -> u64 + Send + Sync + Clone + 'static;
+}
+
+impl RouteExt for DagBuilder {
+    fn route_instruments<T: Record>(
+        &mut self,
+        name: &str,
+        routes: &[&[&str]],
+        default: bool,
+    ) -> Result<&mut Self, ConfigError> {
+        let n = routes.len();
+        check_routes(n, default)?;
+        let sets: Arc<Vec<HashSet<String>>> =
+            Arc::new(routes.iter().map(|r| r.iter().map(|s| s.to_string()).collect()).collect());
+        let kinds = vec![T::KIND; n + usize::from(default)];
+        Ok(self.operator(name, &[T::KIND], &kinds, move |ctx| {
+            Box::new(Router::<T, _>::validated(InstrumentSets::new(sets.clone(), ctx.interner.clone()), n, default))
+        }))
+    }
+
+    fn route_by<T: Record, F>(
+        &mut self,
+        name: &str,
+        routes: usize,
+        default: bool,
+        f: F,
+    ) -> Result<&mut Self, ConfigError>
+    where
+        F: FnMut(&T) -> u64 + Send + Sync + Clone + 'static,
+    {
+        check_routes(routes, default)?;
+        let kinds = vec![T::KIND; routes + usize::from(default)];
+        Ok(self.operator(name, &[T::KIND], &kinds, move |_| {
+            Box::new(Router::<T, _>::validated(FnMask(f.clone()), routes, default))
+        }))
     }
 }
 

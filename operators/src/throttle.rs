@@ -1,7 +1,7 @@
 //! Per-instrument rate limit on event time (design.md §4): at most `limit` trades per
 //! instrument per `interval` (epoch-aligned tumbling intervals of `ts_event`).
 //!
-//! - `Drop`: trades beyond the limit are dropped and counted (`ticklane_throttled_total`).
+//! - `Drop`: trades beyond the limit are dropped and counted ([`THROTTLED`]).
 //! - `Conflate`: beyond the limit, only the latest trade of the interval is kept and emitted
 //!   when the interval ends (watermark ≥ interval end), stamped with the interval end; the
 //!   ones it replaced are counted as throttled. A conflated trade whose interval had already
@@ -11,10 +11,14 @@
 //!
 //! Conservation: trades in = trades out + throttled.
 
-use crate::window::{positive_nanos, ConfigError};
 use std::num::NonZeroU32;
 use std::time::Duration;
-use ticklane_engine::{Stamped, Timestamp, Trade, Transform};
+use ticklane_engine::{
+    ConfigCheck, ConfigError, ConfigViolation, Counter, DagBuilder, Stamped, Timestamp, Trade, Transform,
+};
+
+/// Trades a [`Throttle`] dropped or replaced.
+pub const THROTTLED: Counter = Counter::new("ticklane_throttled_total");
 
 /// What happens beyond the limit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -26,30 +30,85 @@ pub enum ThrottlePolicy {
     Conflate,
 }
 
-/// Configuration of [`Throttle`].
+/// Configuration of [`Throttle`], built by [`ThrottleConfig::builder`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ThrottleConfig {
-    /// Trades allowed per instrument per interval.
-    pub limit: NonZeroU32,
+    limit: NonZeroU32,
     /// Interval width, ns (positive).
-    pub interval: i64,
-    /// Excess policy.
-    pub policy: ThrottlePolicy,
+    interval: i64,
+    policy: ThrottlePolicy,
+}
+
+/// Builds a [`ThrottleConfig`].
+#[derive(Clone, Copy, Debug)]
+pub struct ThrottleBuilder {
+    limit: u32,
+    interval: Duration,
+    policy: ThrottlePolicy,
 }
 
 impl ThrottleConfig {
-    /// At most `limit` per `interval` (zero for either is an error), excess dropped.
-    pub fn new(limit: u32, interval: Duration) -> Result<ThrottleConfig, ConfigError> {
-        Ok(ThrottleConfig {
-            limit: NonZeroU32::new(limit).ok_or(ConfigError::Zero { what: "throttle limit" })?,
-            interval: positive_nanos("throttle interval", interval)?,
-            policy: ThrottlePolicy::Drop,
-        })
+    /// At most `limit` trades per instrument per `interval` (both must be positive), the
+    /// excess dropped unless [`ThrottleBuilder::policy`] says otherwise.
+    pub fn builder(limit: u32, interval: Duration) -> ThrottleBuilder {
+        ThrottleBuilder { limit, interval, policy: ThrottlePolicy::Drop }
     }
 
-    /// Sets the excess policy.
-    pub fn with_policy(self, policy: ThrottlePolicy) -> ThrottleConfig {
-        ThrottleConfig { policy, ..self }
+    /// Trades allowed per instrument per interval.
+    pub fn limit(&self) -> u32 {
+        self.limit.get()
+    }
+
+    /// The excess policy.
+    pub fn policy(&self) -> ThrottlePolicy {
+        self.policy
+    }
+}
+
+impl ThrottleBuilder {
+    /// The excess policy.
+    pub fn policy(mut self, policy: ThrottlePolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Checks every parameter.
+    pub fn build(self) -> Result<ThrottleConfig, ConfigError> {
+        let mut c = ConfigCheck::new();
+        let limit = NonZeroU32::new(self.limit).unwrap_or_else(|| {
+            c.fail(ConfigViolation::Zero { param: "throttle limit" });
+            NonZeroU32::MIN
+        });
+        let interval = c.positive_nanos("throttle interval", self.interval);
+        c.finish(ThrottleConfig { limit, interval, policy: self.policy })
+    }
+}
+
+/// Adds a [`Throttle`] to a graph.
+pub trait ThrottleExt {
+    /// Per-instrument rate limit named `name`: trades in, trades out.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ticklane_engine::{DagBuilder, Kind};
+    /// use ticklane_operators::{ThrottleConfig, ThrottleExt, ThrottlePolicy};
+    ///
+    /// let cfg = ThrottleConfig::builder(5, Duration::from_millis(100)).policy(ThrottlePolicy::Conflate).build()?;
+    /// let mut g = DagBuilder::new();
+    /// g.source("feed", Kind::Trade)
+    ///     .throttle("5_per_100ms", cfg)
+    ///     .sink_egress("out", Kind::Trade)
+    ///     .connect("feed", "5_per_100ms")
+    ///     .connect("5_per_100ms", "out");
+    /// assert!(g.build().is_ok());
+    /// # Ok::<(), ticklane_engine::ConfigError>(())
+    /// ```
+    fn throttle(&mut self, name: &str, cfg: ThrottleConfig) -> &mut Self;
+}
+
+impl ThrottleExt for DagBuilder {
+    fn throttle(&mut self, name: &str, cfg: ThrottleConfig) -> &mut Self {
+        self.transform::<Trade, Trade, _, _>(name, move |_| Throttle::new(cfg))
     }
 }
 
@@ -170,8 +229,8 @@ impl Transform<Trade, Trade> for Throttle {
         self.flush(wm, out);
     }
 
-    fn counters(&self, report: &mut dyn FnMut(&'static str, u64)) {
-        report("ticklane_throttled_total", self.throttled);
+    fn counters(&self, report: &mut dyn FnMut(Counter, u64)) {
+        report(THROTTLED, self.throttled);
     }
 }
 
@@ -188,7 +247,8 @@ mod tests {
     }
 
     fn run(policy: ThrottlePolicy, input: &[Stamped<Trade>]) -> (Vec<(i64, i64)>, u64) {
-        let mut th = Throttle::new(ThrottleConfig::new(2, Duration::from_nanos(100)).expect("cfg").with_policy(policy));
+        let mut th =
+            Throttle::new(ThrottleConfig::builder(2, Duration::from_nanos(100)).policy(policy).build().expect("cfg"));
         let mut out = Vec::new();
         th.on_batch(input, &mut out);
         th.on_watermark(WM_END, &mut out);
@@ -217,7 +277,10 @@ mod tests {
 
     #[test]
     fn zero_limits_are_errors() {
-        assert!(ThrottleConfig::new(0, Duration::from_secs(1)).is_err());
-        assert!(ThrottleConfig::new(1, Duration::ZERO).is_err());
+        let e = ThrottleConfig::builder(0, Duration::ZERO).build().expect_err("both zero");
+        assert_eq!(
+            e.violations,
+            [ConfigViolation::Zero { param: "throttle limit" }, ConfigViolation::Zero { param: "throttle interval" }]
+        );
     }
 }

@@ -1,61 +1,7 @@
 //! Event-time tumbling window assignment and the late-data policy (design.md §2, §3).
 
 use std::time::Duration;
-use ticklane_engine::Timestamp;
-
-/// Why an operator configuration was rejected.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
-    /// A width, interval or count that must be positive was zero.
-    #[error("{what} must be greater than zero")]
-    Zero {
-        /// The offending parameter.
-        what: &'static str,
-    },
-    /// A duration beyond `i64` nanoseconds.
-    #[error("{what} is too large ({value:?}; limit ~292 years)")]
-    TooLarge {
-        /// The offending parameter.
-        what: &'static str,
-        /// Its value.
-        value: Duration,
-    },
-    /// A combination that is not supported.
-    #[error("not supported: {what}")]
-    Unsupported {
-        /// The combination.
-        what: &'static str,
-    },
-    /// More of something than supported.
-    #[error("{what}: {count} given, at most {max} supported")]
-    TooMany {
-        /// The parameter.
-        what: &'static str,
-        /// Requested.
-        count: usize,
-        /// Limit.
-        max: usize,
-    },
-    /// The offset must be smaller than the width.
-    #[error("window offset {offset_ns} ns must be in 0..{width_ns} (the width)")]
-    OffsetOutOfRange {
-        /// Offset in ns.
-        offset_ns: i64,
-        /// Width in ns.
-        width_ns: i64,
-    },
-}
-
-pub(crate) fn nanos(what: &'static str, d: Duration) -> Result<i64, ConfigError> {
-    i64::try_from(d.as_nanos()).map_err(|_| ConfigError::TooLarge { what, value: d })
-}
-
-pub(crate) fn positive_nanos(what: &'static str, d: Duration) -> Result<i64, ConfigError> {
-    match nanos(what, d)? {
-        0 => Err(ConfigError::Zero { what }),
-        n => Ok(n),
-    }
-}
+use ticklane_engine::{ConfigCheck, ConfigError, ConfigViolation, Timestamp};
 
 /// Tumbling windows of a fixed width, aligned to the epoch plus `offset`: half-open
 /// `[start, start + width)`. A trade exactly on a boundary belongs to the window that starts
@@ -67,18 +13,29 @@ pub struct Tumbling {
 }
 
 impl Tumbling {
-    /// Windows of `width` aligned to the epoch. Zero width is an error.
-    pub fn new(width: Duration) -> Result<Tumbling, ConfigError> {
-        Ok(Tumbling { width: positive_nanos("window width", width)?, offset: 0 })
+    /// Windows of `width` aligned to the epoch plus `offset` (`0 <= offset < width`; zero
+    /// width is an error).
+    pub fn new(width: Duration, offset: Duration) -> Result<Tumbling, ConfigError> {
+        let mut c = ConfigCheck::new();
+        let w = Tumbling::check(&mut c, width, offset);
+        c.finish(w)
     }
 
-    /// Shifts the alignment by `offset` (`0 <= offset < width`).
-    pub fn with_offset(self, offset: Duration) -> Result<Tumbling, ConfigError> {
-        let offset_ns = nanos("window offset", offset)?;
-        if offset_ns >= self.width {
-            return Err(ConfigError::OffsetOutOfRange { offset_ns, width_ns: self.width });
-        }
-        Ok(Tumbling { offset: offset_ns, ..self })
+    /// As [`Tumbling::new`], recording violations in `c` (for a config builder).
+    pub(crate) fn check(c: &mut ConfigCheck, width: Duration, offset: Duration) -> Tumbling {
+        let width_ns = c.positive_nanos("window width", width);
+        let offset_ns = c.nanos("window offset", offset);
+        // Only between two valid values (an invalid one is reported once, above).
+        let fits = |d: Duration| i64::try_from(d.as_nanos()).is_ok();
+        let valid = !width.is_zero() && fits(width) && fits(offset);
+        c.require(!valid || offset_ns < width_ns, || ConfigViolation::OutOfOrder {
+            low_param: "window offset",
+            low: format!("{offset:?}"),
+            high_param: "window width",
+            high: format!("{width:?}"),
+            strict: true,
+        });
+        Tumbling { width: width_ns, offset: offset_ns }
     }
 
     /// Width in ns.
@@ -133,7 +90,9 @@ pub enum LatePolicy {
 impl LatePolicy {
     /// `Revise` with a checked `allowed_lateness`.
     pub fn revise(allowed_lateness: Duration, beyond: Beyond) -> Result<LatePolicy, ConfigError> {
-        Ok(LatePolicy::Revise { allowed_lateness: nanos("allowed lateness", allowed_lateness)?, beyond })
+        let mut c = ConfigCheck::new();
+        let allowed_lateness = c.nanos("allowed lateness", allowed_lateness);
+        c.finish(LatePolicy::Revise { allowed_lateness, beyond })
     }
 
     /// Whether this policy has a side output (output port 1).
@@ -153,14 +112,18 @@ impl LatePolicy {
 mod tests {
     use super::*;
 
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
     #[test]
     fn boundaries_belong_to_the_window_that_starts_there() {
-        let w = Tumbling::new(Duration::from_secs(1)).expect("valid");
+        let w = Tumbling::new(secs(1), Duration::ZERO).expect("valid");
         assert_eq!(w.start(0), 0);
         assert_eq!(w.start(999_999_999), 0);
         assert_eq!(w.start(1_000_000_000), 1_000_000_000);
         assert_eq!(w.start(-1), -1_000_000_000);
-        let o = w.with_offset(Duration::from_millis(250)).expect("valid");
+        let o = Tumbling::new(secs(1), Duration::from_millis(250)).expect("valid");
         assert_eq!(o.start(250_000_000), 250_000_000);
         assert_eq!(o.start(249_999_999), -750_000_000);
         assert_eq!(w.end(w.start(i64::MAX)), i64::MAX);
@@ -169,9 +132,18 @@ mod tests {
 
     #[test]
     fn invalid_configs_are_typed_errors() {
-        assert_eq!(Tumbling::new(Duration::ZERO), Err(ConfigError::Zero { what: "window width" }));
-        let w = Tumbling::new(Duration::from_secs(1)).expect("valid");
-        assert!(matches!(w.with_offset(Duration::from_secs(1)), Err(ConfigError::OffsetOutOfRange { .. })));
-        assert!(matches!(Tumbling::new(Duration::MAX), Err(ConfigError::TooLarge { .. })));
+        let violations = |r: Result<Tumbling, ConfigError>| r.expect_err("invalid").violations;
+        assert_eq!(
+            violations(Tumbling::new(Duration::ZERO, Duration::ZERO)),
+            [ConfigViolation::Zero { param: "window width" }]
+        );
+        assert!(matches!(violations(Tumbling::new(secs(1), secs(1)))[..], [ConfigViolation::OutOfOrder { .. }]));
+        assert!(matches!(
+            violations(Tumbling::new(Duration::MAX, Duration::MAX))[..],
+            [
+                ConfigViolation::TooLarge { param: "window width", .. },
+                ConfigViolation::TooLarge { param: "window offset", .. }
+            ]
+        ));
     }
 }

@@ -72,10 +72,27 @@ impl Rng {
     }
 }
 
-/// Writes the capture.
+impl GenArgs {
+    /// Checks the flags clap cannot: every problem, one per line (bad usage: exit 2).
+    pub fn validate(&self) -> Result<(), String> {
+        let mut problems = Vec::new();
+        if !(0.0..1.0).contains(&self.dup_fraction) {
+            problems.push("--dup-fraction must be in [0, 1)");
+        }
+        if self.instruments == 0 {
+            problems.push("--instruments must be at least 1");
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("\n"))
+        }
+    }
+}
+
+/// Writes the capture (flags checked with [`GenArgs::validate`] first).
 pub fn run(a: &GenArgs) -> anyhow::Result<()> {
-    anyhow::ensure!((0.0..1.0).contains(&a.dup_fraction), "--dup-fraction must be in [0, 1)");
-    anyhow::ensure!(a.instruments > 0, "--instruments must be at least 1");
+    a.validate().map_err(anyhow::Error::msg)?;
     match a.format {
         GenFormat::Csv => {
             let mut out = BufWriter::new(File::create(&a.out)?);

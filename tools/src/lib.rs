@@ -1,6 +1,7 @@
 //! The library half of the `ticklane` CLI: the capture readers and the synthetic capture
 //! generator, public so that `bench/` can measure them beside plain baselines. The binary
-//! (`src/main.rs`) adds the replay driver and the writers. Not a stable API.
+//! (`src/main.rs`) adds the command line, the plan, its execution, the writers and the
+//! report. Not a stable API.
 //!
 //! ```no_run
 //! use ticklane_tools::input::{self, Format};
@@ -15,4 +16,3 @@
 pub mod duration;
 pub mod gen;
 pub mod input;
-mod zstd_frames;

@@ -227,22 +227,24 @@ fn engine_hop(clock: &Clock, profile: Profile, dur: Duration, with_bars: bool) -
         .transform::<Trade, Trade, _, _>("probe", move |_| Probe {
             clock: c.clone(),
             warm: w.clone(),
-            bars: with_bars
-                .then(|| (TimeBars::new(TimeBarsConfig::new(Duration::from_secs(1)).expect("width")), Vec::new())),
+            bars: with_bars.then(|| {
+                (TimeBars::new(TimeBarsConfig::builder(Duration::from_secs(1)).build().expect("width")), Vec::new())
+            }),
             hist: hist(),
             out: tx.clone(),
         })
-        .sink_callback::<Trade, _, _>("sink", |_| |_: &[Stamped<Trade>]| {})
+        .sink_shard::<Trade, _, _>("sink", |_| |_: &[Stamped<Trade>]| {})
         .connect("feed", "probe")
         .connect("probe", "sink");
-    let cfg = Config::new()
-        .with_shards(1)
-        .and_then(|c| c.with_batch_size(1))
-        .and_then(|c| c.with_ring_capacity(RING))
-        .and_then(|c| c.with_flush_every(1 << 30))
-        .expect("config")
-        .with_wait(WaitStrategy::BusySpin)
-        .with_placement(Placement::Cores(cores().first().copied().into_iter().collect()));
+    let cfg = Config::builder()
+        .shards(1)
+        .batch_size(1)
+        .ring_capacity(RING)
+        .flush_every(1 << 30)
+        .wait(WaitStrategy::BusySpin)
+        .placement(Placement::Cores(cores().first().copied().into_iter().collect()))
+        .build()
+        .expect("config");
     let mut engine = Engine::start(g.build().expect("valid"), cfg).expect("start");
     let mut feed = engine.ingress::<Trade>("feed").expect("ingress");
     let ids: Vec<InstrumentId> = (0..1000).map(|i| feed.intern(&format!("SYM{i}")).expect("intern")).collect();

@@ -40,9 +40,10 @@ fn bars(rows: usize) -> Vec<StoreRow> {
 /// The coordinator at `batch` rows per write (one writer; the sink side is the queue push).
 fn coordinator(url: &str, table: &str, rows: &[StoreRow], batch: usize) -> Result<f64, String> {
     let store = PgStore::connect(url, table).map_err(|e| e.to_string())?;
-    let cfg = StoreConfig::default()
-        .with_batch(batch, Duration::from_millis(50))
-        .and_then(|c| c.with_watermarks(rows.len(), rows.len() + 1))
+    let cfg = StoreConfig::builder()
+        .batch(batch, Duration::from_millis(50))
+        .watermarks(rows.len(), rows.len() + 1)
+        .build()
         .map_err(|e| e.to_string())?;
     let t = Instant::now();
     let coord = StoreCoordinator::start(cfg, vec![store]).map_err(|e| e.to_string())?;

@@ -1,5 +1,8 @@
-//! Engine configuration: data with named constructors and a validating check.
+//! Engine configuration: validated data, built by [`ConfigBuilder`] whose
+//! [`build`](ConfigBuilder::build) reports every invalid parameter at once.
 
+use super::placement::Placement;
+use crate::config_error::{ConfigCheck, ConfigError, ConfigViolation};
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::time::Duration;
@@ -34,67 +37,64 @@ impl Default for WaitStrategy {
     }
 }
 
-/// Where shard threads run.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
-pub enum Placement {
-    /// Pin shard `i` to the `i`-th core available to the thread that calls
-    /// [`crate::Engine::start`] when there are at least as many such cores as shards;
-    /// otherwise run unpinned and log one line saying why. Never an error. (If the calling
-    /// thread is itself pinned, that is one core: start the engine before pinning it, or use
-    /// [`Placement::Cores`].)
-    #[default]
-    PinIfPossible,
-    /// Never pin.
-    Unpinned,
-    /// Pin shard `i` to core id `cores[i % cores.len()]`; if the OS refuses, run unpinned and
-    /// log one line.
-    Cores(Vec<usize>),
-}
+/// The most shards one engine runs (shard ids are stored in `u16`).
+pub const MAX_SHARDS: usize = 4096;
 
-/// Engine configuration. Build with [`Config::new`] (or `Default`) and the `with_*` setters;
-/// [`crate::Engine::start`] validates it.
+/// A validated engine configuration. Start from [`Config::default`] (one shard per core,
+/// rings of 64 batches of 256 records, pin if possible) or [`Config::builder`]:
+///
+/// ```
+/// use std::time::Duration;
+/// use ticklane_engine::Config;
+///
+/// let cfg = Config::builder().shards(2).max_delay(Duration::from_millis(5)).build()?;
+/// assert_eq!((cfg.shards(), cfg.batch_size()), (2, 256));
+/// # Ok::<(), ticklane_engine::ConfigError>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Number of shard threads (each owns a hash partition of instruments).
-    pub shards: NonZeroUsize,
-    /// Capacity of each ingress → shard ring, in batches. A full ring blocks the producer.
-    pub ring_capacity: NonZeroUsize,
-    /// Records per batch sent through a ring (the producer sends a shard's batch when full).
-    pub batch_size: NonZeroUsize,
-    /// The ingress sends every shard its pending batch (and the current watermark) after this
-    /// many pushes, so quiet shards still see time advance.
-    pub flush_every: NonZeroUsize,
-    /// Capacity of each egress channel, in shard messages. A full egress blocks its shard.
-    pub egress_capacity: NonZeroUsize,
-    /// Bounded out-of-orderness: a source's watermark is `max_ts − max_delay` (design.md §2).
-    pub max_delay: Duration,
-    /// Live feeds only: a source that sent nothing for this long (wall time) stops holding a
-    /// shard's minimum watermark back until it sends again (design.md §2). `None` (the
-    /// default) never uses wall time for event time, which is what keeps replay
-    /// deterministic. Detection is coarse: the shard reads the clock every 64 messages and
-    /// while idle, not per message.
-    pub idle_timeout: Option<Duration>,
-    /// How idle shards wait.
-    pub wait: WaitStrategy,
-    /// Thread placement.
-    pub placement: Placement,
-    /// Publish stats through the `metrics` facade at this interval (`None`: never).
-    pub metrics_interval: Option<Duration>,
-    /// Serve Prometheus text at `http://ADDR/metrics` while the engine runs (`None`: off).
-    /// Installs the global `metrics` recorder; also turns on publishing (default 1 s).
-    pub prometheus: Option<SocketAddr>,
+    shards: NonZeroUsize,
+    ring_capacity: NonZeroUsize,
+    batch_size: NonZeroUsize,
+    flush_every: NonZeroUsize,
+    egress_capacity: NonZeroUsize,
+    max_delay: Duration,
+    max_delay_ns: i64,
+    idle_timeout: Option<Duration>,
+    wait: WaitStrategy,
+    placement: Placement,
+    metrics_interval: Option<Duration>,
+    prometheus: Option<SocketAddr>,
+}
+
+/// Builds a [`Config`]; every setter takes the value as given, and [`ConfigBuilder::build`]
+/// checks them all together.
+#[derive(Clone, Debug)]
+pub struct ConfigBuilder {
+    shards: usize,
+    ring_capacity: usize,
+    batch_size: usize,
+    flush_every: usize,
+    egress_capacity: usize,
+    max_delay: Duration,
+    idle_timeout: Option<Duration>,
+    wait: WaitStrategy,
+    placement: Placement,
+    metrics_interval: Option<Duration>,
+    prometheus: Option<SocketAddr>,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        let one = NonZeroUsize::MIN;
+        let n = |v: usize| NonZeroUsize::new(v).unwrap_or(NonZeroUsize::MIN);
         Config {
-            shards: std::thread::available_parallelism().unwrap_or(one),
-            ring_capacity: NonZeroUsize::new(64).unwrap_or(one),
-            batch_size: NonZeroUsize::new(256).unwrap_or(one),
-            flush_every: NonZeroUsize::new(4096).unwrap_or(one),
-            egress_capacity: NonZeroUsize::new(1024).unwrap_or(one),
+            shards: n(std::thread::available_parallelism().map_or(1, |c| c.get().min(MAX_SHARDS))),
+            ring_capacity: n(64),
+            batch_size: n(256),
+            flush_every: n(4096),
+            egress_capacity: n(1024),
             max_delay: Duration::ZERO,
+            max_delay_ns: 0,
             idle_timeout: None,
             wait: WaitStrategy::default(),
             placement: Placement::default(),
@@ -104,121 +104,229 @@ impl Default for Config {
     }
 }
 
-/// A configuration value that cannot work.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ConfigError {
-    /// A count that must be at least one was zero.
-    #[error("config: {field} must be at least 1")]
-    Zero {
-        /// The field.
-        field: &'static str,
-    },
-    /// `max_delay` beyond `i64` nanoseconds.
-    #[error("config: max_delay {0:?} is too large (limit ~292 years)")]
-    DelayTooLarge(Duration),
-    /// More shards than the engine supports.
-    #[error("config: {shards} shards requested, at most {max} supported")]
-    TooManyShards {
-        /// Requested.
-        shards: usize,
-        /// Limit.
-        max: usize,
-    },
-}
-
-/// The most shards one engine runs (shard ids are stored in `u16`).
-pub const MAX_SHARDS: usize = 4096;
-
-fn nz(field: &'static str, v: usize) -> Result<NonZeroUsize, ConfigError> {
-    NonZeroUsize::new(v).ok_or(ConfigError::Zero { field })
+impl Default for ConfigBuilder {
+    fn default() -> Self {
+        Config::default().to_builder()
+    }
 }
 
 impl Config {
-    /// The defaults: one shard per core, 64-batch rings of 256 records, pin if possible.
-    pub fn new() -> Config {
-        Config::default()
+    /// A builder starting from the defaults.
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder::default()
     }
 
-    /// Sets the shard count (`0` is an error).
-    pub fn with_shards(mut self, n: usize) -> Result<Config, ConfigError> {
-        if n > MAX_SHARDS {
-            return Err(ConfigError::TooManyShards { shards: n, max: MAX_SHARDS });
+    /// A builder starting from this configuration.
+    pub fn to_builder(&self) -> ConfigBuilder {
+        ConfigBuilder {
+            shards: self.shards.get(),
+            ring_capacity: self.ring_capacity.get(),
+            batch_size: self.batch_size.get(),
+            flush_every: self.flush_every.get(),
+            egress_capacity: self.egress_capacity.get(),
+            max_delay: self.max_delay,
+            idle_timeout: self.idle_timeout,
+            wait: self.wait,
+            placement: self.placement.clone(),
+            metrics_interval: self.metrics_interval,
+            prometheus: self.prometheus,
         }
-        self.shards = nz("shards", n)?;
-        Ok(self)
     }
 
-    /// Sets the ring capacity in batches (`0` is an error).
-    pub fn with_ring_capacity(mut self, n: usize) -> Result<Config, ConfigError> {
-        self.ring_capacity = nz("ring_capacity", n)?;
-        Ok(self)
+    /// Number of shard threads (each owns a hash partition of instruments).
+    pub fn shards(&self) -> usize {
+        self.shards.get()
     }
 
-    /// Sets the batch size in records (`0` is an error).
-    pub fn with_batch_size(mut self, n: usize) -> Result<Config, ConfigError> {
-        self.batch_size = nz("batch_size", n)?;
-        Ok(self)
+    /// Capacity of each ingress → shard ring, in batches.
+    pub fn ring_capacity(&self) -> usize {
+        self.ring_capacity.get()
     }
 
-    /// Sets the broadcast interval in pushes (`0` is an error).
-    pub fn with_flush_every(mut self, n: usize) -> Result<Config, ConfigError> {
-        self.flush_every = nz("flush_every", n)?;
-        Ok(self)
+    /// Records per batch sent through a ring.
+    pub fn batch_size(&self) -> usize {
+        self.batch_size.get()
     }
 
-    /// Sets the egress channel capacity in messages (`0` is an error).
-    pub fn with_egress_capacity(mut self, n: usize) -> Result<Config, ConfigError> {
-        self.egress_capacity = nz("egress_capacity", n)?;
-        Ok(self)
+    /// Pushes after which the ingress sends every shard its batch and the watermark.
+    pub fn flush_every(&self) -> usize {
+        self.flush_every.get()
     }
 
-    /// Sets the bounded out-of-orderness.
-    pub fn with_max_delay(mut self, d: Duration) -> Result<Config, ConfigError> {
-        i64::try_from(d.as_nanos()).map_err(|_| ConfigError::DelayTooLarge(d))?;
+    /// Capacity of each egress channel, in shard messages.
+    pub fn egress_capacity(&self) -> usize {
+        self.egress_capacity.get()
+    }
+
+    /// Bounded out-of-orderness (design.md §2).
+    pub fn max_delay(&self) -> Duration {
+        self.max_delay
+    }
+
+    /// The idle timeout of live sources, if any.
+    pub fn idle_timeout(&self) -> Option<Duration> {
+        self.idle_timeout
+    }
+
+    /// How idle shards wait.
+    pub fn wait(&self) -> WaitStrategy {
+        self.wait
+    }
+
+    /// Thread placement.
+    pub fn placement(&self) -> &Placement {
+        &self.placement
+    }
+
+    /// The stats publishing interval, if any.
+    pub fn metrics_interval(&self) -> Option<Duration> {
+        self.metrics_interval
+    }
+
+    /// The Prometheus address, if any.
+    pub fn prometheus(&self) -> Option<SocketAddr> {
+        self.prometheus
+    }
+
+    pub(crate) fn max_delay_ns(&self) -> i64 {
+        self.max_delay_ns
+    }
+}
+
+impl ConfigBuilder {
+    /// Number of shard threads, `1..=MAX_SHARDS`.
+    pub fn shards(mut self, n: usize) -> Self {
+        self.shards = n;
+        self
+    }
+
+    /// Capacity of each ingress → shard ring, in batches (≥ 1). A full ring blocks the
+    /// producer.
+    pub fn ring_capacity(mut self, n: usize) -> Self {
+        self.ring_capacity = n;
+        self
+    }
+
+    /// Records per batch sent through a ring (≥ 1; the producer sends a shard's batch when
+    /// full).
+    pub fn batch_size(mut self, n: usize) -> Self {
+        self.batch_size = n;
+        self
+    }
+
+    /// The ingress sends every shard its pending batch (and the current watermark) after
+    /// this many pushes (≥ 1), so quiet shards still see time advance.
+    pub fn flush_every(mut self, n: usize) -> Self {
+        self.flush_every = n;
+        self
+    }
+
+    /// Capacity of each egress channel, in shard messages (≥ 1). A full egress blocks its
+    /// shard.
+    pub fn egress_capacity(mut self, n: usize) -> Self {
+        self.egress_capacity = n;
+        self
+    }
+
+    /// Bounded out-of-orderness: a source's watermark is `max_ts − max_delay` (design.md §2;
+    /// at most `i64::MAX` ns).
+    pub fn max_delay(mut self, d: Duration) -> Self {
         self.max_delay = d;
-        Ok(self)
+        self
     }
 
-    /// Lets a source idle for `timeout` of wall time stop holding the minimum watermark back
-    /// (live feeds; see [`Config::idle_timeout`]).
-    pub fn with_idle_timeout(mut self, timeout: Duration) -> Config {
+    /// Live feeds only: a source that sent nothing for `timeout` of wall time stops holding a
+    /// shard's minimum watermark back until it sends again (design.md §2). Unset (the
+    /// default), wall time never decides event time, which is what keeps replay
+    /// deterministic. Detection is coarse: the shard reads the clock every 64 messages and
+    /// while idle, not per message.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.idle_timeout = Some(timeout);
         self
     }
 
-    /// Sets the wait strategy.
-    pub fn with_wait(mut self, w: WaitStrategy) -> Config {
+    /// How idle shards wait.
+    pub fn wait(mut self, w: WaitStrategy) -> Self {
         self.wait = w;
         self
     }
 
-    /// Sets thread placement.
-    pub fn with_placement(mut self, p: Placement) -> Config {
+    /// Where shard threads run.
+    pub fn placement(mut self, p: Placement) -> Self {
         self.placement = p;
         self
     }
 
     /// Publishes stats through the `metrics` facade every `every`.
-    pub fn with_metrics_interval(mut self, every: Duration) -> Config {
+    pub fn metrics_interval(mut self, every: Duration) -> Self {
         self.metrics_interval = Some(every);
         self
     }
 
-    /// Serves Prometheus text on `addr` (give `127.0.0.1:PORT` unless you mean otherwise).
-    pub fn with_prometheus(mut self, addr: SocketAddr) -> Config {
+    /// Serves Prometheus text at `http://ADDR/metrics` while the engine runs (give
+    /// `127.0.0.1:PORT` unless you mean otherwise). Installs the global `metrics` recorder;
+    /// also turns on publishing (default every second).
+    pub fn prometheus(mut self, addr: SocketAddr) -> Self {
         self.prometheus = Some(addr);
         self
     }
 
-    pub(crate) fn max_delay_ns(&self) -> i64 {
-        i64::try_from(self.max_delay.as_nanos()).unwrap_or(i64::MAX)
+    /// Checks every parameter; returns the configuration or every violation.
+    pub fn build(self) -> Result<Config, ConfigError> {
+        let mut c = ConfigCheck::new();
+        let shards = c.nonzero("shards", self.shards);
+        c.require(self.shards <= MAX_SHARDS, || ConfigViolation::TooMany {
+            param: "shards",
+            count: self.shards,
+            max: MAX_SHARDS,
+        });
+        let config = Config {
+            shards,
+            ring_capacity: c.nonzero("ring_capacity", self.ring_capacity),
+            batch_size: c.nonzero("batch_size", self.batch_size),
+            flush_every: c.nonzero("flush_every", self.flush_every),
+            egress_capacity: c.nonzero("egress_capacity", self.egress_capacity),
+            max_delay_ns: c.nanos("max_delay", self.max_delay),
+            max_delay: self.max_delay,
+            idle_timeout: self.idle_timeout,
+            wait: self.wait,
+            placement: self.placement,
+            metrics_interval: self.metrics_interval,
+            prometheus: self.prometheus,
+        };
+        c.finish(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_reports_every_violation() {
+        let e = Config::builder()
+            .shards(MAX_SHARDS + 1)
+            .batch_size(0)
+            .egress_capacity(0)
+            .max_delay(Duration::MAX)
+            .build()
+            .expect_err("invalid");
+        assert_eq!(
+            e.violations,
+            vec![
+                ConfigViolation::TooMany { param: "shards", count: MAX_SHARDS + 1, max: MAX_SHARDS },
+                ConfigViolation::Zero { param: "batch_size" },
+                ConfigViolation::Zero { param: "egress_capacity" },
+                ConfigViolation::TooLarge { param: "max_delay", value: Duration::MAX },
+            ]
+        );
     }
 
-    pub(crate) fn validate(&self) -> Result<(), ConfigError> {
-        if self.shards.get() > MAX_SHARDS {
-            return Err(ConfigError::TooManyShards { shards: self.shards.get(), max: MAX_SHARDS });
-        }
-        i64::try_from(self.max_delay.as_nanos()).map_err(|_| ConfigError::DelayTooLarge(self.max_delay))?;
-        Ok(())
+    #[test]
+    fn a_built_config_round_trips_through_its_builder() {
+        let c = Config::builder().shards(3).max_delay(Duration::from_nanos(9)).build().expect("valid");
+        let again = c.to_builder().build().expect("valid");
+        assert_eq!((again.shards(), again.max_delay_ns()), (3, 9));
+        assert_eq!(Config::builder().build().map(|c| c.ring_capacity()), Ok(64));
     }
 }

@@ -8,7 +8,7 @@
 //! late trade that caused it, so it follows the bar it revises. None of this depends on the
 //! number of shards, ring sizes or pacing.
 
-use super::EgressMsg;
+use super::wire::EgressMsg;
 use crate::instrument::{InstrumentId, Interner};
 use crate::record::{Record, Stamped, Timestamp, WM_END};
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};

@@ -1,13 +1,15 @@
 //! The producer side of a source: routes records to shards in batches, stamps each record with
 //! the source watermark, and carries watermarks and end-of-stream in-band.
 
+use super::doorbell::Doorbell;
+use super::gate::Gate;
 use super::ring::{Producer, TrySend};
 use super::stats::{bump, SourceCell, StatsShared};
-use super::{Doorbell, Gate, ToShard};
+use super::wire::ToShard;
 use crate::instrument::{shard_of, InstrumentId, InternError, Interner};
 use crate::record::{Batch, Inline, Record, Stamped, Timestamp};
 use crossbeam_channel::Receiver;
-use std::sync::atomic::Ordering::{Relaxed, Release, SeqCst};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -52,36 +54,81 @@ const UNKNOWN: u16 = u16::MAX;
 /// (backpressure); nothing is dropped. Dropping the ingress (or [`Ingress::finish`]) sends
 /// everything buffered and ends the source: its watermark becomes +∞.
 pub struct Ingress<T: Record> {
-    pub(crate) source: usize,
-    pub(crate) txs: Vec<Producer<ToShard>>,
-    pub(crate) recycle: Vec<Receiver<Batch>>,
+    source: usize,
+    txs: Vec<Producer<ToShard>>,
+    recycle: Vec<Receiver<Batch>>,
     /// Per shard, returned buffers reused last-in first-out: the most recently returned one
     /// is still in cache, whereas the channel alone would rotate through every buffer ever
     /// made (a megabyte of cold lines at default sizes).
-    pub(crate) stash: Vec<Vec<Vec<Stamped<T>>>>,
-    pub(crate) bufs: Vec<Vec<Stamped<T>>>,
-    pub(crate) sent_wm: Vec<Timestamp>,
-    pub(crate) max_ts: Timestamp,
-    pub(crate) wm: Timestamp,
-    pub(crate) max_delay: i64,
+    stash: Vec<Vec<Vec<Stamped<T>>>>,
+    bufs: Vec<Vec<Stamped<T>>>,
+    sent_wm: Vec<Timestamp>,
+    max_ts: Timestamp,
+    wm: Timestamp,
+    max_delay: i64,
     /// Records accepted; published to the shared cell per batch, not per record.
-    pub(crate) pushed: u64,
-    pub(crate) batch_size: usize,
-    pub(crate) flush_every: usize,
-    pub(crate) since_flush: usize,
-    pub(crate) shard_table: Vec<u16>,
+    pushed: u64,
+    batch_size: usize,
+    flush_every: usize,
+    since_flush: usize,
+    shard_table: Vec<u16>,
     /// Entries of `shard_table` still `UNKNOWN`: with none, an id is known iff it is below
     /// the table's length (one comparison per batch on `push_all`'s fast path).
-    pub(crate) holes: usize,
-    pub(crate) interner: Interner,
+    holes: usize,
+    interner: Interner,
     /// The shards' doorbells, when shards may park (rung after each send).
-    pub(crate) doorbells: Option<Vec<Arc<Doorbell>>>,
+    doorbells: Option<Vec<Arc<Doorbell>>>,
+    gate: Arc<Gate>,
+    stats: Arc<StatsShared>,
+    finished: bool,
+}
+
+/// Everything one source's ingress needs, built in one place ([`super::wiring`]) and handed
+/// out by [`crate::Engine::ingress`].
+pub(crate) struct IngressWiring {
+    /// The source's index among the graph's sources.
+    pub(crate) source: usize,
+    /// One ring per shard.
+    pub(crate) txs: Vec<Producer<ToShard>>,
+    /// Per shard, the buffers the shard hands back.
+    pub(crate) recycle: Vec<Receiver<Batch>>,
     pub(crate) gate: Arc<Gate>,
+    /// Present when shards may park.
+    pub(crate) doorbells: Option<Vec<Arc<Doorbell>>>,
     pub(crate) stats: Arc<StatsShared>,
-    pub(crate) finished: bool,
+    pub(crate) interner: Interner,
+    pub(crate) batch_size: usize,
+    pub(crate) flush_every: usize,
+    pub(crate) max_delay: i64,
 }
 
 impl<T: Record> Ingress<T> {
+    pub(crate) fn new(w: IngressWiring) -> Ingress<T> {
+        let shards = w.txs.len();
+        Ingress {
+            source: w.source,
+            bufs: (0..shards).map(|_| Vec::with_capacity(w.batch_size)).collect(),
+            sent_wm: vec![i64::MIN; shards],
+            stash: (0..shards).map(|_| Vec::new()).collect(),
+            txs: w.txs,
+            recycle: w.recycle,
+            max_ts: i64::MIN,
+            wm: i64::MIN,
+            max_delay: w.max_delay,
+            pushed: 0,
+            batch_size: w.batch_size,
+            flush_every: w.flush_every,
+            since_flush: 0,
+            shard_table: Vec::new(),
+            holes: 0,
+            interner: w.interner,
+            doorbells: w.doorbells,
+            gate: w.gate,
+            stats: w.stats,
+            finished: false,
+        }
+    }
+
     fn cell(&self) -> &SourceCell {
         &self.stats.sources[self.source]
     }
@@ -345,32 +392,27 @@ impl<T: Record> Ingress<T> {
         }
     }
 
-    /// Sends through the stop gate: a stopping engine waits for sends in flight, and sends
-    /// that start after the stop are refused, so a stop never races a half-delivered batch.
+    /// Sends through the stop gate ([`Gate::pass`]): a stopping engine waits for sends in
+    /// flight, and sends that start after the stop are refused.
     fn gated_send(&mut self, s: usize, msg: ToShard) -> Result<(), PushError> {
-        // One ingress per source, so one writer per gate: entering is a SeqCst swap (ordered
-        // before the `stopped` load, against `Engine::stop`'s store-then-load), leaving a
-        // plain release store — one locked instruction per send instead of two.
-        self.gate.in_send.swap(1, SeqCst);
-        if self.gate.stopped.load(SeqCst) {
-            self.gate.in_send.store(0, Release);
-            return Err(PushError::Stopped { unsent: 0 });
-        }
-        let r = match self.txs[s].try_send(msg) {
-            Ok(()) => Ok(()),
-            Err(TrySend::Full(msg)) => {
-                let t0 = Instant::now();
-                let r = self.txs[s].send(msg);
-                bump(self.cell().wait_ns.get(s), t0.elapsed().as_nanos() as u64);
-                r.map_err(|_| PushError::ShardGone { shard: s, unsent: 0 })
+        let (tx, doorbells, cell) = (&mut self.txs[s], &self.doorbells, &self.stats.sources[self.source]);
+        let sent = self.gate.pass(|| {
+            let r = match tx.try_send(msg) {
+                Ok(()) => Ok(()),
+                Err(TrySend::Full(msg)) => {
+                    let t0 = Instant::now();
+                    let r = tx.send(msg);
+                    bump(cell.wait_ns.get(s), t0.elapsed().as_nanos() as u64);
+                    r.map_err(|_| PushError::ShardGone { shard: s, unsent: 0 })
+                }
+                Err(TrySend::Disconnected(_)) => Err(PushError::ShardGone { shard: s, unsent: 0 }),
+            };
+            if let Some(d) = doorbells {
+                d[s].ring_after_send();
             }
-            Err(TrySend::Disconnected(_)) => Err(PushError::ShardGone { shard: s, unsent: 0 }),
-        };
-        if let Some(d) = &self.doorbells {
-            d[s].ring_after_send();
-        }
-        self.gate.in_send.store(0, Release);
-        r
+            r
+        });
+        sent.unwrap_or(Err(PushError::Stopped { unsent: 0 }))
     }
 }
 

@@ -18,7 +18,7 @@
 //! the stamp protocol hands to exactly one side at a time.
 #![allow(unsafe_code)]
 
-use super::stats::Padded;
+use super::padded::Padded;
 use std::cell::UnsafeCell;
 use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Acquire, Ordering::Relaxed, Ordering::Release};

@@ -1,7 +1,10 @@
 //! Counters. Each cell has exactly one writer (a shard thread or a producer thread) that
 //! updates it with plain relaxed load+store (no atomic read-modify-write, no lock, no
-//! `metrics` call on the hot path); [`crate::Engine::stats`] and the publisher read them.
+//! `metrics` call on the hot path); [`crate::Engine::stats`] and the publisher
+//! ([`super::publisher`]) read them.
 
+use super::padded::Padded;
+use crate::counter::Counter;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::OnceLock;
 
@@ -9,19 +12,6 @@ use std::sync::OnceLock;
 #[inline]
 pub(crate) fn bump(c: &AtomicU64, n: u64) {
     c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
-}
-
-/// Aligns its content to 128 bytes (two cache lines, the unit adjacent-line prefetchers pull)
-/// so that cells written by different threads never share a line.
-#[derive(Default)]
-#[repr(align(128))]
-pub(crate) struct Padded<T>(pub(crate) T);
-
-impl<T> std::ops::Deref for Padded<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.0
-    }
 }
 
 /// A fixed array of single-writer counters with 128 bytes of unused slots on both sides, so
@@ -45,8 +35,8 @@ impl Counters {
 
 /// Operator-reported counters of one shard, registered once at shard start.
 pub(crate) struct OpCounters {
-    /// `(node index, counter name)` per slot.
-    pub(crate) names: Vec<(usize, &'static str)>,
+    /// `(node index, counter)` per slot.
+    pub(crate) names: Vec<(usize, Counter)>,
     pub(crate) values: Vec<AtomicU64>,
 }
 
@@ -116,6 +106,19 @@ pub struct Stats {
     pub saturation: f64,
 }
 
+impl Stats {
+    /// The counters of node `name`, if the graph has one.
+    pub fn node(&self, name: &str) -> Option<&NodeStats> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// Counter `c` of node `name` summed over shards (0 if there is no such node, or it
+    /// never reported `c`).
+    pub fn counter(&self, name: &str, c: Counter) -> u64 {
+        self.node(name).map_or(0, |n| n.counter(c))
+    }
+}
+
 /// Counters of one shard.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ShardStats {
@@ -162,7 +165,7 @@ pub struct NodeStats {
     /// Records the node emitted, per shard.
     pub events_out: Vec<u64>,
     /// Operator-reported counters summed over shards, in first-reported order.
-    pub counters: Vec<(&'static str, u64)>,
+    pub counters: Vec<(Counter, u64)>,
 }
 
 impl NodeStats {
@@ -175,8 +178,8 @@ impl NodeStats {
         self.events_out.iter().sum()
     }
     /// An operator counter summed over shards (0 if never reported).
-    pub fn counter(&self, name: &str) -> u64 {
-        self.counters.iter().filter(|(n, _)| *n == name).map(|(_, v)| v).sum()
+    pub fn counter(&self, c: Counter) -> u64 {
+        self.counters.iter().filter(|(n, _)| *n == c).map(|(_, v)| v).sum()
     }
 }
 
@@ -247,7 +250,7 @@ impl StatsShared {
                 let v = v.load(Relaxed);
                 match counters.iter_mut().find(|(n, _)| n == name) {
                     Some(slot) => slot.1 += v,
-                    None => counters.push((name, v)),
+                    None => counters.push((*name, v)),
                 }
             }
         }
@@ -265,44 +268,4 @@ impl StatsShared {
             .collect();
         Stats { shards, nodes, sources, saturation: saturation.min(1.0) }
     }
-}
-
-/// Publishes a snapshot through the `metrics` facade under design.md §8 names. `prev` is the
-/// previous snapshot (for the busy ratio over the interval).
-pub(crate) fn publish(now: &Stats, prev: Option<&Stats>) {
-    for node in &now.nodes {
-        for (s, (&i, &o)) in node.events_in.iter().zip(&node.events_out).enumerate() {
-            let shard = s.to_string();
-            metrics::counter!("ticklane_events_in_total", "node" => node.name.clone(), "shard" => shard.clone())
-                .absolute(i);
-            metrics::counter!("ticklane_events_out_total", "node" => node.name.clone(), "shard" => shard).absolute(o);
-        }
-        for &(name, v) in &node.counters {
-            metrics::counter!(name, "node" => node.name.clone()).absolute(v);
-        }
-    }
-    let freshest = now.sources.iter().map(|s| s.watermark).max().unwrap_or(i64::MIN);
-    for s in &now.shards {
-        let shard = s.shard.to_string();
-        metrics::gauge!("ticklane_ring_depth", "shard" => shard.clone()).set(s.ring_depth as f64);
-        metrics::gauge!("ticklane_ring_capacity", "shard" => shard.clone()).set(s.ring_capacity as f64);
-        // Seconds are fractional; the facade's counters are integers, so this is a gauge that
-        // only grows.
-        metrics::gauge!("ticklane_backpressure_wait_seconds_total", "shard" => shard.clone())
-            .set(s.backpressure_wait_ns as f64 / 1e9);
-        let ratio = match prev.and_then(|p| p.shards.get(s.shard)) {
-            Some(p) if s.alive_ns > p.alive_ns => {
-                ((s.busy_ns - p.busy_ns.min(s.busy_ns)) as f64 / (s.alive_ns - p.alive_ns) as f64).min(1.0)
-            }
-            _ => s.busy_ratio(),
-        };
-        metrics::gauge!("ticklane_shard_busy_ratio", "shard" => shard.clone()).set(ratio);
-        let lag = if s.watermark == i64::MIN || freshest == i64::MIN {
-            0.0
-        } else {
-            (freshest.saturating_sub(s.watermark)).max(0) as f64 / 1e9
-        };
-        metrics::gauge!("ticklane_watermark_lag_seconds", "shard" => shard).set(lag);
-    }
-    metrics::gauge!("ticklane_saturation").set(now.saturation);
 }

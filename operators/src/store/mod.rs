@@ -33,17 +33,18 @@
 //! use std::time::Duration;
 //! use ticklane_engine::{Config, DagBuilder, Engine, Fixed, Kind, Trade};
 //! use ticklane_operators::store::{MemoryStore, StoreConfig, StoreCoordinator};
-//! use ticklane_operators::{OperatorsExt, TimeBarsConfig};
+//! use ticklane_operators::prelude::*;
+//! use ticklane_operators::TimeBarsConfig;
 //!
 //! let table = MemoryStore::default();
 //! let store = StoreCoordinator::start(StoreConfig::default(), vec![table.clone()])?;
 //! let mut g = DagBuilder::new();
 //! g.source("feed", Kind::Trade)
-//!     .time_bars("bars", TimeBarsConfig::new(Duration::from_secs(1))?)
+//!     .time_bars("bars", TimeBarsConfig::builder(Duration::from_secs(1)).build()?)
 //!     .store_sink("db", &store.handle())
 //!     .connect("feed", "bars")
 //!     .connect("bars", "db");
-//! let mut engine = Engine::start(g.build()?, Config::new().with_shards(2)?)?;
+//! let mut engine = Engine::start(g.build()?, Config::builder().shards(2).build()?)?;
 //! let mut feed = engine.ingress::<Trade>("feed")?;
 //! let es = feed.intern("ESH4")?;
 //! for ts in [0, 1_000_000_000, 2_000_000_000] {
@@ -56,22 +57,26 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod config;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod queue;
+mod sink;
 mod writer;
 
+pub use config::{PressurePolicy, StoreBuilder, StoreConfig};
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::{PgError, PgStore, DEFAULT_TABLE};
+pub use sink::{StoreSink, StoreSinkExt};
 
 use queue::Shared;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
-use ticklane_engine::{Bar, ShardContext, ShardSink, Stamped};
+use std::time::Instant;
+use ticklane_engine::{Bar, ConfigError, ShardContext};
 
 /// A row for the store: the bar and its instrument's name.
 #[derive(Clone, Debug, PartialEq)]
@@ -93,153 +98,6 @@ pub trait BarStore: Send {
     type Error: std::fmt::Display;
     /// Upserts `rows` atomically.
     fn upsert(&mut self, rows: &[StoreRow]) -> Result<(), Self::Error>;
-}
-
-/// What the sinks do while the queue is pressured (between the high and low watermarks).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum PressurePolicy {
-    /// Stall the shard sinks: backpressure through the rings to the sources. Nothing is lost.
-    #[default]
-    Block,
-    /// Replace a waiting bar of the same key with the newer revision (counted as conflated);
-    /// queue new keys up to `capacity`, then block.
-    Conflate,
-    /// Drop incoming bars (counted as shed).
-    Shed,
-}
-
-/// An invalid [`StoreConfig`] value.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StoreConfigError {
-    /// A size that must be positive was 0.
-    #[error("{what} must be at least 1")]
-    Zero {
-        /// The setting.
-        what: &'static str,
-    },
-    /// Watermarks out of order.
-    #[error("the low watermark ({low}) must be below the high watermark ({high})")]
-    Watermarks {
-        /// Low watermark.
-        low: usize,
-        /// High watermark.
-        high: usize,
-    },
-    /// Capacity below the high watermark.
-    #[error("capacity ({capacity}) must be at least the high watermark ({high})")]
-    Capacity {
-        /// Capacity.
-        capacity: usize,
-        /// High watermark.
-        high: usize,
-    },
-    /// Backoff bounds out of order or zero.
-    #[error("retry backoff must satisfy 0 < initial ({initial:?}) <= max ({max:?})")]
-    Backoff {
-        /// First backoff.
-        initial: Duration,
-        /// Cap.
-        max: Duration,
-    },
-    /// No writer given.
-    #[error("a store coordinator needs at least one BarStore (one per writer thread)")]
-    NoWriters,
-}
-
-/// Write-coordinator settings. Defaults: batches of 500 rows or 50 ms, watermarks 2,500 /
-/// 10,000 bars, capacity 20,000, `Block`, backoff 10 ms doubling to 1 s, breaker after 5
-/// consecutive failures with a 1 s cool-down.
-#[derive(Clone, Debug)]
-pub struct StoreConfig {
-    pub(crate) batch_rows: usize,
-    pub(crate) batch_interval: Duration,
-    pub(crate) low: usize,
-    pub(crate) high: usize,
-    pub(crate) capacity: usize,
-    pub(crate) policy: PressurePolicy,
-    pub(crate) retry_initial: Duration,
-    pub(crate) retry_max: Duration,
-    pub(crate) breaker_failures: u32,
-    pub(crate) breaker_cool_down: Duration,
-}
-
-impl Default for StoreConfig {
-    fn default() -> Self {
-        StoreConfig {
-            batch_rows: 500,
-            batch_interval: Duration::from_millis(50),
-            low: 2_500,
-            high: 10_000,
-            capacity: 20_000,
-            policy: PressurePolicy::Block,
-            retry_initial: Duration::from_millis(10),
-            retry_max: Duration::from_secs(1),
-            breaker_failures: 5,
-            breaker_cool_down: Duration::from_secs(1),
-        }
-    }
-}
-
-impl StoreConfig {
-    /// A batch is written when `rows` bars wait or the oldest has waited `interval`.
-    pub fn with_batch(mut self, rows: usize, interval: Duration) -> Result<Self, StoreConfigError> {
-        if rows == 0 {
-            return Err(StoreConfigError::Zero { what: "batch rows" });
-        }
-        self.batch_rows = rows;
-        self.batch_interval = interval;
-        Ok(self)
-    }
-
-    /// Pressure starts at `high` waiting bars and ends at `low`; `capacity` (conflate's hard
-    /// bound) is raised to `high` if below it.
-    pub fn with_watermarks(mut self, low: usize, high: usize) -> Result<Self, StoreConfigError> {
-        if high == 0 {
-            return Err(StoreConfigError::Zero { what: "the high watermark" });
-        }
-        if low >= high {
-            return Err(StoreConfigError::Watermarks { low, high });
-        }
-        self.low = low;
-        self.high = high;
-        self.capacity = self.capacity.max(high);
-        Ok(self)
-    }
-
-    /// The most bars that wait under `Conflate` (new keys block beyond it).
-    pub fn with_capacity(mut self, capacity: usize) -> Result<Self, StoreConfigError> {
-        if capacity < self.high {
-            return Err(StoreConfigError::Capacity { capacity, high: self.high });
-        }
-        self.capacity = capacity;
-        Ok(self)
-    }
-
-    /// The pressure policy.
-    pub fn with_policy(mut self, policy: PressurePolicy) -> Self {
-        self.policy = policy;
-        self
-    }
-
-    /// Backoff after a failed write: `initial`, doubling, capped at `max`.
-    pub fn with_retry(mut self, initial: Duration, max: Duration) -> Result<Self, StoreConfigError> {
-        if initial.is_zero() || initial > max {
-            return Err(StoreConfigError::Backoff { initial, max });
-        }
-        self.retry_initial = initial;
-        self.retry_max = max;
-        Ok(self)
-    }
-
-    /// The circuit opens after `failures` consecutive failures and probes after `cool_down`.
-    pub fn with_breaker(mut self, failures: u32, cool_down: Duration) -> Result<Self, StoreConfigError> {
-        if failures == 0 {
-            return Err(StoreConfigError::Zero { what: "breaker failures" });
-        }
-        self.breaker_failures = failures;
-        self.breaker_cool_down = cool_down;
-        Ok(self)
-    }
 }
 
 #[derive(Default)]
@@ -338,10 +196,10 @@ pub struct StoreHandle {
 }
 
 impl StoreHandle {
-    /// A shard sink feeding this coordinator (what [`crate::OperatorsExt::store_sink`] uses).
+    /// A shard sink feeding this coordinator (what [`StoreSinkExt::store_sink`] uses).
     pub fn sink(&self, ctx: &ShardContext) -> StoreSink {
         let _ = self.shared.names.set(ctx.interner.clone());
-        StoreSink { shared: self.shared.clone() }
+        StoreSink::new(self.shared.clone())
     }
 
     /// Hands bars to the coordinator from any thread, with the same pressure policy as the
@@ -363,17 +221,6 @@ impl StoreHandle {
     }
 }
 
-/// A shard sink handing bars to the coordinator's queue (one lock per batch of bars).
-pub struct StoreSink {
-    shared: Arc<Shared>,
-}
-
-impl ShardSink<Bar> for StoreSink {
-    fn on_batch(&mut self, batch: &[Stamped<Bar>]) {
-        self.shared.push(batch.iter().map(|s| &s.rec));
-    }
-}
-
 /// The write coordinator: the queue, its writer threads and their counters.
 pub struct StoreCoordinator {
     handle: StoreHandle,
@@ -384,7 +231,7 @@ impl StoreCoordinator {
     /// Starts one writer thread per store in `stores`.
     pub fn start<S: BarStore + 'static>(cfg: StoreConfig, stores: Vec<S>) -> Result<Self, StoreError> {
         if stores.is_empty() {
-            return Err(StoreConfigError::NoWriters.into());
+            return Err(StoreError::NoWriters);
         }
         let shared = Shared::new(cfg);
         let mut writers = Vec::with_capacity(stores.len());
@@ -432,7 +279,10 @@ impl StoreCoordinator {
 pub enum StoreError {
     /// Bad settings.
     #[error(transparent)]
-    Config(#[from] StoreConfigError),
+    Config(#[from] ConfigError),
+    /// No writer given.
+    #[error("a store coordinator needs at least one BarStore (one per writer thread)")]
+    NoWriters,
     /// The OS refused a thread.
     #[error("cannot spawn a store writer thread: {0}")]
     Spawn(std::io::Error),

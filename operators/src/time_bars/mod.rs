@@ -11,7 +11,7 @@
 //! - `vwap` = Σ(price·size) / Σ size, rounded half away from zero to 9 decimals; with zero
 //!   total size (only zero-size prints) it is the close.
 //! - Volume and notional accumulate in `i128`; an overflow (beyond 1.7·10^20 currency units
-//!   in one bar) saturates and is counted in `ticklane_bar_overflow_total`, never wrapped.
+//!   in one bar) saturates and is counted in [`BAR_OVERFLOW`], never wrapped.
 //! - Empty windows: `Skip` (default) produces bars only for windows with trades. `Flat` also
 //!   produces a bar for every empty window between an instrument's first and last trade:
 //!   O=H=L=C=vwap=the previous close, volume 0, trade_count 0, stamped with its own
@@ -24,11 +24,32 @@
 //! State is shard-local: one slot per instrument id (a small deque of open windows) and a
 //! min-heap of deadlines. After warm-up it allocates nothing per trade.
 
-use crate::window::{Beyond, ConfigError, LatePolicy, Tumbling};
+mod acc;
+
+use crate::window::{Beyond, LatePolicy, Tumbling};
+use acc::{add, bar, deadline, flat_bar, fresh, Acc, Key, Slot, UNQUEUED};
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::BinaryHeap;
 use std::time::Duration;
-use ticklane_engine::{Bar, Batch, Fixed, InstrumentId, Operator, Outputs, Stamped, Timestamp, Trade, Wide, WM_END};
+use ticklane_engine::{
+    Bar, Batch, ConfigCheck, ConfigError, ConfigViolation, Counter, DagBuilder, Kind, Operator, Outputs, Stamped,
+    Timestamp, Trade, WM_END,
+};
+
+/// Flat bars emitted for empty windows.
+pub const FLAT_BARS: Counter = Counter::new("ticklane_flat_bars_total");
+/// Trades judged late, under every policy.
+pub const LATE_EVENTS: Counter = Counter::new("ticklane_late_events_total");
+/// Late trades that updated a retained window (a revision was emitted).
+pub const LATE_REVISED: Counter = Counter::new("ticklane_late_revised_total");
+/// Late trades dropped.
+pub const LATE_DROPPED: Counter = Counter::new("ticklane_late_dropped_total");
+/// Late trades sent to the side output.
+pub const LATE_SIDE: Counter = Counter::new("ticklane_late_side_total");
+/// Bars emitted, revisions included.
+pub const BARS: Counter = Counter::new("ticklane_bars_total");
+/// Bars whose volume or notional saturated.
+pub const BAR_OVERFLOW: Counter = Counter::new("ticklane_bar_overflow_total");
 
 /// What empty windows produce.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -40,113 +61,116 @@ pub enum EmptyBars {
     Flat,
 }
 
-/// Configuration of [`TimeBars`].
+/// Configuration of [`TimeBars`], built by [`TimeBarsConfig::builder`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimeBarsConfig {
-    /// Window assignment.
-    pub window: Tumbling,
-    /// Late-trade policy.
-    pub late: LatePolicy,
-    /// Empty-window policy.
-    pub empty: EmptyBars,
+    window: Tumbling,
+    late: LatePolicy,
+    empty: EmptyBars,
+}
+
+/// Builds a [`TimeBarsConfig`].
+#[derive(Clone, Copy, Debug)]
+pub struct TimeBarsBuilder {
+    width: Duration,
+    offset: Duration,
+    late: LatePolicy,
+    empty: EmptyBars,
 }
 
 impl TimeBarsConfig {
-    /// Bars of `width`, epoch-aligned, late trades dropped. Zero width is an error.
-    pub fn new(width: Duration) -> Result<TimeBarsConfig, ConfigError> {
-        Ok(TimeBarsConfig { window: Tumbling::new(width)?, late: LatePolicy::Drop, empty: EmptyBars::Skip })
+    /// Bars of `width` (positive), epoch-aligned, late trades dropped, empty windows skipped
+    /// unless the builder says otherwise.
+    pub fn builder(width: Duration) -> TimeBarsBuilder {
+        TimeBarsBuilder { width, offset: Duration::ZERO, late: LatePolicy::Drop, empty: EmptyBars::Skip }
     }
 
-    /// Sets the late policy.
-    pub fn with_late(self, late: LatePolicy) -> TimeBarsConfig {
-        TimeBarsConfig { late, ..self }
+    /// Window assignment.
+    pub fn window(&self) -> Tumbling {
+        self.window
     }
 
-    /// Sets the empty-window policy; `Flat` with a `Revise` late policy is an error.
-    pub fn with_empty_bars(self, empty: EmptyBars) -> Result<TimeBarsConfig, ConfigError> {
-        if empty == EmptyBars::Flat && matches!(self.late, LatePolicy::Revise { .. }) {
-            return Err(ConfigError::Unsupported { what: "flat empty bars together with the revise late policy" });
-        }
-        Ok(TimeBarsConfig { empty, ..self })
+    /// The late-trade policy.
+    pub fn late(&self) -> LatePolicy {
+        self.late
     }
 
-    /// Sets the window alignment offset.
-    pub fn with_offset(self, offset: Duration) -> Result<TimeBarsConfig, ConfigError> {
-        Ok(TimeBarsConfig { window: self.window.with_offset(offset)?, ..self })
+    /// The empty-window policy.
+    pub fn empty_bars(&self) -> EmptyBars {
+        self.empty
     }
 }
 
-type Key = (Timestamp, Timestamp, u64);
-
-#[derive(Clone, Copy, Debug)]
-struct Acc {
-    start: Timestamp,
-    end: Timestamp,
-    open: Fixed,
-    high: Fixed,
-    low: Fixed,
-    close: Fixed,
-    first: Key,
-    last: Key,
-    volume: i128,
-    notional: i128,
-    count: u64,
-    revision: u32,
-    fired: bool,
-}
-
-/// One instrument's windows. The newest window lives inline (most trades land in it, and
-/// this saves a pointer chase per trade); older open or retained windows, all starting before
-/// it, sit in `older` in ascending order.
-struct Slot {
-    newest: Option<Acc>,
-    older: VecDeque<Acc>,
-    /// End and close of the instrument's last fired non-empty window (for flat bars).
-    last: Option<(Timestamp, Fixed)>,
-    arrivals: u64,
-    /// The deadline this slot is queued under in the heap (`i64::MAX`: not queued).
-    scheduled: Timestamp,
-}
-
-impl Slot {
-    fn new() -> Slot {
-        Slot { newest: None, older: VecDeque::new(), last: None, arrivals: 0, scheduled: UNQUEUED }
+impl TimeBarsBuilder {
+    /// The late-trade policy (default `Drop`).
+    pub fn late(mut self, late: LatePolicy) -> Self {
+        self.late = late;
+        self
     }
 
-    fn find_mut(&mut self, start: Timestamp) -> Option<&mut Acc> {
-        match &mut self.newest {
-            Some(n) if n.start == start => Some(n),
-            _ => self.older.iter_mut().find(|a| a.start == start),
-        }
+    /// The empty-window policy (default `Skip`; `Flat` does not combine with `Revise`).
+    pub fn empty_bars(mut self, empty: EmptyBars) -> Self {
+        self.empty = empty;
+        self
     }
 
-    fn insert(&mut self, a: Acc) {
-        match &mut self.newest {
-            None => self.newest = Some(a),
-            Some(n) if a.start > n.start => {
-                let old = std::mem::replace(n, a);
-                self.older.push_back(old);
-            }
-            Some(_) => {
-                let k = self.older.iter().rposition(|x| x.start < a.start).map_or(0, |k| k + 1);
-                self.older.insert(k, a);
-            }
-        }
+    /// Shifts window alignment by `offset` (`0 <= offset < width`).
+    pub fn offset(mut self, offset: Duration) -> Self {
+        self.offset = offset;
+        self
     }
 
-    fn iter(&self) -> impl Iterator<Item = &Acc> {
-        self.older.iter().chain(self.newest.iter())
-    }
-
-    fn retain(&mut self, keep: impl Fn(&Acc) -> bool) {
-        self.older.retain(|a| keep(a));
-        if self.newest.as_ref().is_some_and(|n| !keep(n)) {
-            self.newest = self.older.pop_back();
-        }
+    /// Checks every parameter.
+    pub fn build(self) -> Result<TimeBarsConfig, ConfigError> {
+        let mut c = ConfigCheck::new();
+        let window = Tumbling::check(&mut c, self.width, self.offset);
+        c.require(!(self.empty == EmptyBars::Flat && matches!(self.late, LatePolicy::Revise { .. })), || {
+            ConfigViolation::Unsupported { what: "flat empty bars together with the revise late policy" }
+        });
+        c.finish(TimeBarsConfig { window, late: self.late, empty: self.empty })
     }
 }
 
-/// Counters reported by [`TimeBars`] (also as `ticklane_*` metrics).
+/// Adds [`TimeBars`] to a graph.
+pub trait TimeBarsExt {
+    /// OHLCV time bars named `name`: input trades; output 0 bars; output 1 late trades when
+    /// the late policy has a side output.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ticklane_engine::{Bar, Config, DagBuilder, Engine, Fixed, Kind, Trade};
+    /// use ticklane_operators::{TimeBarsConfig, TimeBarsExt};
+    ///
+    /// let mut g = DagBuilder::new();
+    /// g.source("feed", Kind::Trade)
+    ///     .time_bars("1s", TimeBarsConfig::builder(Duration::from_secs(1)).build()?)
+    ///     .sink_egress("out", Kind::Bar)
+    ///     .connect("feed", "1s")
+    ///     .connect("1s", "out");
+    /// let mut engine = Engine::start(g.build()?, Config::builder().shards(2).build()?)?;
+    /// let (mut feed, mut out) = (engine.ingress::<Trade>("feed")?, engine.egress::<Bar>("out")?);
+    /// let es = feed.intern("GLBX.MDP3:ESH4")?;
+    /// for (ts, px) in [(0, "4800.25"), (400_000_000, "4801"), (1_200_000_000, "4799.5")] {
+    ///     feed.push(Trade { ts_event: ts, instrument: es, price: Fixed::parse(px)?, size: Fixed::ONE, ..Trade::default() })?;
+    /// }
+    /// drop(feed); // the end of input fires every window
+    /// let bars: Vec<Bar> = out.by_ref().map(|b| b.rec).collect();
+    /// engine.join()?;
+    /// assert_eq!(bars.len(), 2);
+    /// assert_eq!((bars[0].open.to_string(), bars[0].close.to_string(), bars[0].trade_count), ("4800.25".into(), "4801".into(), 2));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    fn time_bars(&mut self, name: &str, cfg: TimeBarsConfig) -> &mut Self;
+}
+
+impl TimeBarsExt for DagBuilder {
+    fn time_bars(&mut self, name: &str, cfg: TimeBarsConfig) -> &mut Self {
+        let outputs: &[Kind] = if cfg.late.has_side_output() { &[Kind::Bar, Kind::Trade] } else { &[Kind::Bar] };
+        self.operator(name, &[Kind::Trade], outputs, move |_| Box::new(TimeBars::new(cfg)))
+    }
+}
+
+/// Counters of one [`TimeBars`] instance (published as [`LATE_EVENTS`], [`BARS`], …).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct TimeBarsCounters {
     /// Trades judged late (all policies).
@@ -179,8 +203,6 @@ pub struct TimeBars {
     hold: Timestamp,
     counters: TimeBarsCounters,
 }
-
-const UNQUEUED: Timestamp = i64::MAX;
 
 impl TimeBars {
     /// A fresh instance (one per shard).
@@ -385,106 +407,6 @@ impl TimeBars {
     }
 }
 
-/// The flat bar of the empty window `[start, start + width)` after a bar that closed at `close`.
-fn flat_bar(inst: u32, start: Timestamp, width: i64, close: Fixed) -> Bar {
-    Bar {
-        instrument: InstrumentId(inst),
-        window_start: start,
-        window_end: start.saturating_add(width),
-        open: close,
-        high: close,
-        low: close,
-        close,
-        volume: Wide::ZERO,
-        trade_count: 0,
-        vwap: close,
-        revision: 0,
-    }
-}
-
-/// The bar of window `a` of instrument `inst`.
-fn bar(inst: u32, a: &Acc) -> Bar {
-    let vwap = if a.volume == 0 { a.close } else { Fixed::from_raw(round_div(a.notional, a.volume)) };
-    Bar {
-        instrument: InstrumentId(inst),
-        window_start: a.start,
-        window_end: a.end,
-        open: a.open,
-        high: a.high,
-        low: a.low,
-        close: a.close,
-        volume: Wide::from_raw(a.volume),
-        trade_count: a.count,
-        vwap,
-        revision: a.revision,
-    }
-}
-
-fn deadline(a: &Acc, horizon: i64) -> Timestamp {
-    if a.fired {
-        a.end.saturating_add(horizon)
-    } else {
-        a.end
-    }
-}
-
-fn fresh(start: Timestamp, end: Timestamp, t: &Trade, key: Key) -> Acc {
-    let mut a = Acc {
-        start,
-        end,
-        open: t.price,
-        high: t.price,
-        low: t.price,
-        close: t.price,
-        first: key,
-        last: key,
-        volume: 0,
-        notional: 0,
-        count: 0,
-        revision: 0,
-        fired: false,
-    };
-    let mut ignore = 0;
-    add(&mut a, t, key, &mut ignore);
-    a
-}
-
-#[inline]
-fn add(a: &mut Acc, t: &Trade, key: Key, overflow: &mut u64) {
-    if key < a.first {
-        a.first = key;
-        a.open = t.price;
-    }
-    if key >= a.last {
-        a.last = key;
-        a.close = t.price;
-    }
-    a.high = a.high.max(t.price);
-    a.low = a.low.min(t.price);
-    let size = i128::from(t.size.raw());
-    let notional = i128::from(t.price.raw()) * size;
-    match (a.volume.checked_add(size), a.notional.checked_add(notional)) {
-        (Some(v), Some(n)) => {
-            a.volume = v;
-            a.notional = n;
-        }
-        _ => {
-            *overflow += 1;
-            a.volume = a.volume.saturating_add(size);
-            a.notional = a.notional.saturating_add(notional);
-        }
-    }
-    a.count += 1;
-}
-
-/// `n / d` rounded half away from zero, saturated to `i64` (`d != 0`).
-pub(crate) fn round_div(n: i128, d: i128) -> i64 {
-    let q = n / d;
-    let r = n % d;
-    let q = if 2 * r.unsigned_abs() >= d.unsigned_abs() { q + n.signum() * d.signum() } else { q };
-    i64::try_from(q).unwrap_or(if q < 0 { i64::MIN } else { i64::MAX })
-}
-
 impl Operator for TimeBars {
     fn on_batch(&mut self, _input: usize, batch: &Batch, out: &mut Outputs<'_>) {
         let Some(trades) = batch.as_slice::<Trade>() else { return };
@@ -504,21 +426,26 @@ impl Operator for TimeBars {
         TimeBars::hold(self)
     }
 
-    fn counters(&self, report: &mut dyn FnMut(&'static str, u64)) {
+    fn counters(&self, report: &mut dyn FnMut(Counter, u64)) {
         let c = self.counters;
-        report("ticklane_flat_bars_total", c.flat);
-        report("ticklane_late_events_total", c.late);
-        report("ticklane_late_revised_total", c.revised);
-        report("ticklane_late_dropped_total", c.late_dropped);
-        report("ticklane_late_side_total", c.late_side);
-        report("ticklane_bars_total", c.bars);
-        report("ticklane_bar_overflow_total", c.overflow);
+        report(FLAT_BARS, c.flat);
+        report(LATE_EVENTS, c.late);
+        report(LATE_REVISED, c.revised);
+        report(LATE_DROPPED, c.late_dropped);
+        report(LATE_SIDE, c.late_side);
+        report(BARS, c.bars);
+        report(BAR_OVERFLOW, c.overflow);
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ticklane_engine::{Fixed, InstrumentId};
+
+    fn secs(s: u64) -> TimeBarsBuilder {
+        TimeBarsConfig::builder(Duration::from_secs(s))
+    }
 
     fn trade(inst: u32, ts: i64, px: i64, sz: i64) -> Trade {
         Trade {
@@ -546,7 +473,7 @@ mod tests {
 
     #[test]
     fn ohlcv_with_ties_and_boundaries() {
-        let cfg = TimeBarsConfig::new(Duration::from_secs(1)).expect("cfg");
+        let cfg = secs(1).build().expect("cfg");
         let st = |wm, t| Stamped { wm, rec: t };
         let input = [
             st(i64::MIN, trade(0, 0, 10, 1)), // on the boundary: window [0,1)
@@ -575,12 +502,13 @@ mod tests {
             st(S + 1, trade(0, 5 * S / 2, 10, 1)),
             st(5 * S / 2, trade(0, 3 * S / 2, 20, 1)),
         ];
-        let base = TimeBarsConfig::new(Duration::from_secs(1)).expect("cfg");
-        let (bars, side, c) = run(base, &input);
+        let base = secs(1);
+        let (bars, side, c) = run(base.build().expect("cfg"), &input);
         assert_eq!((bars.len(), side.len(), c.late, c.late_dropped), (2, 0, 1, 1));
-        let (_, side, c) = run(base.with_late(LatePolicy::Side), &input);
+        let (_, side, c) = run(base.late(LatePolicy::Side).build().expect("cfg"), &input);
         assert_eq!((side.len(), c.late_side), (1, 1));
-        let revise = base.with_late(LatePolicy::revise(Duration::from_secs(1), Beyond::Drop).expect("policy"));
+        let revise =
+            base.late(LatePolicy::revise(Duration::from_secs(1), Beyond::Drop).expect("policy")).build().expect("cfg");
         let (bars, _, c) = run(revise, &input);
         assert_eq!((c.late, c.revised), (1, 1));
         let revs: Vec<_> = bars
@@ -590,15 +518,17 @@ mod tests {
             .collect();
         assert_eq!(revs, vec![(0, 1, 2 * S), (1, 2, 5 * S / 2)]);
         // Beyond the horizon (0.4 s): dropped.
-        let tight = base.with_late(LatePolicy::revise(Duration::from_millis(400), Beyond::Side).expect("policy"));
+        let tight = base
+            .late(LatePolicy::revise(Duration::from_millis(400), Beyond::Side).expect("policy"))
+            .build()
+            .expect("cfg");
         let (_, side, c) = run(tight, &input);
         assert_eq!((c.revised, c.late_side, side.len()), (0, 1, 1));
     }
 
     #[test]
     fn flat_bars_fill_gaps_between_trades_and_hold_output() {
-        let cfg =
-            TimeBarsConfig::new(Duration::from_secs(1)).expect("cfg").with_empty_bars(EmptyBars::Flat).expect("flat");
+        let cfg = secs(1).empty_bars(EmptyBars::Flat).build().expect("flat");
         let st = |wm, t| Stamped { wm, rec: t };
         let mut op = TimeBars::new(cfg);
         let mut bars = Vec::new();
@@ -625,18 +555,27 @@ mod tests {
             ]
         );
         assert_eq!(op.counters().flat, 4);
-        assert!(TimeBarsConfig::new(Duration::from_secs(1))
-            .expect("cfg")
-            .with_late(LatePolicy::revise(Duration::from_secs(1), Beyond::Drop).expect("policy"))
-            .with_empty_bars(EmptyBars::Flat)
-            .is_err());
     }
 
     #[test]
-    fn round_half_away_from_zero() {
-        assert_eq!(round_div(5, 2), 3);
-        assert_eq!(round_div(-5, 2), -3);
-        assert_eq!(round_div(4, 3), 1);
-        assert_eq!(round_div(i128::MAX, 1), i64::MAX);
+    fn build_reports_every_violation() {
+        let revise = LatePolicy::revise(Duration::from_secs(1), Beyond::Drop).expect("policy");
+        let e = TimeBarsConfig::builder(Duration::ZERO)
+            .offset(Duration::MAX)
+            .late(revise)
+            .empty_bars(EmptyBars::Flat)
+            .build()
+            .expect_err("invalid");
+        assert!(
+            matches!(
+                e.violations[..],
+                [
+                    ConfigViolation::Zero { param: "window width" },
+                    ConfigViolation::TooLarge { param: "window offset", .. },
+                    ConfigViolation::Unsupported { .. }
+                ]
+            ),
+            "{e}"
+        );
     }
 }

@@ -11,7 +11,7 @@ const MAGIC: u32 = 0xFD2F_B528;
 
 /// `Ok(())` if every frame is complete; else the byte offset where the file stops making
 /// sense and what was expected there.
-pub fn check(path: &Path) -> io::Result<Result<(), (u64, String)>> {
+pub(super) fn check(path: &Path) -> io::Result<Result<(), (u64, String)>> {
     let len = std::fs::metadata(path)?.len();
     let mut r = BufReader::new(File::open(path)?);
     let mut pos: u64 = 0;

@@ -1,0 +1,227 @@
+//! A shard's instance of the graph: every node's instance fused in topological order, the
+//! batches between them, and the egress outputs. One pass delivers what arrived to each node
+//! with one `dyn` call per batch.
+
+use super::super::stats::{bump, OpCounters, ShardCell};
+use super::super::wire::EgressMsg;
+use crate::dag::{Dag, Role};
+use crate::operator::{DynShardSink, Operator, Outputs, ShardContext};
+use crate::record::{Batch, Kind, Timestamp};
+use crossbeam_channel::{Sender, TrySendError};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::Instant;
+
+enum Node {
+    Source,
+    Op(Box<dyn Operator>),
+    ShardSink(Box<dyn DynShardSink>),
+    Egress(EgressOut),
+}
+
+struct EgressOut {
+    tx: Sender<EgressMsg>,
+    kind: Kind,
+    pending: Batch,
+    sent_progress: Timestamp,
+}
+
+/// The node instances of one shard and their output buffers.
+pub(super) struct Graph {
+    nodes: Vec<Node>,
+    /// Per node, per input port: the `(node, output port)` pairs feeding it.
+    upstream: Vec<Vec<Vec<(usize, usize)>>>,
+    /// Per node, per output port: what it emitted in the current pass.
+    bufs: Vec<Vec<Batch>>,
+    names: Vec<String>,
+    /// The node being called, for panic reports.
+    current: Option<usize>,
+    /// Whether any node is an egress (set when the nodes are built).
+    has_egress: bool,
+}
+
+impl Graph {
+    /// The graph's shape; instances come from [`Graph::instantiate`].
+    pub(super) fn declare(dag: &Dag) -> Graph {
+        Graph {
+            nodes: Vec::new(),
+            upstream: dag.nodes.iter().map(|n| n.upstream.clone()).collect(),
+            bufs: dag.nodes.iter().map(|n| n.outputs.iter().map(|&k| Batch::empty(k)).collect()).collect(),
+            names: dag.nodes.iter().map(|n| n.name.clone()).collect(),
+            current: None,
+            has_egress: false,
+        }
+    }
+
+    /// Builds every node's instance for this shard (a factory's panic is attributed to its
+    /// node); egress node `i` sends on the channel paired with `i` in `egress`.
+    pub(super) fn instantiate(&mut self, dag: &Dag, ctx: &ShardContext, egress: &[(usize, Sender<EgressMsg>)]) {
+        for (i, n) in dag.nodes.iter().enumerate() {
+            self.current = Some(i);
+            let node = match &n.role {
+                Role::Source => Node::Source,
+                Role::Operator(f) => Node::Op(f(ctx.clone())),
+                Role::ShardSink(f) => Node::ShardSink(f(ctx.clone())),
+                Role::Egress => {
+                    let tx = egress.iter().find(|(k, _)| *k == i).map(|(_, tx)| tx.clone());
+                    let Some(tx) = tx else { panic!("egress channel for node {i} missing") };
+                    let kind = n.inputs[0];
+                    Node::Egress(EgressOut { tx, kind, pending: Batch::empty(kind), sent_progress: i64::MIN })
+                }
+            };
+            self.nodes.push(node);
+        }
+        self.current = None;
+        self.has_egress = self.nodes.iter().any(|n| matches!(n, Node::Egress(_)));
+    }
+
+    /// The name of the node being called, if any (for panic reports).
+    pub(super) fn current_name(&self) -> Option<&str> {
+        self.current.and_then(|k| self.names.get(k)).map(String::as_str)
+    }
+
+    /// The output buffer of source node `node` (where its ring's records are delivered).
+    #[inline]
+    pub(super) fn source_slot(&mut self, node: usize) -> &mut Batch {
+        &mut self.bufs[node][0]
+    }
+
+    /// Operator counters, registered once: names fixed for the run, one slot each, in node
+    /// order (sampling reports them in the same order).
+    pub(super) fn register_counters(&self) -> OpCounters {
+        let mut names = Vec::new();
+        for (i, n) in self.nodes.iter().enumerate() {
+            if let Node::Op(op) = n {
+                op.counters(&mut |c, _| names.push((i, c)));
+            }
+        }
+        let values = (0..names.len()).map(|_| AtomicU64::new(0)).collect();
+        OpCounters { names, values }
+    }
+
+    /// Copies operator counters into their registered slots.
+    pub(super) fn sample_counters(&self, oc: &OpCounters) {
+        let mut slot = 0;
+        for n in &self.nodes {
+            if let Node::Op(op) = n {
+                op.counters(&mut |_, v| {
+                    // An operator reporting more counters than it registered is ignored past them.
+                    if let Some(cell) = oc.values.get(slot) {
+                        cell.store(v, Relaxed);
+                    }
+                    slot += 1;
+                });
+            }
+        }
+    }
+
+    /// One fused pass in topological order: each node gets the batches its upstream nodes
+    /// produced (one `dyn` call per batch), then the new watermark if any.
+    pub(super) fn pass(&mut self, new_wm: Option<Timestamp>, c: &ShardCell) {
+        for i in 0..self.nodes.len() {
+            let (before, rest) = self.bufs.split_at_mut(i);
+            let Some(outs) = rest.first_mut() else { break };
+            self.current = Some(i);
+            let ups = &self.upstream[i];
+            let delivered = match &mut self.nodes[i] {
+                Node::Source => continue,
+                Node::Op(op) => {
+                    let n = each_input(ups, before, |port, b| op.on_batch(port, b, &mut Outputs::new(outs)));
+                    if let Some(wm) = new_wm {
+                        op.on_watermark(wm, &mut Outputs::new(outs));
+                    }
+                    let produced: usize = outs.iter().map(Batch::len).sum();
+                    if produced > 0 {
+                        bump(c.events_out.get(i), produced as u64);
+                    }
+                    n
+                }
+                Node::ShardSink(sink) => each_input(ups, before, |_, b| sink.on_batch(b)),
+                Node::Egress(e) => each_input(ups, before, |_, b| append(&mut e.pending, b)),
+            };
+            if delivered > 0 {
+                bump(c.events_in.get(i), delivered as u64);
+            }
+        }
+        self.current = None;
+        for (i, node) in self.nodes.iter().enumerate() {
+            if !matches!(node, Node::Source) {
+                for b in &mut self.bufs[i] {
+                    b.clear();
+                }
+            }
+        }
+    }
+
+    /// Ships what the egress nodes collected, with the shard's progress: the watermark `wm`,
+    /// lowered by any operator that still holds older output back (see `Operator::hold`),
+    /// unless this is the `end`.
+    pub(super) fn ship_egress(&mut self, shard: usize, wm: Timestamp, end: bool, c: &ShardCell) {
+        if !self.has_egress {
+            return; // no egress node: no progress to compute (one `hold` call per operator)
+        }
+        let mut wm = wm;
+        if !end {
+            for n in &self.nodes {
+                if let Node::Op(op) = n {
+                    wm = wm.min(op.hold());
+                }
+            }
+        }
+        for n in &mut self.nodes {
+            let Node::Egress(e) = n else { continue };
+            if e.pending.is_empty() && wm <= e.sent_progress && !end {
+                continue;
+            }
+            let items = std::mem::replace(&mut e.pending, Batch::empty(e.kind));
+            e.sent_progress = wm;
+            let msg = EgressMsg { shard, items, progress: wm, end };
+            let msg = match e.tx.try_send(msg) {
+                Ok(()) => continue,
+                Err(TrySendError::Disconnected(_)) => continue, // reader gone: nobody to tell
+                Err(TrySendError::Full(m)) => m,
+            };
+            let t0 = Instant::now();
+            // Blocks until the reader catches up; an abort drops the reader's hope anyway.
+            let _ = e.tx.send(msg);
+            bump(&c.egress_wait_ns, t0.elapsed().as_nanos() as u64);
+        }
+    }
+
+    /// Input ended: every shard sink flushes.
+    pub(super) fn end_sinks(&mut self) {
+        for (i, n) in self.nodes.iter_mut().enumerate() {
+            if let Node::ShardSink(s) = n {
+                self.current = Some(i);
+                s.on_end();
+            }
+        }
+        self.current = None;
+    }
+}
+
+/// Calls `f(port, batch)` for every non-empty batch reaching a node whose input ports are fed
+/// by `ups`, from the outputs of earlier nodes `before`; returns the records delivered.
+#[inline]
+fn each_input(ups: &[Vec<(usize, usize)>], before: &[Vec<Batch>], mut f: impl FnMut(usize, &Batch)) -> usize {
+    let mut delivered = 0;
+    for (port, feeds) in ups.iter().enumerate() {
+        for &(u, up) in feeds {
+            let b = &before[u][up];
+            if !b.is_empty() {
+                delivered += b.len();
+                f(port, b);
+            }
+        }
+    }
+    delivered
+}
+
+fn append(dst: &mut Batch, src: &Batch) {
+    match (dst, src) {
+        (Batch::Trade(d), Batch::Trade(s)) => d.extend_from_slice(s),
+        (Batch::Quote(d), Batch::Quote(s)) => d.extend_from_slice(s),
+        (Batch::Bar(d), Batch::Bar(s)) => d.extend_from_slice(s),
+        // Unreachable for a validated graph: edges join ports of one kind.
+        _ => {}
+    }
+}

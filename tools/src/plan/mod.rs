@@ -1,0 +1,88 @@
+//! The plan of a run: everything it needs — inputs, the graph, the engine configuration and
+//! thread placement, outputs, the store — validated once, before any input is read.
+//!
+//! Every front end builds the same [`Plan`]: `ticklane replay`'s flags today
+//! ([`Plan::from_replay`]), a pipeline file for `ticklane run` next. Execution
+//! ([`crate::run`]) never sees clap.
+
+mod engine;
+mod outputs;
+mod pipeline;
+mod store;
+
+pub(crate) use engine::EnginePlan;
+pub(crate) use outputs::{OutputPlan, Target};
+pub(crate) use pipeline::{Pipeline, BARS, DEDUPE, FEED, LATE, OUT};
+pub(crate) use store::StorePlan;
+
+use crate::cli::{OnError, ReplayArgs, Speed};
+use std::fmt;
+use std::path::PathBuf;
+use ticklane::ConfigError;
+use ticklane_tools::input::Format;
+
+/// A validated, ready-to-run replay.
+pub(crate) struct Plan {
+    /// Capture files, replayed as one stream merged by `ts_event` (ties: this order).
+    pub(crate) inputs: Vec<PathBuf>,
+    pub(crate) input_format: Format,
+    /// What the graph computes.
+    pub(crate) pipeline: Pipeline,
+    pub(crate) engine: EnginePlan,
+    pub(crate) outputs: OutputPlan,
+    pub(crate) store: Option<StorePlan>,
+    pub(crate) speed: Speed,
+    pub(crate) on_error: OnError,
+}
+
+/// Every usage problem found while planning (exit code 2).
+#[derive(Debug, Default)]
+pub(crate) struct PlanError {
+    problems: Vec<String>,
+}
+
+impl PlanError {
+    /// Records one problem.
+    pub(crate) fn push(&mut self, problem: impl Into<String>) {
+        self.problems.push(problem.into());
+    }
+
+    /// Records each violation of `e` as `FLAG: violation`, the flag found by the violated
+    /// parameter in `flags` (`(param, flag)` pairs), else `fallback`.
+    pub(crate) fn config(&mut self, e: ConfigError, flags: &[(&str, &str)], fallback: &str) {
+        for v in e.violations {
+            let flag = v.param().and_then(|p| flags.iter().find(|(q, _)| *q == p)).map_or(fallback, |(_, f)| f);
+            self.push(format!("{flag}: {v}"));
+        }
+    }
+}
+
+impl fmt::Display for PlanError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.problems.join("\n"))
+    }
+}
+
+impl Plan {
+    /// The plan of `ticklane replay` with these flags, or every usage problem in them.
+    pub(crate) fn from_replay(a: &ReplayArgs) -> Result<Plan, PlanError> {
+        let mut problems = PlanError::default();
+        let store = StorePlan::from_args(&a.store, &mut problems);
+        let pipeline = Pipeline::from_replay(a, store.is_some(), &mut problems);
+        let engine = EnginePlan::from_replay(a, &mut problems);
+        match (pipeline, engine) {
+            (Some(pipeline), Some(engine)) if problems.problems.is_empty() => Ok(Plan {
+                inputs: a.files.clone(),
+                input_format: a.input_format,
+                outputs: OutputPlan::from_replay(a, &pipeline),
+                pipeline,
+                engine,
+                store,
+                speed: a.speed,
+                on_error: a.on_error,
+            }),
+            // Each part that could not be planned recorded why.
+            _ => Err(problems),
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! What the replay graph computes: feed → [dedupe] → time bars → bars out (egress, store) and,
+//! under a side-output late policy, late trades out.
+
+use super::PlanError;
+use crate::cli::{EmptyArg, KeyArg, LateArg, ReplayArgs};
+use ticklane::operators::prelude::*;
+use ticklane::operators::store::StoreHandle;
+use ticklane::operators::{Beyond, DedupeConfig, DedupeKey, EmptyBars, LatePolicy, TimeBarsConfig};
+use ticklane::{DagBuilder, Kind};
+
+/// The source the reader feeds.
+pub(crate) const FEED: &str = "feed";
+/// The dedupe operator.
+pub(crate) const DEDUPE: &str = "dedupe";
+/// The time-bar operator.
+pub(crate) const BARS: &str = "bars";
+/// The egress the bar writer reads.
+pub(crate) const OUT: &str = "out";
+/// The egress the late-trade writer reads.
+pub(crate) const LATE: &str = "late";
+/// The store sink.
+pub(crate) const STORE: &str = "store";
+
+/// The replay graph's parameters, validated.
+pub(crate) struct Pipeline {
+    pub(crate) bars: TimeBarsConfig,
+    pub(crate) dedupe: Option<DedupeConfig>,
+    /// Late trades leave on the bars' side output (to the late file).
+    pub(crate) late_side: bool,
+    /// Bars go to an output file or stdout (not only to the store).
+    pub(crate) to_out: bool,
+}
+
+impl Pipeline {
+    /// From `replay`'s flags; `to_store` when `--sink-postgres` is given. Records every
+    /// problem and returns `None` if there was one.
+    pub(crate) fn from_replay(a: &ReplayArgs, to_store: bool, problems: &mut PlanError) -> Option<Pipeline> {
+        let late_side = a.late == LateArg::Side || (a.late == LateArg::Revise && a.late_out.is_some());
+        let late = late_policy(a, late_side, problems);
+        let empty = if a.empty_bars == EmptyArg::Flat { EmptyBars::Flat } else { EmptyBars::Skip };
+        let bars = TimeBarsConfig::builder(a.bars).late(late.unwrap_or_default()).empty_bars(empty).build();
+        let bars = bars.map_err(|e| problems.config(e, &[("window width", "--bars")], "--empty-bars flat")).ok();
+        let dedupe = match a.dedupe {
+            false => Some(None),
+            true => {
+                let key = if a.dedupe_key == KeyArg::Content { DedupeKey::Content } else { DedupeKey::Id };
+                let cfg = DedupeConfig::builder().key(key).ttl(a.dedupe_ttl).build();
+                cfg.map(Some).map_err(|e| problems.config(e, &[], "--dedupe-ttl")).ok()
+            }
+        };
+        let (Some(_), Some(bars), Some(dedupe)) = (late, bars, dedupe) else { return None };
+        Some(Pipeline { bars, dedupe, late_side, to_out: a.out.is_some() || !to_store })
+    }
+
+    /// The graph; `store` is the store coordinator's handle when bars go to the store (too).
+    pub(crate) fn graph(&self, store: Option<&StoreHandle>) -> DagBuilder {
+        let mut g = DagBuilder::new();
+        g.source(FEED, Kind::Trade).time_bars(BARS, self.bars);
+        if self.to_out {
+            g.sink_egress(OUT, Kind::Bar).connect(BARS, OUT);
+        }
+        if let Some(st) = store {
+            g.store_sink(STORE, st).connect(BARS, STORE);
+        }
+        match self.dedupe {
+            Some(cfg) => g.dedupe(DEDUPE, cfg).connect(FEED, DEDUPE).connect(DEDUPE, BARS),
+            None => g.connect(FEED, BARS),
+        };
+        if self.late_side {
+            g.sink_egress(LATE, Kind::Trade).connect_ports(BARS, 1, LATE, 0);
+        }
+        g
+    }
+}
+
+/// The late policy the flags ask for (`side`: beyond-horizon trades of `revise` go to the
+/// late file too).
+fn late_policy(a: &ReplayArgs, side: bool, problems: &mut PlanError) -> Option<LatePolicy> {
+    match (a.late, a.allowed_lateness) {
+        (LateArg::Side, _) if a.late_out.is_none() => problems.push("--late side needs --late-out FILE"),
+        (LateArg::Revise, None) => problems.push("--late revise needs --allowed-lateness DUR"),
+        (LateArg::Drop | LateArg::Side, Some(_)) => problems.push("--allowed-lateness applies only to --late revise"),
+        (LateArg::Drop, None) => return Some(LatePolicy::Drop),
+        (LateArg::Side, None) => return Some(LatePolicy::Side),
+        (LateArg::Revise, Some(lateness)) => {
+            let beyond = if side { Beyond::Side } else { Beyond::Drop };
+            let policy = LatePolicy::revise(lateness, beyond);
+            return policy.map_err(|e| problems.config(e, &[], "--allowed-lateness")).ok();
+        }
+    }
+    None
+}

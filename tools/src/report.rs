@@ -1,0 +1,197 @@
+//! The account of a finished replay: the paragraph on stderr, the `--summary` JSON, and the
+//! outcome it implies.
+
+use crate::cli::Speed;
+use crate::outcome::Outcome;
+use crate::plan::{BARS, DEDUPE, FEED};
+use crate::run::Fed;
+use anyhow::Context;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use ticklane::operators::counters::{DUPLICATES, LATE_DROPPED, LATE_EVENTS, LATE_REVISED, LATE_SIDE};
+use ticklane::operators::store::StoreReport;
+use ticklane::{Counter, RunReport};
+
+/// Everything measured in one replay.
+pub(crate) struct Report {
+    pub(crate) files: Vec<PathBuf>,
+    pub(crate) shards: usize,
+    pub(crate) speed: Speed,
+    /// What the reader did.
+    pub(crate) fed: Fed,
+    /// The engine's final counters.
+    pub(crate) engine: RunReport,
+    /// Bars written (to the output, else to the store).
+    pub(crate) bars: u64,
+    /// Late trades written to the side file, if there is one.
+    pub(crate) late_written: Option<u64>,
+    pub(crate) store: Option<StoreReport>,
+    pub(crate) elapsed: Duration,
+    /// The signal that stopped the run, if any.
+    pub(crate) signal: Option<i32>,
+}
+
+impl Report {
+    fn stat(&self, node: &str, c: Counter) -> u64 {
+        self.engine.stats.counter(node, c)
+    }
+
+    fn rate(&self) -> f64 {
+        self.fed.accepted as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// The one-paragraph summary on stderr (and the store's, if any).
+    pub(crate) fn print(&self) {
+        let f = &self.fed;
+        let bad_total: u64 = f.malformed.values().sum();
+        eprintln!(
+            "ticklane: {} trades from {} file(s) in {:.3} s ({:.0} trades/s) on {} shard(s): {} bars, \
+             {} duplicates dropped, {} late ({} dropped, {} revised, {} to side output), {bad_total} malformed{}.",
+            f.accepted,
+            self.files.len(),
+            self.elapsed.as_secs_f64(),
+            self.rate(),
+            self.shards,
+            self.bars,
+            self.stat(DEDUPE, DUPLICATES),
+            self.stat(BARS, LATE_EVENTS),
+            self.stat(BARS, LATE_DROPPED),
+            self.stat(BARS, LATE_REVISED),
+            self.stat(BARS, LATE_SIDE),
+            if self.speed == Speed::Max {
+                String::new()
+            } else {
+                format!("; pacing fell behind by up to {:.3} s", f.max_lag.as_secs_f64())
+            },
+        );
+        if let Some(r) = &self.store {
+            eprintln!(
+                "ticklane: store: {} bars in, {} rows written in {} batches ({} retries, {} failed attempts), \
+                 {} conflated, {} shed, {} not written; pressure entered {} time(s) (deepest queue {}), \
+                 circuit opened {} time(s).",
+                r.accepted,
+                r.written,
+                r.batches,
+                r.retries,
+                r.failures,
+                r.conflated,
+                r.shed,
+                r.unwritten,
+                r.pressure_on,
+                r.max_depth,
+                r.breaker_opens
+            );
+        }
+    }
+
+    /// Writes the `--summary` JSON to `path`.
+    pub(crate) fn write_summary(&self, path: &Path) -> anyhow::Result<()> {
+        std::fs::write(path, serde_json::to_string_pretty(&self.summary())? + "\n")
+            .with_context(|| format!("cannot write {}", path.display()))
+    }
+
+    fn summary(&self) -> Value {
+        let f = &self.fed;
+        json!({
+            "files": self.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
+            "records_read": f.read,
+            "trades_accepted": f.accepted,
+            "malformed": f.malformed,
+            "malformed_total": f.malformed.values().sum::<u64>(),
+            "duplicates": self.stat(DEDUPE, DUPLICATES),
+            "late": {
+                "total": self.stat(BARS, LATE_EVENTS),
+                "dropped": self.stat(BARS, LATE_DROPPED),
+                "revised": self.stat(BARS, LATE_REVISED),
+                "side": self.stat(BARS, LATE_SIDE),
+                "written_to_side_output": self.late_written,
+            },
+            "bars": self.bars,
+            "shards": self.shard_summaries(),
+            "elapsed_seconds": self.elapsed.as_secs_f64(),
+            "peak_rss_bytes": peak_rss_bytes(),
+            "trades_per_second": self.rate(),
+            "pacing": match self.speed {
+                Speed::Max => json!({"speed": "max"}),
+                Speed::Factor(x) => json!({"speed": x, "max_lag_seconds": f.max_lag.as_secs_f64()}),
+            },
+            "error": f.failure.as_ref().map(|e| e.to_string()),
+            "interrupted_by_signal": self.signal,
+            "store": self.store.as_ref().map(store_summary),
+        })
+    }
+
+    fn shard_summaries(&self) -> Vec<Value> {
+        let feed = self.engine.stats.node(FEED);
+        let shards = &self.engine.stats.shards;
+        shards
+            .iter()
+            .map(|s| {
+                json!({
+                    "shard": s.shard,
+                    "events_in": feed.map_or(0, |n| n.events_in.get(s.shard).copied().unwrap_or(0)),
+                    "messages": s.messages,
+                    "busy_ratio": s.busy_ratio(),
+                    "backpressure_wait_seconds": s.backpressure_wait_ns as f64 / 1e9,
+                })
+            })
+            .collect()
+    }
+
+    /// How the run ended: a store that could not take everything is a failure (exit 1); then
+    /// a signal (128 + N); then a malformed record under `fail` (exit 2).
+    pub(crate) fn outcome(self) -> anyhow::Result<Outcome> {
+        if let Some(r) = &self.store {
+            if r.unwritten > 0 || r.writer_panics > 0 {
+                anyhow::bail!(
+                    "{} of {} bars could not be written to PostgreSQL within --pg-flush-timeout (last error: {})",
+                    r.unwritten,
+                    r.accepted,
+                    r.last_error.as_deref().unwrap_or("none")
+                );
+            }
+        }
+        let accepted = self.fed.accepted;
+        match (self.signal, self.fed.failure) {
+            (Some(sig), None) => {
+                eprintln!(
+                    "ticklane: stopped by signal {sig} after {accepted} trades; everything accepted was flushed."
+                );
+                Ok(Outcome::Interrupted(sig))
+            }
+            (_, Some(e)) => Ok(Outcome::BadInput(format!(
+                "{e}\n(stopped there: the {accepted} trades before it were accepted and their {} bars written; \
+                 use --on-error skip to skip malformed records)",
+                self.bars
+            ))),
+            (None, None) => Ok(Outcome::Done),
+        }
+    }
+}
+
+fn store_summary(r: &StoreReport) -> Value {
+    json!({
+        "bars_in": r.accepted,
+        "rows_written": r.written,
+        "batches": r.batches,
+        "retries": r.retries,
+        "failed_attempts": r.failures,
+        "conflated": r.conflated,
+        "shed": r.shed,
+        "not_written": r.unwritten,
+        "pressure_entered": r.pressure_on,
+        "pressure_left": r.pressure_off,
+        "max_queue_depth": r.max_depth,
+        "breaker_openings": r.breaker_opens,
+        "last_error": r.last_error,
+    })
+}
+
+/// The process's peak resident set size (Linux `VmHWM`), if known.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}

@@ -1,0 +1,143 @@
+//! The reader's loop: every record of the merged inputs, named and interned, paced if asked,
+//! pushed into the engine; malformed records failed on or counted.
+
+use super::progress::Progress;
+use super::signals::Signals;
+use crate::cli::{OnError, Speed};
+use crate::plan::Plan;
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use ticklane::{Ingress, InstrumentId, PushError, Trade};
+use ticklane_tools::input::{InputError, Merge};
+
+/// How far behind the recorded schedule a paced replay is (published every 65,536 trades).
+const PACING_LAG: &str = "ticklane_pacing_lag_seconds";
+
+/// What the reader did.
+pub(crate) struct Fed {
+    /// Records read, malformed ones excluded.
+    pub(crate) read: u64,
+    /// Trades accepted by the engine.
+    pub(crate) accepted: u64,
+    /// Malformed records per reason.
+    pub(crate) malformed: BTreeMap<&'static str, u64>,
+    /// The malformed record that stopped the run under `--on-error fail`.
+    pub(crate) failure: Option<InputError>,
+    /// How far pacing fell behind the recorded schedule at worst.
+    pub(crate) max_lag: Duration,
+}
+
+/// Feeds the merged inputs into the engine.
+pub(super) struct Feeder {
+    merge: Merge,
+    /// Per input, per reader-local symbol: the engine's instrument id, once interned.
+    ids: Vec<Vec<Option<InstrumentId>>>,
+    on_error: OnError,
+    pacer: Option<Pacer>,
+    fed: Fed,
+}
+
+impl Feeder {
+    pub(super) fn new(merge: Merge, plan: &Plan) -> Feeder {
+        let pacer = match plan.speed {
+            Speed::Max => None,
+            Speed::Factor(f) => Some(Pacer { factor: f, start: None, max_ts: i64::MIN, lag: Duration::ZERO }),
+        };
+        let fed = Fed { read: 0, accepted: 0, malformed: BTreeMap::new(), failure: None, max_lag: Duration::ZERO };
+        Feeder { ids: vec![Vec::new(); merge.sources().len()], merge, on_error: plan.on_error, pacer, fed }
+    }
+
+    /// Feeds until the inputs end, a malformed record stops the run, or a signal arrives;
+    /// then ends the source (everything accepted is flushed into the engine).
+    pub(super) fn run(
+        mut self,
+        mut feed: Ingress<Trade>,
+        progress: &Progress,
+        signals: &Signals,
+    ) -> Result<Fed, PushError> {
+        while let Some(item) = self.merge.next() {
+            if signals.stopping() {
+                break;
+            }
+            let (src, (sym, mut trade)) = match item {
+                Ok(r) => r,
+                Err(e) => match self.malformed(e) {
+                    OnError::Fail => break,
+                    OnError::Skip => continue,
+                },
+            };
+            self.fed.read += 1;
+            trade.instrument = self.instrument(&mut feed, src, sym)?;
+            if let Some(p) = &mut self.pacer {
+                p.wait_for(trade.ts_event, &mut feed, &mut self.fed.max_lag)?;
+            }
+            feed.push(trade)?;
+            self.fed.accepted += 1;
+            if self.fed.accepted.is_multiple_of(65_536) {
+                if let Some(p) = &self.pacer {
+                    metrics::gauge!(PACING_LAG).set(p.lag.as_secs_f64());
+                }
+                progress.update(self.merge.position(), self.fed.accepted);
+            }
+        }
+        feed.finish()?;
+        Ok(self.fed)
+    }
+
+    /// Counts `e`; under `fail` keeps it as the run's failure.
+    fn malformed(&mut self, e: InputError) -> OnError {
+        *self.fed.malformed.entry(e.reason).or_default() += 1;
+        match self.on_error {
+            OnError::Fail => self.fed.failure = Some(e),
+            OnError::Skip => log::debug!("skipped: {e}"),
+        }
+        self.on_error
+    }
+
+    /// The engine's id for symbol `sym` of input `src`, interned on first sight.
+    #[inline]
+    fn instrument(&mut self, feed: &mut Ingress<Trade>, src: usize, sym: u32) -> Result<InstrumentId, PushError> {
+        let table = &mut self.ids[src];
+        let s = sym as usize;
+        if table.len() <= s {
+            table.resize(s + 1, None);
+        }
+        match table[s] {
+            Some(id) => Ok(id),
+            None => {
+                let id = feed.intern(self.merge.sources()[src].symbol(sym))?;
+                table[s] = Some(id);
+                Ok(id)
+            }
+        }
+    }
+}
+
+/// Replays at `factor` times the recorded speed: each trade waits until its `ts_event` (the
+/// latest so far) is due, counted from the first trade.
+struct Pacer {
+    factor: f64,
+    /// Wall time and `ts_event` of the first trade.
+    start: Option<(Instant, i64)>,
+    max_ts: i64,
+    /// How far behind the schedule the last trade was.
+    lag: Duration,
+}
+
+impl Pacer {
+    fn wait_for(&mut self, ts: i64, feed: &mut Ingress<Trade>, max_lag: &mut Duration) -> Result<(), PushError> {
+        self.max_ts = self.max_ts.max(ts);
+        let (t0, ts0) = *self.start.get_or_insert((Instant::now(), ts));
+        let due = t0 + Duration::from_nanos(((self.max_ts - ts0) as f64 / self.factor).max(0.0) as u64);
+        let now = Instant::now();
+        if due > now {
+            feed.flush()?; // let the shards see what is due before we sleep
+            std::thread::sleep(due - now);
+            self.lag = Duration::ZERO;
+        } else {
+            self.lag = now - due;
+            *max_lag = (*max_lag).max(self.lag);
+        }
+        Ok(())
+    }
+}
