@@ -170,16 +170,20 @@ fn oracle_with(evs: &[Ev], delay: i64, horizon: Option<i64>, flat: bool) -> Outc
     Outcome { bars, duplicates, late, revisions }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn engine(
-    evs: &[Ev],
+/// How the engine run is set up: bounded delay, late policy (revise with this horizon, else
+/// drop), flat bars, and the runtime's shape.
+#[derive(Clone, Copy)]
+struct Setup {
     delay: i64,
     horizon: Option<i64>,
     flat: bool,
     shards: usize,
     ring: usize,
     batch: usize,
-) -> Outcome {
+}
+
+fn engine(evs: &[Ev], s: Setup) -> Outcome {
+    let Setup { delay, horizon, flat, shards, ring, batch } = s;
     let mut bars_cfg = TimeBarsConfig::builder(Duration::from_nanos(W as u64));
     if let Some(h) = horizon {
         bars_cfg = bars_cfg.late(LatePolicy::revise(Duration::from_nanos(h as u64), Beyond::Drop).expect("policy"));
@@ -281,7 +285,9 @@ proptest! {
         let flat = flat && revise.is_none();
         let want = oracle_with(&evs, delay, revise, flat);
         let evs2 = evs.clone();
-        let got = watchdog(Duration::from_secs(60), move || engine(&evs2, delay, revise, flat, shards, ring, batch));
+        let got = watchdog(Duration::from_secs(60), move || {
+            engine(&evs2, Setup { delay, horizon: revise, flat, shards, ring, batch })
+        });
         prop_assert_eq!(got, want);
     }
 }

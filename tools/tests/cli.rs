@@ -288,6 +288,36 @@ fn bad_usage_exits_2_with_a_message() {
 }
 
 #[test]
+fn every_usage_problem_is_reported_at_once_each_naming_its_flag() {
+    let f = data("GLBX_ESH4_trades_2023-12-25.csv");
+    let o = replay(&["--shards", "0", "--late", "side", "--dedupe", "--dedupe-ttl", "0s", f.to_str().expect("utf8")]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let e = stderr(&o);
+    for needle in
+        ["--shards: shards must be greater than zero", "--late side needs --late-out", "--dedupe-ttl: dedupe ttl"]
+    {
+        assert!(e.contains(needle), "{needle:?} missing from {e:?}");
+    }
+    assert!(stdout(&o).is_empty(), "nothing runs when the plan is invalid");
+}
+
+#[test]
+fn gen_usage_errors_exit_2_naming_the_flag() {
+    for (args, needle) in [(["--instruments", "0"], "--instruments"), (["--dup-fraction", "1.5"], "--dup-fraction")] {
+        let o = Command::new(BIN)
+            .arg("gen")
+            .args(args)
+            .arg("--out")
+            .arg(tmp("never-written.csv"))
+            .output()
+            .expect("run ticklane gen");
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(needle), "{args:?}: {:?}", stderr(&o));
+    }
+    assert!(!tmp("never-written.csv").exists(), "a rejected gen writes nothing");
+}
+
+#[test]
 fn generated_dbn_replays_identically_across_shards_and_compression() {
     let (plain, packed) = (tmp("g.dbn"), tmp("g.dbn.zst"));
     for p in [&plain, &packed] {

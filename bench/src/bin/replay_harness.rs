@@ -93,58 +93,70 @@ fn main() -> Result<(), String> {
                 return Err("ticklane gen failed".into());
             }
         }
-        scenario(&ticklane, &hand, &input, &dir, rows, runs, format, dups)?;
+        let h = Harness { ticklane: ticklane.clone(), hand: hand.clone(), dir: dir.clone(), rows, runs };
+        h.scenario(&input, format, dups)?;
     }
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn scenario(
-    ticklane: &Path,
-    hand: &Path,
-    input: &Path,
-    dir: &Path,
+/// The programs compared, where they write, and how much they replay.
+struct Harness {
+    ticklane: PathBuf,
+    hand: PathBuf,
+    dir: PathBuf,
     rows: u64,
     runs: usize,
-    format: &str,
-    dups: &str,
-) -> Result<(), String> {
-    let size = std::fs::metadata(input).map(|m| m.len()).unwrap_or(0);
-    let s = |p: &Path| p.to_string_lossy().into_owned();
-    let (inp, t, h) = (s(input), s(ticklane), s(hand));
-    let outs: Vec<PathBuf> = (0..3).map(|k| dir.join(format!("out-{format}-{k}.csv"))).collect();
-    let o: Vec<String> = outs.iter().map(|p| s(p)).collect();
-    let cmds: [(&str, Vec<&str>); 3] = [
-        ("hand-written (1 thread)", vec![&h, &inp, &o[0]]),
-        ("ticklane --shards 1", vec![&t, "replay", "--dedupe", "--bars", "1s", "--shards", "1", "--out", &o[1], &inp]),
-        ("ticklane --shards 2", vec![&t, "replay", "--dedupe", "--bars", "1s", "--shards", "2", "--out", &o[2], &inp]),
-    ];
-    let mut secs = vec![Vec::new(); 3];
-    let mut rss: [Option<u64>; 3] = [None; 3];
-    for r in 0..runs {
-        for (k, (_, cmd)) in cmds.iter().enumerate() {
-            let run = timed(cmd)?;
-            secs[k].push(run.secs);
-            rss[k] = rss[k].max(run.rss_kib);
-        }
-        let want = digest(&outs[0])?;
-        for (k, out) in outs.iter().enumerate().skip(1) {
-            if digest(out)? != want {
-                return Err(format!("run {r}: {} output differs from the hand-written program's", cmds[k].0));
+}
+
+impl Harness {
+    /// Times the programs on `input` (`rows` trades of `format`, `dups` of them duplicates),
+    /// interleaved, and checks their outputs are byte-identical.
+    fn scenario(&self, input: &Path, format: &str, dups: &str) -> Result<(), String> {
+        let Harness { ticklane, hand, dir, rows, runs } = self;
+        let (rows, runs) = (*rows, *runs);
+        let size = std::fs::metadata(input).map(|m| m.len()).unwrap_or(0);
+        let s = |p: &Path| p.to_string_lossy().into_owned();
+        let (inp, t, h) = (s(input), s(ticklane), s(hand));
+        let outs: Vec<PathBuf> = (0..3).map(|k| dir.join(format!("out-{format}-{k}.csv"))).collect();
+        let o: Vec<String> = outs.iter().map(|p| s(p)).collect();
+        let cmds: [(&str, Vec<&str>); 3] = [
+            ("hand-written (1 thread)", vec![&h, &inp, &o[0]]),
+            (
+                "ticklane --shards 1",
+                vec![&t, "replay", "--dedupe", "--bars", "1s", "--shards", "1", "--out", &o[1], &inp],
+            ),
+            (
+                "ticklane --shards 2",
+                vec![&t, "replay", "--dedupe", "--bars", "1s", "--shards", "2", "--out", &o[2], &inp],
+            ),
+        ];
+        let mut secs = vec![Vec::new(); 3];
+        let mut rss: [Option<u64>; 3] = [None; 3];
+        for r in 0..runs {
+            for (k, (_, cmd)) in cmds.iter().enumerate() {
+                let run = timed(cmd)?;
+                secs[k].push(run.secs);
+                rss[k] = rss[k].max(run.rss_kib);
+            }
+            let want = digest(&outs[0])?;
+            for (k, out) in outs.iter().enumerate().skip(1) {
+                if digest(out)? != want {
+                    return Err(format!("run {r}: {} output differs from the hand-written program's", cmds[k].0));
+                }
             }
         }
+        let base = median(secs[0].clone());
+        println!(
+            "{format}: {rows} trades, 1000 instruments, {dups} duplicates, {:.0} MiB; {runs} interleaved runs, median",
+            size as f64 / 1048576.0
+        );
+        println!("{:<26} {:>9} {:>14} {:>10} {:>12}", "program", "seconds", "trades/s", "vs hand", "peak RSS");
+        for (k, (name, _)) in cmds.iter().enumerate() {
+            let m = median(secs[k].clone());
+            let peak = rss[k].map_or("n/a".to_string(), |r| format!("{:.1} MiB", r as f64 / 1024.0));
+            println!("{:<26} {:>9.3} {:>14.0} {:>9.2}x {:>12}", name, m, rows as f64 / m, base / m, peak);
+        }
+        println!("all outputs byte-identical: yes\n");
+        Ok(())
     }
-    let base = median(secs[0].clone());
-    println!(
-        "{format}: {rows} trades, 1000 instruments, {dups} duplicates, {:.0} MiB; {runs} interleaved runs, median",
-        size as f64 / 1048576.0
-    );
-    println!("{:<26} {:>9} {:>14} {:>10} {:>12}", "program", "seconds", "trades/s", "vs hand", "peak RSS");
-    for (k, (name, _)) in cmds.iter().enumerate() {
-        let m = median(secs[k].clone());
-        let peak = rss[k].map_or("n/a".to_string(), |r| format!("{:.1} MiB", r as f64 / 1024.0));
-        println!("{:<26} {:>9.3} {:>14.0} {:>9.2}x {:>12}", name, m, rows as f64 / m, base / m, peak);
-    }
-    println!("all outputs byte-identical: yes\n");
-    Ok(())
 }
