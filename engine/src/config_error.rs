@@ -159,11 +159,6 @@ impl ConfigCheck {
         }
     }
 
-    /// Whether nothing was recorded so far.
-    pub fn is_ok(&self) -> bool {
-        self.violations.is_empty()
-    }
-
     /// `value` if nothing was recorded, else every violation.
     pub fn finish<T>(self, value: T) -> Result<T, ConfigError> {
         if self.violations.is_empty() {
