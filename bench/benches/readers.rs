@@ -33,7 +33,7 @@ fn capture(format: GenFormat, ext: &str) -> PathBuf {
 
 /// The ticklane reader: every record, summing prices so nothing is optimized away.
 fn ticklane_reader(path: &Path, format: Format) -> (u64, i64) {
-    let mut src = input::open(path, format).expect("open");
+    let mut src = input::open(path, &input::ReadOptions::new(format)).expect("open");
     let (mut n, mut sum) = (0u64, 0i64);
     while let Some(r) = src.next() {
         let (_, t) = r.expect("valid capture");

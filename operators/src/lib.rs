@@ -74,5 +74,7 @@ pub mod counters {
     pub use crate::filter::FILTERED;
     pub use crate::router::UNROUTED;
     pub use crate::throttle::THROTTLED;
-    pub use crate::time_bars::{BARS, BAR_OVERFLOW, FLAT_BARS, LATE_DROPPED, LATE_EVENTS, LATE_REVISED, LATE_SIDE};
+    pub use crate::time_bars::{
+        BARS, BAR_OVERFLOW, FLAT_BARS, LATE_DROPPED, LATE_EVENTS, LATE_REVISED, LATE_SIDE, OUT_OF_RANGE,
+    };
 }

@@ -56,6 +56,19 @@ impl Tumbling {
     pub fn end(&self, start: Timestamp) -> Timestamp {
         start.saturating_add(self.width)
     }
+
+    /// The event times, inclusive, whose windows are representable: the window's start is at
+    /// least `i64::MIN` and its end below `i64::MAX` (which the engine reserves for +∞, the
+    /// end of input). Outside it a window would saturate, and its bar could never be
+    /// released in order.
+    pub fn valid_range(&self) -> (Timestamp, Timestamp) {
+        let (w, o) = (i128::from(self.width), i128::from(self.offset));
+        let (min, max) = (i128::from(i64::MIN), i128::from(i64::MAX));
+        let first_start = min + (o - min).rem_euclid(w);
+        let last_start = (max - 1 - w - o).div_euclid(w) * w + o;
+        let clamp = |v: i128| v.clamp(min, max) as Timestamp;
+        (clamp(first_start), clamp(last_start + w - 1))
+    }
 }
 
 /// What happens to beyond-horizon late trades under [`LatePolicy::Revise`].
@@ -128,6 +141,24 @@ mod tests {
         assert_eq!(o.start(249_999_999), -750_000_000);
         assert_eq!(w.end(w.start(i64::MAX)), i64::MAX);
         assert!(w.start(i64::MIN) <= i64::MIN + 1_000_000_000);
+    }
+
+    #[test]
+    fn the_valid_range_is_exactly_where_windows_fit() {
+        for (w, o) in [(1_000_000_000, 0), (7, 3), (60_000_000_000, 250_000_000), (1, 0)] {
+            let t = Tumbling { width: w, offset: o };
+            let (lo, hi) = t.valid_range();
+            let (w1, o1) = (i128::from(w), i128::from(o));
+            let exact_start = |x: i128| (x - o1).div_euclid(w1) * w1 + o1;
+            let (min, max) = (i128::from(i64::MIN), i128::from(i64::MAX));
+            let (l, h) = (i128::from(lo), i128::from(hi));
+            assert!(exact_start(l) >= min, "{w} {o}");
+            assert!(l == min || exact_start(l - 1) < min, "{w} {o}: lo is the first");
+            assert!(exact_start(h) + w1 < max, "{w} {o}");
+            assert!(exact_start(h + 1) + w1 >= max, "{w} {o}: hi is the last");
+            assert_eq!(i128::from(t.start(lo)), exact_start(l), "no saturation at the low end");
+            assert_eq!(i128::from(t.end(t.start(hi))), exact_start(h) + w1, "nor at the high end");
+        }
     }
 
     #[test]

@@ -9,7 +9,12 @@ use std::time::Duration;
 use ticklane_tools::{duration, gen, input};
 
 #[derive(Parser)]
-#[command(name = "ticklane", version, about = "Replay captured tick files through a ticklane pipeline into bars")]
+#[command(
+    name = "ticklane",
+    version,
+    about = "Replay captured tick files through a ticklane pipeline into bars",
+    after_help = EXIT_CODES
+)]
 pub(crate) struct Cli {
     #[command(subcommand)]
     pub(crate) command: Command,
@@ -18,68 +23,110 @@ pub(crate) struct Cli {
 #[derive(Subcommand)]
 pub(crate) enum Command {
     /// Replay capture files (ticklane CSV, Tardis CSV, Databento DBN) into OHLCV bars.
+    #[command(after_help = REPLAY_HELP)]
     Replay(Box<ReplayArgs>),
     /// Write a deterministic synthetic trade capture (ticklane CSV).
+    #[command(after_help = GEN_HELP)]
     Gen(gen::GenArgs),
 }
+
+/// The exit codes (design.md §7), shown under the commands' help.
+macro_rules! exit_codes {
+    () => {
+        "Exit codes: 0 done; 1 runtime failure (an output or the database failed: the summary says how far it \
+         got); 2 bad usage or bad input (FILE:LINE: what was expected; everything before it is written); 128+N \
+         stopped by signal N after flushing (130 SIGINT, 143 SIGTERM)."
+    };
+}
+const EXIT_CODES: &str = exit_codes!();
+
+const REPLAY_HELP: &str = concat!(
+    "Examples:\n",
+    "  Bars of a capture, 1-minute, repeated trades dropped:\n",
+    "    ticklane replay --bars 1m --dedupe data/GLBX_ESH4_trades_2023-12-25.csv\n",
+    "  Several files as one stream, to a file, with a JSON account:\n",
+    "    ticklane replay --bars 1s --out bars.csv --summary run.json a.csv.gz b.dbn.zst\n",
+    "  Disordered feed: wait 2 s for stragglers, revise bars for 10 s more, keep the rest:\n",
+    "    ticklane replay --max-delay 2s --late revise --allowed-lateness 10s --late-out late.csv feed.csv\n",
+    "  Watch a capture at 50x its recorded speed:\n",
+    "    ticklane replay --speed 50 data/tardis_binance-futures_BTCUSDT_trades_2020-02-22.csv\n",
+    "  Bars into PostgreSQL:\n",
+    "    ticklane replay --sink-postgres postgresql://postgres@127.0.0.1:5432/postgres data/GLBX_ESU4_trades_2024-07-01.dbn.zst\n",
+    "  From standard input:\n",
+    "    zcat trades.csv.gz | ticklane replay -\n\n",
+    exit_codes!()
+);
+
+const GEN_HELP: &str = concat!(
+    "Example:\n",
+    "  ticklane gen --rows 10000000 --instruments 1000 --dup-fraction 0.01 --disorder 2s --out synth.csv\n\n",
+    "Exit codes: 0 done; 1 the output could not be written; 2 bad usage."
+);
 
 /// `ticklane replay`'s flags.
 #[derive(clap::Args)]
 pub(crate) struct ReplayArgs {
-    /// Capture files; several replay as one stream merged by ts_event (ties: this order).
-    #[arg(required = true)]
+    /// Capture files (`-`: standard input; `.gz`/`.zst` CSV read directly); several replay as
+    /// one stream merged by ts_event (ties: this order).
+    #[arg(help_heading = "Input", required = true)]
     pub(crate) files: Vec<PathBuf>,
     /// Bar width: 100ms, 1s, 5m, 1h …
-    #[arg(long, value_parser = duration::parse, default_value = "1s")]
+    #[arg(help_heading = "Bars", long, value_parser = duration::parse, default_value = "1s")]
     pub(crate) bars: Duration,
-    /// Shard threads (default: number of cores).
-    #[arg(long)]
+    /// Shard threads (default: number of cores; more than 4 per core needs --oversubscribe).
+    #[arg(help_heading = "Running", long)]
     pub(crate) shards: Option<usize>,
+    /// Allow more than 4 shards per core (each extra shard costs wake-ups and cache).
+    #[arg(help_heading = "Running", long)]
+    pub(crate) oversubscribe: bool,
+    /// Thread pinning: auto (pin only to cores that are idle at start), always, never.
+    #[arg(help_heading = "Running", long, value_enum, default_value = "auto")]
+    pub(crate) pin: PinArg,
     /// Drop repeated trades.
-    #[arg(long)]
+    #[arg(help_heading = "Dedupe", long)]
     pub(crate) dedupe: bool,
     /// How long (event time, behind the watermark) a trade key is remembered.
-    #[arg(long, value_parser = duration::parse, default_value = "10s", requires = "dedupe")]
+    #[arg(help_heading = "Dedupe", long, value_parser = duration::parse, default_value = "10s", requires = "dedupe")]
     pub(crate) dedupe_ttl: Duration,
     /// Dedupe key. `content` can drop real trades: CME data holds distinct identical prints.
-    #[arg(long, value_enum, default_value = "id", requires = "dedupe")]
+    #[arg(help_heading = "Dedupe", long, value_enum, default_value = "id", requires = "dedupe")]
     pub(crate) dedupe_key: KeyArg,
     /// Bounded out-of-orderness: watermark = max ts_event − max_delay.
-    #[arg(long, value_parser = duration::parse, default_value = "0s")]
+    #[arg(help_heading = "Bars", long, value_parser = duration::parse, default_value = "0s")]
     pub(crate) max_delay: Duration,
     /// Late-trade policy.
-    #[arg(long, value_enum, default_value = "drop")]
+    #[arg(help_heading = "Late data", long, value_enum, default_value = "drop")]
     pub(crate) late: LateArg,
     /// With --late revise: how long a fired window accepts revisions.
-    #[arg(long, value_parser = duration::parse)]
+    #[arg(help_heading = "Late data", long, value_parser = duration::parse)]
     pub(crate) allowed_lateness: Option<Duration>,
     /// Where late trades are written (ticklane CSV) under --late side (or beyond the
     /// revise horizon).
-    #[arg(long)]
+    #[arg(help_heading = "Late data", long)]
     pub(crate) late_out: Option<PathBuf>,
     /// Empty windows: skip, or flat bars between an instrument's first and last trade.
-    #[arg(long, value_enum, default_value = "skip")]
+    #[arg(help_heading = "Bars", long, value_enum, default_value = "skip")]
     pub(crate) empty_bars: EmptyArg,
     /// Pacing: max, or a factor of the recorded speed (1 = as recorded, 10 = ten times faster).
-    #[arg(long, value_parser = parse_speed, default_value = "max")]
+    #[arg(help_heading = "Running", long, value_parser = parse_speed, default_value = "max")]
     pub(crate) speed: Speed,
     /// Output file, or - for stdout.
-    #[arg(long)]
+    #[arg(help_heading = "Output", long)]
     pub(crate) out: Option<PathBuf>,
     /// Output format.
-    #[arg(long, value_enum, default_value = "csv")]
+    #[arg(help_heading = "Output", long, value_enum, default_value = "csv")]
     pub(crate) format: OutFormat,
     /// Input format.
-    #[arg(long, value_enum, default_value = "auto")]
+    #[arg(help_heading = "Input", long, value_enum, default_value = "auto")]
     pub(crate) input_format: input::Format,
     /// Malformed records: fail (exit 2 at the first) or skip (counted per reason).
-    #[arg(long, value_enum, default_value = "fail")]
+    #[arg(help_heading = "Input", long, value_enum, default_value = "fail")]
     pub(crate) on_error: OnError,
     /// Serve Prometheus text at http://IP:PORT/metrics while the run lasts.
-    #[arg(long)]
+    #[arg(help_heading = "Output", long)]
     pub(crate) metrics_addr: Option<SocketAddr>,
     /// Write a JSON run summary here.
-    #[arg(long)]
+    #[arg(help_heading = "Output", long)]
     pub(crate) summary: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) store: StoreArgs,
@@ -90,33 +137,44 @@ pub(crate) struct ReplayArgs {
 pub(crate) struct StoreArgs {
     /// Also (or, without --out, only) write bars to PostgreSQL: postgresql://USER@HOST:PORT/DB
     /// or "host=… user=… dbname=…".
-    #[arg(long, value_name = "URL")]
+    #[arg(help_heading = "PostgreSQL store", long, value_name = "URL")]
     pub(crate) sink_postgres: Option<String>,
     /// Table for --sink-postgres (NAME or SCHEMA.NAME; created if missing).
-    #[arg(long, default_value = ticklane::operators::store::DEFAULT_TABLE, requires = "sink_postgres")]
+    #[arg(help_heading = "PostgreSQL store", long, default_value = ticklane::operators::store::DEFAULT_TABLE, requires = "sink_postgres")]
     pub(crate) pg_table: String,
     /// What the pipeline does while the store queue is above its high watermark.
-    #[arg(long, value_enum, default_value = "block", requires = "sink_postgres")]
+    #[arg(help_heading = "PostgreSQL store", long, value_enum, default_value = "block", requires = "sink_postgres")]
     pub(crate) pressure: PressureArg,
     /// Rows per write batch.
-    #[arg(long, default_value_t = 500, requires = "sink_postgres")]
+    #[arg(help_heading = "PostgreSQL store", long, default_value_t = 500, requires = "sink_postgres")]
     pub(crate) pg_batch_rows: usize,
     /// A partial batch is written once its oldest row has waited this long.
-    #[arg(long, value_parser = duration::parse, default_value = "50ms", requires = "sink_postgres")]
+    #[arg(help_heading = "PostgreSQL store", long, value_parser = duration::parse, default_value = "50ms", requires = "sink_postgres")]
     pub(crate) pg_batch_interval: Duration,
     /// Queue depth (bars) at which the pressure policy starts.
-    #[arg(long, default_value_t = 10_000, requires = "sink_postgres")]
+    #[arg(help_heading = "PostgreSQL store", long, default_value_t = 10_000, requires = "sink_postgres")]
     pub(crate) pg_queue_high: usize,
     /// Queue depth (bars) at which it ends.
-    #[arg(long, default_value_t = 2_500, requires = "sink_postgres")]
+    #[arg(help_heading = "PostgreSQL store", long, default_value_t = 2_500, requires = "sink_postgres")]
     pub(crate) pg_queue_low: usize,
     /// Writer threads (one connection each).
-    #[arg(long, default_value_t = 1, requires = "sink_postgres")]
+    #[arg(help_heading = "PostgreSQL store", long, default_value_t = 1, requires = "sink_postgres")]
     pub(crate) pg_writers: usize,
     /// After input ends, how long to keep trying to write what was accepted before giving up
     /// (the count not written is reported and the exit code is 1).
-    #[arg(long, value_parser = duration::parse, default_value = "30s", requires = "sink_postgres")]
+    #[arg(help_heading = "PostgreSQL store", long, value_parser = duration::parse, default_value = "30s", requires = "sink_postgres")]
     pub(crate) pg_flush_timeout: Duration,
+}
+
+/// Thread pinning on the command line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum PinArg {
+    /// Pin the reader and the shards only when the cores are idle at start.
+    Auto,
+    /// Always pin (the reader to the first core, shards and writer to the others).
+    Always,
+    /// Never pin: the kernel moves threads off busy cores.
+    Never,
 }
 
 /// Late policy on the command line.

@@ -5,7 +5,7 @@
 //!
 //! ```no_run
 //! use ticklane_tools::input::{self, Format};
-//! let mut src = input::open("data/GLBX_ESH4_trades_2023-12-25.csv".as_ref(), Format::Auto)?;
+//! let mut src = input::open("data/GLBX_ESH4_trades_2023-12-25.csv".as_ref(), &input::ReadOptions::new(Format::Auto))?;
 //! while let Some(rec) = src.next() {
 //!     let (sym, trade) = rec?;
 //!     println!("{} {} {}", src.symbol(sym), trade.ts_event, trade.price);

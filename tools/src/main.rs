@@ -16,7 +16,14 @@ use outcome::{exit_code, BadInput, Outcome};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+        .format(|buf, r| {
+            use std::io::Write;
+            let level =
+                if r.level() == log::Level::Warn { "warning".into() } else { r.level().as_str().to_lowercase() };
+            writeln!(buf, "ticklane: {level}: {}", r.args())
+        })
+        .init();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

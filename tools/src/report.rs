@@ -3,10 +3,12 @@
 
 use crate::cli::Speed;
 use crate::outcome::Outcome;
+use crate::output::Written;
 use crate::plan::{BARS, DEDUPE, FEED};
 use crate::run::Fed;
-use anyhow::Context;
 use serde_json::{json, Value};
+use std::fs::File;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use ticklane::operators::counters::{DUPLICATES, LATE_DROPPED, LATE_EVENTS, LATE_REVISED, LATE_SIDE};
@@ -22,10 +24,10 @@ pub(crate) struct Report {
     pub(crate) fed: Fed,
     /// The engine's final counters.
     pub(crate) engine: RunReport,
-    /// Bars written (to the output, else to the store).
-    pub(crate) bars: u64,
-    /// Late trades written to the side file, if there is one.
-    pub(crate) late_written: Option<u64>,
+    /// What the bar output holds, if bars go to one.
+    pub(crate) bars: Option<Written>,
+    /// What the late-trade file holds, if there is one.
+    pub(crate) late: Option<Written>,
     pub(crate) store: Option<StoreReport>,
     pub(crate) elapsed: Duration,
     /// The signal that stopped the run, if any.
@@ -35,6 +37,19 @@ pub(crate) struct Report {
 impl Report {
     fn stat(&self, node: &str, c: Counter) -> u64 {
         self.engine.stats.counter(node, c)
+    }
+
+    /// Bars written: to the output, else (only to the store) accepted by the store.
+    fn bars(&self) -> u64 {
+        match &self.bars {
+            Some(w) => w.lines,
+            None => self.store.as_ref().map_or(0, |r| r.accepted),
+        }
+    }
+
+    /// Every output that failed, with how far it got.
+    fn output_errors(&self) -> Vec<String> {
+        [&self.bars, &self.late].into_iter().flatten().filter_map(|w| w.error.clone()).collect()
     }
 
     fn rate(&self) -> f64 {
@@ -53,7 +68,7 @@ impl Report {
             self.elapsed.as_secs_f64(),
             self.rate(),
             self.shards,
-            self.bars,
+            self.bars(),
             self.stat(DEDUPE, DUPLICATES),
             self.stat(BARS, LATE_EVENTS),
             self.stat(BARS, LATE_DROPPED),
@@ -85,10 +100,13 @@ impl Report {
         }
     }
 
-    /// Writes the `--summary` JSON to `path`.
-    pub(crate) fn write_summary(&self, path: &Path) -> anyhow::Result<()> {
-        std::fs::write(path, serde_json::to_string_pretty(&self.summary())? + "\n")
-            .with_context(|| format!("cannot write {}", path.display()))
+    /// Writes the `--summary` JSON into `file` (opened at `path` before the run); if that
+    /// fails, onto stderr, so the account is never lost.
+    pub(crate) fn write_summary(&self, mut file: File, path: &Path) {
+        let text = serde_json::to_string_pretty(&self.summary()).unwrap_or_default() + "\n";
+        if let Err(e) = file.write_all(text.as_bytes()) {
+            eprintln!("ticklane: --summary {}: {e}; the summary follows here instead:\n{text}", path.display());
+        }
     }
 
     fn summary(&self) -> Value {
@@ -105,9 +123,11 @@ impl Report {
                 "dropped": self.stat(BARS, LATE_DROPPED),
                 "revised": self.stat(BARS, LATE_REVISED),
                 "side": self.stat(BARS, LATE_SIDE),
-                "written_to_side_output": self.late_written,
+                "written_to_side_output": self.late.as_ref().map(|w| w.lines),
             },
-            "bars": self.bars,
+            "bars": self.bars(),
+            "bars_not_written": self.bars.as_ref().map_or(0, |w| w.lost),
+            "output_errors": self.output_errors(),
             "shards": self.shard_summaries(),
             "elapsed_seconds": self.elapsed.as_secs_f64(),
             "peak_rss_bytes": peak_rss_bytes(),
@@ -139,9 +159,14 @@ impl Report {
             .collect()
     }
 
-    /// How the run ended: a store that could not take everything is a failure (exit 1); then
-    /// a signal (128 + N); then a malformed record under `fail` (exit 2).
+    /// How the run ended: an output or a store that could not take everything is a failure
+    /// (exit 1); then a signal (128 + N); then a malformed record under `fail` (exit 2).
     pub(crate) fn outcome(self) -> anyhow::Result<Outcome> {
+        let errors = self.output_errors();
+        if !errors.is_empty() {
+            let lost = [&self.bars, &self.late].into_iter().flatten().map(|w| w.lost).sum::<u64>();
+            anyhow::bail!("{}; {lost} lines not written (everything accepted was processed)", errors.join("; "));
+        }
         if let Some(r) = &self.store {
             if r.unwritten > 0 || r.writer_panics > 0 {
                 anyhow::bail!(
@@ -152,7 +177,7 @@ impl Report {
                 );
             }
         }
-        let accepted = self.fed.accepted;
+        let (accepted, bars) = (self.fed.accepted, self.bars());
         match (self.signal, self.fed.failure) {
             (Some(sig), None) => {
                 eprintln!(
@@ -161,9 +186,8 @@ impl Report {
                 Ok(Outcome::Interrupted(sig))
             }
             (_, Some(e)) => Ok(Outcome::BadInput(format!(
-                "{e}\n(stopped there: the {accepted} trades before it were accepted and their {} bars written; \
-                 use --on-error skip to skip malformed records)",
-                self.bars
+                "{e}\n(stopped there: the {accepted} trades before it were accepted and their {bars} bars written; \
+                 use --on-error skip to skip malformed records)"
             ))),
             (None, None) => Ok(Outcome::Done),
         }

@@ -10,6 +10,9 @@
 //!   emitted once with revision 0.
 //! - `vwap` = Σ(price·size) / Σ size, rounded half away from zero to 9 decimals; with zero
 //!   total size (only zero-size prints) it is the close.
+//! - A trade whose window cannot be represented (its end would reach `i64::MAX`, which the
+//!   engine reserves for the end of input) is dropped and counted in [`OUT_OF_RANGE`]; the
+//!   CLI's readers refuse such trades first, as malformed.
 //! - Volume and notional accumulate in `i128`; an overflow (beyond 1.7·10^20 currency units
 //!   in one bar) saturates and is counted in [`BAR_OVERFLOW`], never wrapped.
 //! - Empty windows: `Skip` (default) produces bars only for windows with trades. `Flat` also
@@ -50,6 +53,9 @@ pub const LATE_SIDE: Counter = Counter::new("ticklane_late_side_total");
 pub const BARS: Counter = Counter::new("ticklane_bars_total");
 /// Bars whose volume or notional saturated.
 pub const BAR_OVERFLOW: Counter = Counter::new("ticklane_bar_overflow_total");
+/// Trades dropped because their window cannot be represented (see
+/// [`Tumbling::valid_range`]).
+pub const OUT_OF_RANGE: Counter = Counter::new("ticklane_bar_out_of_range_total");
 
 /// What empty windows produce.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -187,6 +193,8 @@ pub struct TimeBarsCounters {
     pub overflow: u64,
     /// Flat bars emitted for empty windows.
     pub flat: u64,
+    /// Trades dropped because their window cannot be represented.
+    pub out_of_range: u64,
 }
 
 /// The time-bar operator: input 0 trades; output 0 bars; output 1 late trades when the policy
@@ -202,6 +210,8 @@ pub struct TimeBars {
     /// The minimum over `holds` (`WM_END` when none).
     hold: Timestamp,
     counters: TimeBarsCounters,
+    /// The `ts_event`s whose windows are representable ([`Tumbling::valid_range`]).
+    range: (Timestamp, Timestamp),
 }
 
 impl TimeBars {
@@ -215,6 +225,7 @@ impl TimeBars {
             holds: BinaryHeap::new(),
             hold: WM_END,
             counters: TimeBarsCounters::default(),
+            range: cfg.window.valid_range(),
         }
     }
 
@@ -371,9 +382,14 @@ impl TimeBars {
         bars: &mut Vec<Stamped<Bar>>,
         mut side: Option<&mut Vec<Stamped<Trade>>>,
     ) {
+        let (lo, hi) = self.range;
         for t in input {
             self.advance(t.wm, bars); // judge the trade against the watermark before it
             let tr = &t.rec;
+            if tr.ts_event < lo || tr.ts_event > hi {
+                self.counters.out_of_range += 1;
+                continue;
+            }
             let inst = tr.instrument.0 as usize;
             if self.slots.len() <= inst {
                 self.slots.resize_with(inst + 1, Slot::new);
@@ -435,6 +451,7 @@ impl Operator for TimeBars {
         report(LATE_SIDE, c.late_side);
         report(BARS, c.bars);
         report(BAR_OVERFLOW, c.overflow);
+        report(OUT_OF_RANGE, c.out_of_range);
     }
 }
 

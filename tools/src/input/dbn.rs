@@ -1,28 +1,39 @@
 //! Databento DBN trades (and MBP-1 trade events), plain or zstd-compressed, via the `dbn`
-//! crate.
+//! crate. Records are decoded as written (no version upgrade: trade and MBP-1 layouts are the
+//! same in every DBN version) and each is checked for length before it is looked at, so a
+//! short or corrupt record is an error with its byte offset, never a panic.
 
+use super::excerpt::excerpt;
+use super::stream::{Bytes, Compression, Stream};
 use super::symbols::Symbols;
-use super::{InputError, Rec, Source};
+use super::{InputError, ReadOptions, Rec, Source};
+use dbn::decode::{DbnMetadata, DecodeRecordRef};
+use dbn::Record;
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-use ticklane::{Fixed, InstrumentId, Side, Trade, TradeId, NO_TS};
+use ticklane::{Fixed, InstrumentId, Side, Timestamp, Trade, TradeId, NO_TS};
 
 /// DBN instrument ids below this are mapped through a plain table.
 const DENSE_IDS: usize = 1 << 20;
+/// The largest metadata section accepted (symbology for a whole options chain fits easily);
+/// a corrupt length beyond it would make the decoder allocate gigabytes.
+pub const MAX_METADATA: u32 = 256 << 20;
+/// `DBN`, the version byte, and the metadata length.
+const PRELUDE: u64 = 8;
 
-/// Counts the bytes a reader hands out (the DBN decoder's position, for progress and errors).
-struct Counting<R> {
-    inner: R,
-    read: Arc<std::sync::atomic::AtomicU64>,
+/// Counts the decompressed bytes the decoder takes (it reads ahead in blocks).
+struct Counting {
+    inner: Bytes,
+    read: Arc<AtomicU64>,
 }
 
-impl<R: Read> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+impl Read for Counting {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.read.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        self.read.fetch_add(n as u64, Relaxed);
         Ok(n)
     }
 }
@@ -31,8 +42,14 @@ impl<R: Read> Read for Counting<R> {
 /// `dataset:raw_symbol` from the file's symbology, else `dataset:instrument_id`.
 pub struct DbnSource {
     path: PathBuf,
-    decoder: dbn::decode::DynDecoder<'static, BufReader<Counting<File>>>,
-    read: Arc<std::sync::atomic::AtomicU64>,
+    decoder: dbn::decode::DbnDecoder<Counting>,
+    /// Decompressed bytes the decoder has read.
+    decoded: Arc<AtomicU64>,
+    /// Raw bytes read (for progress).
+    position: Arc<AtomicU64>,
+    /// Decompressed offset of the next record: prelude, metadata, and every record so far.
+    offset: u64,
+    ts_range: (Timestamp, Timestamp),
     dataset: String,
     raw: HashMap<u32, String>,
     /// DBN instrument id → local symbol index, by index for ids below [`DENSE_IDS`] (4 MiB
@@ -42,25 +59,24 @@ pub struct DbnSource {
     symbols: Symbols,
     records: u64,
     done: bool,
-    zstd: bool,
+    compression: Compression,
+    regular: bool,
 }
 
 impl DbnSource {
-    pub(super) fn open(path: &Path) -> Result<DbnSource, InputError> {
-        use dbn::decode::DbnMetadata;
-        let mut file = File::open(path).map_err(|e| InputError::unreadable(path, e))?;
-        let mut magic = [0u8; 4];
-        let zstd = file.read_exact(&mut magic).is_ok() && magic == [0x28, 0xB5, 0x2F, 0xFD];
-        std::io::Seek::rewind(&mut file).map_err(|e| InputError::unreadable(path, e))?;
-        let read = Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let counting = BufReader::new(Counting { inner: file, read: read.clone() });
-        let decoder = dbn::decode::DynDecoder::inferred_with_buffer(counting, dbn::VersionUpgradePolicy::UpgradeToV3)
-            .map_err(|e| InputError {
+    /// Reads `stream` as DBN: the prelude is checked before the decoder sees it.
+    pub(super) fn open(path: &Path, stream: Stream, opt: &ReadOptions) -> Result<DbnSource, InputError> {
+        let fatal = |reason, detail| InputError {
             at: format!("{}: byte 0", path.display()),
-            reason: "bad_dbn_header",
-            detail: format!("expected DBN metadata: {e}"),
+            reason,
+            detail,
             recoverable: false,
-        })?;
+        };
+        let meta_len = check_prelude(path, &stream).map_err(|d| fatal("bad_dbn_header", d))?;
+        let decoded = Arc::new(AtomicU64::new(0));
+        let counting = Counting { inner: stream.bytes, read: decoded.clone() };
+        let decoder = dbn::decode::DbnDecoder::with_upgrade_policy(counting, dbn::VersionUpgradePolicy::AsIs)
+            .map_err(|e| fatal("bad_dbn_header", format!("expected DBN metadata: {e}")))?;
         let meta = decoder.metadata();
         let mut raw = HashMap::new();
         for m in &meta.mappings {
@@ -74,7 +90,10 @@ impl DbnSource {
         Ok(DbnSource {
             path: path.to_path_buf(),
             decoder,
-            read,
+            decoded,
+            position: stream.position,
+            offset: PRELUDE + u64::from(meta_len),
+            ts_range: opt.ts_range,
             dataset,
             raw,
             dense: Vec::new(),
@@ -82,13 +101,37 @@ impl DbnSource {
             symbols: Symbols::default(),
             records: 0,
             done: false,
-            zstd,
+            compression: stream.compression,
+            regular: stream.regular,
         })
     }
 
-    /// At the decoder's end: a zstd file must end with complete frames, or records were lost.
-    fn check_complete(&self) -> Result<(), InputError> {
-        if !self.zstd {
+    /// `FILE: byte N` (of the decompressed stream, for a compressed file).
+    fn at(&self, offset: u64) -> String {
+        match self.compression {
+            Compression::None => format!("{}: byte {offset}", self.path.display()),
+            _ => format!("{}: decompressed byte {offset}", self.path.display()),
+        }
+    }
+
+    fn fatal(&mut self, offset: u64, reason: &'static str, detail: String) -> InputError {
+        self.done = true;
+        InputError { at: self.at(offset), reason, detail, recoverable: false }
+    }
+
+    /// At the decoder's end: every byte must belong to a whole record, and a zstd file must
+    /// end with complete frames, or records were lost.
+    fn check_complete(&mut self) -> Result<(), InputError> {
+        let total = self.decoded.load(Relaxed);
+        if total > self.offset {
+            let detail = format!(
+                "the last {} bytes are an incomplete record: the file is truncated; {} records were read before it",
+                total - self.offset,
+                self.records
+            );
+            return Err(self.fatal(self.offset, "truncated_dbn", detail));
+        }
+        if self.compression != Compression::Zstd || !self.regular {
             return Ok(());
         }
         match super::zstd_frames::check(&self.path) {
@@ -132,6 +175,28 @@ impl DbnSource {
     }
 }
 
+/// The metadata length from the prelude (`DBN`, a version this reader knows, a length that
+/// fits the file and [`MAX_METADATA`]), or what is wrong with it.
+fn check_prelude(path: &Path, s: &Stream) -> Result<u32, String> {
+    let h = &s.head;
+    if h.len() < PRELUDE as usize || &h[..3] != b"DBN" {
+        return Err(format!("expected a DBN file (starting `DBN`), found {}", excerpt(h)));
+    }
+    if !(1..=dbn::DBN_VERSION).contains(&h[3]) {
+        return Err(format!("DBN version {} is not supported (1 to {})", h[3], dbn::DBN_VERSION));
+    }
+    let len = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
+    let file_len =
+        std::fs::metadata(path).map(|m| m.len()).ok().filter(|_| s.regular && s.compression == Compression::None);
+    if len > MAX_METADATA || file_len.is_some_and(|f| u64::from(len) + PRELUDE > f) {
+        let file = file_len.map_or(String::new(), |f| format!(" in a file of {f} bytes"));
+        return Err(format!(
+            "a metadata section of {len} bytes{file} (at most {MAX_METADATA}): the file is corrupt or not DBN"
+        ));
+    }
+    Ok(len)
+}
+
 fn dbn_side(c: std::os::raw::c_char) -> Side {
     match c as u8 {
         b'B' => Side::Buy,
@@ -140,50 +205,67 @@ fn dbn_side(c: std::os::raw::c_char) -> Side {
     }
 }
 
+/// The trade fields of a record, if it is a trade (or an MBP-1 trade event) of full length.
+type Fields = (dbn::RecordHeader, i64, u32, std::os::raw::c_char, u64);
+
+fn trade_fields(r: &dbn::RecordRef<'_>) -> Result<Option<Fields>, String> {
+    if r.has::<dbn::TradeMsg>() {
+        let t = full::<dbn::TradeMsg>(r, "a trade")?;
+        Ok(Some((t.hd, t.price, t.size, t.side, t.ts_recv)))
+    } else if r.has::<dbn::Mbp1Msg>() {
+        let m = full::<dbn::Mbp1Msg>(r, "an MBP-1")?;
+        Ok((m.action as u8 == b'T').then_some((m.hd, m.price, m.size, m.side, m.ts_recv)))
+    } else {
+        Ok(None) // other schemas carry no trades
+    }
+}
+
+/// `r` as a `T`, checked to be long enough first (the `dbn` crate asserts otherwise).
+fn full<'a, T: dbn::HasRType<Header = dbn::RecordHeader>>(r: &dbn::RecordRef<'a>, what: &str) -> Result<&'a T, String> {
+    r.try_get::<T>().map_err(|_| {
+        let (got, want) = (r.record_size(), std::mem::size_of::<T>());
+        format!("{what} record of {got} bytes, shorter than the {want} bytes such a record has")
+    })
+}
+
 impl Source for DbnSource {
     fn next(&mut self) -> Option<Result<Rec, InputError>> {
-        use dbn::decode::DecodeRecordRef;
         if self.done {
             return None;
         }
         loop {
-            let r = match self.decoder.decode_record_ref() {
-                Ok(Some(r)) => r,
+            let at = self.offset;
+            let fields = match self.decoder.decode_record_ref() {
+                Ok(Some(r)) => {
+                    self.offset += r.record_size() as u64;
+                    trade_fields(&r)
+                }
                 Ok(None) => {
                     self.done = true;
                     return self.check_complete().err().map(Err);
                 }
-                Err(e) => {
-                    self.done = true;
-                    // The file offset read so far (the decoder reads ahead in blocks).
-                    let at = format!(
-                        "{}: byte {}",
-                        self.path.display(),
-                        self.read.load(std::sync::atomic::Ordering::Relaxed)
-                    );
-                    return Some(Err(InputError {
-                        at,
-                        reason: "bad_dbn_record",
-                        detail: format!("expected a complete DBN record after {} records: {e}", self.records),
-                        recoverable: false,
-                    }));
-                }
+                Err(e) => Err(e.to_string()),
             };
-            let (hd, price, size, side, ts_recv, seq) = if let Some(t) = r.get::<dbn::TradeMsg>() {
-                (t.hd, t.price, t.size, t.side, t.ts_recv, t.sequence)
-            } else if let Some(m) = r.get::<dbn::Mbp1Msg>() {
-                if m.action as u8 != b'T' {
-                    continue;
+            let (hd, price, size, side, ts_recv) = match fields {
+                Ok(Some(f)) => f,
+                Ok(None) => continue,
+                Err(e) => {
+                    let detail = format!("expected a complete DBN record after {} records: {e}", self.records);
+                    return Some(Err(self.fatal(at, "bad_dbn_record", detail)));
                 }
-                (m.hd, m.price, m.size, m.side, m.ts_recv, m.sequence)
-            } else {
-                continue; // other schemas carry no trades
             };
             self.records += 1;
-            let _ = seq; // sequence numbers repeat in real captures: not a trade id
+            let ts_event = i64::try_from(hd.ts_event).unwrap_or(i64::MAX);
+            let bad = |reason, detail| InputError { at: self.at(at), reason, detail, recoverable: true };
+            if ts_event < self.ts_range.0 || ts_event > self.ts_range.1 {
+                return Some(Err(bad("bad_timestamp", super::out_of_range(ts_event, self.ts_range))));
+            }
+            if size == 0 {
+                return Some(Err(bad("bad_size", "size must be positive, found 0".into())));
+            }
             let sym = self.sym(hd.instrument_id);
             let trade = Trade {
-                ts_event: i64::try_from(hd.ts_event).unwrap_or(i64::MAX),
+                ts_event,
                 ts_recv: i64::try_from(ts_recv).unwrap_or(NO_TS),
                 price: Fixed::from_raw(price),
                 size: Fixed::from_int(i64::from(size)).unwrap_or(Fixed::from_raw(i64::MAX)),
@@ -200,6 +282,6 @@ impl Source for DbnSource {
     }
 
     fn position(&self) -> u64 {
-        self.read.load(std::sync::atomic::Ordering::Relaxed)
+        self.position.load(Relaxed)
     }
 }

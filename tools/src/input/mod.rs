@@ -3,29 +3,39 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `csv.rs` | the line reader shared by the CSV dialects, and ticklane CSV's columns |
+//! | `stream.rs` | a file or stdin, gzip/zstd decompressed, pipes read interruptibly |
+//! | `csv/` | lines in bounded memory, RFC 4180 fields, the header, ticklane CSV's columns |
 //! | `tardis.rs` | Tardis CSV: detection from the header, its columns |
 //! | `dbn.rs`, `zstd_frames.rs` | Databento DBN (plain or zstd), and the check that a `.zst` is whole |
 //! | `time.rs` | integer and RFC 3339 timestamps |
 //! | `symbols.rs` | instrument names interned per reader |
+//! | `excerpt.rs` | bounded, escaped quotes of bad input for messages |
 //! | `merge.rs` | several sources as one stream |
+//!
+//! Errors quote at most [`EXCERPT_BYTES`] bytes of input, escaped; lines are kept up to
+//! [`MAX_LINE`] bytes; nothing read is ever held whole in memory.
 
 mod csv;
 mod dbn;
+mod excerpt;
 mod merge;
+mod stream;
 mod symbols;
 mod tardis;
 mod time;
 mod zstd_frames;
 
-pub use csv::CsvSource;
-pub use dbn::DbnSource;
+pub use csv::{CsvSource, MAX_LINE};
+pub use dbn::{DbnSource, MAX_METADATA};
+pub use excerpt::{excerpt, EXCERPT_BYTES};
 pub use merge::Merge;
+pub use stream::StopFlag;
 pub use time::parse_rfc3339;
 
 use std::fmt;
 use std::path::Path;
-use ticklane::Trade;
+use stream::{Compression, Stream};
+use ticklane::{Timestamp, Trade, NO_TS, WM_END};
 
 /// The input formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -75,16 +85,57 @@ pub trait Source: Send {
     fn position(&self) -> u64;
 }
 
-/// Opens `path` as `format` (`Auto`: `.dbn`/`.dbn.zst` by name, Tardis by its header, else
-/// ticklane CSV).
-pub fn open(path: &Path, format: Format) -> Result<Box<dyn Source>, InputError> {
-    let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
-    let is_dbn = name.ends_with(".dbn") || name.ends_with(".dbn.zst");
-    match format {
-        Format::Dbn => Ok(Box::new(DbnSource::open(path)?)),
-        Format::Auto if is_dbn => Ok(Box::new(DbnSource::open(path)?)),
-        Format::Csv => Ok(Box::new(CsvSource::open(path, Some(false))?)),
-        Format::Tardis => Ok(Box::new(CsvSource::open(path, Some(true))?)),
-        Format::Auto => Ok(Box::new(CsvSource::open(path, None)?)),
+/// How to read an input.
+#[derive(Clone, Debug)]
+pub struct ReadOptions {
+    /// The format (`Auto`: DBN by its magic bytes or a `.dbn`/`.dbn.zst` name, Tardis by its
+    /// header, else ticklane CSV).
+    pub format: Format,
+    /// The `ts_event`s accepted, inclusive; others are malformed (`bad_timestamp`). The
+    /// default excludes the two values the engine reserves (`NO_TS`, `WM_END`); a replay
+    /// narrows it to what its windows can represent.
+    pub ts_range: (Timestamp, Timestamp),
+    /// Raised to make a read blocked on a pipe or FIFO give up (the signal handler does).
+    pub stop: Option<StopFlag>,
+}
+
+impl ReadOptions {
+    /// `format`, every representable `ts_event`, no stop flag.
+    pub fn new(format: Format) -> ReadOptions {
+        ReadOptions { format, ts_range: (NO_TS + 1, WM_END - 1), stop: None }
     }
+}
+
+/// Opens `path` (`-`: standard input) per `opt`. Gzip and zstd are decompressed whatever the
+/// format; a file that is none of the supported formats says what it looks like.
+pub fn open(path: &Path, opt: &ReadOptions) -> Result<Box<dyn Source>, InputError> {
+    let stream = Stream::open(path, opt.stop.as_ref())?;
+    let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+    let dbn = stream.head.starts_with(b"DBN") || name.ends_with(".dbn") || name.ends_with(".dbn.zst");
+    let dbn_allowed = stream.compression != Compression::Gzip;
+    match opt.format {
+        Format::Dbn | Format::Auto if dbn && dbn_allowed => Ok(Box::new(DbnSource::open(path, stream, opt)?)),
+        Format::Dbn => Err(InputError {
+            at: format!("{}: byte 0", path.display()),
+            reason: "bad_dbn_header",
+            detail: format!(
+                "expected a DBN file (plain or zstd-compressed), found {}; {}",
+                excerpt(&stream.head),
+                csv::SUPPORTED
+            ),
+            recoverable: false,
+        }),
+        Format::Csv => Ok(Box::new(CsvSource::open(path, stream, Some(false), opt)?)),
+        Format::Tardis => Ok(Box::new(CsvSource::open(path, stream, Some(true), opt)?)),
+        Format::Auto => Ok(Box::new(CsvSource::open(path, stream, None, opt)?)),
+    }
+}
+
+/// Why `ts_event` is refused: outside `range`.
+fn out_of_range(ts_event: Timestamp, range: (Timestamp, Timestamp)) -> String {
+    format!(
+        "ts_event {ts_event} is outside {}..={} ns, the times whose windows the bars can represent \
+         (a window end would pass the largest time, or a start the smallest)",
+        range.0, range.1
+    )
 }

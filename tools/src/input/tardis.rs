@@ -10,12 +10,12 @@ use super::InputError;
 pub(super) const TIME_UNIT: &str = "integer microseconds";
 
 /// Whether `header` is a Tardis trades header.
-pub(super) fn looks_like(header: &[&str]) -> bool {
+pub(super) fn looks_like(header: &[String]) -> bool {
     find(header, "local_timestamp").is_some() && find(header, "amount").is_some()
 }
 
 /// Tardis trades' columns: `timestamp`, `price`, `amount`, `exchange`, `symbol` required.
-pub(super) fn columns(header: &[&str], missing: impl Fn(&str) -> InputError) -> Result<Columns, InputError> {
+pub(super) fn columns(header: &[String], missing: impl Fn(&str) -> InputError) -> Result<Columns, InputError> {
     Ok(Columns {
         ts: find(header, "timestamp").ok_or_else(|| missing("timestamp"))?,
         recv: find(header, "local_timestamp"),

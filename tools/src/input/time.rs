@@ -28,35 +28,42 @@ pub(super) fn parse_int(b: &[u8]) -> Option<i64> {
     }
 }
 
-/// `YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|±HH:MM)` → ns since the epoch.
+/// The decimal number in `b[at..at + n]`: exactly `n` ASCII digits, else `None`.
+fn digits(b: &[u8], at: usize, n: usize) -> Option<i64> {
+    let d = b.get(at..at + n)?;
+    d.iter().try_fold(0i64, |v, &c| c.is_ascii_digit().then(|| v * 10 + i64::from(c - b'0')))
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.f{1,9}](Z|±HH:MM)` → ns since the epoch. Parsed on bytes at fixed
+/// offsets (never slicing text inside a multi-byte character): anything else is `None`.
 pub fn parse_rfc3339(b: &[u8]) -> Option<i64> {
-    let s = std::str::from_utf8(b).ok()?;
-    let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
-    if s.len() < 20 || !matches!(s.as_bytes().get(10), Some(b'T' | b't' | b' ')) {
+    let at = |i: usize, c: u8| b.get(i) == Some(&c);
+    if !(at(4, b'-') && at(7, b'-') && matches!(b.get(10), Some(b'T' | b't' | b' ')) && at(13, b':') && at(16, b':')) {
         return None;
     }
-    let (y, mo, d, h, mi, se) = (num(0..4)?, num(5..7)?, num(8..10)?, num(11..13)?, num(14..16)?, num(17..19)?);
-    if [4, 7].iter().any(|&i| s.as_bytes()[i] != b'-') || [13, 16].iter().any(|&i| s.as_bytes()[i] != b':') {
-        return None;
-    }
+    let (y, mo, d) = (digits(b, 0, 4)?, digits(b, 5, 2)?, digits(b, 8, 2)?);
+    let (h, mi, se) = (digits(b, 11, 2)?, digits(b, 14, 2)?, digits(b, 17, 2)?);
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
         return None;
     }
-    let mut rest = &s[19..];
+    let mut rest = &b[19..];
     let mut nanos = 0i64;
-    if let Some(frac) = rest.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 || digits > 9 {
+    if let Some(frac) = rest.strip_prefix(b".") {
+        let n = frac.iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 || n > 9 {
             return None;
         }
-        nanos = frac[..digits].parse::<i64>().ok()? * 10i64.pow(9 - digits as u32);
-        rest = &frac[digits..];
+        nanos = digits(frac, 0, n)? * 10i64.pow(9 - n as u32);
+        rest = &frac[n..];
     }
     let offset = match rest {
-        "Z" | "z" => 0,
-        _ if rest.len() == 6 && (rest.starts_with('+') || rest.starts_with('-')) && &rest[3..4] == ":" => {
-            let sign = if rest.starts_with('-') { -1 } else { 1 };
-            sign * (rest[1..3].parse::<i64>().ok()? * 3600 + rest[4..6].parse::<i64>().ok()? * 60)
+        b"Z" | b"z" => 0,
+        [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
+            let (oh, om) = (digits(rest, 1, 2)?, digits(rest, 4, 2)?);
+            if oh > 23 || om > 59 {
+                return None;
+            }
+            (oh * 3600 + om * 60) * if *sign == b'-' { -1 } else { 1 }
         }
         _ => return None,
     };
@@ -105,8 +112,35 @@ mod tests {
         assert_eq!(parse_rfc3339(b"2023-12-25T23:00:00.000000000Z"), Some(1_703_545_200_000_000_000));
         assert_eq!(parse_rfc3339(b"2023-12-26T00:00:00.5+01:00"), Some(1_703_545_200_500_000_000));
         assert_eq!(parse_rfc3339(b"2023-12-25 23:00:00Z"), Some(1_703_545_200_000_000_000));
-        for bad in ["2023-13-01T00:00:00Z", "2023-12-25T23:00:00", "2023-12-25T23:00:00.1234567891Z", "nonsense"] {
+        for bad in [
+            "2023-13-01T00:00:00Z",
+            "2023-12-25T23:00:00",
+            "2023-12-25T23:00:00.1234567891Z",
+            "nonsense",
+            "+023-12-25T23:00:00Z",
+            "2023-12-25T23:00:00+24:00",
+            "2023-12-25T23:00:00+01:0x",
+        ] {
             assert_eq!(parse_rfc3339(bad.as_bytes()), None, "{bad}");
+        }
+    }
+
+    /// Regression (issue 17): a multi-byte character where the offset's `:` belongs panicked
+    /// (`&rest[3..4]` sliced inside `€`). Every byte string is parsed or refused, never a panic.
+    #[test]
+    fn multibyte_and_arbitrary_bytes_are_refused_not_panicked_on() {
+        assert_eq!(parse_rfc3339("2023-12-25T23:00:00+a€b".as_bytes()), None);
+        assert_eq!(parse_rfc3339("2023-12-25T23:00:00€".as_bytes()), None);
+        assert_eq!(parse_rfc3339("2023-12-2€T23:00:00Z".as_bytes()), None);
+        let base = b"2023-12-25T23:00:00.5+01:00";
+        for i in 0..base.len() {
+            for b in [0u8, b'9', 0x80, 0xe2, 0xff] {
+                let mut v = base.to_vec();
+                v[i] = b;
+                let _ = parse_rfc3339(&v);
+                v.truncate(i);
+                let _ = parse_rfc3339(&v);
+            }
         }
     }
 }

@@ -2,7 +2,7 @@
 //! trades, the JSON summary.
 
 use super::Pipeline;
-use crate::cli::ReplayArgs;
+use crate::cli::{ReplayArgs, Speed};
 use crate::output::OutFormat;
 use std::path::PathBuf;
 
@@ -20,6 +20,9 @@ pub(crate) struct OutputPlan {
     pub(crate) late: Option<PathBuf>,
     /// The JSON run summary.
     pub(crate) summary: Option<PathBuf>,
+    /// Write each bar as soon as it is released (paced runs, and stdout that is a terminal
+    /// or a pipe: someone is watching), rather than in blocks.
+    pub(crate) eager: bool,
 }
 
 impl OutputPlan {
@@ -29,10 +32,19 @@ impl OutputPlan {
             Some(path) if path.as_os_str() != "-" => Target::File(path.clone()),
             _ => Target::Stdout,
         };
+        let watched = matches!(target, Target::Stdout) && !stdout_is_a_file();
         OutputPlan {
             bars: p.to_out.then_some((target, a.format)),
             late: a.late_out.clone().filter(|_| p.late_side),
             summary: a.summary.clone(),
+            eager: a.speed != Speed::Max || watched,
         }
     }
+}
+
+/// Whether stdout is a regular file (a redirect), not a terminal or a pipe.
+fn stdout_is_a_file() -> bool {
+    use std::os::fd::AsFd;
+    let fd = std::io::stdout().as_fd().try_clone_to_owned();
+    fd.ok().and_then(|fd| std::fs::File::from(fd).metadata().ok()).is_some_and(|m| m.is_file())
 }

@@ -52,6 +52,12 @@ impl Pipeline {
         Some(Pipeline { bars, dedupe, late_side, to_out: a.out.is_some() || !to_store })
     }
 
+    /// The `ts_event`s the bars can represent (others are malformed input).
+    pub(crate) fn ts_range(&self) -> (ticklane::Timestamp, ticklane::Timestamp) {
+        let (lo, hi) = self.bars.window().valid_range();
+        (lo.max(ticklane::NO_TS + 1), hi.min(ticklane::WM_END - 1))
+    }
+
     /// The graph; `store` is the store coordinator's handle when bars go to the store (too).
     pub(crate) fn graph(&self, store: Option<&StoreHandle>) -> DagBuilder {
         let mut g = DagBuilder::new();

@@ -6,11 +6,12 @@ use super::signals::Signals;
 use crate::cli::{OnError, Speed};
 use crate::plan::Plan;
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 use ticklane::{Ingress, InstrumentId, PushError, Trade};
 use ticklane_tools::input::{InputError, Merge};
 
-/// How far behind the recorded schedule a paced replay is (published every 65,536 trades).
+/// How far behind the recorded schedule a paced replay is (published with the progress).
 const PACING_LAG: &str = "ticklane_pacing_lag_seconds";
 
 /// What the reader did.
@@ -52,7 +53,7 @@ impl Feeder {
     pub(super) fn run(
         mut self,
         mut feed: Ingress<Trade>,
-        progress: &Progress,
+        progress: &mut Progress,
         signals: &Signals,
     ) -> Result<Fed, PushError> {
         while let Some(item) = self.merge.next() {
@@ -73,11 +74,15 @@ impl Feeder {
             }
             feed.push(trade)?;
             self.fed.accepted += 1;
-            if self.fed.accepted.is_multiple_of(65_536) {
+            signals.tally.accepted.store(self.fed.accepted, Relaxed);
+            // The clock is read every 1,024 trades (every trade when paced: pacing reads it
+            // anyway), the bar and the lag gauge change ten times a second.
+            if (self.fed.accepted.is_multiple_of(1024) || self.pacer.is_some())
+                && progress.tick(self.merge.position(), self.fed.accepted)
+            {
                 if let Some(p) = &self.pacer {
                     metrics::gauge!(PACING_LAG).set(p.lag.as_secs_f64());
                 }
-                progress.update(self.merge.position(), self.fed.accepted);
             }
         }
         feed.finish()?;

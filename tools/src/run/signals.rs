@@ -1,40 +1,69 @@
-//! SIGTERM / SIGINT: stop reading, flush everything accepted (bars, store), exit 128 + N. The
-//! flush to the store is bounded by `--pg-flush-timeout` from the signal on, so a dead
-//! database cannot hold the stop forever; a second signal exits at once.
+//! SIGTERM / SIGINT. The first: reading stops (a read blocked on a pipe or FIFO gives up too),
+//! every window fires, everything accepted is written (to the store within
+//! `--pg-flush-timeout` from then), and the exit code is 128 + N. A second, while that
+//! drain runs: exit at once, saying exactly how many bars the output holds.
 
 use anyhow::Context;
 use signal_hook::consts::{SIGINT, SIGTERM};
-use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use ticklane::operators::store::StoreHandle;
+use ticklane_tools::input::StopFlag;
+
+/// How far a run got, for whoever reports it before the end (the second signal).
+#[derive(Default)]
+pub(super) struct Tally {
+    /// Trades accepted by the engine.
+    pub(super) accepted: AtomicU64,
+    /// Bars in the output (whole lines).
+    pub(super) bars: Arc<AtomicU64>,
+}
 
 /// The first signal received, if any (watched by a thread of its own).
 pub(super) struct Signals {
     received: Arc<AtomicI32>,
+    stop: StopFlag,
+    store: Arc<OnceLock<(StoreHandle, Duration)>>,
+    pub(super) tally: Arc<Tally>,
 }
 
 impl Signals {
-    /// Installs the handlers; on the first signal, the store's final flush (if any) gets
-    /// `deadline.1` from then on.
-    pub(super) fn install(deadline: Option<(StoreHandle, Duration)>) -> anyhow::Result<Signals> {
-        let received = Arc::new(AtomicI32::new(0));
+    /// Installs the handlers (before anything is opened, so that even a blocked open or read
+    /// is interrupted).
+    pub(super) fn install() -> anyhow::Result<Signals> {
+        let s = Signals {
+            received: Arc::new(AtomicI32::new(0)),
+            stop: Arc::new(AtomicBool::new(false)),
+            store: Arc::new(OnceLock::new()),
+            tally: Arc::new(Tally::default()),
+        };
         let mut signals =
             signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).context("installing signal handlers")?;
-        let flag = received.clone();
+        let (received, stop, store, tally) = (s.received.clone(), s.stop.clone(), s.store.clone(), s.tally.clone());
         std::thread::Builder::new().name("ticklane-signals".into()).spawn(move || {
             for sig in signals.forever() {
-                if flag.swap(sig, Ordering::SeqCst) != 0 {
-                    eprintln!("ticklane: second signal: exiting without flushing");
-                    std::process::exit(128 + sig);
+                if received.swap(sig, Ordering::SeqCst) != 0 {
+                    second_signal(sig, &tally);
                 }
+                stop.store(true, Ordering::SeqCst);
                 log::warn!("signal {sig}: stopping the replay and flushing what was accepted");
-                if let Some((h, t)) = &deadline {
+                if let Some((h, t)) = store.get() {
                     h.set_deadline(Instant::now() + *t);
                 }
             }
         })?;
-        Ok(Signals { received })
+        Ok(s)
+    }
+
+    /// Raised by the first signal: blocked reads give up.
+    pub(super) fn stop_flag(&self) -> StopFlag {
+        self.stop.clone()
+    }
+
+    /// From the first signal on, the store's final flush may take at most `timeout`.
+    pub(super) fn bound_store_flush(&self, store: StoreHandle, timeout: Duration) {
+        let _ = self.store.set((store, timeout));
     }
 
     /// Whether a signal arrived (cheap: checked once per record).
@@ -50,4 +79,14 @@ impl Signals {
             s => Some(s),
         }
     }
+}
+
+/// Exits 128 + `sig` at once, saying how far the output got.
+fn second_signal(sig: i32, tally: &Tally) -> ! {
+    let (bars, accepted) = (tally.bars.load(Ordering::SeqCst), tally.accepted.load(Ordering::SeqCst));
+    eprintln!(
+        "ticklane: second signal: exiting without waiting for the drain; the output holds {bars} complete bars \
+         (bars of the {accepted} trades accepted that were not yet released are not written)"
+    );
+    std::process::exit(128 + sig);
 }

@@ -1,96 +1,134 @@
 //! The output files and the threads that write them: bars from the `out` egress, late trades
 //! from the `late` egress. Writers run on their own threads, so a full egress blocks its
-//! shard, never the reader.
+//! shard, never the reader. A write error does not stop a writer: it keeps draining (and
+//! counting what it could not write), so the run ends and reports exactly how far each
+//! output got.
 
+use super::signals::Tally;
 use crate::outcome::BadInput;
-use crate::output::{trade_csv, BarWriter, OutFormat, TRADES_HEADER};
-use crate::plan::{OutputPlan, Target, LATE, OUT};
+use crate::output::{bar_line, trade_line, LineSink, OutFormat, Target, Written, BARS_HEADER, TRADES_HEADER};
+use crate::plan::{OutputPlan, Target as Dest, LATE, OUT};
 use core_affinity::CoreId;
 use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 use std::thread::JoinHandle;
-use ticklane::{Bar, Engine, Trade};
+use ticklane::{Bar, Egress, Engine, Record, Stamped, Trade};
 
-/// The output files, created before anything starts (a bad path is bad usage).
+/// Every output file, opened before any input is read (a bad path is bad usage).
 pub(super) struct Files {
-    bars: Option<(Box<dyn Write + Send>, OutFormat)>,
-    late: Option<BufWriter<File>>,
+    bars: Option<(Target, OutFormat)>,
+    late: Option<Target>,
+    pub(super) summary: Option<File>,
 }
 
 impl Files {
-    pub(super) fn create(o: &OutputPlan) -> anyhow::Result<Files> {
+    /// Opens (truncating) every output of `o`; refuses one that is also an input.
+    pub(super) fn create(o: &OutputPlan, inputs: &[std::path::PathBuf]) -> anyhow::Result<Files> {
         let bars = match &o.bars {
             None => None,
-            Some((Target::File(p), format)) => Some((Box::new(BufWriter::new(create(p, "--out")?)) as Box<_>, *format)),
-            Some((Target::Stdout, format)) => {
-                Some((Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout())) as Box<_>, *format))
-            }
+            Some((Dest::File(p), format)) => Some((file(p, "--out", inputs)?, *format)),
+            Some((Dest::Stdout, format)) => Some((Target::Stdout, *format)),
         };
-        let late = o.late.as_deref().map(|p| create(p, "--late-out").map(BufWriter::new)).transpose()?;
-        Ok(Files { bars, late })
+        let late = o.late.as_deref().map(|p| file(p, "--late-out", inputs)).transpose()?;
+        let summary = o.summary.as_deref().map(|p| create(p, "--summary", inputs)).transpose()?;
+        Ok(Files { bars, late, summary })
     }
 }
 
-fn create(path: &Path, flag: &str) -> anyhow::Result<File> {
+fn file(path: &Path, flag: &str, inputs: &[std::path::PathBuf]) -> anyhow::Result<Target> {
+    Ok(Target::File { file: create(path, flag, inputs)?, name: format!("{flag} {}", path.display()) })
+}
+
+fn create(path: &Path, flag: &str, inputs: &[std::path::PathBuf]) -> anyhow::Result<File> {
+    let same = |i: &std::path::PathBuf| i.canonicalize().ok().is_some_and(|c| path.canonicalize().ok() == Some(c));
+    if inputs.iter().any(same) {
+        return Err(BadInput(format!("{flag} {}: is also an input; it would be overwritten", path.display())).into());
+    }
     File::create(path).map_err(|e| BadInput(format!("{flag} {}: {e}", path.display())).into())
 }
 
-/// The running writer threads; each returns how many records it wrote.
+/// The running writer threads; each reports what its output holds.
 pub(super) struct Writers {
-    bars: Option<JoinHandle<anyhow::Result<u64>>>,
-    late: Option<JoinHandle<anyhow::Result<u64>>>,
+    bars: Option<JoinHandle<Written>>,
+    late: Option<JoinHandle<Written>>,
 }
 
 impl Writers {
     /// Takes the egresses for `files` and starts a writer on each (the bar writer pinned to
-    /// `core`, if any).
-    pub(super) fn spawn(engine: &mut Engine, files: Files, core: Option<CoreId>) -> anyhow::Result<Writers> {
-        let bars = match files.bars {
-            Some((out, format)) => {
-                let mut egress = engine.egress::<Bar>(OUT)?;
-                Some(std::thread::spawn(move || -> anyhow::Result<u64> {
-                    if let Some(c) = core {
-                        core_affinity::set_for_current(c);
-                    }
-                    let mut w = BarWriter::new(out, format)?;
-                    while let Some(b) = egress.recv() {
-                        w.bar(egress.name(b.rec.instrument).unwrap_or_default(), &b.rec)?;
-                    }
-                    let n = w.written;
-                    w.finish()?;
-                    Ok(n)
-                }))
+    /// `core`, if any); with `eager`, everything released is written at once (a watcher sees
+    /// each bar as the watermark releases it) rather than in blocks.
+    pub(super) fn spawn(
+        engine: &mut Engine,
+        files: &mut Files,
+        core: Option<CoreId>,
+        eager: bool,
+        tally: &Tally,
+    ) -> anyhow::Result<Writers> {
+        let bars = match files.bars.take() {
+            Some((target, format)) => {
+                let egress = engine.egress::<Bar>(OUT)?;
+                let header = (format == OutFormat::Csv).then_some(BARS_HEADER);
+                let sink = LineSink::new(target, header, tally.bars.clone());
+                Some(spawn_writer("ticklane-bars", egress, sink, eager, core, move |name, b, line| {
+                    bar_line(format, name, b, line)
+                })?)
             }
             None => None,
         };
-        let late = match files.late {
-            Some(mut f) => {
-                let mut late = engine.egress::<Trade>(LATE)?;
-                Some(std::thread::spawn(move || -> anyhow::Result<u64> {
-                    writeln!(f, "{TRADES_HEADER}")?;
-                    let mut n = 0;
-                    while let Some(t) = late.recv() {
-                        trade_csv(&mut f, late.name(t.rec.instrument).unwrap_or_default(), &t.rec)?;
-                        n += 1;
-                    }
-                    f.flush()?;
-                    Ok(n)
-                }))
+        let late = match files.late.take() {
+            Some(target) => {
+                let egress = engine.egress::<Trade>(LATE)?;
+                let sink = LineSink::new(target, Some(TRADES_HEADER), Arc::new(AtomicU64::new(0)));
+                Some(spawn_writer("ticklane-late", egress, sink, eager, None, trade_line)?)
             }
             None => None,
         };
         Ok(Writers { bars, late })
     }
 
-    /// Waits for both writers: (bars written, late trades written), `None` for a writer not
-    /// started.
-    pub(super) fn join(self) -> anyhow::Result<(Option<u64>, Option<u64>)> {
-        let join = |h: JoinHandle<anyhow::Result<u64>>, what: &str| {
-            h.join().map_err(|_| anyhow::anyhow!("{what} writer panicked"))?
+    /// Waits for both writers: what the bar output and the late output hold (`None` for a
+    /// writer not started).
+    pub(super) fn join(self) -> (Option<Written>, Option<Written>) {
+        let join = |h: JoinHandle<Written>| {
+            h.join()
+                .unwrap_or_else(|_| Written { error: Some("the writer thread panicked".into()), ..Written::default() })
         };
-        let bars = self.bars.map(|h| join(h, "bar")).transpose()?;
-        let late = self.late.map(|h| join(h, "late")).transpose()?;
-        Ok((bars, late))
+        (self.bars.map(join), self.late.map(join))
     }
+}
+
+/// A thread writing every record of `egress` to `sink` as `format` makes it.
+fn spawn_writer<T: Record>(
+    name: &str,
+    mut egress: Egress<T>,
+    mut sink: LineSink,
+    eager: bool,
+    core: Option<CoreId>,
+    format: impl Fn(&str, &T, &mut Vec<u8>) + Send + 'static,
+) -> std::io::Result<JoinHandle<Written>> {
+    std::thread::Builder::new().name(name.into()).spawn(move || {
+        if let Some(c) = core {
+            core_affinity::set_for_current(c);
+        }
+        let mut line = Vec::with_capacity(256);
+        while let Some(r) = next(&mut egress, &mut sink, eager) {
+            format(egress.name(r.rec.instrument()).unwrap_or_default(), &r.rec, &mut line);
+            sink.line(&line);
+        }
+        sink.finish()
+    })
+}
+
+/// The next record; with `eager`, what is gathered is written before waiting for it.
+#[inline]
+fn next<T: Record>(egress: &mut Egress<T>, sink: &mut LineSink, eager: bool) -> Option<Stamped<T>> {
+    if eager {
+        if let Some(r) = egress.try_recv() {
+            return Some(r);
+        }
+        sink.commit();
+    }
+    egress.recv()
 }

@@ -1,12 +1,25 @@
-//! CSV captures, read line by line: the line reader and field splitter shared by the CSV
-//! dialects, and ticklane CSV's columns (Tardis's are in `tardis.rs`).
+//! CSV captures, read line by line in bounded memory: ticklane CSV's columns here, Tardis's
+//! in `tardis.rs`; lines (`lines.rs`), fields with RFC 4180 quoting (`fields.rs`) and the
+//! header (`header.rs`) shared by both dialects.
 
+mod fields;
+mod header;
+mod lines;
+
+pub(super) use header::SUPPORTED;
+pub use lines::MAX_LINE;
+
+use super::excerpt::excerpt;
+use super::stream::{Bytes, Stream};
 use super::symbols::Symbols;
 use super::time::{parse_int, parse_rfc3339};
-use super::{InputError, Rec, Source};
-use std::fs::File;
-use std::io::{BufRead, BufReader};
+use super::{InputError, ReadOptions, Rec, Source};
+use fields::Fields;
+use lines::{Line, Lines};
+use std::io::BufReader;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
 use ticklane::{Fixed, InstrumentId, Side, Timestamp, Trade, TradeId, NO_TS};
 
 /// Where each field of a trade is, by column index.
@@ -26,7 +39,7 @@ pub(super) struct Columns {
 
 /// ticklane CSV's columns (design.md §6): `ts_event`, `instrument`, `price`, `size` required;
 /// `ts_recv`, `side`, `trade_id` optional; any order, unknown ones ignored.
-fn columns(header: &[&str], missing: impl Fn(&str) -> InputError) -> Result<Columns, InputError> {
+fn columns(header: &[String], missing: impl Fn(&str) -> InputError) -> Result<Columns, InputError> {
     Ok(Columns {
         ts: find(header, "ts_event").ok_or_else(|| missing("ts_event"))?,
         recv: find(header, "ts_recv"),
@@ -40,53 +53,70 @@ fn columns(header: &[&str], missing: impl Fn(&str) -> InputError) -> Result<Colu
     })
 }
 
+/// The index of column `name`.
+pub(super) fn find(header: &[String], name: &str) -> Option<usize> {
+    header.iter().position(|h| h == name)
+}
+
 /// ticklane CSV or Tardis CSV, read line by line.
 pub struct CsvSource {
     path: PathBuf,
-    reader: BufReader<File>,
+    lines: Lines<BufReader<Bytes>>,
+    position: Arc<AtomicU64>,
     line: Vec<u8>,
     line_no: u64,
-    pos: u64,
     tardis: bool,
     cols: Columns,
-    fields: Vec<(usize, usize)>,
+    fields: Fields,
+    ts_range: (Timestamp, Timestamp),
     symbols: Symbols,
     name_buf: Vec<u8>,
 }
 
-/// The index of column `name` (surrounding spaces ignored).
-pub(super) fn find(header: &[&str], name: &str) -> Option<usize> {
-    header.iter().position(|h| h.trim() == name)
-}
-
 impl CsvSource {
-    /// Opens `path` as Tardis CSV (`Some(true)`), ticklane CSV (`Some(false)`) or whichever
+    /// Reads `stream` as Tardis CSV (`Some(true)`), ticklane CSV (`Some(false)`) or whichever
     /// the header says (`None`).
-    pub(super) fn open(path: &Path, tardis: Option<bool>) -> Result<CsvSource, InputError> {
-        let file = File::open(path).map_err(|e| InputError::unreadable(path, e))?;
-        let mut reader = BufReader::with_capacity(1 << 16, file);
-        let mut head = Vec::new();
-        reader.read_until(b'\n', &mut head).map_err(|e| InputError::unreadable(path, e))?;
+    pub(super) fn open(
+        path: &Path,
+        stream: Stream,
+        tardis: Option<bool>,
+        opt: &ReadOptions,
+    ) -> Result<CsvSource, InputError> {
         let at1 = format!("{}:1", path.display());
-        let text = String::from_utf8_lossy(&head);
-        let header: Vec<&str> = text.trim_end_matches(['\r', '\n']).split(',').collect();
+        let fatal = |reason, detail| InputError { at: at1.clone(), reason, detail, recoverable: false };
+        if let Some(at) = memchr::memchr(0, &stream.head) {
+            return Err(fatal(
+                "not_csv",
+                format!("does not look like text (a NUL byte at offset {at}); {}", header::SUPPORTED),
+            ));
+        }
+        let mut lines = Lines::new(BufReader::with_capacity(1 << 16, stream.bytes));
+        let mut head = Vec::new();
+        match lines.next(&mut head) {
+            Ok(Line::Whole) => {}
+            Ok(Line::End) => return Err(fatal("header", "the file is empty: expected a header line".into())),
+            Ok(Line::TooLong) => {
+                return Err(fatal(
+                    "header",
+                    format!("the first line is longer than {MAX_LINE} bytes: {}", excerpt(&head)),
+                ))
+            }
+            Err(e) => return Err(InputError::unreadable(path, e)),
+        }
+        let header = header::names(&head).map_err(|d| fatal("not_csv", d))?;
         let tardis = tardis.unwrap_or_else(|| super::tardis::looks_like(&header));
-        let missing = |what: &str| InputError {
-            at: at1.clone(),
-            reason: "header",
-            detail: format!("expected a header with a `{what}` column, found `{}`", header.join(",")),
-            recoverable: false,
-        };
+        let missing = |what: &str| fatal("header", header::not_a_trades_header(&head, &header, what));
         let cols = if tardis { super::tardis::columns(&header, missing)? } else { columns(&header, missing)? };
         Ok(CsvSource {
             path: path.to_path_buf(),
-            reader,
+            lines,
+            position: stream.position,
             line: Vec::with_capacity(256),
             line_no: 1,
-            pos: head.len() as u64,
             tardis,
             cols,
-            fields: Vec::with_capacity(16),
+            fields: Fields::default(),
+            ts_range: opt.ts_range,
             symbols: Symbols::default(),
             name_buf: Vec::new(),
         })
@@ -96,8 +126,9 @@ impl CsvSource {
         InputError { at: format!("{}:{}", self.path.display(), self.line_no), reason, detail, recoverable: true }
     }
 
+    #[inline]
     fn field(&self, i: usize) -> &[u8] {
-        self.fields.get(i).map_or(&[][..], |&(a, b)| &self.line[a..b])
+        self.fields.get(&self.line, i)
     }
 
     fn time(&self, i: usize, what: &str) -> Result<Timestamp, InputError> {
@@ -105,21 +136,20 @@ impl CsvSource {
         let t = if self.tardis { super::tardis::time(f) } else { parse_int(f).or_else(|| parse_rfc3339(f)) };
         t.ok_or_else(|| {
             let unit = if self.tardis { super::tardis::TIME_UNIT } else { "integer nanoseconds or RFC 3339 time" };
-            self.bad("bad_timestamp", format!("{what}: expected {unit}, found {:?}", String::from_utf8_lossy(f)))
+            self.bad("bad_timestamp", format!("{what}: expected {unit}, found {}", excerpt(f)))
         })
     }
 
+    fn decimal(&self, i: usize, what: &str, reason: &'static str) -> Result<Fixed, InputError> {
+        let f = self.field(i);
+        Fixed::parse_bytes(f).map_err(|e| self.bad(reason, format!("{what} {}: {e}", excerpt(f))))
+    }
+
     fn parse_line(&mut self) -> Result<Rec, InputError> {
-        let end = self.line.iter().rposition(|&c| c != b'\n' && c != b'\r').map_or(0, |p| p + 1);
-        self.fields.clear();
-        let mut start = 0;
-        for (i, &c) in self.line[..end].iter().enumerate() {
-            if c == b',' {
-                self.fields.push((start, i));
-                start = i + 1;
-            }
+        let end = header::trim_line_break(&self.line).len();
+        if let Err(e) = self.fields.split(&self.line[..end]) {
+            return Err(self.bad("bad_quote", format!("{} at byte {} of the line", e.what, e.at)));
         }
-        self.fields.push((start, end));
         let need = [
             Some(self.cols.ts),
             Some(self.cols.price),
@@ -130,30 +160,34 @@ impl CsvSource {
         ];
         let widest = need.iter().flatten().max().copied().unwrap_or(0);
         if self.fields.len() <= widest {
-            return Err(self.bad(
-                "missing_field",
-                format!("expected at least {} fields, found {}", widest + 1, self.fields.len()),
-            ));
+            let detail = format!(
+                "expected at least {} fields, found {}: {}",
+                widest + 1,
+                self.fields.len(),
+                excerpt(&self.line[..end])
+            );
+            return Err(self.bad("missing_field", detail));
         }
         let ts_event = self.time(self.cols.ts, "ts_event")?;
+        if ts_event < self.ts_range.0 || ts_event > self.ts_range.1 {
+            return Err(self.bad("bad_timestamp", super::out_of_range(ts_event, self.ts_range)));
+        }
         let ts_recv = match self.cols.recv {
             Some(i) if !self.field(i).is_empty() => self.time(i, "ts_recv")?,
             _ => NO_TS,
         };
-        let price = Fixed::parse_bytes(self.field(self.cols.price)).map_err(|e| {
-            self.bad("bad_price", format!("price {:?}: {e}", String::from_utf8_lossy(self.field(self.cols.price))))
-        })?;
-        let size = Fixed::parse_bytes(self.field(self.cols.size)).map_err(|e| {
-            self.bad("bad_size", format!("size {:?}: {e}", String::from_utf8_lossy(self.field(self.cols.size))))
-        })?;
+        let price = self.decimal(self.cols.price, "price", "bad_price")?;
+        let size = self.decimal(self.cols.size, "size", "bad_size")?;
+        if size.raw() <= 0 {
+            return Err(
+                self.bad("bad_size", format!("size must be positive, found {}", excerpt(self.field(self.cols.size))))
+            );
+        }
         let side = match self.cols.side {
             Some(i) => Side::parse(self.field(i)).ok_or_else(|| {
                 self.bad(
                     "bad_side",
-                    format!(
-                        "side: expected buy, sell, b, s or empty, found {:?}",
-                        String::from_utf8_lossy(self.field(i))
-                    ),
+                    format!("side: expected buy, sell, b, s or empty, found {}", excerpt(self.field(i))),
                 )
             })?,
             None => Side::None,
@@ -169,12 +203,10 @@ impl CsvSource {
     fn symbol_index(&mut self) -> Result<u32, InputError> {
         Ok(match (self.cols.instrument, self.cols.exchange, self.cols.symbol) {
             (Some(i), _, _) => {
-                let f = self.field(i);
-                if f.is_empty() {
+                if self.field(i).is_empty() {
                     return Err(self.bad("missing_field", "instrument: expected a name, found an empty field".into()));
                 }
-                let (a, b) = self.fields[i];
-                self.symbols.get(&self.line[a..b])
+                self.symbols.get(self.fields.get(&self.line, i))
             }
             (None, Some(e), Some(s)) => {
                 let mut buf = std::mem::take(&mut self.name_buf);
@@ -194,26 +226,24 @@ impl CsvSource {
 impl Source for CsvSource {
     fn next(&mut self) -> Option<Result<Rec, InputError>> {
         loop {
-            self.line.clear();
-            match self.reader.read_until(b'\n', &mut self.line) {
-                Ok(0) => return None,
-                Ok(n) => {
-                    self.pos += n as u64;
-                    self.line_no += 1;
-                    if self.line.first().is_none_or(u8::is_ascii_whitespace)
-                        && self.line.iter().all(u8::is_ascii_whitespace)
-                    {
+            let read = self.lines.next(&mut self.line);
+            self.line_no += 1;
+            match read {
+                Ok(Line::End) => return None,
+                Ok(Line::Whole) => {
+                    if self.line.iter().all(u8::is_ascii_whitespace) {
                         continue; // blank lines carry nothing
                     }
                     return Some(self.parse_line());
                 }
+                Ok(Line::TooLong) => {
+                    let detail =
+                        format!("a line longer than {MAX_LINE} bytes (a binary file?): {}", excerpt(&self.line));
+                    return Some(Err(self.bad("line_too_long", detail)));
+                }
                 Err(e) => {
-                    return Some(Err(InputError {
-                        at: format!("{}:{}", self.path.display(), self.line_no + 1),
-                        reason: "unreadable",
-                        detail: e.to_string(),
-                        recoverable: false,
-                    }))
+                    let e = InputError::unreadable(&self.path, e);
+                    return Some(Err(InputError { at: format!("{}:{}", self.path.display(), self.line_no), ..e }));
                 }
             }
         }
@@ -224,6 +254,6 @@ impl Source for CsvSource {
     }
 
     fn position(&self) -> u64 {
-        self.pos
+        self.position.load(Relaxed)
     }
 }

@@ -1,0 +1,201 @@
+//! Whole lines into a file or stdout. Lines are gathered and written in blocks; a block that
+//! fails to write is cut back out of the file (to the end of the last whole line written), so
+//! a full disk leaves no half line, and the sink counts exactly how many lines are in the
+//! output. After an error it keeps counting what it could not write, so the pipeline can
+//! drain and report.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+
+/// Lines gathered before a write (unless committed earlier).
+const BLOCK: usize = 1 << 16;
+
+/// A write that failed, and how far the output got.
+#[derive(Debug)]
+struct OutputError {
+    /// What was being written (`--out bars.csv`, `stdout`).
+    pub(crate) target: String,
+    pub(crate) error: io::Error,
+    /// Lines in the output (whole lines; the file was cut back to them).
+    pub(crate) written: u64,
+}
+
+impl fmt::Display for OutputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {} after {} complete lines", self.target, self.error, self.written)
+    }
+}
+
+/// What a sink put out.
+#[derive(Debug, Default)]
+pub(crate) struct Written {
+    /// Lines in the output (header excluded).
+    pub(crate) lines: u64,
+    /// Lines that could not be written after an error.
+    pub(crate) lost: u64,
+    pub(crate) error: Option<String>,
+}
+
+/// Where lines go: a file (which can be cut back) or stdout.
+pub(crate) enum Target {
+    File { file: File, name: String },
+    Stdout,
+}
+
+/// Writes whole lines in blocks.
+pub(crate) struct LineSink {
+    target: Target,
+    block: Vec<u8>,
+    /// Lines in `block`.
+    pending: u64,
+    /// Bytes of whole lines in the output.
+    durable: u64,
+    /// Lines in the output, shared with whoever reports progress (the signal handler).
+    lines: Arc<AtomicU64>,
+    /// Lines counted after an error, instead of written.
+    lost: u64,
+    error: Option<OutputError>,
+    /// The header line is in `block` (it is not counted as a line).
+    header_pending: bool,
+}
+
+impl LineSink {
+    /// A sink into `target`, its line count shared through `lines`; `header` is written first
+    /// (not counted).
+    pub(crate) fn new(target: Target, header: Option<&str>, lines: Arc<AtomicU64>) -> LineSink {
+        let mut block = Vec::with_capacity(BLOCK);
+        if let Some(h) = header {
+            block.extend_from_slice(h.as_bytes());
+            block.push(b'\n');
+        }
+        let header_pending = header.is_some();
+        LineSink { target, block, pending: 0, durable: 0, lines, lost: 0, error: None, header_pending }
+    }
+
+    /// Adds one line (ending in `\n`); writes a block when one is full.
+    #[inline]
+    pub(crate) fn line(&mut self, line: &[u8]) {
+        if self.error.is_some() {
+            self.lost += 1;
+            return;
+        }
+        self.block.extend_from_slice(line);
+        self.pending += 1;
+        if self.block.len() >= BLOCK {
+            self.commit();
+        }
+    }
+
+    /// Writes what is gathered (and flushes stdout), so a reader sees every line so far.
+    pub(crate) fn commit(&mut self) {
+        if self.block.is_empty() || self.error.is_some() {
+            return;
+        }
+        let (done, result) = match &mut self.target {
+            Target::File { file, .. } => write_some(file, &self.block),
+            Target::Stdout => {
+                let mut out = io::stdout().lock();
+                let (n, r) = write_some(&mut out, &self.block);
+                (n, r.and_then(|()| out.flush()))
+            }
+        };
+        match result {
+            Ok(()) => self.written(self.block.len(), self.pending),
+            Err(error) => {
+                // Keep the whole lines that made it; cut the partial one back out.
+                let keep = self.block[..done].iter().rposition(|&c| c == b'\n').map_or(0, |p| p + 1);
+                let lines = memchr::memchr_iter(b'\n', &self.block[..keep]).count() as u64
+                    - u64::from(self.header_pending && keep > 0);
+                self.written(keep, lines);
+                self.lost += self.pending - lines;
+                self.fail(error);
+            }
+        }
+        self.header_pending = false;
+        self.block.clear();
+        self.pending = 0;
+    }
+
+    /// `bytes` of the block, holding `lines` lines, are in the output.
+    fn written(&mut self, bytes: usize, lines: u64) {
+        self.durable += bytes as u64;
+        self.lines.store(self.lines.load(Relaxed) + lines, Relaxed);
+    }
+
+    /// Cuts a file back to its last whole line and records the error.
+    fn fail(&mut self, error: io::Error) {
+        let name = match &self.target {
+            Target::File { file, name } => {
+                if let Err(e) = file.set_len(self.durable) {
+                    log::warn!("{name}: could not cut a partly written line back out: {e}");
+                }
+                name.clone()
+            }
+            Target::Stdout => "stdout".to_string(),
+        };
+        self.error = Some(OutputError { target: name, error, written: self.lines.load(Relaxed) });
+    }
+
+    /// Writes the rest; reports what the output holds.
+    pub(crate) fn finish(mut self) -> Written {
+        self.commit();
+        Written { lines: self.lines.load(Relaxed), lost: self.lost, error: self.error.map(|e| e.to_string()) }
+    }
+}
+
+/// Writes as much of `block` as the target takes: how many bytes went out, and the error
+/// that stopped it, if any.
+fn write_some(out: &mut impl Write, block: &[u8]) -> (usize, io::Result<()>) {
+    let mut done = 0;
+    while done < block.len() {
+        match out.write(&block[done..]) {
+            Ok(0) => return (done, Err(io::ErrorKind::WriteZero.into())),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (done, Err(e)),
+        }
+    }
+    (done, Ok(()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_counted_and_the_header_is_not() {
+        let p = std::env::temp_dir().join(format!("ticklane-sink-{}", std::process::id()));
+        let file = File::create(&p).expect("create");
+        let lines = Arc::new(AtomicU64::new(0));
+        let mut s = LineSink::new(Target::File { file, name: "--out x".into() }, Some("h"), lines.clone());
+        for i in 0..10_000 {
+            s.line(format!("line {i}\n").as_bytes());
+        }
+        let w = s.finish();
+        assert_eq!((w.lines, w.lost, w.error), (10_000, 0, None));
+        let text = std::fs::read_to_string(&p).expect("read");
+        assert_eq!(text.lines().count(), 10_001);
+        assert!(text.starts_with("h\nline 0\n") && text.ends_with("line 9999\n"));
+    }
+
+    /// A full device: `/dev/full` refuses every write with ENOSPC.
+    #[test]
+    fn a_failed_write_is_reported_with_how_far_the_output_got() {
+        let Ok(file) = std::fs::OpenOptions::new().write(true).open("/dev/full") else { return };
+        let mut s =
+            LineSink::new(Target::File { file, name: "--out /dev/full".into() }, None, Arc::new(AtomicU64::new(0)));
+        for _ in 0..3 {
+            s.line(b"a\n");
+        }
+        let w = s.finish();
+        assert_eq!((w.lines, w.lost), (0, 3));
+        let e = w.error.expect("an error");
+        assert!(
+            e.starts_with("--out /dev/full: No space left on device") && e.ends_with("after 0 complete lines"),
+            "{e}"
+        );
+    }
+}
