@@ -79,7 +79,7 @@ pub(crate) struct ReplayArgs {
     /// Allow more than 4 shards per core (each extra shard costs wake-ups and cache).
     #[arg(help_heading = "Running", long)]
     pub(crate) oversubscribe: bool,
-    /// Thread pinning: auto (pin only to cores that are idle at start), always, never.
+    /// Thread pinning: auto (pin only when nothing else runs at start), always, never.
     #[arg(help_heading = "Running", long, value_enum, default_value = "auto")]
     pub(crate) pin: PinArg,
     /// Drop repeated trades.
@@ -169,7 +169,7 @@ pub(crate) struct StoreArgs {
 /// Thread pinning on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum PinArg {
-    /// Pin the reader and the shards only when the cores are idle at start.
+    /// Pin the reader and the shards only when nothing else is runnable at start.
     Auto,
     /// Always pin (the reader to the first core, shards and writer to the others).
     Always,
