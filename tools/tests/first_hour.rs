@@ -294,6 +294,27 @@ fn a_paced_run_writes_each_bar_as_it_is_released() {
     let _ = child.wait();
 }
 
+/// Under a terminal (a pseudo-terminal from util-linux's `script`), a paced run shows the
+/// progress bar moving by time, with the rate and the time left.
+#[test]
+fn a_paced_run_under_a_terminal_shows_progress() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: util-linux `script` (a pseudo-terminal) is not installed");
+        return;
+    }
+    let mut text = String::from("ts_event,instrument,price,size\n");
+    for i in 0..300i64 {
+        text.push_str(&format!("{},X,{},1\n", i * 10_000_000, 100 + i % 7));
+    }
+    let f = write("p300.csv", text.as_bytes());
+    let cmd = format!("{BIN} replay --speed 2 --out /dev/null {}", s(&f));
+    let o = watchdog(move || Command::new("script").args(["-qec", &cmd, "/dev/null"]).output().expect("script"));
+    let screen = String::from_utf8_lossy(&o.stdout).replace('\r', "\n");
+    let frames: Vec<&str> = screen.lines().filter(|l| l.contains(" trades (") && l.contains(" left, ")).collect();
+    assert!(frames.len() >= 2, "the bar should have moved several times:\n{screen}");
+    assert_ne!(frames.first(), frames.last(), "{screen}");
+}
+
 #[test]
 fn a_full_disk_leaves_whole_lines_and_an_exact_account() {
     // A file-size limit (SIGXFSZ ignored) fails writes part-way exactly as a full disk does.

@@ -282,6 +282,9 @@ impl Source for DbnSource {
     }
 
     fn position(&self) -> u64 {
-        self.position.load(Relaxed)
+        match self.compression {
+            Compression::None => self.offset,
+            _ => self.position.load(Relaxed),
+        }
     }
 }

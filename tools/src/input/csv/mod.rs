@@ -62,7 +62,8 @@ pub(super) fn find(header: &[String], name: &str) -> Option<usize> {
 pub struct CsvSource {
     path: PathBuf,
     lines: Lines<BufReader<Bytes>>,
-    position: Arc<AtomicU64>,
+    /// Raw bytes read, for progress through a compressed file (else the lines consumed are).
+    position: Option<Arc<AtomicU64>>,
     line: Vec<u8>,
     line_no: u64,
     tardis: bool,
@@ -110,7 +111,7 @@ impl CsvSource {
         Ok(CsvSource {
             path: path.to_path_buf(),
             lines,
-            position: stream.position,
+            position: (stream.compression != super::stream::Compression::None).then_some(stream.position),
             line: Vec::with_capacity(256),
             line_no: 1,
             tardis,
@@ -254,6 +255,6 @@ impl Source for CsvSource {
     }
 
     fn position(&self) -> u64 {
-        self.position.load(Relaxed)
+        self.position.as_ref().map_or(self.lines.consumed, |p| p.load(Relaxed))
     }
 }
