@@ -264,6 +264,49 @@ fn a_signal_interrupts_a_blocked_read_and_everything_accepted_is_written() {
     assert_eq!(summary(&sum)["bars"], 5);
 }
 
+/// A second signal while the drain is stuck (the output is a FIFO whose reader stopped
+/// reading): exit at once, saying exactly how many complete bars the output holds.
+#[test]
+fn a_second_signal_exits_at_once_and_counts_exactly_what_was_written() {
+    let fifo = tmp("out.fifo");
+    let _ = std::fs::remove_file(&fifo);
+    assert!(Command::new("mkfifo").arg(&fifo).status().expect("mkfifo").success());
+    let input = data("tardis_binance-futures_BTCUSDT_trades_2020-02-22.csv"); // 2,959 bars, 339 kB
+    let child = Command::new(BIN)
+        .args(["replay", "--pin", "never", "--out", s(&fifo), s(&input)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let pid = child.id();
+    let mut reader = std::fs::File::open(&fifo).expect("open the FIFO");
+    let mut got = vec![0u8; 1000];
+    reader.read_exact(&mut got).expect("the first bytes");
+    let (o, rest) = watchdog(move || {
+        // The writer is blocked once it has written what the pipe holds (64 kB) after them.
+        let wchar = || {
+            let t = std::fs::read_to_string(format!("/proc/{pid}/io")).unwrap_or_default();
+            t.lines().find_map(|l| l.strip_prefix("wchar: ")?.parse::<usize>().ok()).unwrap_or(usize::MAX)
+        };
+        while wchar() < 60_000 {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        for _ in 0..2 {
+            assert!(Command::new("kill").args(["-TERM", &pid.to_string()]).status().expect("kill").success());
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        let o = child.wait_with_output().expect("wait");
+        let mut rest = Vec::new();
+        reader.read_to_end(&mut rest).expect("what the pipe held");
+        (o, rest)
+    });
+    got.extend(rest);
+    assert_eq!(o.status.code(), Some(143), "{}", err(&o));
+    let bars = got.iter().filter(|&&c| c == b'\n').count() - 1;
+    assert!(got.ends_with(b"\n"), "no half line reached the reader");
+    assert!(err(&o).contains(&format!("the output holds {bars} complete bars")), "{bars}: {}", err(&o));
+}
+
 #[test]
 fn a_paced_run_writes_each_bar_as_it_is_released() {
     // 49 trades 100 ms apart at recorded speed: about 5 s; the first bar is final after 1 s.

@@ -60,7 +60,13 @@ pub(crate) struct LineSink {
     error: Option<OutputError>,
     /// The header line is in `block` (it is not counted as a line).
     header_pending: bool,
+    /// The largest single write: `PIPE_BUF` into a pipe, FIFO or terminal (a write that small
+    /// goes in whole or not at all, so the line count stays exact while the reader lags).
+    piece: usize,
 }
+
+/// Writes up to this size into a pipe are atomic (POSIX guarantees at least 512; Linux 4096).
+const PIPE_BUF: usize = 4096;
 
 impl LineSink {
     /// A sink into `target`, its line count shared through `lines`; `header` is written first
@@ -72,7 +78,12 @@ impl LineSink {
             block.push(b'\n');
         }
         let header_pending = header.is_some();
-        LineSink { target, block, pending: 0, durable: 0, lines, lost: 0, error: None, header_pending }
+        let regular = match &target {
+            Target::File { file, .. } => file.metadata().is_ok_and(|m| m.is_file()),
+            Target::Stdout => false,
+        };
+        let piece = if regular { usize::MAX } else { PIPE_BUF };
+        LineSink { target, block, pending: 0, durable: 0, lines, lost: 0, error: None, header_pending, piece }
     }
 
     /// Adds one line (ending in `\n`); writes a block when one is full.
@@ -89,40 +100,42 @@ impl LineSink {
         }
     }
 
-    /// Writes what is gathered (and flushes stdout), so a reader sees every line so far.
+    /// Writes what is gathered (and flushes stdout), so a reader sees every line so far. The
+    /// shared line count grows as each write call hands lines to the operating system, so it
+    /// is exact even while a write is blocked.
     pub(crate) fn commit(&mut self) {
         if self.block.is_empty() || self.error.is_some() {
             return;
         }
+        let block = std::mem::take(&mut self.block);
+        let (lines, mut header) = (self.lines.clone(), self.header_pending);
+        let mut counted = 0u64;
+        let mut count = |chunk: &[u8]| {
+            let mut n = memchr::memchr_iter(b'\n', chunk).count() as u64;
+            if header && n > 0 {
+                (header, n) = (false, n - 1);
+            }
+            counted += n;
+            lines.store(lines.load(Relaxed) + n, Relaxed);
+        };
         let (done, result) = match &mut self.target {
-            Target::File { file, .. } => write_some(file, &self.block),
+            Target::File { file, .. } => write_some(file, &block, self.piece, &mut count),
             Target::Stdout => {
                 let mut out = io::stdout().lock();
-                let (n, r) = write_some(&mut out, &self.block);
+                let (n, r) = write_some(&mut out, &block, self.piece, &mut count);
                 (n, r.and_then(|()| out.flush()))
             }
         };
-        match result {
-            Ok(()) => self.written(self.block.len(), self.pending),
-            Err(error) => {
-                // Keep the whole lines that made it; cut the partial one back out.
-                let keep = self.block[..done].iter().rposition(|&c| c == b'\n').map_or(0, |p| p + 1);
-                let lines = memchr::memchr_iter(b'\n', &self.block[..keep]).count() as u64
-                    - u64::from(self.header_pending && keep > 0);
-                self.written(keep, lines);
-                self.lost += self.pending - lines;
-                self.fail(error);
-            }
+        // Only whole lines stay: a partly written one is cut back out of a file.
+        self.durable += block[..done].iter().rposition(|&c| c == b'\n').map_or(0, |p| p + 1) as u64;
+        if let Err(error) = result {
+            self.lost += self.pending - counted;
+            self.fail(error);
         }
         self.header_pending = false;
+        self.block = block;
         self.block.clear();
         self.pending = 0;
-    }
-
-    /// `bytes` of the block, holding `lines` lines, are in the output.
-    fn written(&mut self, bytes: usize, lines: u64) {
-        self.durable += bytes as u64;
-        self.lines.store(self.lines.load(Relaxed) + lines, Relaxed);
     }
 
     /// Cuts a file back to its last whole line and records the error.
@@ -146,14 +159,27 @@ impl LineSink {
     }
 }
 
-/// Writes as much of `block` as the target takes: how many bytes went out, and the error
-/// that stopped it, if any.
-fn write_some(out: &mut impl Write, block: &[u8]) -> (usize, io::Result<()>) {
+/// Writes as much of `block` as the target takes, at most `piece` bytes a call, calling
+/// `written` with each chunk that went out: how many bytes did, and the error that stopped it.
+fn write_some(
+    out: &mut impl Write,
+    block: &[u8],
+    piece: usize,
+    written: &mut impl FnMut(&[u8]),
+) -> (usize, io::Result<()>) {
     let mut done = 0;
     while done < block.len() {
-        match out.write(&block[done..]) {
+        let mut end = block.len().min(done.saturating_add(piece));
+        if end < block.len() {
+            // End the piece at a line break, so a reader never gets half a line.
+            end = memchr::memrchr(b'\n', &block[done..end]).map_or(end, |p| done + p + 1);
+        }
+        match out.write(&block[done..end]) {
             Ok(0) => return (done, Err(io::ErrorKind::WriteZero.into())),
-            Ok(n) => done += n,
+            Ok(n) => {
+                written(&block[done..done + n]);
+                done += n;
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return (done, Err(e)),
         }
