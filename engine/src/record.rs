@@ -75,6 +75,13 @@ impl TradeId {
         self.tag != 0
     }
 
+    /// The id as two integers (its 16 bytes and its encoding tag) for compact hashing: equal
+    /// ids give equal pairs and different ids different pairs.
+    #[inline]
+    pub fn key(&self) -> (u128, u8) {
+        (u128::from_le_bytes(self.bytes), self.tag)
+    }
+
     /// An id from its text (empty text is [`TradeId::NONE`]).
     pub fn from_text(t: &[u8]) -> TradeId {
         let mut bytes = [0u8; 16];

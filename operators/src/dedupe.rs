@@ -10,20 +10,23 @@
 //!   ([`DUPLICATES`]). A key is remembered while its first occurrence's
 //!   `ts_event ≥ watermark − ttl` (default 10 s), judged with the per-trade watermark stamp, so
 //!   results do not depend on batching or shard count.
-//! - State is bounded: keys are evicted in insertion order once past the horizon, and a
-//!   per-shard `capacity` cap evicts the oldest (counted in [`DEDUPE_EVICTED`]).
+//! - State is bounded. Keys live in two generations of tables, each key with the event time of
+//!   its first occurrence: lookups check both, and a key older than the horizon counts as absent
+//!   (so the horizon is exact); when the watermark passes the newest key of the older
+//!   generation plus the ttl, that whole generation is dropped at once ([`DEDUPE_EXPIRED`])
+//!   instead of one table probe per expiring key. A per-shard `capacity` cap drops the older
+//!   generation early (its keys still within the horizon count in [`DEDUPE_EVICTED`]).
 //!   Capacity evictions depend on how instruments are spread over shards: size the cap so that
 //!   it never fires in normal operation, and alert on the counter.
 
-use ahash::RandomState;
 use hashbrown::hash_map::Entry;
 use hashbrown::HashMap;
-use std::collections::VecDeque;
-use std::hash::Hash;
+use std::hash::{Hash, Hasher};
 use std::num::NonZeroUsize;
 use std::time::Duration;
 use ticklane_engine::{
-    ConfigCheck, ConfigError, Counter, DagBuilder, Fixed, Side, Stamped, Timestamp, Trade, TradeId, Transform,
+    ConfigCheck, ConfigError, Counter, DagBuilder, Fixed, FoldState, Side, Stamped, Timestamp, Trade, TradeId,
+    Transform,
 };
 
 /// Repeats a [`Dedupe`] dropped.
@@ -165,65 +168,103 @@ pub struct DedupeCounters {
     pub expired: u64,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-struct IdKey(u32, TradeId);
+/// `(instrument, trade_id)` as three words: the id's bytes, and the instrument with the id's
+/// encoding tag.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct IdKey(u128, u64);
+
+impl IdKey {
+    #[inline]
+    fn new(inst: u32, id: TradeId) -> IdKey {
+        let (bytes, tag) = id.key();
+        IdKey(bytes, u64::from(inst) | u64::from(tag) << 32)
+    }
+}
+
+impl Hash for IdKey {
+    #[inline]
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        h.write_u128(self.0);
+        h.write_u64(self.1);
+    }
+}
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 struct ContentKey(u32, Timestamp, Timestamp, Fixed, Fixed, Side);
 
+/// The keys seen within the horizon, with the event time of their first occurrence, in two
+/// generations: `cur` takes new keys; `prev` is the generation before. Invariant: every key
+/// that `prev` lost was older than the horizon when it was dropped, so the horizon is exact.
 struct Seen<K> {
-    map: HashMap<K, Timestamp, RandomState>,
-    order: VecDeque<(Timestamp, K)>,
+    cur: HashMap<K, Timestamp, FoldState>,
+    prev: HashMap<K, Timestamp, FoldState>,
+    /// The largest event time of any key inserted so far.
+    max_ts: Timestamp,
+    /// Once the watermark passes this, every key of `prev` is past the horizon: it is dropped
+    /// and `cur` becomes `prev` (set to `max_ts + ttl` at each rotation).
+    rotate_at: Timestamp,
 }
 
 impl<K: Hash + Eq + Copy> Seen<K> {
     fn new() -> Self {
-        // Fixed seeds: iteration order never matters here, but reproducible runs are easier to
-        // debug.
-        Seen { map: HashMap::with_hasher(RandomState::with_seeds(1, 2, 3, 4)), order: VecDeque::new() }
+        let s = FoldState::new();
+        Seen { cur: HashMap::with_hasher(s), prev: HashMap::with_hasher(s), max_ts: i64::MIN, rotate_at: i64::MIN }
     }
 
-    /// True if `k` is new (and remembers it). One table probe per expiry and one per trade
-    /// (the entry API), not a lookup followed by an insert or remove.
+    /// True if `k` is new (and remembers it): one probe of each generation per trade.
     #[inline]
     fn insert(&mut self, k: K, ts: Timestamp, wm: Timestamp, cfg: &DedupeConfig, c: &mut DedupeCounters) -> bool {
         let cutoff = wm.saturating_sub(cfg.ttl);
-        while let Some(&(t, old)) = self.order.front() {
-            if t >= cutoff {
-                break;
-            }
-            self.order.pop_front();
-            if let Entry::Occupied(e) = self.map.entry(old) {
-                if *e.get() == t {
-                    e.remove();
-                    c.expired += 1;
-                }
-            }
+        self.max_ts = self.max_ts.max(ts);
+        if wm > self.rotate_at {
+            self.rotate(cfg.ttl, c);
         }
-        if self.map.len() >= cfg.capacity.get() && !self.map.contains_key(&k) {
-            while let Some((t, old)) = self.order.pop_front() {
-                if let Entry::Occupied(e) = self.map.entry(old) {
-                    if *e.get() == t {
-                        e.remove();
-                        c.evicted += 1;
-                        break;
-                    }
-                }
-            }
-        }
-        match self.map.entry(k) {
+        let full = self.cur.len() + self.prev.len() >= cfg.capacity.get();
+        match self.cur.entry(k) {
             Entry::Occupied(mut e) => {
                 if *e.get() >= cutoff {
                     return false;
                 }
-                e.insert(ts); // the remembered one expired: this is a new first occurrence
+                e.insert(ts); // the remembered one is past the horizon: a new first occurrence
             }
             Entry::Vacant(e) => {
-                e.insert(ts);
+                if self.prev.get(&k).is_some_and(|&t| t >= cutoff) {
+                    return false;
+                }
+                if !full {
+                    e.insert(ts);
+                    return true;
+                }
+                self.evict(cutoff, cfg.ttl, c);
+                self.cur.insert(k, ts);
             }
         }
-        self.order.push_back((ts, k));
         true
+    }
+
+    /// Drops `prev` (every key in it is past the horizon: the watermark passed the newest of
+    /// them plus the ttl) and starts a new generation.
+    #[cold]
+    fn rotate(&mut self, ttl: i64, c: &mut DedupeCounters) {
+        c.expired += self.prev.len() as u64;
+        self.prev.clear();
+        std::mem::swap(&mut self.cur, &mut self.prev);
+        self.rotate_at = self.max_ts.saturating_add(ttl);
+    }
+
+    /// At capacity: drops the older generation now, counting its keys still within the horizon
+    /// as evicted (the rest had expired).
+    #[cold]
+    fn evict(&mut self, cutoff: Timestamp, ttl: i64, c: &mut DedupeCounters) {
+        if self.prev.is_empty() {
+            std::mem::swap(&mut self.cur, &mut self.prev);
+        }
+        let live = self.prev.values().filter(|&&t| t >= cutoff).count() as u64;
+        c.evicted += live;
+        c.expired += self.prev.len() as u64 - live;
+        self.prev.clear();
+        std::mem::swap(&mut self.cur, &mut self.prev);
+        self.rotate_at = self.max_ts.saturating_add(ttl);
     }
 }
 
@@ -263,7 +304,7 @@ impl Dedupe {
                     self.counters.unkeyed += 1;
                     return true;
                 }
-                s.insert(IdKey(t.instrument.0, t.trade_id), t.ts_event, wm, &self.cfg, &mut self.counters)
+                s.insert(IdKey::new(t.instrument.0, t.trade_id), t.ts_event, wm, &self.cfg, &mut self.counters)
             }
             Keys::Content(s) => s.insert(
                 ContentKey(t.instrument.0, t.ts_event, t.ts_recv, t.price, t.size, t.side),
@@ -321,18 +362,21 @@ mod tests {
         assert!(d.admit(&t(1, 10, "a"), 10), "another instrument");
         assert!(d.admit(&t(0, 10, ""), 10) && d.admit(&t(0, 10, ""), 10), "no id: passes");
         assert!(d.admit(&t(0, 300, "a"), 200), "expired: key at 10 < 200 - 100");
+        assert!(d.admit(&t(1, 20, "a"), 200), "its first occurrence (10) is past the horizon, though still in memory");
+        assert_eq!(d.counters().expired, 0, "nothing dropped yet: the first generation was empty");
+        assert!(d.admit(&t(2, 500, "z"), 450), "the watermark passes 300 + 100: the older generation goes");
         let c = d.counters();
         assert_eq!((c.duplicates, c.unkeyed, c.expired), (1, 2, 2));
     }
 
     #[test]
-    fn capacity_evicts_oldest_and_counts() {
+    fn capacity_evicts_the_older_generation_and_counts() {
         let cfg = DedupeConfig::builder().capacity(2).build().expect("cfg");
         let mut d = Dedupe::new(cfg);
         for id in ["a", "b", "c"] {
             assert!(d.admit(&t(0, 1, id), 0));
         }
-        assert_eq!(d.counters().evicted, 1);
+        assert_eq!(d.counters().evicted, 2, "a full table drops its older generation whole");
         assert!(d.admit(&t(0, 1, "a"), 0), "a was evicted, so it passes again");
         assert!(!d.admit(&t(0, 1, "c"), 0));
     }

@@ -17,6 +17,7 @@
 
 mod csv;
 mod dbn;
+mod digits;
 mod excerpt;
 mod merge;
 mod stream;

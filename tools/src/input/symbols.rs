@@ -1,25 +1,59 @@
 //! Instrument names interned per reader: bytes → a local index, without allocating for
 //! names already seen.
 
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+use ticklane::FoldState;
+
+/// Names of up to this many bytes are keyed by packed integers.
+const PACKED: usize = 32;
 
 /// Interns names per reader: bytes → local index, without allocating for known names. Names
-/// of up to 16 bytes (nearly all tickers) are keyed by a packed integer, so a lookup hashes
-/// and compares integers instead of calling `memcmp`.
+/// of up to 32 bytes (tickers, and venue-prefixed names like `binance-futures:BTCUSDT`) are
+/// keyed by packed integers, hashed ([`FoldState`]) over the words in use and compared as
+/// integers; longer names go through a byte-string table.
 #[derive(Default)]
 pub(super) struct Symbols {
-    short: hashbrown::HashMap<(u128, u8), u32, ahash::RandomState>,
+    short: hashbrown::HashMap<Packed, u32, FoldState>,
     long: hashbrown::HashMap<Vec<u8>, u32, ahash::RandomState>,
     pub(super) names: Vec<Arc<str>>,
 }
 
+/// A name of at most [`PACKED`] bytes, zero-padded, and its length.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Packed {
+    words: [u64; PACKED / 8],
+    len: u8,
+}
+
+impl Packed {
+    #[inline]
+    fn new(name: &[u8]) -> Packed {
+        let mut b = [0u8; PACKED];
+        b[..name.len()].copy_from_slice(name);
+        let word =
+            |i: usize| u64::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6], b[i + 7]]);
+        Packed { words: [word(0), word(8), word(16), word(24)], len: name.len() as u8 }
+    }
+}
+
+impl Hash for Packed {
+    /// The length and only the words the name uses.
+    #[inline]
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        h.write_u8(self.len);
+        for &w in &self.words[..usize::from(self.len).div_ceil(8)] {
+            h.write_u64(w);
+        }
+    }
+}
+
 impl Symbols {
+    #[inline]
     pub(super) fn get(&mut self, name: &[u8]) -> u32 {
         let n = self.names.len() as u32;
-        let i = if name.len() <= 16 {
-            let mut k = [0u8; 16];
-            k[..name.len()].copy_from_slice(name);
-            *self.short.entry((u128::from_le_bytes(k), name.len() as u8)).or_insert(n)
+        let i = if name.len() <= PACKED {
+            *self.short.entry(Packed::new(name)).or_insert(n)
         } else {
             match self.long.get(name) {
                 Some(&i) => i,
@@ -40,9 +74,19 @@ mod tests {
     #[test]
     fn symbols_intern_short_and_long_names_apart() {
         let mut s = Symbols::default();
-        let names: [&[u8]; 6] = [b"ESH4", b"ESH4\0", b"A", b"0123456789abcdef", b"0123456789abcdefg", b""];
+        let long = [b'x'; 33];
+        let names: [&[u8]; 8] = [
+            b"ESH4",
+            b"ESH4\0",
+            b"A",
+            b"0123456789abcdef",
+            b"0123456789abcdefg",
+            b"",
+            b"binance-futures:BTCUSDT",
+            &long,
+        ];
         let ids: Vec<u32> = names.iter().map(|n| s.get(n)).collect();
-        assert_eq!(ids, [0, 1, 2, 3, 4, 5]);
+        assert_eq!(ids, [0, 1, 2, 3, 4, 5, 6, 7]);
         assert_eq!(names.iter().map(|n| s.get(n)).collect::<Vec<_>>(), ids, "second sighting, same index");
         assert_eq!(&*s.names[4], "0123456789abcdefg");
     }

@@ -1,9 +1,11 @@
 //! Timestamps in capture files: integer nanoseconds (or microseconds, scaled by the caller)
 //! and RFC 3339 text, parsed from bytes.
 
+use super::digits::eight_digits;
+
 /// A decimal integer with an optional leading `-`; `None` for anything else or on overflow.
-/// (Up to 19 digits accumulate in a `u64` without overflow, so the loop needs no checked
-/// arithmetic: this runs once or twice per record.)
+/// Eight digits at a time ([`eight_digits`]), the rest one by one; up to 19 digits accumulate
+/// in a `u64` without overflow, so no checked arithmetic: this runs once or twice per record.
 pub(super) fn parse_int(b: &[u8]) -> Option<i64> {
     let (neg, digits) = match b.split_first() {
         Some((b'-', rest)) => (true, rest),
@@ -13,7 +15,12 @@ pub(super) fn parse_int(b: &[u8]) -> Option<i64> {
         return None;
     }
     let mut v: u64 = 0;
-    for &c in digits {
+    let mut rest = digits;
+    while let Some((chunk, tail)) = rest.split_first_chunk::<8>() {
+        v = v * 100_000_000 + eight_digits(u64::from_le_bytes(*chunk))?;
+        rest = tail;
+    }
+    for &c in rest {
         let d = c.wrapping_sub(b'0');
         if d > 9 {
             return None;

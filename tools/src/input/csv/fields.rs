@@ -24,12 +24,15 @@ impl Fields {
     #[inline]
     pub(super) fn split(&mut self, line: &[u8]) -> Result<(), QuoteError> {
         self.spans.clear();
-        self.quoted = memchr::memchr(b'"', line).is_some();
-        if self.quoted {
-            return self.split_quoted(line);
-        }
+        self.quoted = false;
         let mut start = 0;
-        for i in memchr::memchr_iter(b',', line) {
+        // One pass finds both: commas split, a quote switches to the RFC 4180 path.
+        for i in memchr::memchr2_iter(b',', b'"', line) {
+            if line[i] == b'"' {
+                self.quoted = true;
+                self.spans.clear();
+                return self.split_quoted(line);
+            }
             self.spans.push((start, i));
             start = i + 1;
         }

@@ -22,18 +22,21 @@ pub(super) struct Lines<R> {
     reader: R,
     /// The previous line was cut: skip to its end first.
     skipping: bool,
+    /// Whether the last line read holds a `"` (found in the same scan as its end).
+    pub(super) quoted: bool,
     /// Bytes consumed, for error offsets.
     pub(super) consumed: u64,
 }
 
 impl<R: BufRead> Lines<R> {
     pub(super) fn new(reader: R) -> Lines<R> {
-        Lines { reader, skipping: false, consumed: 0 }
+        Lines { reader, skipping: false, quoted: false, consumed: 0 }
     }
 
     /// The next line into `line` (cleared first).
     pub(super) fn next(&mut self, line: &mut Vec<u8>) -> io::Result<Line> {
         line.clear();
+        self.quoted = false;
         if self.skipping {
             self.skip_rest()?;
         }
@@ -42,8 +45,16 @@ impl<R: BufRead> Lines<R> {
             if buf.is_empty() {
                 return Ok(if line.is_empty() { Line::End } else { Line::Whole });
             }
-            let (take, whole) = match memchr::memchr(b'\n', buf) {
-                Some(i) => (i + 1, true),
+            // Line ends and quotes in one scan (a quote is rare: noted, then on to the end).
+            let (take, whole) = match memchr::memchr2(b'\n', b'"', buf) {
+                Some(i) if buf[i] == b'\n' => (i + 1, true),
+                Some(i) => {
+                    self.quoted = true;
+                    match memchr::memchr(b'\n', &buf[i..]) {
+                        Some(j) => (i + j + 1, true),
+                        None => (buf.len(), false),
+                    }
+                }
                 None => (buf.len(), false),
             };
             let room = MAX_LINE - line.len();

@@ -2,6 +2,7 @@
 //! in `tardis.rs`; lines (`lines.rs`), fields with RFC 4180 quoting (`fields.rs`) and the
 //! header (`header.rs`) shared by both dialects.
 
+mod fast;
 mod fields;
 mod header;
 mod lines;
@@ -14,6 +15,7 @@ use super::stream::{Bytes, Stream};
 use super::symbols::Symbols;
 use super::time::{parse_int, parse_rfc3339};
 use super::{InputError, ReadOptions, Rec, Source};
+use fast::{Fast, Parsed};
 use fields::Fields;
 use lines::{Line, Lines};
 use std::io::BufReader;
@@ -68,6 +70,8 @@ pub struct CsvSource {
     line_no: u64,
     tardis: bool,
     cols: Columns,
+    /// The one-pass parser for well-formed lines.
+    fast: Fast,
     fields: Fields,
     ts_range: (Timestamp, Timestamp),
     symbols: Symbols,
@@ -108,6 +112,7 @@ impl CsvSource {
         let tardis = tardis.unwrap_or_else(|| super::tardis::looks_like(&header));
         let missing = |what: &str| fatal("header", header::not_a_trades_header(&head, &header, what));
         let cols = if tardis { super::tardis::columns(&header, missing)? } else { columns(&header, missing)? };
+        let fast = Fast::new(&cols, header.len(), tardis);
         Ok(CsvSource {
             path: path.to_path_buf(),
             lines,
@@ -116,6 +121,7 @@ impl CsvSource {
             line_no: 1,
             tardis,
             cols,
+            fast,
             fields: Fields::default(),
             ts_range: opt.ts_range,
             symbols: Symbols::default(),
@@ -148,6 +154,58 @@ impl CsvSource {
 
     fn parse_line(&mut self) -> Result<Rec, InputError> {
         let end = header::trim_line_break(&self.line).len();
+        if !self.lines.quoted {
+            if let Some(rec) = self.fast.parse(&self.line[..end]).and_then(|p| self.accept(p)) {
+                return Ok(rec);
+            }
+        }
+        self.parse_general(end)
+    }
+
+    /// A line the fast path read, if every check passes (else the general parser reads it
+    /// again to say what is wrong).
+    #[inline]
+    fn accept(&mut self, p: Parsed) -> Option<Rec> {
+        let (lo, hi) = self.ts_range;
+        if p.ts < lo || p.ts > hi || p.size.raw() <= 0 {
+            return None;
+        }
+        let span = |(a, b): fast::Span| a..b;
+        let side = match self.cols.side {
+            Some(_) => Side::parse(&self.line[span(p.side)])?,
+            None => Side::None,
+        };
+        let trade_id = self.cols.id.map_or(TradeId::NONE, |_| TradeId::from_text(&self.line[span(p.id)]));
+        let sym = if self.cols.instrument.is_some() {
+            let name = &self.line[span(p.instrument)];
+            if name.is_empty() {
+                return None;
+            }
+            self.symbols.get(name)
+        } else {
+            let mut buf = std::mem::take(&mut self.name_buf);
+            buf.clear();
+            buf.extend_from_slice(&self.line[span(p.exchange)]);
+            buf.push(b':');
+            buf.extend_from_slice(&self.line[span(p.symbol)]);
+            let i = self.symbols.get(&buf);
+            self.name_buf = buf;
+            i
+        };
+        let trade = Trade {
+            ts_event: p.ts,
+            ts_recv: p.recv,
+            price: p.price,
+            size: p.size,
+            trade_id,
+            instrument: InstrumentId(0),
+            side,
+        };
+        Some((sym, trade))
+    }
+
+    /// Any line, field by field, with an exact error for whatever is wrong.
+    fn parse_general(&mut self, end: usize) -> Result<Rec, InputError> {
         if let Err(e) = self.fields.split(&self.line[..end]) {
             return Err(self.bad("bad_quote", format!("{} at byte {} of the line", e.what, e.at)));
         }
