@@ -4,13 +4,12 @@
 //! short or corrupt record is an error with its byte offset, never a panic.
 
 use super::excerpt::excerpt;
-use super::stream::{Bytes, Compression, Stream};
+use super::stream::{Compression, Counting, Stream};
 use super::symbols::Symbols;
 use super::{InputError, ReadOptions, Rec, Source};
 use dbn::decode::{DbnMetadata, DecodeRecordRef};
 use dbn::Record;
 use std::collections::HashMap;
-use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -24,24 +23,11 @@ pub const MAX_METADATA: u32 = 256 << 20;
 /// `DBN`, the version byte, and the metadata length.
 const PRELUDE: u64 = 8;
 
-/// Counts the decompressed bytes the decoder takes (it reads ahead in blocks).
-struct Counting {
-    inner: Bytes,
-    read: Arc<AtomicU64>,
-}
-
-impl Read for Counting {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.read.fetch_add(n as u64, Relaxed);
-        Ok(n)
-    }
-}
-
 /// Databento DBN trades (and MBP-1 trade events), via the `dbn` crate. The instrument is
 /// `dataset:raw_symbol` from the file's symbology, else `dataset:instrument_id`.
 pub struct DbnSource {
     path: PathBuf,
+    /// Over the decompressed bytes, counted (the decoder reads ahead in blocks).
     decoder: dbn::decode::DbnDecoder<Counting>,
     /// Decompressed bytes the decoder has read.
     decoded: Arc<AtomicU64>,

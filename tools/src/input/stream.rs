@@ -95,10 +95,10 @@ fn peek(mut r: Bytes, n: usize) -> io::Result<(Vec<u8>, Bytes)> {
     Ok((head.clone(), Box::new(Cursor::new(head).chain(r))))
 }
 
-/// Counts the bytes a reader hands out.
-struct Counting {
-    inner: Bytes,
-    read: Arc<AtomicU64>,
+/// Counts the bytes a reader hands out (into a counter others read).
+pub(super) struct Counting {
+    pub(super) inner: Bytes,
+    pub(super) read: Arc<AtomicU64>,
 }
 
 impl Read for Counting {

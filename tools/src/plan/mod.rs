@@ -11,7 +11,7 @@ mod pipeline;
 mod store;
 
 pub(crate) use engine::EnginePlan;
-pub(crate) use outputs::{OutputPlan, Target};
+pub(crate) use outputs::{Destination, OutputPlan};
 pub(crate) use pipeline::{Pipeline, BARS, DEDUPE, FEED, LATE, OUT};
 pub(crate) use store::StorePlan;
 

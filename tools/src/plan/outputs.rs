@@ -7,7 +7,7 @@ use crate::output::OutFormat;
 use std::path::PathBuf;
 
 /// A place to write.
-pub(crate) enum Target {
+pub(crate) enum Destination {
     Stdout,
     File(PathBuf),
 }
@@ -15,7 +15,7 @@ pub(crate) enum Target {
 /// The outputs of a run.
 pub(crate) struct OutputPlan {
     /// Bars, unless they go only to the store.
-    pub(crate) bars: Option<(Target, OutFormat)>,
+    pub(crate) bars: Option<(Destination, OutFormat)>,
     /// Late trades (ticklane CSV), under a side-output late policy.
     pub(crate) late: Option<PathBuf>,
     /// The JSON run summary.
@@ -29,10 +29,10 @@ impl OutputPlan {
     /// From `replay`'s flags (`--out`, `--format`, `--late-out`, `--summary`).
     pub(crate) fn from_replay(a: &ReplayArgs, p: &Pipeline) -> OutputPlan {
         let target = match &a.out {
-            Some(path) if path.as_os_str() != "-" => Target::File(path.clone()),
-            _ => Target::Stdout,
+            Some(path) if path.as_os_str() != "-" => Destination::File(path.clone()),
+            _ => Destination::Stdout,
         };
-        let watched = matches!(target, Target::Stdout) && !stdout_is_a_file();
+        let watched = matches!(target, Destination::Stdout) && !stdout_is_a_file();
         OutputPlan {
             bars: p.to_out.then_some((target, a.format)),
             late: a.late_out.clone().filter(|_| p.late_side),

@@ -7,7 +7,7 @@
 use super::signals::Tally;
 use crate::outcome::BadInput;
 use crate::output::{bar_line, trade_line, LineSink, OutFormat, Target, Written, BARS_HEADER, TRADES_HEADER};
-use crate::plan::{OutputPlan, Target as Dest, LATE, OUT};
+use crate::plan::{Destination, OutputPlan, LATE, OUT};
 use core_affinity::CoreId;
 use std::fs::File;
 use std::path::Path;
@@ -28,8 +28,8 @@ impl Files {
     pub(super) fn create(o: &OutputPlan, inputs: &[std::path::PathBuf]) -> anyhow::Result<Files> {
         let bars = match &o.bars {
             None => None,
-            Some((Dest::File(p), format)) => Some((file(p, "--out", inputs)?, *format)),
-            Some((Dest::Stdout, format)) => Some((Target::Stdout, *format)),
+            Some((Destination::File(p), format)) => Some((file(p, "--out", inputs)?, *format)),
+            Some((Destination::Stdout, format)) => Some((Target::Stdout, *format)),
         };
         let late = o.late.as_deref().map(|p| file(p, "--late-out", inputs)).transpose()?;
         let summary = o.summary.as_deref().map(|p| create(p, "--summary", inputs)).transpose()?;
