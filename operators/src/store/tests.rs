@@ -37,8 +37,9 @@ impl BarStore for Flaky {
         if self.always_fail.load(Relaxed) {
             return Err("down".into());
         }
-        if self.fail_next.load(Relaxed) > 0 {
-            self.fail_next.fetch_sub(1, Relaxed);
+        // One atomic step: with two writers, a load then a separate decrement could both
+        // take the last injected failure and wrap the count to u32::MAX (endless failures).
+        if self.fail_next.fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1)).is_ok() {
             return Err("injected failure".into());
         }
         let mut keys: Vec<_> = rows.iter().map(|r| (r.instrument.clone(), r.bar.window_start)).collect();
