@@ -1,6 +1,6 @@
 //! Several sources as one stream ordered by `ts_event`, ties in source order.
 
-use super::{InputError, Rec, Source};
+use super::{Chunk, InputError, Rec, Source};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use ticklane::Timestamp;
@@ -13,13 +13,73 @@ pub struct Merge {
     pending: Vec<Option<Rec>>,
     primed: bool,
     errors: Vec<InputError>,
+    /// With several sources: per source, its symbol index → the merge's; and back.
+    merged: Vec<Vec<u32>>,
+    origin: Vec<(usize, u32)>,
+    /// One source only, and it failed fatally: nothing more to read.
+    done: bool,
 }
 
 impl Merge {
     /// Merges `sources` (in the order the files were given).
     pub fn new(sources: Vec<Box<dyn Source>>) -> Merge {
         let n = sources.len();
-        Merge { sources, heads: BinaryHeap::new(), pending: vec![None; n], primed: false, errors: Vec::new() }
+        Merge {
+            sources,
+            heads: BinaryHeap::new(),
+            pending: vec![None; n],
+            primed: false,
+            errors: Vec::new(),
+            merged: vec![Vec::new(); n],
+            origin: Vec::new(),
+            done: false,
+        }
+    }
+
+    /// The next records of the merged stream into `chunk` (cleared first), each trade's
+    /// `instrument` the merge's symbol index ([`Merge::symbol`]); `false` at the end. One
+    /// source hands over its own chunks; several are merged record by record.
+    pub fn next_chunk(&mut self, chunk: &mut Chunk) -> bool {
+        if self.sources.len() == 1 {
+            if self.done || !self.sources[0].next_chunk(chunk) {
+                return false;
+            }
+            if let Some((at, e)) = chunk.errors.last() {
+                if !e.recoverable {
+                    self.done = true;
+                    chunk.trades.truncate(*at);
+                }
+            }
+            return true;
+        }
+        chunk.clear();
+        while chunk.trades.len() < super::chunk::CHUNK {
+            let Some(item) = self.next() else { break };
+            let item = item.map(|(src, (sym, t))| (self.merged_symbol(src, sym), t));
+            chunk.push(item);
+        }
+        !chunk.is_empty()
+    }
+
+    /// The merge's index for symbol `sym` of source `src`.
+    fn merged_symbol(&mut self, src: usize, sym: u32) -> u32 {
+        let map = &mut self.merged[src];
+        if map.len() <= sym as usize {
+            map.resize(sym as usize + 1, u32::MAX);
+        }
+        if map[sym as usize] == u32::MAX {
+            map[sym as usize] = self.origin.len() as u32;
+            self.origin.push((src, sym));
+        }
+        map[sym as usize]
+    }
+
+    /// The instrument name of the merge's symbol index `i` (from [`Merge::next_chunk`]).
+    pub fn symbol(&self, i: u32) -> &str {
+        match self.sources.len() {
+            1 => self.sources[0].symbol(i),
+            _ => self.origin.get(i as usize).map_or("", |&(s, sym)| self.sources[s].symbol(sym)),
+        }
     }
 
     /// The sources (for symbol names and positions).

@@ -4,7 +4,8 @@
 //! | file | what |
 //! |---|---|
 //! | `stream.rs` | a file or stdin, gzip/zstd decompressed, pipes read interruptibly |
-//! | `csv/` | lines in bounded memory, RFC 4180 fields, the header, ticklane CSV's columns |
+//! | `chunk.rs` | records handed out a few thousand at a time |
+//! | `csv/` | blocks of lines parsed on several threads in order, RFC 4180 fields, the header, ticklane CSV's columns |
 //! | `tardis.rs` | Tardis CSV: detection from the header, its columns |
 //! | `dbn.rs`, `zstd_frames.rs` | Databento DBN (plain or zstd), and the check that a `.zst` is whole |
 //! | `time.rs` | integer and RFC 3339 timestamps |
@@ -15,6 +16,7 @@
 //! Errors quote at most [`EXCERPT_BYTES`] bytes of input, escaped; lines are kept up to
 //! [`MAX_LINE`] bytes; nothing read is ever held whole in memory.
 
+mod chunk;
 mod csv;
 mod dbn;
 mod digits;
@@ -26,6 +28,7 @@ mod tardis;
 mod time;
 mod zstd_frames;
 
+pub use chunk::Chunk;
 pub use csv::{CsvSource, MAX_LINE};
 pub use dbn::{DbnSource, MAX_METADATA};
 pub use excerpt::{excerpt, EXCERPT_BYTES};
@@ -80,6 +83,18 @@ pub type Rec = (u32, Trade);
 pub trait Source: Send {
     /// The next record, a recoverable or fatal error, or `None` at the end.
     fn next(&mut self) -> Option<Result<Rec, InputError>>;
+    /// The next records in one go into `chunk` (cleared first); `false` at the end. After a
+    /// fatal error (the chunk's last) the source is not read again.
+    fn next_chunk(&mut self, chunk: &mut Chunk) -> bool {
+        chunk.clear();
+        while chunk.trades.len() < chunk::CHUNK {
+            let Some(item) = self.next() else { break };
+            if !chunk.push(item) {
+                break;
+            }
+        }
+        !chunk.is_empty()
+    }
     /// The instrument name of local symbol `i`.
     fn symbol(&self, i: u32) -> &str;
     /// Bytes consumed so far (for progress), if known.
@@ -98,12 +113,15 @@ pub struct ReadOptions {
     pub ts_range: (Timestamp, Timestamp),
     /// Raised to make a read blocked on a pipe or FIFO give up (the signal handler does).
     pub stop: Option<StopFlag>,
+    /// Threads parsing CSV blocks besides the reader (0: the reader parses). Records keep
+    /// their input order whatever the count.
+    pub threads: usize,
 }
 
 impl ReadOptions {
-    /// `format`, every representable `ts_event`, no stop flag.
+    /// `format`, every representable `ts_event`, no stop flag, parsing on the reader's thread.
     pub fn new(format: Format) -> ReadOptions {
-        ReadOptions { format, ts_range: (NO_TS + 1, WM_END - 1), stop: None }
+        ReadOptions { format, ts_range: (NO_TS + 1, WM_END - 1), stop: None, threads: 0 }
     }
 }
 

@@ -12,7 +12,7 @@ const PACKED: usize = 32;
 /// of up to 32 bytes (tickers, and venue-prefixed names like `binance-futures:BTCUSDT`) are
 /// keyed by packed integers, hashed ([`FoldState`]) over the words in use and compared as
 /// integers; longer names go through a byte-string table.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(super) struct Symbols {
     short: hashbrown::HashMap<Packed, u32, FoldState>,
     long: hashbrown::HashMap<Vec<u8>, u32, ahash::RandomState>,
@@ -27,13 +27,25 @@ struct Packed {
 }
 
 impl Packed {
+    /// `name` must be at most [`PACKED`] bytes.
     #[inline]
     fn new(name: &[u8]) -> Packed {
-        let mut b = [0u8; PACKED];
-        b[..name.len()].copy_from_slice(name);
-        let word =
-            |i: usize| u64::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3], b[i + 4], b[i + 5], b[i + 6], b[i + 7]]);
-        Packed { words: [word(0), word(8), word(16), word(24)], len: name.len() as u8 }
+        let word = |k: usize| name.get(8 * k..).map_or(0, |rest| word(&rest[..rest.len().min(8)]));
+        Packed { words: [word(0), word(1), word(2), word(3)], len: name.len() as u8 }
+    }
+}
+
+/// Up to eight bytes as a little-endian word, zero-padded, with a few possibly overlapping
+/// loads (no copy through a buffer).
+#[inline(always)]
+fn word(b: &[u8]) -> u64 {
+    let byte = |i: usize| u64::from(b[i]) << (8 * i);
+    let half = |i: usize| u64::from(u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])) << (8 * i);
+    match b.len() {
+        0 => 0,
+        n @ 1..=3 => byte(0) | byte(n / 2) | byte(n - 1),
+        n @ 4..=7 => half(0) | half(n - 4),
+        _ => u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
     }
 }
 
@@ -70,6 +82,16 @@ impl Symbols {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words_are_the_zero_padded_bytes() {
+        let bytes = *b"abcdefghi";
+        for n in 0..=8 {
+            let mut padded = [0u8; 8];
+            padded[..n].copy_from_slice(&bytes[..n]);
+            assert_eq!(word(&bytes[..n]), u64::from_le_bytes(padded), "{n} bytes");
+        }
+    }
 
     #[test]
     fn symbols_intern_short_and_long_names_apart() {

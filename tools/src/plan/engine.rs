@@ -13,6 +13,8 @@ pub(crate) struct EnginePlan {
     pub(crate) reader_core: Option<CoreId>,
     /// The bar writer's core (the last one, shared with a shard).
     pub(crate) writer_core: Option<CoreId>,
+    /// Threads parsing CSV besides the reader.
+    pub(crate) parse_threads: usize,
 }
 
 impl EnginePlan {
@@ -60,7 +62,11 @@ impl EnginePlan {
             .map_err(|e| problems.config(e, &[("shards", "--shards"), ("max_delay", "--max-delay")], "engine"))
             .ok()?;
         let (reader_core, writer_core) = if split { (ids.first().copied(), ids.last().copied()) } else { (None, None) };
-        Some(EnginePlan { config, reader_core, writer_core })
+        let parse_threads = std::env::var("TICKLANE_PARSE_THREADS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(if cores > 1 { cores } else { 0 });
+        Some(EnginePlan { config, reader_core, writer_core, parse_threads })
     }
 
     /// Pins the calling thread (the reader) to its core, if it has one.

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 use ticklane::{Ingress, InstrumentId, PushError, Trade};
-use ticklane_tools::input::{InputError, Merge};
+use ticklane_tools::input::{Chunk, InputError, Merge};
 
 /// How far behind the recorded schedule a paced replay is (published with the progress).
 const PACING_LAG: &str = "ticklane_pacing_lag_seconds";
@@ -31,8 +31,8 @@ pub(crate) struct Fed {
 /// Feeds the merged inputs into the engine.
 pub(super) struct Feeder {
     merge: Merge,
-    /// Per input, per reader-local symbol: the engine's instrument id, once interned.
-    ids: Vec<Vec<Option<InstrumentId>>>,
+    /// Per merged symbol index: the engine's instrument id, once interned.
+    ids: Vec<Option<InstrumentId>>,
     on_error: OnError,
     pacer: Option<Pacer>,
     fed: Fed,
@@ -45,7 +45,7 @@ impl Feeder {
             Speed::Factor(f) => Some(Pacer { factor: f, start: None, max_ts: i64::MIN, lag: Duration::ZERO }),
         };
         let fed = Fed { read: 0, accepted: 0, malformed: BTreeMap::new(), failure: None, max_lag: Duration::ZERO };
-        Feeder { ids: vec![Vec::new(); merge.sources().len()], merge, on_error: plan.on_error, pacer, fed }
+        Feeder { ids: Vec::new(), merge, on_error: plan.on_error, pacer, fed }
     }
 
     /// Feeds until the inputs end, a malformed record stops the run, or a signal arrives;
@@ -56,37 +56,64 @@ impl Feeder {
         progress: &mut Progress,
         signals: &Signals,
     ) -> Result<Fed, PushError> {
-        while let Some(item) = self.merge.next() {
-            if signals.stopping() {
-                break;
-            }
-            let (src, (sym, mut trade)) = match item {
-                Ok(r) => r,
-                Err(e) => match self.malformed(e) {
-                    OnError::Fail => break,
-                    OnError::Skip => continue,
-                },
-            };
-            self.fed.read += 1;
-            trade.instrument = self.instrument(&mut feed, src, sym)?;
-            if let Some(p) = &mut self.pacer {
-                p.wait_for(trade.ts_event, &mut feed, &mut self.fed.max_lag)?;
-            }
-            feed.push(trade)?;
-            self.fed.accepted += 1;
-            signals.tally.accepted.store(self.fed.accepted, Relaxed);
-            // The clock is read every 1,024 trades (every trade when paced: pacing reads it
-            // anyway), the bar and the lag gauge change ten times a second.
-            if (self.fed.accepted.is_multiple_of(1024) || self.pacer.is_some())
-                && progress.tick(self.merge.position(), self.fed.accepted)
-            {
-                if let Some(p) = &self.pacer {
-                    metrics::gauge!(PACING_LAG).set(p.lag.as_secs_f64());
+        let mut chunk = Chunk::default();
+        let mut go = Go { feed: &mut feed, progress, signals };
+        'read: while !signals.stopping() && self.merge.next_chunk(&mut chunk) {
+            let mut from = 0;
+            for (at, e) in std::mem::take(&mut chunk.errors) {
+                if !self.feed(&mut go, &mut chunk.trades[from..at])? {
+                    break 'read;
+                }
+                from = at;
+                if self.malformed(e) == OnError::Fail {
+                    break 'read;
                 }
             }
+            if !self.feed(&mut go, &mut chunk.trades[from..])? {
+                break;
+            }
+            self.tick(&mut go);
         }
         feed.finish()?;
         Ok(self.fed)
+    }
+
+    /// Pushes good records in order, instrument names interned; paced if asked (then
+    /// record by record, watching for signals). Whether to go on.
+    fn feed(&mut self, go: &mut Go<'_>, trades: &mut [Trade]) -> Result<bool, PushError> {
+        for t in trades.iter_mut() {
+            t.instrument = self.instrument(go.feed, t.instrument.0)?;
+        }
+        if self.pacer.is_none() {
+            go.feed.push_all(trades)?;
+            self.fed.read += trades.len() as u64;
+            self.fed.accepted += trades.len() as u64;
+            return Ok(true);
+        }
+        for &t in trades.iter() {
+            if go.signals.stopping() {
+                return Ok(false);
+            }
+            if let Some(p) = &mut self.pacer {
+                p.wait_for(t.ts_event, go.feed, &mut self.fed.max_lag)?;
+            }
+            go.feed.push(t)?;
+            self.fed.read += 1;
+            self.fed.accepted += 1;
+            self.tick(go);
+        }
+        Ok(true)
+    }
+
+    /// Publishes the count for the signal handler, and the progress (the bar and the lag gauge
+    /// change ten times a second).
+    fn tick(&self, go: &mut Go<'_>) {
+        go.signals.tally.accepted.store(self.fed.accepted, Relaxed);
+        if go.progress.tick(self.merge.position(), self.fed.accepted) {
+            if let Some(p) = &self.pacer {
+                metrics::gauge!(PACING_LAG).set(p.lag.as_secs_f64());
+            }
+        }
     }
 
     /// Counts `e`; under `fail` keeps it as the run's failure.
@@ -99,23 +126,29 @@ impl Feeder {
         self.on_error
     }
 
-    /// The engine's id for symbol `sym` of input `src`, interned on first sight.
+    /// The engine's id for the merge's symbol `sym`, interned on first sight.
     #[inline]
-    fn instrument(&mut self, feed: &mut Ingress<Trade>, src: usize, sym: u32) -> Result<InstrumentId, PushError> {
-        let table = &mut self.ids[src];
+    fn instrument(&mut self, feed: &mut Ingress<Trade>, sym: u32) -> Result<InstrumentId, PushError> {
         let s = sym as usize;
-        if table.len() <= s {
-            table.resize(s + 1, None);
+        if self.ids.len() <= s {
+            self.ids.resize(s + 1, None);
         }
-        match table[s] {
+        match self.ids[s] {
             Some(id) => Ok(id),
             None => {
-                let id = feed.intern(self.merge.sources()[src].symbol(sym))?;
-                table[s] = Some(id);
+                let id = feed.intern(self.merge.symbol(sym))?;
+                self.ids[s] = Some(id);
                 Ok(id)
             }
         }
     }
+}
+
+/// Where the feed goes and what it reports to.
+struct Go<'a> {
+    feed: &'a mut Ingress<Trade>,
+    progress: &'a mut Progress,
+    signals: &'a Signals,
 }
 
 /// Replays at `factor` times the recorded speed: each trade waits until its `ts_event` (the

@@ -75,6 +75,7 @@ fn open_inputs(plan: &Plan, signals: &Signals) -> anyhow::Result<(Vec<Box<dyn So
     let opt = ReadOptions {
         ts_range: plan.pipeline.ts_range(),
         stop: Some(signals.stop_flag()),
+        threads: plan.engine.parse_threads,
         ..ReadOptions::new(plan.input_format)
     };
     let mut sources = Vec::with_capacity(plan.inputs.len());

@@ -4,7 +4,7 @@
 //! expect makes it give up (`None`); the general parser then reads the line again and says
 //! exactly what is wrong, so this path never decides an error message.
 
-use super::super::digits::digits;
+use super::super::digits::{digits, short_decimal};
 use super::Columns;
 use ticklane::{Fixed, Timestamp, NO_TS, SCALE};
 
@@ -42,6 +42,7 @@ pub(super) struct Parsed {
 }
 
 /// The columns in file order, and how times are written.
+#[derive(Clone)]
 pub(super) struct Fast {
     roles: Vec<Role>,
     /// Times in integer microseconds (Tardis), else nanoseconds.
@@ -134,6 +135,16 @@ fn text(line: &[u8], i: usize, span: &mut Span) -> usize {
 /// general parser.
 #[inline]
 fn fixed(line: &[u8], i: usize, out: &mut Fixed) -> Option<usize> {
+    if let Some((raw, end)) = short_decimal(line, i) {
+        *out = Fixed::from_raw(raw);
+        return Some(end);
+    }
+    long_fixed(line, i, out)
+}
+
+/// [`fixed`] for decimals of more than 16 bytes or 15 digits.
+#[cold]
+fn long_fixed(line: &[u8], i: usize, out: &mut Fixed) -> Option<usize> {
     let sign = line.get(i).copied();
     let start = i + usize::from(matches!(sign, Some(b'-' | b'+')));
     let (int, ni) = digits(line, start);

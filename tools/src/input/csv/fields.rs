@@ -2,7 +2,7 @@
 //! (`"X:A,B"`, `""` for a quote) when the line has a `"`.
 
 /// Where one line's fields are.
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(super) struct Fields {
     /// `(start, end)` per field, into the line, or into `unquoted` when the line was quoted.
     spans: Vec<(usize, usize)>,

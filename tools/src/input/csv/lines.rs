@@ -26,11 +26,13 @@ pub(super) struct Lines<R> {
     pub(super) quoted: bool,
     /// Bytes consumed, for error offsets.
     pub(super) consumed: u64,
+    /// A read error met after some lines of a block, returned by the next call.
+    pending: Option<io::Error>,
 }
 
 impl<R: BufRead> Lines<R> {
     pub(super) fn new(reader: R) -> Lines<R> {
-        Lines { reader, skipping: false, quoted: false, consumed: 0 }
+        Lines { reader, skipping: false, quoted: false, consumed: 0, pending: None }
     }
 
     /// The next line into `line` (cleared first).
@@ -72,6 +74,51 @@ impl<R: BufRead> Lines<R> {
         }
     }
 
+    /// Whole lines into `block` (cleared first) until it holds at least `target` bytes or the
+    /// input ends: `Ok(None)` at the end, else whether the block's last line was cut (it is
+    /// longer than [`MAX_LINE`]: the block ends with more than `MAX_LINE` bytes of it, and the
+    /// rest is skipped before the next block). An error after some lines were read is
+    /// returned by the next call; the block then holds those lines.
+    pub(super) fn next_block(&mut self, block: &mut Vec<u8>, target: usize) -> io::Result<Option<bool>> {
+        block.clear();
+        if let Some(e) = self.pending.take() {
+            return Err(e);
+        }
+        if self.skipping {
+            self.skip_rest()?;
+        }
+        let mut line_start = 0; // where the block's last (maybe partial) line starts
+        loop {
+            let buf = match self.reader.fill_buf() {
+                Ok(buf) => buf,
+                Err(e) if block.is_empty() => return Err(e),
+                Err(e) => {
+                    self.pending = Some(e);
+                    block.truncate(line_start);
+                    return Ok(Some(false));
+                }
+            };
+            if buf.is_empty() {
+                return Ok((!block.is_empty()).then_some(false));
+            }
+            let (take, done) = block_cut(buf, target.saturating_sub(block.len()));
+            let at = block.len();
+            block.extend_from_slice(&buf[..take]);
+            self.consume(take);
+            if let Some(j) = memchr::memrchr(b'\n', &block[at..]) {
+                line_start = at + j + 1;
+            }
+            if block.len() - line_start > MAX_LINE {
+                block.truncate(line_start + MAX_LINE + 1);
+                self.skipping = true;
+                return Ok(Some(true));
+            }
+            if done {
+                return Ok(Some(false));
+            }
+        }
+    }
+
     fn consume(&mut self, n: usize) {
         self.reader.consume(n);
         self.consumed += n as u64;
@@ -100,6 +147,22 @@ impl<R: BufRead> Lines<R> {
     }
 }
 
+/// How much of `buf` a block with `room` bytes left takes, and whether the block is then
+/// done: up to the last line break within `room`; past `room` only to finish a line.
+fn block_cut(buf: &[u8], room: usize) -> (usize, bool) {
+    if buf.len() < room {
+        return (buf.len(), false);
+    }
+    let window = &buf[..room];
+    if let Some(j) = memchr::memrchr(b'\n', window) {
+        return (j + 1, true);
+    }
+    match memchr::memchr(b'\n', &buf[room..]) {
+        Some(j) => (room + j + 1, true),
+        None => (buf.len(), false),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,5 +182,26 @@ mod tests {
         assert_eq!(buf, b"last");
         assert_eq!(lines.next(&mut buf).expect("read"), Line::End);
         assert_eq!(lines.consumed, input.len() as u64);
+    }
+
+    #[test]
+    fn blocks_hold_whole_lines_and_cut_an_overlong_one() {
+        let mut input = b"a,b\nccc\n".to_vec();
+        input.extend(std::iter::repeat_n(b'x', MAX_LINE + 10));
+        input.extend_from_slice(b"\nd\nlast");
+        for cap in [3, 4096, 1 << 21] {
+            let mut lines = Lines::new(std::io::BufReader::with_capacity(cap, &input[..]));
+            let mut block = Vec::new();
+            let mut next = |target| lines.next_block(&mut block, target).expect("read").map(|cut| (block.clone(), cut));
+            assert_eq!(next(5), Some((b"a,b\n".to_vec(), false)), "capacity {cap}: up to a line break in reach");
+            assert_eq!(next(1), Some((b"ccc\n".to_vec(), false)), "capacity {cap}: one line past the target");
+            let (long, cut) = next(5).expect("the long line");
+            assert!(long.len() > MAX_LINE && long.len() <= MAX_LINE + 11, "capacity {cap}: memory bounded");
+            assert!(long[..MAX_LINE].iter().all(|&c| c == b'x'));
+            assert_eq!(cut, long.last() != Some(&b'\n'), "capacity {cap}: cut unless whole");
+            assert_eq!(next(1 << 20), Some((b"d\nlast".to_vec(), false)), "capacity {cap}: the rest skipped");
+            assert_eq!(next(5), None);
+            assert_eq!(lines.consumed, input.len() as u64);
+        }
     }
 }

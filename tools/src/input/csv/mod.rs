@@ -2,29 +2,34 @@
 //! in `tardis.rs`; lines (`lines.rs`), fields with RFC 4180 quoting (`fields.rs`) and the
 //! header (`header.rs`) shared by both dialects.
 
+mod block;
 mod fast;
 mod fields;
 mod header;
 mod lines;
+mod names;
+mod parser;
+mod pool;
 
 pub(super) use header::SUPPORTED;
 pub use lines::MAX_LINE;
 
+use super::chunk::{Chunk, Cursor};
 use super::excerpt::excerpt;
 use super::stream::{Bytes, Stream};
-use super::symbols::Symbols;
-use super::time::{parse_int, parse_rfc3339};
 use super::{InputError, ReadOptions, Rec, Source};
-use fast::{Fast, Parsed};
-use fields::Fields;
 use lines::{Line, Lines};
-use std::io::BufReader;
+use names::Names;
+use parser::LineParser;
+use pool::{Job, Pool};
+use std::io::{self, BufReader};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-use ticklane::{Fixed, InstrumentId, Side, Timestamp, Trade, TradeId, NO_TS};
+use ticklane::InstrumentId;
 
 /// Where each field of a trade is, by column index.
+#[derive(Clone)]
 pub(super) struct Columns {
     pub(super) ts: usize,
     pub(super) recv: Option<usize>,
@@ -60,22 +65,30 @@ pub(super) fn find(header: &[String], name: &str) -> Option<usize> {
     header.iter().position(|h| h == name)
 }
 
-/// ticklane CSV or Tardis CSV, read line by line.
+/// Bytes of input per block handed to a parser: a few thousand lines, whose trades (about
+/// 64 bytes each) stay in the cache on their way to the engine. (Tiny in unit tests, so that
+/// small files span many blocks.)
+const BLOCK: usize = if cfg!(test) { 64 } else { 1 << 18 };
+
+/// ticklane CSV or Tardis CSV, read in blocks of whole lines parsed on
+/// [`ReadOptions::threads`] threads (in input order, whatever the thread count).
 pub struct CsvSource {
     path: PathBuf,
     lines: Lines<BufReader<Bytes>>,
     /// Raw bytes read, for progress through a compressed file (else the lines consumed are).
     position: Option<Arc<AtomicU64>>,
-    line: Vec<u8>,
+    /// Input bytes consumed up to the end of the last block handed out.
+    delivered: u64,
+    /// Lines handed out so far, the header included.
     line_no: u64,
-    tardis: bool,
-    cols: Columns,
-    /// The one-pass parser for well-formed lines.
-    fast: Fast,
-    fields: Fields,
-    ts_range: (Timestamp, Timestamp),
-    symbols: Symbols,
-    name_buf: Vec<u8>,
+    pool: Pool,
+    names: Names,
+    /// No more blocks to read.
+    ended: bool,
+    /// A read error, reported after every line before it.
+    io_error: Option<io::Error>,
+    /// For the record-at-a-time [`Source::next`].
+    cursor: Cursor,
 }
 
 impl CsvSource {
@@ -112,207 +125,196 @@ impl CsvSource {
         let tardis = tardis.unwrap_or_else(|| super::tardis::looks_like(&header));
         let missing = |what: &str| fatal("header", header::not_a_trades_header(&head, &header, what));
         let cols = if tardis { super::tardis::columns(&header, missing)? } else { columns(&header, missing)? };
-        let fast = Fast::new(&cols, header.len(), tardis);
+        let parser = LineParser::new(cols, header.len(), tardis, opt.ts_range);
         Ok(CsvSource {
             path: path.to_path_buf(),
+            delivered: lines.consumed,
             lines,
             position: (stream.compression != super::stream::Compression::None).then_some(stream.position),
-            line: Vec::with_capacity(256),
             line_no: 1,
-            tardis,
-            cols,
-            fast,
-            fields: Fields::default(),
-            ts_range: opt.ts_range,
-            symbols: Symbols::default(),
-            name_buf: Vec::new(),
+            pool: Pool::new(parser, opt.threads),
+            names: Names::default(),
+            ended: false,
+            io_error: None,
+            cursor: Cursor::default(),
         })
     }
 
-    fn bad(&self, reason: &'static str, detail: String) -> InputError {
-        InputError { at: format!("{}:{}", self.path.display(), self.line_no), reason, detail, recoverable: true }
-    }
-
-    #[inline]
-    fn field(&self, i: usize) -> &[u8] {
-        self.fields.get(&self.line, i)
-    }
-
-    fn time(&self, i: usize, what: &str) -> Result<Timestamp, InputError> {
-        let f = self.field(i);
-        let t = if self.tardis { super::tardis::time(f) } else { parse_int(f).or_else(|| parse_rfc3339(f)) };
-        t.ok_or_else(|| {
-            let unit = if self.tardis { super::tardis::TIME_UNIT } else { "integer nanoseconds or RFC 3339 time" };
-            self.bad("bad_timestamp", format!("{what}: expected {unit}, found {}", excerpt(f)))
-        })
-    }
-
-    fn decimal(&self, i: usize, what: &str, reason: &'static str) -> Result<Fixed, InputError> {
-        let f = self.field(i);
-        Fixed::parse_bytes(f).map_err(|e| self.bad(reason, format!("{what} {}: {e}", excerpt(f))))
-    }
-
-    fn parse_line(&mut self) -> Result<Rec, InputError> {
-        let end = header::trim_line_break(&self.line).len();
-        if !self.lines.quoted {
-            if let Some(rec) = self.fast.parse(&self.line[..end]).and_then(|p| self.accept(p)) {
-                return Ok(rec);
-            }
-        }
-        self.parse_general(end)
-    }
-
-    /// A line the fast path read, if every check passes (else the general parser reads it
-    /// again to say what is wrong).
-    #[inline]
-    fn accept(&mut self, p: Parsed) -> Option<Rec> {
-        let (lo, hi) = self.ts_range;
-        if p.ts < lo || p.ts > hi || p.size.raw() <= 0 {
-            return None;
-        }
-        let span = |(a, b): fast::Span| a..b;
-        let side = match self.cols.side {
-            Some(_) => Side::parse(&self.line[span(p.side)])?,
-            None => Side::None,
-        };
-        let trade_id = self.cols.id.map_or(TradeId::NONE, |_| TradeId::from_text(&self.line[span(p.id)]));
-        let sym = if self.cols.instrument.is_some() {
-            let name = &self.line[span(p.instrument)];
-            if name.is_empty() {
-                return None;
-            }
-            self.symbols.get(name)
-        } else {
-            let mut buf = std::mem::take(&mut self.name_buf);
-            buf.clear();
-            buf.extend_from_slice(&self.line[span(p.exchange)]);
-            buf.push(b':');
-            buf.extend_from_slice(&self.line[span(p.symbol)]);
-            let i = self.symbols.get(&buf);
-            self.name_buf = buf;
-            i
-        };
-        let trade = Trade {
-            ts_event: p.ts,
-            ts_recv: p.recv,
-            price: p.price,
-            size: p.size,
-            trade_id,
-            instrument: InstrumentId(0),
-            side,
-        };
-        Some((sym, trade))
-    }
-
-    /// Any line, field by field, with an exact error for whatever is wrong.
-    fn parse_general(&mut self, end: usize) -> Result<Rec, InputError> {
-        if let Err(e) = self.fields.split(&self.line[..end]) {
-            return Err(self.bad("bad_quote", format!("{} at byte {} of the line", e.what, e.at)));
-        }
-        let need = [
-            Some(self.cols.ts),
-            Some(self.cols.price),
-            Some(self.cols.size),
-            self.cols.instrument,
-            self.cols.exchange,
-            self.cols.symbol,
-        ];
-        let widest = need.iter().flatten().max().copied().unwrap_or(0);
-        if self.fields.len() <= widest {
-            let detail = format!(
-                "expected at least {} fields, found {}: {}",
-                widest + 1,
-                self.fields.len(),
-                excerpt(&self.line[..end])
-            );
-            return Err(self.bad("missing_field", detail));
-        }
-        let ts_event = self.time(self.cols.ts, "ts_event")?;
-        if ts_event < self.ts_range.0 || ts_event > self.ts_range.1 {
-            return Err(self.bad("bad_timestamp", super::out_of_range(ts_event, self.ts_range)));
-        }
-        let ts_recv = match self.cols.recv {
-            Some(i) if !self.field(i).is_empty() => self.time(i, "ts_recv")?,
-            _ => NO_TS,
-        };
-        let price = self.decimal(self.cols.price, "price", "bad_price")?;
-        let size = self.decimal(self.cols.size, "size", "bad_size")?;
-        if size.raw() <= 0 {
-            return Err(
-                self.bad("bad_size", format!("size must be positive, found {}", excerpt(self.field(self.cols.size))))
-            );
-        }
-        let side = match self.cols.side {
-            Some(i) => Side::parse(self.field(i)).ok_or_else(|| {
-                self.bad(
-                    "bad_side",
-                    format!("side: expected buy, sell, b, s or empty, found {}", excerpt(self.field(i))),
-                )
-            })?,
-            None => Side::None,
-        };
-        let trade_id = self.cols.id.map_or(TradeId::NONE, |i| TradeId::from_text(self.field(i)));
-        let sym = self.symbol_index()?;
-        Ok((sym, Trade { ts_event, ts_recv, price, size, trade_id, instrument: InstrumentId(0), side }))
-    }
-
-    /// The local index of this line's instrument (ticklane: its name; Tardis:
-    /// `exchange:symbol`).
-    #[inline]
-    fn symbol_index(&mut self) -> Result<u32, InputError> {
-        Ok(match (self.cols.instrument, self.cols.exchange, self.cols.symbol) {
-            (Some(i), _, _) => {
-                if self.field(i).is_empty() {
-                    return Err(self.bad("missing_field", "instrument: expected a name, found an empty field".into()));
+    /// Keeps the parsers busy: reads blocks while they have room.
+    fn read_ahead(&mut self) {
+        while !self.ended && self.pool.has_room() {
+            let mut job = self.pool.spare();
+            match self.lines.next_block(&mut job.block, BLOCK) {
+                Ok(Some(cut)) => {
+                    (job.cut, job.position) = (cut, self.lines.consumed);
+                    self.pool.submit(job);
                 }
-                self.symbols.get(self.fields.get(&self.line, i))
+                Ok(None) => {
+                    self.ended = true;
+                    self.pool.recycle(job);
+                }
+                Err(e) => {
+                    (self.ended, self.io_error) = (true, Some(e));
+                    self.pool.recycle(job);
+                }
             }
-            (None, Some(e), Some(s)) => {
-                let mut buf = std::mem::take(&mut self.name_buf);
-                buf.clear();
-                buf.extend_from_slice(self.field(e));
-                buf.push(b':');
-                buf.extend_from_slice(self.field(s));
-                let i = self.symbols.get(&buf);
-                self.name_buf = buf;
-                i
-            }
-            _ => return Err(self.bad("missing_field", "no instrument column".into())),
-        })
+        }
+    }
+
+    /// Moves a parsed block into `chunk`: symbol indexes made the source's, errors located.
+    fn deliver(&mut self, mut job: Job, chunk: &mut Chunk) {
+        let map = self.names.learn(job.parser, &job.out.names, job.out.names_from);
+        for t in &mut job.out.trades {
+            t.instrument = InstrumentId(map[t.instrument.0 as usize]);
+        }
+        std::mem::swap(&mut chunk.trades, &mut job.out.trades);
+        for e in job.out.errors.drain(..) {
+            let at = format!("{}:{}", self.path.display(), self.line_no + e.line);
+            let err = InputError { at, reason: e.bad.reason, detail: e.bad.detail, recoverable: true };
+            chunk.errors.push((e.before, err));
+        }
+        self.line_no += job.out.lines;
+        self.delivered = job.position;
+        self.pool.recycle(job);
+    }
+
+    /// The read error that ended the input, located after the last line read.
+    fn read_failure(&mut self, e: io::Error) -> InputError {
+        let e = InputError::unreadable(&self.path, e);
+        InputError { at: format!("{}:{}", self.path.display(), self.line_no + 1), ..e }
     }
 }
 
 impl Source for CsvSource {
+    fn next_chunk(&mut self, chunk: &mut Chunk) -> bool {
+        chunk.clear();
+        self.read_ahead();
+        match self.pool.next_done() {
+            Ok(Some(job)) => {
+                self.deliver(job, chunk);
+                self.read_ahead();
+                return true;
+            }
+            Ok(None) => {}
+            Err(_) => {
+                self.ended = true;
+                let detail = "a parse thread stopped unexpectedly (a bug in ticklane; please report it)".into();
+                let at = format!("{}:{}", self.path.display(), self.line_no + 1);
+                chunk.errors.push((0, InputError { at, reason: "unreadable", detail, recoverable: false }));
+                return true;
+            }
+        }
+        match self.io_error.take() {
+            Some(e) => {
+                let e = self.read_failure(e);
+                chunk.errors.push((0, e));
+                true
+            }
+            None => false,
+        }
+    }
+
     fn next(&mut self) -> Option<Result<Rec, InputError>> {
         loop {
-            let read = self.lines.next(&mut self.line);
-            self.line_no += 1;
-            match read {
-                Ok(Line::End) => return None,
-                Ok(Line::Whole) => {
-                    if self.line.iter().all(u8::is_ascii_whitespace) {
-                        continue; // blank lines carry nothing
-                    }
-                    return Some(self.parse_line());
-                }
-                Ok(Line::TooLong) => {
-                    let detail =
-                        format!("a line longer than {MAX_LINE} bytes (a binary file?): {}", excerpt(&self.line));
-                    return Some(Err(self.bad("line_too_long", detail)));
-                }
-                Err(e) => {
-                    let e = InputError::unreadable(&self.path, e);
-                    return Some(Err(InputError { at: format!("{}:{}", self.path.display(), self.line_no), ..e }));
-                }
+            if let Some(item) = self.cursor.next() {
+                return Some(item);
+            }
+            let mut chunk = std::mem::take(&mut self.cursor.chunk);
+            let more = self.next_chunk(&mut chunk);
+            self.cursor.chunk = chunk;
+            self.cursor.rewind();
+            if !more {
+                return None;
             }
         }
     }
 
     fn symbol(&self, i: u32) -> &str {
-        self.symbols.names.get(i as usize).map_or("", |n| n)
+        self.names.name(i)
     }
 
     fn position(&self) -> u64 {
-        self.position.as_ref().map_or(self.lines.consumed, |p| p.load(Relaxed))
+        self.position.as_ref().map_or(self.delivered, |p| p.load(Relaxed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{open, Format, InputError, ReadOptions};
+    use super::*;
+
+    /// A record as `(name, ts, price, size)` or an error as `(at, reason, detail)`.
+    type Item = Result<(String, i64, i64, i64), (String, &'static str, String)>;
+
+    /// Every item of `path` read with `threads` parse threads: records as
+    /// `(name, ts, price, size)`, errors as `(at, reason, detail)`.
+    fn items(path: &Path, threads: usize) -> Vec<Item> {
+        let opt = ReadOptions { threads, ..ReadOptions::new(Format::Csv) };
+        let mut src = open(path, &opt).expect("open");
+        let mut out = Vec::new();
+        while let Some(item) = src.next() {
+            out.push(match item {
+                Ok((sym, t)) => Ok((src.symbol(sym).to_string(), t.ts_event, t.price.raw(), t.size.raw())),
+                Err(InputError { at, reason, detail, .. }) => Err((at, reason, detail)),
+            });
+        }
+        out
+    }
+
+    /// The same file line by line with one parser: the oracle for blocks and threads.
+    fn oracle(path: &Path, text: &[u8]) -> Vec<Item> {
+        let mut lines = text.split(|&c| c == b'\n').collect::<Vec<_>>();
+        if lines.last() == Some(&&b""[..]) {
+            lines.pop();
+        }
+        let header = header::names(lines[0]).expect("header");
+        let cols = columns(&header, |_| unreachable!()).expect("columns");
+        let mut p = LineParser::new(cols, header.len(), false, ReadOptions::new(Format::Csv).ts_range);
+        let mut out = Vec::new();
+        for (n, line) in lines.iter().enumerate().skip(1) {
+            let at = format!("{}:{}", path.display(), n + 1);
+            if line.len() >= MAX_LINE {
+                let detail = format!("a line longer than {MAX_LINE} bytes (a binary file?): {}", excerpt(line));
+                out.push(Err((at, "line_too_long", detail)));
+            } else if !line.iter().all(u8::is_ascii_whitespace) {
+                let quoted = line.contains(&b'"');
+                out.push(match p.parse(header::trim_line_break(line), quoted) {
+                    Ok(t) => Ok((
+                        p.symbols.names[t.instrument.0 as usize].to_string(),
+                        t.ts_event,
+                        t.price.raw(),
+                        t.size.raw(),
+                    )),
+                    Err(b) => Err((at, b.reason, b.detail)),
+                });
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn blocks_on_any_number_of_threads_read_as_line_by_line() {
+        let mut text = b"ts_event,instrument,price,size,side,trade_id\n".to_vec();
+        for i in 0..400u32 {
+            let line = match i % 13 {
+                0 => format!("{i},\"X:{},Y\",1.5,2,buy,{i}\r\n", i % 7),
+                1 => "\n".into(),
+                2 => format!("{i},S{},abc,1,,\n", i % 5),
+                3 => format!("{i},S{},1,0,,\n", i % 5),
+                4 if i % 100 == 4 => format!("{i},S1,{},1,,\n", "9".repeat(MAX_LINE + 7)),
+                5 => "   \t\n".into(),
+                _ => format!("{i},SYM{:03},{}.{},0.{},sell,{i}\n", i % 17, 1000 + i, i % 100, i % 9 + 1),
+            };
+            text.extend_from_slice(line.as_bytes());
+        }
+        text.extend_from_slice(b"401,LAST,1,1,,"); // no final line break
+        let path = std::env::temp_dir().join(format!("ticklane-blocks-{}.csv", std::process::id()));
+        std::fs::write(&path, &text).expect("write");
+        let want = oracle(&path, &text);
+        assert!(want.iter().filter(|r| r.is_err()).count() > 50 && want.len() > 300, "the file has both");
+        for threads in [0, 1, 3] {
+            assert!(items(&path, threads) == want, "{threads} parse threads");
+        }
+        std::fs::remove_file(&path).expect("remove");
     }
 }
