@@ -146,12 +146,12 @@ fn graceful_stop_drains_what_was_sent_and_refuses_the_rest() {
     let report = watchdog(Duration::from_secs(30), move || engine.stop().expect("stop"));
     assert!(!report.aborted);
     assert_eq!(rx.try_iter().count(), 10, "everything flushed before stop is delivered");
-    match feed.push(seq_trade(id, 11, 11)) {
-        Ok(()) => {} // buffered locally; refused on the next send
-        Err(e) => panic!("first push after stop should buffer, got {e}"),
-    }
-    let e = feed.flush().expect_err("flush after stop must be refused");
+    // Latency first: a push sends at once, so after the stop it is refused at once.
+    let e = feed.push(seq_trade(id, 11, 11)).expect_err("push after stop must be refused");
     assert_eq!(e, PushError::Stopped { unsent: 1 });
+    let e = feed.push_all(&[seq_trade(id, 12, 12), seq_trade(id, 13, 13)]).expect_err("and push_all");
+    assert_eq!(e, PushError::Stopped { unsent: 2 });
+    assert_eq!(feed.finish(), Err(PushError::Stopped { unsent: 0 }), "finishing loses nothing more");
 }
 
 #[test]

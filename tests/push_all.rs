@@ -1,7 +1,8 @@
 //! `Ingress::push_all` (the batched fast path) against one `push` per record, and both against
-//! a model of the stamps: the same batches, in the same order, with the same watermark stamp
-//! on every record, at any shard count, batch size (1 takes the inline single-record message)
-//! and flush cadence; an unknown instrument stops both at the same record.
+//! a model of the stamps: the same records in the same order on every shard, with the same
+//! watermark stamp on each, at any shard count, batch size and flush cadence; an unknown
+//! instrument stops both at the same record. Latency first: `push` sends each record on its
+//! own, and a `push_all` batch never waits for records of a later call.
 
 mod common;
 
@@ -12,8 +13,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 use ticklane::{Config, DagBuilder, Engine, Fixed, InstrumentId, Kind, PushError, Stamped, Trade};
 
-/// Per shard, the batches its sink saw: `(instrument, ts_event, stamp)` per record.
-type Seen = Vec<Vec<Vec<(u32, i64, i64)>>>;
+/// Per shard, the batches its sink saw: `(instrument, ts_event, stamp, index)` per record.
+type Seen = Vec<Vec<Vec<(u32, i64, i64, i64)>>>;
 
 struct Case {
     shards: usize,
@@ -71,7 +72,7 @@ fn run(c: &Case, batched: bool) -> (Seen, Option<PushError>) {
             let seen = s2.clone();
             let shard = ctx.shard;
             move |b: &[Stamped<Trade>]| {
-                let batch = b.iter().map(|t| (t.rec.instrument.0, t.rec.ts_event, t.wm)).collect();
+                let batch = b.iter().map(|t| (t.rec.instrument.0, t.rec.ts_event, t.wm, t.rec.price.raw())).collect();
                 seen.lock().expect("lock")[shard].push(batch);
             }
         })
@@ -123,7 +124,7 @@ fn check_stamps(c: &Case, seen: &Seen) {
         }
     }
     // Shards split by instrument; within an instrument the order is kept.
-    let mut got: Vec<(u32, i64, i64)> = seen.iter().flatten().flatten().copied().collect();
+    let mut got: Vec<(u32, i64, i64)> = seen.iter().flatten().flatten().map(|r| (r.0, r.1, r.2)).collect();
     let key = |r: &(u32, i64, i64)| r.0;
     let mut exp_by = expect.clone();
     exp_by.sort_by_key(key); // stable: keeps each instrument's order
@@ -131,6 +132,18 @@ fn check_stamps(c: &Case, seen: &Seen) {
     assert_eq!(got, exp_by, "records and stamps differ from the model");
     for batches in seen {
         assert!(batches.iter().all(|b| !b.is_empty() && b.len() <= c.batch), "batch sizes within 1..={}", c.batch);
+    }
+}
+
+/// No batch holds records of two `push_all` calls (`price` is the record's index).
+fn check_calls(c: &Case, seen: &Seen) {
+    let mut call_of = Vec::new();
+    for (k, &len) in c.chunks.iter().enumerate() {
+        call_of.extend(std::iter::repeat_n(k, len));
+    }
+    for batch in seen.iter().flatten() {
+        let first = call_of[batch[0].3 as usize];
+        assert!(batch.iter().all(|r| call_of[r.3 as usize] == first), "a batch spans push_all calls: {batch:?}");
     }
 }
 
@@ -146,7 +159,10 @@ proptest! {
         if c.trades.iter().any(|t| t.instrument.0 >= 9) {
             prop_assert!(matches!(e2, Some(PushError::UnknownInstrument(InstrumentId(999)))));
         }
-        prop_assert_eq!(&one_by_one, &batched, "same batches on every shard");
+        let flat = |seen: &Seen| seen.iter().map(|b| b.concat()).collect::<Vec<_>>();
+        prop_assert_eq!(flat(&one_by_one), flat(&batched), "same records and stamps on every shard");
+        prop_assert!(one_by_one.iter().flatten().all(|b| b.len() == 1), "push sends every record on its own");
         check_stamps(&c, &batched);
+        check_calls(&c, &batched);
     }
 }

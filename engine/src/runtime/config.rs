@@ -207,15 +207,16 @@ impl ConfigBuilder {
         self
     }
 
-    /// Records per batch sent through a ring (≥ 1; the producer sends a shard's batch when
-    /// full).
+    /// Most records per message through a ring (≥ 1). Nothing waits for a batch to fill:
+    /// `push` sends its record at once and `push_all` sends what it was given, in batches of
+    /// at most this many.
     pub fn batch_size(mut self, n: usize) -> Self {
         self.batch_size = n;
         self
     }
 
-    /// The ingress sends every shard its pending batch (and the current watermark) after
-    /// this many pushes (≥ 1), so quiet shards still see time advance.
+    /// The ingress sends every shard the current watermark after this many records (≥ 1),
+    /// so that shards that get no records still see time advance.
     pub fn flush_every(mut self, n: usize) -> Self {
         self.flush_every = n;
         self

@@ -44,15 +44,18 @@ const UNKNOWN: u16 = u16::MAX;
 /// Feeds one source of the DAG. `Send`, not `Clone`: one producer thread per source (declare
 /// several sources for several feed threads; a shard uses the minimum of their watermarks).
 ///
-/// Records are routed to the shard owning their instrument ([`crate::shard_of`]) and buffered
-/// per shard; a shard's batch is sent when it reaches `batch_size`, and every shard is sent
-/// its batch and the current watermark every `flush_every` pushes or on [`Ingress::flush`].
-/// Call `flush` when your feed goes quiet so that windows on quiet shards fire.
+/// Latency first: nothing waits in here for more records to come. [`Ingress::push`] sends its
+/// record to the shard owning its instrument ([`crate::shard_of`]) at once, and
+/// [`Ingress::push_all`] sends each shard its share of the records it was given (in batches of
+/// at most `batch_size`) before it returns: batching only gathers what is already at hand,
+/// and the shard takes every message waiting in its ring in one go. Every shard is also sent
+/// the current watermark every `flush_every` records or on [`Ingress::flush`], so that windows
+/// on shards that get no records still fire; call `flush` when your feed goes quiet.
 ///
 /// Each record is stamped with the watermark *before* it (`max_ts − max_delay` over the
 /// records pushed earlier), so lateness never depends on batching. A full ring blocks `push`
-/// (backpressure); nothing is dropped. Dropping the ingress (or [`Ingress::finish`]) sends
-/// everything buffered and ends the source: its watermark becomes +∞.
+/// (backpressure); nothing is dropped. Dropping the ingress (or [`Ingress::finish`]) ends the
+/// source: its watermark becomes +∞.
 pub struct Ingress<T: Record> {
     source: usize,
     txs: Vec<Producer<ToShard>>,
@@ -174,21 +177,25 @@ impl<T: Record> Ingress<T> {
         self.bufs.iter().map(Vec::len).sum()
     }
 
-    /// Accepts one record. Blocks while the target shard's ring is full.
+    /// Accepts one record and sends it to its shard at once. Blocks while that shard's ring
+    /// is full.
     #[inline]
     pub fn push(&mut self, rec: T) -> Result<(), PushError> {
-        self.route(rec)?;
-        self.since_flush += 1;
-        if self.since_flush >= self.flush_every {
-            self.flush()?;
+        let (s, st) = self.stamp(rec)?;
+        if self.bufs[s].is_empty() {
+            self.send_one(s, st)?;
+        } else {
+            self.bufs[s].push(st);
+            self.send(s)?;
         }
-        Ok(())
+        self.count_towards_flush(1)
     }
 
-    /// Accepts every record of `recs` in order, exactly as that many [`Ingress::push`] calls
-    /// would (same stamps, batches, flushes and blocking), but faster: with one shard, each
-    /// batch is stamped and copied in one tight loop. On an error, the records before the
-    /// failing one were accepted and the rest were not.
+    /// Accepts every record of `recs` in order, with the stamps that as many
+    /// [`Ingress::push`] calls would give, and sends each shard its share before returning
+    /// (in batches of at most `batch_size`; with one shard, each batch is stamped and copied
+    /// in one tight loop). On an error, the records before the failing one were accepted and
+    /// the rest were not.
     pub fn push_all(&mut self, recs: &[T]) -> Result<(), PushError> {
         let mut rest = recs;
         while !rest.is_empty() {
@@ -202,18 +209,39 @@ impl<T: Record> Ingress<T> {
                     self.route(r)?;
                 }
             }
-            self.since_flush += take;
-            if self.since_flush >= self.flush_every {
-                self.flush()?;
-            }
             rest = tail;
+            if rest.is_empty() {
+                self.send_buffered()?;
+            }
+            self.count_towards_flush(take)?;
         }
         Ok(())
     }
 
-    /// Stamps, buffers and (when a batch fills) sends one record; no flush accounting.
+    /// Counts `n` records towards the periodic flush, flushing when it is due.
     #[inline]
-    fn route(&mut self, rec: T) -> Result<(), PushError> {
+    fn count_towards_flush(&mut self, n: usize) -> Result<(), PushError> {
+        self.since_flush += n;
+        if self.since_flush >= self.flush_every {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Sends every shard whatever is buffered for it (records only; no watermark-only sends).
+    fn send_buffered(&mut self) -> Result<(), PushError> {
+        for s in 0..self.txs.len() {
+            if !self.bufs[s].is_empty() {
+                self.send(s)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The record's shard and the record stamped with the watermark before it (which it
+    /// then advances).
+    #[inline]
+    fn stamp(&mut self, rec: T) -> Result<(usize, Stamped<T>), PushError> {
         let s = self.shard_for(rec.instrument())?;
         let stamp = self.wm;
         let ts = rec.ts_event();
@@ -221,22 +249,22 @@ impl<T: Record> Ingress<T> {
             self.max_ts = ts;
             self.wm = ts.saturating_sub(self.max_delay);
         }
-        let st = Stamped { wm: stamp, rec };
         self.pushed += 1;
-        if self.batch_size == 1 {
-            // Every push sends (the shard's buffer is empty): straight into the ring slot,
-            // without a round trip through the buffer.
-            self.send_one(s, st)
-        } else {
-            if self.bufs[s].is_empty() {
-                self.claim(s);
-            }
-            self.bufs[s].push(st);
-            if self.bufs[s].len() >= self.batch_size {
-                self.send(s)?;
-            }
-            Ok(())
+        Ok((s, Stamped { wm: stamp, rec }))
+    }
+
+    /// Stamps and buffers one record, sending its shard's batch when it fills.
+    #[inline]
+    fn route(&mut self, rec: T) -> Result<(), PushError> {
+        let (s, st) = self.stamp(rec)?;
+        if self.bufs[s].is_empty() {
+            self.claim(s);
         }
+        self.bufs[s].push(st);
+        if self.bufs[s].len() >= self.batch_size {
+            self.send(s)?;
+        }
+        Ok(())
     }
 
     /// `push_all` with one shard: per batch, stamp and copy in one tight loop (no per-record

@@ -1,0 +1,63 @@
+//! Latency first (issue 12): with the default `Config`, one pushed record reaches the sink of
+//! an idle engine without a `flush()` and without more records behind it; so does a
+//! `push_all` of a few, and a record pushed after the shards have gone to sleep.
+
+mod common;
+
+use common::{seq_trade, watchdog};
+use crossbeam_channel::{unbounded, Receiver};
+use std::time::Duration;
+use ticklane::{Config, DagBuilder, Engine, Ingress, InstrumentId, Kind, Stamped, Trade};
+
+/// An engine with the default configuration (two shards) whose sink forwards every record's
+/// size (its sequence number) to the returned channel.
+fn engine() -> (Engine, Ingress<Trade>, Receiver<i64>) {
+    let (tx, rx) = unbounded();
+    let mut g = DagBuilder::new();
+    g.source("feed", Kind::Trade)
+        .sink_shard::<Trade, _, _>("out", move |_ctx| {
+            let tx = tx.clone();
+            move |b: &[Stamped<Trade>]| {
+                for t in b {
+                    let _ = tx.send(t.rec.size.raw());
+                }
+            }
+        })
+        .connect("feed", "out");
+    let cfg = Config::builder().shards(2).build().expect("config");
+    let mut engine = Engine::start(g.build().expect("graph"), cfg).expect("start");
+    let feed = engine.ingress::<Trade>("feed").expect("ingress");
+    (engine, feed, rx)
+}
+
+/// The next sequence number the sink saw; `None` if none came within a minute (a hang
+/// guard: it normally takes microseconds).
+fn next(rx: &Receiver<i64>) -> Option<i64> {
+    rx.recv_timeout(Duration::from_secs(60)).ok()
+}
+
+#[test]
+fn one_push_reaches_the_sink_without_a_flush() {
+    watchdog(Duration::from_secs(300), || {
+        let (engine, mut feed, rx) = engine();
+        let ids: Vec<InstrumentId> = (0..4).map(|i| feed.intern(&format!("I{i}")).expect("intern")).collect();
+        feed.push(seq_trade(ids[0], 1_000, 1)).expect("push");
+        assert_eq!(next(&rx), Some(1), "the first record alone");
+        assert_eq!(feed.buffered(), 0, "nothing held back");
+
+        // Let both shards go idle and park (the default wait parks after spinning briefly).
+        std::thread::sleep(Duration::from_millis(200));
+        feed.push(seq_trade(ids[1], 2_000, 2)).expect("push");
+        assert_eq!(next(&rx), Some(2), "a record pushed into a sleeping engine");
+
+        let few: Vec<Trade> = (3..6).map(|k| seq_trade(ids[k as usize % 4], 3_000 + k, k as u64)).collect();
+        feed.push_all(&few).expect("push_all");
+        let mut got: Vec<i64> = (0..3).filter_map(|_| next(&rx)).collect();
+        got.sort_unstable();
+        assert_eq!(got, [3, 4, 5], "push_all sends what it was given");
+        assert_eq!(feed.buffered(), 0);
+
+        feed.finish().expect("finish");
+        engine.join().expect("clean run");
+    });
+}
