@@ -257,9 +257,6 @@ impl<T: Record> Ingress<T> {
     #[inline]
     fn route(&mut self, rec: T) -> Result<(), PushError> {
         let (s, st) = self.stamp(rec)?;
-        if self.bufs[s].is_empty() {
-            self.claim(s);
-        }
         self.bufs[s].push(st);
         if self.bufs[s].len() >= self.batch_size {
             self.send(s)?;
@@ -344,16 +341,6 @@ impl<T: Record> Ingress<T> {
         let mut fresh = self.stash[s].pop().unwrap_or_default();
         fresh.reserve(self.batch_size);
         fresh
-    }
-
-    /// Claims buffer `s`'s cache lines for writing in one streaming pass before `push` fills
-    /// it record by record: the shard last read them, so each push would otherwise stall on
-    /// a line transfer. (`push_all` fills a buffer in one streaming pass and needs none.)
-    #[cold]
-    fn claim(&mut self, s: usize) {
-        let b = &mut self.bufs[s];
-        b.resize(self.batch_size, Stamped::default());
-        b.clear();
     }
 
     /// Sends one record to shard `s` whose buffer is empty: inside the ring slot if its kind

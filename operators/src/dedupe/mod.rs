@@ -19,14 +19,14 @@
 //!   Capacity evictions depend on how instruments are spread over shards: size the cap so that
 //!   it never fires in normal operation, and alert on the counter.
 
-use hashbrown::hash_map::Entry;
-use hashbrown::HashMap;
-use std::hash::{Hash, Hasher};
+mod table;
+
+use std::hash::BuildHasher;
 use std::num::NonZeroUsize;
 use std::time::Duration;
+use table::{fold, Probe, Table, TableKey};
 use ticklane_engine::{
-    ConfigCheck, ConfigError, Counter, DagBuilder, Fixed, FoldState, Side, Stamped, Timestamp, Trade, TradeId,
-    Transform,
+    ConfigCheck, ConfigError, Counter, DagBuilder, Fixed, FoldState, Stamped, Timestamp, Trade, TradeId, Transform,
 };
 
 /// Repeats a [`Dedupe`] dropped.
@@ -169,35 +169,56 @@ pub struct DedupeCounters {
 }
 
 /// `(instrument, trade_id)` as three words: the id's bytes, and the instrument with the id's
-/// encoding tag.
+/// encoding tag (never zero for a present id, so all zeros marks a free slot).
 #[derive(Clone, Copy, PartialEq, Eq)]
-struct IdKey(u128, u64);
+struct IdKey([u64; 3]);
 
 impl IdKey {
     #[inline]
     fn new(inst: u32, id: TradeId) -> IdKey {
         let (bytes, tag) = id.key();
-        IdKey(bytes, u64::from(inst) | u64::from(tag) << 32)
+        IdKey([bytes as u64, (bytes >> 64) as u64, u64::from(inst) | u64::from(tag) << 32])
     }
 }
 
-impl Hash for IdKey {
+impl TableKey for IdKey {
+    const FREE: IdKey = IdKey([0; 3]);
     #[inline]
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        h.write_u128(self.0);
-        h.write_u64(self.1);
+    fn hash(&self, seed: u64) -> u64 {
+        let [a, b, c] = self.0;
+        fold(fold(a ^ seed, b ^ MIX) ^ c, MIX)
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-struct ContentKey(u32, Timestamp, Timestamp, Fixed, Fixed, Side);
+const MIX: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// The content key; `side` is stored plus one, so that all zeros marks a free slot.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct ContentKey(u32, u8, Timestamp, Timestamp, Fixed, Fixed);
+
+impl ContentKey {
+    fn new(t: &Trade) -> ContentKey {
+        ContentKey(t.instrument.0, t.side as u8 + 1, t.ts_event, t.ts_recv, t.price, t.size)
+    }
+}
+
+impl TableKey for ContentKey {
+    const FREE: ContentKey = ContentKey(0, 0, 0, 0, Fixed::ZERO, Fixed::ZERO);
+    #[inline]
+    fn hash(&self, seed: u64) -> u64 {
+        let head = u64::from(self.0) | u64::from(self.1) << 32;
+        let a = fold(head ^ seed, self.2 as u64 ^ MIX);
+        let b = fold(self.3 as u64 ^ MIX, self.4.raw() as u64 ^ seed);
+        fold(a ^ b ^ self.5.raw() as u64, MIX)
+    }
+}
 
 /// The keys seen within the horizon, with the event time of their first occurrence, in two
 /// generations: `cur` takes new keys; `prev` is the generation before. Invariant: every key
 /// that `prev` lost was older than the horizon when it was dropped, so the horizon is exact.
 struct Seen<K> {
-    cur: HashMap<K, Timestamp, FoldState>,
-    prev: HashMap<K, Timestamp, FoldState>,
+    cur: Table<K>,
+    prev: Table<K>,
     /// The largest event time of any key inserted so far.
     max_ts: Timestamp,
     /// Once the watermark passes this, every key of `prev` is past the horizon: it is dropped
@@ -205,38 +226,55 @@ struct Seen<K> {
     rotate_at: Timestamp,
 }
 
-impl<K: Hash + Eq + Copy> Seen<K> {
+impl<K: TableKey> Seen<K> {
     fn new() -> Self {
-        let s = FoldState::new();
-        Seen { cur: HashMap::with_hasher(s), prev: HashMap::with_hasher(s), max_ts: i64::MIN, rotate_at: i64::MIN }
+        let seed = FoldState::new().hash_one(0u64);
+        Seen { cur: Table::new(seed), prev: Table::new(seed), max_ts: i64::MIN, rotate_at: i64::MIN }
     }
 
-    /// True if `k` is new (and remembers it): one probe of each generation per trade.
+    /// Prefetches the slots that a key of hash `h` will probe (see [`Table::prefetch`]).
     #[inline]
-    fn insert(&mut self, k: K, ts: Timestamp, wm: Timestamp, cfg: &DedupeConfig, c: &mut DedupeCounters) -> bool {
+    fn prefetch(&self, h: u64) {
+        self.cur.prefetch(h);
+        self.prev.prefetch(h);
+    }
+
+    /// True if `k` (hash `h`) is new (and remembers it): one probe of each generation.
+    #[inline]
+    fn insert(
+        &mut self,
+        k: K,
+        h: u64,
+        ts: Timestamp,
+        wm: Timestamp,
+        cfg: &DedupeConfig,
+        c: &mut DedupeCounters,
+    ) -> bool {
         let cutoff = wm.saturating_sub(cfg.ttl);
         self.max_ts = self.max_ts.max(ts);
         if wm > self.rotate_at {
             self.rotate(cfg.ttl, c);
         }
-        let full = self.cur.len() + self.prev.len() >= cfg.capacity.get();
-        match self.cur.entry(k) {
-            Entry::Occupied(mut e) => {
-                if *e.get() >= cutoff {
+        match self.cur.probe(&k, h) {
+            Probe::Found(slot, first) => {
+                if first >= cutoff {
                     return false;
                 }
-                e.insert(ts); // the remembered one is past the horizon: a new first occurrence
+                self.cur.set(slot, ts); // the remembered one is past the horizon: a new first occurrence
             }
-            Entry::Vacant(e) => {
-                if self.prev.get(&k).is_some_and(|&t| t >= cutoff) {
+            Probe::Free(slot) => {
+                if self.prev.get(&k, h).is_some_and(|t| t >= cutoff) {
                     return false;
                 }
-                if !full {
-                    e.insert(ts);
+                if self.cur.len() + self.prev.len() < cfg.capacity.get() {
+                    self.cur.put(slot, k, ts);
                     return true;
                 }
                 self.evict(cutoff, cfg.ttl, c);
-                self.cur.insert(k, ts);
+                match self.cur.probe(&k, h) {
+                    Probe::Free(slot) => self.cur.put(slot, k, ts),
+                    Probe::Found(slot, _) => self.cur.set(slot, ts),
+                }
             }
         }
         true
@@ -256,10 +294,10 @@ impl<K: Hash + Eq + Copy> Seen<K> {
     /// as evicted (the rest had expired).
     #[cold]
     fn evict(&mut self, cutoff: Timestamp, ttl: i64, c: &mut DedupeCounters) {
-        if self.prev.is_empty() {
+        if self.prev.len() == 0 {
             std::mem::swap(&mut self.cur, &mut self.prev);
         }
-        let live = self.prev.values().filter(|&&t| t >= cutoff).count() as u64;
+        let live = self.prev.count_from(cutoff) as u64;
         c.evicted += live;
         c.expired += self.prev.len() as u64 - live;
         self.prev.clear();
@@ -278,6 +316,8 @@ pub struct Dedupe {
     cfg: DedupeConfig,
     keys: Keys,
     counters: DedupeCounters,
+    /// The current batch's key hashes (reused).
+    hashes: Vec<u64>,
 }
 
 impl Dedupe {
@@ -287,7 +327,7 @@ impl Dedupe {
             DedupeKey::Id => Keys::Id(Seen::new()),
             DedupeKey::Content => Keys::Content(Seen::new()),
         };
-        Dedupe { cfg, keys, counters: DedupeCounters::default() }
+        Dedupe { cfg, keys, counters: DedupeCounters::default(), hashes: Vec::new() }
     }
 
     /// The counters so far.
@@ -304,25 +344,58 @@ impl Dedupe {
                     self.counters.unkeyed += 1;
                     return true;
                 }
-                s.insert(IdKey::new(t.instrument.0, t.trade_id), t.ts_event, wm, &self.cfg, &mut self.counters)
+                let k = IdKey::new(t.instrument.0, t.trade_id);
+                s.insert(k, s.cur.hash(&k), t.ts_event, wm, &self.cfg, &mut self.counters)
             }
-            Keys::Content(s) => s.insert(
-                ContentKey(t.instrument.0, t.ts_event, t.ts_recv, t.price, t.size, t.side),
-                t.ts_event,
-                wm,
-                &self.cfg,
-                &mut self.counters,
-            ),
+            Keys::Content(s) => {
+                let k = ContentKey::new(t);
+                s.insert(k, s.cur.hash(&k), t.ts_event, wm, &self.cfg, &mut self.counters)
+            }
         };
         if !fresh {
             self.counters.duplicates += 1;
         }
         fresh
     }
+
+    /// [`Dedupe::admit`] over a batch under the id key: each trade's table slots are
+    /// prefetched [`AHEAD`] trades before its probe, so that cache misses overlap instead of
+    /// coming one after another.
+    fn admit_ids(&mut self, input: &[Stamped<Trade>], out: &mut Vec<Stamped<Trade>>) {
+        let Keys::Id(s) = &mut self.keys else { return };
+        self.hashes.clear();
+        self.hashes.extend(input.iter().map(|t| s.cur.hash(&IdKey::new(t.rec.instrument.0, t.rec.trade_id))));
+        for &h in self.hashes.iter().take(AHEAD) {
+            s.prefetch(h);
+        }
+        for (i, t) in input.iter().enumerate() {
+            if let Some(&later) = self.hashes.get(i + AHEAD) {
+                s.prefetch(later);
+            }
+            let fresh = if t.rec.trade_id.is_some() {
+                let k = IdKey::new(t.rec.instrument.0, t.rec.trade_id);
+                s.insert(k, self.hashes[i], t.rec.ts_event, t.wm, &self.cfg, &mut self.counters)
+            } else {
+                self.counters.unkeyed += 1;
+                true
+            };
+            if fresh {
+                out.push(*t);
+            } else {
+                self.counters.duplicates += 1;
+            }
+        }
+    }
 }
+
+/// How many trades ahead of its probe a trade's table slots are loaded.
+const AHEAD: usize = 8;
 
 impl Transform<Trade, Trade> for Dedupe {
     fn on_batch(&mut self, input: &[Stamped<Trade>], out: &mut Vec<Stamped<Trade>>) {
+        if matches!(self.keys, Keys::Id(_)) {
+            return self.admit_ids(input, out);
+        }
         for t in input {
             if self.admit(&t.rec, t.wm) {
                 out.push(*t);
