@@ -18,15 +18,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The sort key of a pending record; the record itself waits in `recs[slot]`, so sorting
-/// moves 40-byte keys rather than whole records.
+/// moves small keys rather than whole records. Records of one instrument come from one
+/// shard, in order, so `(stamp, name, arrival)` is the per-shard emission order the module
+/// docs promise.
 #[derive(Clone, Copy)]
 struct Key {
     stamp: Timestamp,
-    /// The name's first 8 bytes, big-endian, zero-padded: orders names like a byte
-    /// comparison whenever it differs (zero is the least byte), without touching the name.
-    prefix: u64,
     id: InstrumentId,
-    shard: u32,
+    /// Arrival order at this egress.
     seq: u64,
     slot: u32,
 }
@@ -39,15 +38,20 @@ pub struct Egress<T: Record> {
     rx: Receiver<EgressMsg>,
     progress: Vec<Timestamp>,
     ended: Vec<bool>,
-    seq: Vec<u64>,
+    /// Records arrived so far.
+    arrived: u64,
     pending: Vec<Key>,
     recs: Vec<Stamped<T>>,
     /// Scratch for compacting `recs` after a release.
     spare: Vec<Stamped<T>>,
     ready: VecDeque<Stamped<T>>,
     released: Timestamp,
-    /// Per instrument id seen: its name's order prefix and the name.
-    names: Vec<Option<(u64, Arc<str>)>>,
+    /// Per instrument id seen: its name.
+    names: Vec<Option<Arc<str>>>,
+    /// Per instrument id seen: its name's place among the names seen (sorting by it sorts
+    /// by name without comparing names); recomputed at a release after new names came.
+    ranks: Vec<u32>,
+    ranks_stale: bool,
     interner: Interner,
     disconnected: bool,
     order_violations: u64,
@@ -60,13 +64,15 @@ impl<T: Record> Egress<T> {
             rx,
             progress: vec![i64::MIN; shards],
             ended: vec![false; shards],
-            seq: vec![0; shards],
+            arrived: 0,
             pending: Vec::new(),
             recs: Vec::new(),
             spare: Vec::new(),
             ready: VecDeque::new(),
             released: i64::MIN,
             names: Vec::new(),
+            ranks: Vec::new(),
+            ranks_stale: false,
             interner,
             disconnected: false,
             order_violations: 0,
@@ -83,7 +89,7 @@ impl<T: Record> Egress<T> {
     /// The name of an instrument whose records this egress has delivered, from the egress's
     /// own cache (no lock, no reference count): what a writer needs per record.
     pub fn name(&self, id: InstrumentId) -> Option<&str> {
-        self.names.get(id.0 as usize).and_then(|n| n.as_ref()).map(|(_, n)| &**n)
+        self.names.get(id.0 as usize).and_then(|n| n.as_deref())
     }
 
     /// Records that arrived with a stamp below what was already released: an operator broke
@@ -162,11 +168,11 @@ impl<T: Record> Egress<T> {
                     self.order_violations += 1;
                 }
                 let id = rec.rec.instrument();
-                let prefix = self.prefix(id);
+                self.learn(id);
                 let slot = self.recs.len() as u32;
                 self.recs.push(rec);
-                self.pending.push(Key { stamp: rec.wm, prefix, id, shard: s as u32, seq: self.seq[s], slot });
-                self.seq[s] += 1;
+                self.pending.push(Key { stamp: rec.wm, id, seq: self.arrived, slot });
+                self.arrived += 1;
             }
         }
         if m.progress > self.progress[s] {
@@ -182,35 +188,43 @@ impl<T: Record> Egress<T> {
         }
     }
 
-    /// The name's order prefix, caching the name (looked up once per instrument).
-    fn prefix(&mut self, id: InstrumentId) -> u64 {
+    /// Caches the name of `id` (looked up once per instrument).
+    #[inline]
+    fn learn(&mut self, id: InstrumentId) {
         let i = id.0 as usize;
-        if let Some(Some((p, _))) = self.names.get(i) {
-            return *p;
+        if let Some(Some(_)) = self.names.get(i) {
+            return;
         }
         let n = self.interner.name(id).unwrap_or_else(|| Arc::from(""));
         if self.names.len() <= i {
             self.names.resize(i + 1, None);
         }
-        let mut p = [0u8; 8];
-        let len = n.len().min(8);
-        p[..len].copy_from_slice(&n.as_bytes()[..len]);
-        let p = u64::from_be_bytes(p);
-        self.names[i] = Some((p, n));
-        p
+        self.names[i] = Some(n);
+        self.ranks_stale = true;
+    }
+
+    /// Each known instrument's place in name order.
+    #[cold]
+    fn rerank(&mut self) {
+        let names = &self.names;
+        let mut ids: Vec<usize> = (0..names.len()).filter(|&i| names[i].is_some()).collect();
+        ids.sort_unstable_by(|&a, &b| names[a].cmp(&names[b]));
+        self.ranks.clear();
+        self.ranks.resize(names.len(), u32::MAX);
+        for (rank, id) in ids.into_iter().enumerate() {
+            self.ranks[id] = rank as u32;
+        }
+        self.ranks_stale = false;
     }
 
     /// Moves every pending record with `stamp < bound` (all of them at +∞) to `ready`, sorted.
     /// Sorting by stamp first makes the released records a prefix of `pending`.
     fn release(&mut self, bound: Timestamp) {
-        let names = &self.names;
-        let full = |k: &Key| names.get(k.id.0 as usize).and_then(|n| n.as_ref()).map_or("", |(_, n)| &**n);
-        self.pending.sort_unstable_by(|a, b| {
-            (a.stamp, a.prefix)
-                .cmp(&(b.stamp, b.prefix))
-                .then_with(|| if a.id == b.id { std::cmp::Ordering::Equal } else { full(a).cmp(full(b)) })
-                .then((a.shard, a.seq).cmp(&(b.shard, b.seq)))
-        });
+        if self.ranks_stale {
+            self.rerank();
+        }
+        let ranks = &self.ranks;
+        self.pending.sort_unstable_by_key(|k| (k.stamp, ranks[k.id.0 as usize], k.seq));
         let n = if bound == WM_END { self.pending.len() } else { self.pending.partition_point(|p| p.stamp < bound) };
         let recs = &self.recs;
         self.ready.extend(self.pending[..n].iter().map(|k| recs[k.slot as usize]));
