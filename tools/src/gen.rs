@@ -1,5 +1,6 @@
 //! `ticklane gen`: a deterministic synthetic trade capture for tests and benchmarks. The same
-//! arguments always write the same bytes. ticklane CSV (`SYM0000` … names, numeric trade ids)
+//! arguments always write the same bytes. ticklane CSV (`SYM0000` … names, or venue-prefixed
+//! ones of 15–25 bytes with `--names venue`; numeric trade ids)
 //! or DBN (`trades` schema, dataset `SYNTH`, instrument ids `1..=N` without symbology, so
 //! replays name them `SYNTH:<id>`; DBN carries no trade id, so `--dedupe` cannot see its
 //! duplicates). A `.zst` suffix on a DBN output compresses it.
@@ -36,6 +37,31 @@ pub struct GenArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "csv")]
     pub format: GenFormat,
+    /// Instrument names (CSV only).
+    #[arg(long, value_enum, default_value = "short")]
+    pub names: GenNames,
+}
+
+/// How `gen` names instruments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum GenNames {
+    /// `SYM0000` … (7 bytes).
+    Short,
+    /// Venue-prefixed, 15 to 25 bytes: `binance-futures:S0519USDT`, `bybit:S0520USDT`, …
+    Venue,
+}
+
+/// The venues of `--names venue`.
+const VENUES: [&str; 5] = ["binance-futures", "bybit", "okex-swap", "coinbase", "kraken"];
+
+impl GenNames {
+    /// The name of instrument `i`.
+    fn name(self, i: usize) -> String {
+        match self {
+            GenNames::Short => format!("SYM{i:04}"),
+            GenNames::Venue => format!("{}:S{i:04}USDT", VENUES[i % VENUES.len()]),
+        }
+    }
 }
 
 /// What `gen` writes.
@@ -82,6 +108,9 @@ impl GenArgs {
         if self.instruments == 0 {
             problems.push("--instruments must be at least 1");
         }
+        if self.names != GenNames::Short && self.format == GenFormat::Dbn {
+            problems.push("--names applies to CSV output: DBN names instruments by id (SYNTH:<id>)");
+        }
         if problems.is_empty() {
             Ok(())
         } else {
@@ -97,13 +126,14 @@ pub fn run(a: &GenArgs) -> anyhow::Result<()> {
         GenFormat::Csv => {
             let mut out = BufWriter::new(File::create(&a.out)?);
             writeln!(out, "ts_event,ts_recv,instrument,price,size,side,trade_id")?;
+            let names: Vec<String> = (0..a.instruments as usize).map(|i| a.names.name(i)).collect();
             rows(a, |r| {
                 writeln!(
                     out,
-                    "{},{},SYM{:04},{}.{:02},{}.{:03},{},{}",
+                    "{},{},{},{}.{:02},{}.{:03},{},{}",
                     r.ts,
                     r.ts + 150_000,
-                    r.inst,
+                    names[r.inst],
                     r.cents / 100,
                     r.cents % 100,
                     r.milli / 1000,

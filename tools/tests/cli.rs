@@ -303,7 +303,12 @@ fn every_usage_problem_is_reported_at_once_each_naming_its_flag() {
 
 #[test]
 fn gen_usage_errors_exit_2_naming_the_flag() {
-    for (args, needle) in [(["--instruments", "0"], "--instruments"), (["--dup-fraction", "1.5"], "--dup-fraction")] {
+    for (args, needle) in [
+        (&["--instruments", "0"][..], "--instruments"),
+        (&["--dup-fraction", "1.5"], "--dup-fraction"),
+        (&["--names", "long"], "--names"),
+        (&["--names", "venue", "--format", "dbn"], "--names"),
+    ] {
         let o = Command::new(BIN)
             .arg("gen")
             .args(args)
@@ -315,6 +320,39 @@ fn gen_usage_errors_exit_2_naming_the_flag() {
         assert!(stderr(&o).contains(needle), "{args:?}: {:?}", stderr(&o));
     }
     assert!(!tmp("never-written.csv").exists(), "a rejected gen writes nothing");
+}
+
+#[test]
+fn gen_venue_names_are_15_to_25_bytes_and_replay_across_shards() {
+    let input = tmp("venue.csv");
+    let o = Command::new(BIN)
+        .args(["gen", "--rows", "20000", "--instruments", "30", "--names", "venue", "--disorder", "2s", "--out"])
+        .arg(&input)
+        .output()
+        .expect("gen");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&input).expect("read");
+    let names: std::collections::BTreeSet<&str> = text.lines().skip(1).filter_map(|l| l.split(',').nth(2)).collect();
+    assert_eq!(names.len(), 30);
+    assert!(names.iter().all(|n| (15..=25).contains(&n.len()) && n.contains(':')), "{names:?}");
+    assert!(names.contains("binance-futures:S0000USDT") && names.contains("bybit:S0001USDT"), "{names:?}");
+    let run = |shards: &str| {
+        let o = replay(&[
+            "--bars",
+            "1s",
+            "--dedupe",
+            "--max-delay",
+            "2s",
+            "--shards",
+            shards,
+            input.to_str().expect("utf-8"),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let one = run("1");
+    assert!(one.lines().count() > 100 && one.contains("kraken:S0004USDT,"), "bars of every venue");
+    assert_eq!(run("3"), one, "the same bytes at 3 shards");
 }
 
 #[test]
