@@ -10,7 +10,7 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use ticklane_tools::gen::{self, GenArgs, GenFormat};
+use ticklane_tools::gen::{self, GenArgs, GenFormat, GenNames};
 use ticklane_tools::input::{self, Format};
 
 const ROWS: u64 = 500_000;
@@ -26,6 +26,7 @@ fn capture(format: GenFormat, ext: &str) -> PathBuf {
         disorder: Duration::ZERO,
         spacing: Duration::from_micros(100),
         format,
+        names: GenNames::Short,
     };
     gen::run(&args).expect("generate the capture");
     out

@@ -1,225 +1,319 @@
-//! The hand-written baseline for `ticklane replay --dedupe --bars 1s`: one thread, no engine.
-//! Reads a ticklane CSV whose rows are in `ts_event` order (as `ticklane gen` writes without
-//! `--disorder`), drops repeated `(instrument, trade_id)` within 10 s, builds 1 s OHLCV bars and
-//! writes them in `(window_end, instrument)` order, one second at a time. Written the way a
-//! competent engineer would for this one job: hashbrown + ahash maps, no per-row allocation.
+//! The single-threaded yardstick for `ticklane replay --dedupe --bars 1s`: the fastest correct
+//! one-thread program we can write for that job, so that the engine's figures are against a
+//! strong baseline (it runs at least as fast as `../shared/baseline`; `replay_harness
+//! --baseline` shows both). Same semantics as the replay (design.md §2–§5): per-trade
+//! watermark stamps (`max ts_event − max delay`), dedupe by `(instrument, trade_id)` within
+//! 10 s of the watermark, late trades dropped, OHLC by `(ts_event, ts_recv, arrival)`, bars in
+//! `(window_end, instrument)` order.
 //!
-//! A `.dbn`/`.dbn.zst` input is decoded with the `dbn` crate instead (instruments named
-//! `dataset:instrument_id`; DBN has no trade id, so nothing is deduplicated).
+//! It uses ticklane's own pieces where they are the fastest code we have for one thread — the
+//! CSV block parser (no parse threads) and the dedupe table (prefetched probes) — and writes
+//! everything else by hand: no engine, no rings, no threads. DBN input is decoded with a
+//! plain `dbn` crate loop (instruments named `dataset:instrument_id`; no trade ids, so no
+//! dedupe).
 //!
-//! Usage: `handwritten_replay INPUT OUTPUT.csv`
+//! Usage: `handwritten_replay INPUT OUTPUT.csv [--max-delay-ns N]`
 
-use ahash::RandomState;
-use hashbrown::HashMap;
-use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::collections::BTreeMap;
+use std::io::Write;
+use ticklane::operators::{Dedupe, DedupeConfig};
+use ticklane::{format_scaled, Fixed, InstrumentId, Stamped, Trade, Transform};
+use ticklane_tools::input::{self, Chunk, Format, Merge, ReadOptions};
 
-const W: i64 = 1_000_000_000;
-const TTL: i64 = 10 * W;
+const WIDTH: i64 = 1_000_000_000;
+const HEADER: &str = "instrument,window_start,window_end,open,high,low,close,volume,trade_count,vwap,revision\n";
 
+type Res<T> = Result<T, Box<dyn std::error::Error>>;
+
+fn main() -> Res<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let (Some(input), Some(output)) = (args.get(1), args.get(2)) else {
+        return Err("usage: handwritten_replay INPUT OUTPUT.csv [--max-delay-ns N]".into());
+    };
+    let max_delay = match args.get(3).map(String::as_str) {
+        Some("--max-delay-ns") => args.get(4).ok_or("--max-delay-ns needs a value")?.parse()?,
+        Some(other) => return Err(format!("unknown argument {other}").into()),
+        None => 0,
+    };
+    let mut run = Replay::new(max_delay, std::fs::File::create(output)?)?;
+    if input.ends_with(".dbn") || input.ends_with(".dbn.zst") {
+        read_dbn(input, &mut run)?;
+    } else {
+        read_csv(input, &mut run)?;
+    }
+    run.finish()
+}
+
+/// Every trade of a CSV capture, a parsed block at a time.
+fn read_csv(path: &str, run: &mut Replay) -> Res<()> {
+    let src = input::open(std::path::Path::new(path), &ReadOptions::new(Format::Auto))?;
+    let mut merge = Merge::new(vec![src]);
+    let mut chunk = Chunk::default();
+    while merge.next_chunk(&mut chunk) {
+        if let Some((_, e)) = chunk.errors.first() {
+            return Err(e.to_string().into());
+        }
+        for t in &mut chunk.trades {
+            t.instrument = run.intern(t.instrument.0, || merge.symbol(t.instrument.0).to_string());
+        }
+        run.batch(&chunk.trades)?;
+    }
+    Ok(())
+}
+
+/// Every trade of a DBN file, decoded with the `dbn` crate, in batches.
+fn read_dbn(path: &str, run: &mut Replay) -> Res<()> {
+    use dbn::decode::{DbnMetadata, DecodeRecordRef, DynDecoder};
+    let mut d = DynDecoder::from_file(path, dbn::VersionUpgradePolicy::UpgradeToV3)?;
+    let dataset = d.metadata().dataset.clone();
+    let mut batch = Vec::with_capacity(1024);
+    while let Some(r) = d.decode_record_ref()? {
+        let Some(m) = r.get::<dbn::TradeMsg>() else { continue };
+        let id = m.hd.instrument_id;
+        let instrument = run.intern(id, || format!("{dataset}:{id}"));
+        batch.push(Trade {
+            ts_event: m.hd.ts_event as i64,
+            ts_recv: m.ts_recv as i64,
+            price: Fixed::from_raw(m.price),
+            size: Fixed::from_raw(i64::from(m.size) * 1_000_000_000),
+            instrument,
+            ..Trade::default()
+        });
+        if batch.len() == batch.capacity() {
+            run.batch(&batch)?;
+            batch.clear();
+        }
+    }
+    run.batch(&batch)
+}
+
+/// The whole job after parsing: stamps, dedupe, bars, output.
+struct Replay {
+    max_delay: i64,
+    max_ts: i64,
+    wm: i64,
+    /// Reader symbol → our instrument index.
+    ids: Vec<Option<InstrumentId>>,
+    names: Vec<String>,
+    dedupe: Dedupe,
+    stamped: Vec<Stamped<Trade>>,
+    kept: Vec<Stamped<Trade>>,
+    bars: Bars,
+    out: std::fs::File,
+    buf: Vec<u8>,
+}
+
+impl Replay {
+    fn new(max_delay: i64, out: std::fs::File) -> Res<Replay> {
+        let cfg = DedupeConfig::builder().ttl(std::time::Duration::from_secs(10)).build()?;
+        Ok(Replay {
+            max_delay,
+            max_ts: i64::MIN,
+            wm: i64::MIN,
+            ids: Vec::new(),
+            names: Vec::new(),
+            dedupe: Dedupe::new(cfg),
+            stamped: Vec::new(),
+            kept: Vec::new(),
+            bars: Bars::default(),
+            out,
+            buf: HEADER.as_bytes().to_vec(),
+        })
+    }
+
+    /// Our index for reader symbol `sym`, named by `name` on first sight.
+    #[inline]
+    fn intern(&mut self, sym: u32, name: impl FnOnce() -> String) -> InstrumentId {
+        let s = sym as usize;
+        if self.ids.len() <= s {
+            self.ids.resize(s + 1, None);
+        }
+        *self.ids[s].get_or_insert_with(|| {
+            self.names.push(name());
+            self.bars.ranks_stale = true;
+            InstrumentId(self.names.len() as u32 - 1)
+        })
+    }
+
+    /// One batch: each trade stamped with the watermark before it, deduplicated, folded into
+    /// its bar; then every window the watermark passed is written.
+    fn batch(&mut self, trades: &[Trade]) -> Res<()> {
+        self.stamped.clear();
+        for &t in trades {
+            self.stamped.push(Stamped { wm: self.wm, rec: t });
+            if t.ts_event > self.max_ts {
+                self.max_ts = t.ts_event;
+                self.wm = t.ts_event.saturating_sub(self.max_delay);
+            }
+        }
+        self.kept.clear();
+        self.dedupe.on_batch(&self.stamped, &mut self.kept);
+        for t in &self.kept {
+            self.bars.add(t);
+        }
+        self.bars.fire(self.wm, &self.names, &mut self.buf);
+        if self.buf.len() >= 1 << 20 {
+            self.out.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Res<()> {
+        self.bars.fire(i64::MAX, &self.names, &mut self.buf);
+        self.out.write_all(&self.buf)?;
+        Ok(())
+    }
+}
+
+/// `(ts_event, ts_recv, arrival)`: the order that decides open and close.
+type Key = (i64, i64, u64);
+
+/// One open bar.
 #[derive(Clone, Copy)]
-struct Open {
-    start: i64,
-    open: i64,
-    high: i64,
-    low: i64,
-    close: i64,
+struct Acc {
+    end: i64,
+    first: (Key, Fixed),
+    last: (Key, Fixed),
+    high: Fixed,
+    low: Fixed,
     volume: i128,
     notional: i128,
     count: u64,
 }
 
-fn dec(b: &[u8]) -> Option<i64> {
-    let (int, frac) = match b.iter().position(|&c| c == b'.') {
-        Some(p) => (&b[..p], &b[p + 1..]),
-        None => (b, &b[..0]),
-    };
-    if frac.len() > 9 {
-        return None;
-    }
-    let mut v: i64 = 0;
-    for &c in int.iter().chain(frac) {
-        if !c.is_ascii_digit() {
-            return None;
+/// Open bars per instrument (a few at most, with disorder), and which instruments have a bar
+/// ending when.
+#[derive(Default)]
+struct Bars {
+    open: Vec<Vec<Acc>>,
+    due: BTreeMap<i64, Vec<u32>>,
+    arrivals: u64,
+    ranks: Vec<u32>,
+    ranks_stale: bool,
+    fired: Vec<(u32, Acc)>,
+}
+
+impl Bars {
+    /// Folds a trade into its bar, or drops it if its window had closed before it arrived.
+    #[inline]
+    fn add(&mut self, s: &Stamped<Trade>) {
+        let t = &s.rec;
+        let end = t.ts_event.div_euclid(WIDTH) * WIDTH + WIDTH;
+        self.arrivals += 1;
+        if end <= s.wm {
+            return; // late: dropped (the replay counts it)
         }
-        v = v.checked_mul(10)?.checked_add(i64::from(c - b'0'))?;
+        let key = (t.ts_event, t.ts_recv, self.arrivals);
+        let i = t.instrument.0 as usize;
+        if self.open.len() <= i {
+            self.open.resize_with(i + 1, Vec::new);
+        }
+        match self.open[i].iter_mut().find(|a| a.end == end) {
+            Some(a) => a.fold(key, t),
+            None => {
+                self.open[i].push(Acc::new(end, key, t));
+                self.due.entry(end).or_default().push(t.instrument.0);
+            }
+        }
     }
-    v.checked_mul(10i64.pow(9 - frac.len() as u32))
+
+    /// Writes every bar whose window ends at or before `wm`, in `(window_end, name)` order.
+    fn fire(&mut self, wm: i64, names: &[String], out: &mut Vec<u8>) {
+        while let Some(entry) = self.due.first_entry() {
+            if *entry.key() > wm {
+                break;
+            }
+            let (end, insts) = entry.remove_entry();
+            for i in insts {
+                let open = &mut self.open[i as usize];
+                let k = open.iter().position(|a| a.end == end).unwrap_or(0);
+                self.fired.push((i, open.swap_remove(k)));
+            }
+            if self.ranks_stale || self.ranks.len() < names.len() {
+                self.ranks = ranks(names);
+                self.ranks_stale = false;
+            }
+            let ranks = &self.ranks;
+            self.fired.sort_unstable_by_key(|(i, _)| ranks[*i as usize]);
+            for (i, a) in self.fired.drain(..) {
+                a.write(&names[i as usize], out);
+            }
+        }
+    }
 }
 
-fn int(b: &[u8]) -> Option<i64> {
-    std::str::from_utf8(b).ok()?.parse().ok()
+/// Each name's place in sorted order.
+fn ranks(names: &[String]) -> Vec<u32> {
+    let mut order: Vec<usize> = (0..names.len()).collect();
+    order.sort_unstable_by(|&a, &b| names[a].cmp(&names[b]));
+    let mut ranks = vec![0; names.len()];
+    for (r, i) in order.into_iter().enumerate() {
+        ranks[i] = r as u32;
+    }
+    ranks
 }
 
-fn text(n: i128) -> String {
-    let s = format!("{}.{:09}", n / 1_000_000_000, n % 1_000_000_000);
-    s.trim_end_matches('0').trim_end_matches('.').to_string()
+impl Acc {
+    fn new(end: i64, key: Key, t: &Trade) -> Acc {
+        let (p, q) = (t.price, i128::from(t.size.raw()));
+        let notional = i128::from(p.raw()) * q;
+        Acc { end, first: (key, p), last: (key, p), high: p, low: p, volume: q, notional, count: 1 }
+    }
+
+    #[inline]
+    fn fold(&mut self, key: Key, t: &Trade) {
+        let (p, q) = (t.price, i128::from(t.size.raw()));
+        if key < self.first.0 {
+            self.first = (key, p);
+        }
+        if key > self.last.0 {
+            self.last = (key, p);
+        }
+        self.high = self.high.max(p);
+        self.low = self.low.min(p);
+        self.volume += q;
+        self.notional += i128::from(p.raw()) * q;
+        self.count += 1;
+    }
+
+    /// The bar as a CSV line (design.md §5).
+    fn write(&self, name: &str, out: &mut Vec<u8>) {
+        let mut num = [0u8; 48];
+        let mut dec = |out: &mut Vec<u8>, v: i128| {
+            out.push(b',');
+            out.extend_from_slice(format_scaled(v, &mut num).as_bytes());
+        };
+        push_name(name, out);
+        write!(out, ",{},{}", self.end - WIDTH, self.end).ok();
+        for p in [self.first.1, self.high, self.low, self.last.1] {
+            dec(out, i128::from(p.raw()));
+        }
+        dec(out, self.volume);
+        write!(out, ",{}", self.count).ok();
+        let vwap = if self.volume == 0 { i128::from(self.last.1.raw()) } else { round_div(self.notional, self.volume) };
+        dec(out, vwap);
+        out.extend_from_slice(b",0\n");
+    }
 }
 
+/// `name` as a CSV field, quoted (RFC 4180) when it holds a comma, a quote or a line break.
+fn push_name(name: &str, out: &mut Vec<u8>) {
+    if !name.contains([',', '"', '\n', '\r']) {
+        out.extend_from_slice(name.as_bytes());
+        return;
+    }
+    out.push(b'"');
+    out.extend_from_slice(name.replace('"', "\"\"").as_bytes());
+    out.push(b'"');
+}
+
+/// `n / d` rounded half away from zero.
 fn round_div(n: i128, d: i128) -> i128 {
     let (q, r) = (n / d, n % d);
-    if 2 * r.abs() >= d.abs() {
+    if 2 * r.unsigned_abs() >= d.unsigned_abs() {
         q + n.signum() * d.signum()
     } else {
         q
     }
-}
-
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<String> = std::env::args().collect();
-    let (input, output) = match (args.get(1), args.get(2)) {
-        (Some(i), Some(o)) => (i, o),
-        _ => return Err("usage: handwritten_replay INPUT.csv OUTPUT.csv".into()),
-    };
-    let mut out = BufWriter::with_capacity(1 << 16, std::fs::File::create(output)?);
-    writeln!(out, "instrument,window_start,window_end,open,high,low,close,volume,trade_count,vwap,revision")?;
-    let mut ids: HashMap<Vec<u8>, u32, RandomState> = HashMap::default();
-    let mut names: Vec<String> = Vec::new();
-    let mut open: Vec<Option<Open>> = Vec::new();
-    let mut seen: HashMap<(u32, u64), i64, RandomState> = HashMap::default();
-    let mut expiry: VecDeque<(i64, (u32, u64))> = VecDeque::new();
-    let mut done: Vec<(u32, Open)> = Vec::new();
-    let mut wm = i64::MIN;
-    let mut current_second = i64::MIN;
-    let flush =
-        |done: &mut Vec<(u32, Open)>, names: &[String], out: &mut BufWriter<std::fs::File>| -> std::io::Result<()> {
-            done.sort_by(|a, b| (a.1.start, &names[a.0 as usize]).cmp(&(b.1.start, &names[b.0 as usize])));
-            for (i, o) in done.drain(..) {
-                writeln!(
-                    out,
-                    "{},{},{},{},{},{},{},{},{},{},0",
-                    names[i as usize],
-                    o.start,
-                    o.start + W,
-                    text(i128::from(o.open)),
-                    text(i128::from(o.high)),
-                    text(i128::from(o.low)),
-                    text(i128::from(o.close)),
-                    text(o.volume),
-                    o.count,
-                    text(if o.volume == 0 { i128::from(o.close) } else { round_div(o.notional, o.volume) })
-                )?;
-            }
-            Ok(())
-        };
-    // One trade: name, ts_event, price and size in 1e-9 units, trade id if any.
-    let mut trade = |name: &[u8], ts: i64, px: i64, sz: i64, tid: Option<u64>| -> std::io::Result<()> {
-        let inst = match ids.get(name) {
-            Some(&i) => i,
-            None => {
-                let i = names.len() as u32;
-                names.push(String::from_utf8_lossy(name).into_owned());
-                ids.insert(name.to_vec(), i);
-                open.push(None);
-                i
-            }
-        };
-        let before = wm;
-        wm = wm.max(ts);
-        if let Some(tid) = tid {
-            // Dedupe against the watermark before this trade.
-            let cutoff = before.saturating_sub(TTL);
-            while let Some(&(t, k)) = expiry.front() {
-                if t >= cutoff {
-                    break;
-                }
-                expiry.pop_front();
-                if seen.get(&k) == Some(&t) {
-                    seen.remove(&k);
-                }
-            }
-            if let Some(&first) = seen.get(&(inst, tid)) {
-                if first >= cutoff {
-                    return Ok(());
-                }
-            }
-            seen.insert((inst, tid), ts);
-            expiry.push_back((ts, (inst, tid)));
-        }
-        // Time moved into a new second: every bar of earlier seconds is final.
-        let start = ts - ts.rem_euclid(W);
-        if start > current_second {
-            for (i, o) in open.iter_mut().enumerate() {
-                if let Some(b) = o {
-                    if b.start < start {
-                        done.push((i as u32, *b));
-                        *o = None;
-                    }
-                }
-            }
-            flush(&mut done, &names, &mut out)?;
-            current_second = start;
-        }
-        let (p, q) = (i128::from(px), i128::from(sz));
-        match &mut open[inst as usize] {
-            Some(b) => {
-                b.high = b.high.max(px);
-                b.low = b.low.min(px);
-                b.close = px;
-                b.volume += q;
-                b.notional += p * q;
-                b.count += 1;
-            }
-            slot => {
-                *slot =
-                    Some(Open { start, open: px, high: px, low: px, close: px, volume: q, notional: p * q, count: 1 })
-            }
-        }
-        Ok(())
-    };
-    if input.ends_with(".dbn") || input.ends_with(".dbn.zst") {
-        use dbn::decode::{DbnMetadata, DecodeRecordRef, DynDecoder};
-        let mut d = DynDecoder::from_file(input, dbn::VersionUpgradePolicy::UpgradeToV3)?;
-        let dataset = d.metadata().dataset.clone();
-        let mut label: HashMap<u32, Vec<u8>, RandomState> = HashMap::default();
-        while let Some(r) = d.decode_record_ref()? {
-            if let Some(t) = r.get::<dbn::TradeMsg>() {
-                let id = t.hd.instrument_id;
-                let name = label.entry(id).or_insert_with(|| format!("{dataset}:{id}").into_bytes());
-                trade(name, t.hd.ts_event as i64, t.price, i64::from(t.size) * 1_000_000_000, None)?;
-            }
-        }
-    } else {
-        let mut r = BufReader::with_capacity(1 << 16, std::fs::File::open(input)?);
-        let mut line = Vec::new();
-        r.read_until(b'\n', &mut line)?;
-        let header: Vec<String> = String::from_utf8_lossy(&line).trim_end().split(',').map(str::to_string).collect();
-        let col = |n: &str| header.iter().position(|h| h == n).ok_or(format!("no column {n}"));
-        let (c_ts, c_inst, c_px, c_sz, c_id) =
-            (col("ts_event")?, col("instrument")?, col("price")?, col("size")?, col("trade_id")?);
-        let mut fields: Vec<(usize, usize)> = Vec::with_capacity(8);
-        let mut n = 0u64;
-        loop {
-            line.clear();
-            if r.read_until(b'\n', &mut line)? == 0 {
-                break;
-            }
-            n += 1;
-            let end = line.iter().rposition(|&c| c != b'\n' && c != b'\r').map_or(0, |p| p + 1);
-            fields.clear();
-            let mut s = 0;
-            for (i, &c) in line[..end].iter().enumerate() {
-                if c == b',' {
-                    fields.push((s, i));
-                    s = i + 1;
-                }
-            }
-            fields.push((s, end));
-            let f = |k: usize| fields.get(k).map_or(&b""[..], |&(a, b)| &line[a..b]);
-            let bad = || format!("line {}: malformed", n + 1);
-            let ts = int(f(c_ts)).ok_or_else(bad)?;
-            let px = dec(f(c_px)).ok_or_else(bad)?;
-            let sz = dec(f(c_sz)).ok_or_else(bad)?;
-            let tid = int(f(c_id)).ok_or_else(bad)? as u64;
-            trade(f(c_inst), ts, px, sz, Some(tid))?;
-        }
-    }
-    for (i, o) in open.iter_mut().enumerate() {
-        if let Some(b) = o.take() {
-            done.push((i as u32, b));
-        }
-    }
-    flush(&mut done, &names, &mut out)?;
-    out.flush()?;
-    Ok(())
 }

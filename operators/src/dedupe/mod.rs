@@ -232,11 +232,12 @@ impl<K: TableKey> Seen<K> {
         Seen { cur: Table::new(seed), prev: Table::new(seed), max_ts: i64::MIN, rotate_at: i64::MIN }
     }
 
-    /// Prefetches the slots that a key of hash `h` will probe (see [`Table::prefetch`]).
+    /// Prefetches the slot that a key of hash `h` will probe in the current generation (see
+    /// [`Table::prefetch`]; the older one is probed only when its filter says it may hold
+    /// the key, which is rare).
     #[inline]
     fn prefetch(&self, h: u64) {
         self.cur.prefetch(h);
-        self.prev.prefetch(h);
     }
 
     /// True if `k` (hash `h`) is new (and remembers it): one probe of each generation.
@@ -263,16 +264,16 @@ impl<K: TableKey> Seen<K> {
                 self.cur.set(slot, ts); // the remembered one is past the horizon: a new first occurrence
             }
             Probe::Free(slot) => {
-                if self.prev.get(&k, h).is_some_and(|t| t >= cutoff) {
+                if self.prev.may_hold(h) && self.prev.get(&k, h).is_some_and(|t| t >= cutoff) {
                     return false;
                 }
                 if self.cur.len() + self.prev.len() < cfg.capacity.get() {
-                    self.cur.put(slot, k, ts);
+                    self.cur.put(slot, k, h, ts);
                     return true;
                 }
                 self.evict(cutoff, cfg.ttl, c);
                 match self.cur.probe(&k, h) {
-                    Probe::Free(slot) => self.cur.put(slot, k, ts),
+                    Probe::Free(slot) => self.cur.put(slot, k, h, ts),
                     Probe::Found(slot, _) => self.cur.set(slot, ts),
                 }
             }

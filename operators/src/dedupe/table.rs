@@ -2,8 +2,13 @@
 //! full) of fixed-size keys, each with the event time of its first occurrence. Keys are never
 //! removed one by one (a generation is dropped whole), so there are no tombstones; and since
 //! a slot is the key and its time side by side (32 bytes for `(instrument, trade_id)`), one
-//! probe is usually one cache line. [`Table::touch`] loads a key's home slot ahead of time, so
-//! that a batch's cache misses overlap instead of coming one after another.
+//! probe is usually one cache line. [`Table::prefetch`] fetches a key's home slot ahead of
+//! time, so that a batch's cache misses overlap instead of coming one after another.
+//!
+//! Beside the slots, a blocked Bloom filter (one 64-bit word per key, three bits, about 8 bits
+//! per key: small enough to stay in the core's cache) answers "certainly absent" for almost
+//! every new key without touching the slots ([`Table::may_hold`]): the older generation is
+//! probed only for the few keys it may hold, so a new trade costs one cache miss, not two.
 
 use ticklane_engine::Timestamp;
 
@@ -24,6 +29,8 @@ struct Slot<K> {
 /// One generation: keys with the event time of their first occurrence.
 pub(super) struct Table<K> {
     slots: Vec<Slot<K>>,
+    /// The Bloom filter: `slots.len() / 16` words (at least one), a power of two.
+    bloom: Vec<u64>,
     len: usize,
     seed: u64,
 }
@@ -41,7 +48,29 @@ const START: usize = 1024;
 
 impl<K: TableKey> Table<K> {
     pub(super) fn new(seed: u64) -> Table<K> {
-        Table { slots: vec![Slot { key: K::FREE, ts: 0 }; START], len: 0, seed }
+        Table { slots: vec![Slot { key: K::FREE, ts: 0 }; START], bloom: vec![0; START / 16], len: 0, seed }
+    }
+
+    /// Whether a key of hash `h` may be held (false: it certainly is not).
+    #[inline]
+    pub(super) fn may_hold(&self, h: u64) -> bool {
+        let (w, bits) = self.bloom_bits(h);
+        self.bloom[w] & bits == bits
+    }
+
+    /// The filter word and bits of hash `h`: the word from the high bits (the slot index uses
+    /// the low ones), three bits from the low 18.
+    #[inline]
+    fn bloom_bits(&self, h: u64) -> (usize, u64) {
+        let w = (h >> 40) as usize & (self.bloom.len() - 1);
+        (w, 1 << (h & 63) | 1 << ((h >> 6) & 63) | 1 << ((h >> 12) & 63))
+    }
+
+    /// Notes a key of hash `h` in the filter.
+    #[inline]
+    fn remember(&mut self, h: u64) {
+        let (w, bits) = self.bloom_bits(h);
+        self.bloom[w] |= bits;
     }
 
     /// Keys held.
@@ -95,11 +124,12 @@ impl<K: TableKey> Table<K> {
         self.slots[slot].ts = ts;
     }
 
-    /// Puts `k` with time `ts` into free slot `slot` (from [`Table::probe`], with no change
-    /// to the table since).
+    /// Puts `k` (hash `h`) with time `ts` into free slot `slot` (from [`Table::probe`], with
+    /// no change to the table since).
     #[inline]
-    pub(super) fn put(&mut self, slot: usize, k: K, ts: Timestamp) {
+    pub(super) fn put(&mut self, slot: usize, k: K, h: u64, ts: Timestamp) {
         self.slots[slot] = Slot { key: k, ts };
+        self.remember(h);
         self.len += 1;
         if 2 * self.len > self.slots.len() {
             self.grow();
@@ -111,13 +141,16 @@ impl<K: TableKey> Table<K> {
     fn grow(&mut self) {
         let bigger = vec![Slot { key: K::FREE, ts: 0 }; 2 * self.slots.len()];
         let old = std::mem::replace(&mut self.slots, bigger);
+        self.bloom = vec![0; (self.slots.len() / 16).max(1)];
         let mask = self.slots.len() - 1;
         for s in old.into_iter().filter(|s| s.key != K::FREE) {
-            let mut i = s.key.hash(self.seed) as usize & mask;
+            let h = s.key.hash(self.seed);
+            let mut i = h as usize & mask;
             while self.slots[i].key != K::FREE {
                 i = (i + 1) & mask;
             }
             self.slots[i] = s;
+            self.remember(h);
         }
     }
 
@@ -130,6 +163,7 @@ impl<K: TableKey> Table<K> {
     pub(super) fn clear(&mut self) {
         if self.len > 0 {
             self.slots.fill(Slot { key: K::FREE, ts: 0 });
+            self.bloom.fill(0);
             self.len = 0;
         }
     }
@@ -194,12 +228,13 @@ mod tests {
                     }
                     Probe::Free(slot) => {
                         prop_assert!(!m.contains_key(&k));
-                        t.put(slot, K(k), ts);
+                        t.put(slot, K(k), h, ts);
                     }
                 }
                 m.insert(k, ts);
                 prop_assert_eq!(t.len(), m.len());
                 prop_assert_eq!(t.get(&K(k), h), Some(ts));
+                prop_assert!(t.may_hold(h), "the filter never forgets a held key");
                 prop_assert_eq!(t.count_from(50), m.values().filter(|&&v| v >= 50).count());
             }
         }
