@@ -1,7 +1,7 @@
 //! Bars and trades as lines: CSV with the fixed headers, or one JSON object per line.
 
 use std::io::Write;
-use ticklane::{format_scaled, Bar, Trade};
+use ticklane::{format_scaled, Bar, Trade, SCALE};
 
 /// Output format for bars.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -18,32 +18,69 @@ pub const BARS_HEADER: &str = "instrument,window_start,window_end,open,high,low,
 /// The ticklane CSV header for trades (the late side output).
 pub const TRADES_HEADER: &str = "ts_event,ts_recv,instrument,price,size,side,trade_id";
 
+/// "00" to "99": two digits per division.
+const PAIRS: &[u8; 200] =
+    b"0001020304050607080910111213141516171819202122232425262728293031323334353637383940414243444546474849\
+5051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
+
+/// The decimal digits of `m` at the end of `buf`; the index where they start.
+#[inline]
+fn digits_into(buf: &mut [u8; 20], mut m: u64) -> usize {
+    let mut pos = buf.len();
+    while m >= 100 {
+        let d = (m % 100) as usize * 2;
+        m /= 100;
+        pos -= 2;
+        buf[pos..pos + 2].copy_from_slice(&PAIRS[d..d + 2]);
+    }
+    if m >= 10 {
+        let d = m as usize * 2;
+        pos -= 2;
+        buf[pos..pos + 2].copy_from_slice(&PAIRS[d..d + 2]);
+    } else {
+        pos -= 1;
+        buf[pos] = b'0' + m as u8;
+    }
+    pos
+}
+
 /// Appends `,` and a decimal integer of magnitude `m` (no `fmt` machinery: this runs for
 /// several fields of every bar).
-fn push_int(line: &mut Vec<u8>, neg: bool, mut m: u64) {
-    let mut buf = [0u8; 21];
-    let mut pos = buf.len();
-    loop {
-        pos -= 1;
-        buf[pos] = b'0' + (m % 10) as u8;
-        m /= 10;
-        if m == 0 {
-            break;
-        }
-    }
-    if neg {
-        pos -= 1;
-        buf[pos] = b'-';
-    }
+fn push_int(line: &mut Vec<u8>, neg: bool, m: u64) {
+    let mut buf = [0u8; 20];
+    let pos = digits_into(&mut buf, m);
     line.push(b',');
+    if neg {
+        line.push(b'-');
+    }
     line.extend_from_slice(&buf[pos..]);
 }
 
-/// Appends `,` and a scaled decimal, trimmed per design.md §5.
+/// Appends `,` and a scaled decimal, trimmed per design.md §5: values that fit 64 bits (all
+/// prices, nearly all volumes) two digits per division, the rest through `format_scaled`.
 fn push_dec(line: &mut Vec<u8>, raw: i128) {
-    let mut buf = [0u8; 48];
     line.push(b',');
-    line.extend_from_slice(format_scaled(raw, &mut buf).as_bytes());
+    let Ok(raw) = i64::try_from(raw) else {
+        let mut buf = [0u8; 48];
+        line.extend_from_slice(format_scaled(raw, &mut buf).as_bytes());
+        return;
+    };
+    if raw < 0 {
+        line.push(b'-');
+    }
+    let m = raw.unsigned_abs();
+    let (int, frac) = (m / SCALE as u64, m % SCALE as u64);
+    let mut buf = [0u8; 20];
+    let pos = digits_into(&mut buf, int);
+    line.extend_from_slice(&buf[pos..]);
+    if frac != 0 {
+        // Nine fractional digits (the leading zeros come from adding 10^9), trailing zeros cut.
+        let pos = digits_into(&mut buf, frac + SCALE as u64);
+        let digits = &buf[pos + 1..];
+        let keep = digits.iter().rposition(|&c| c != b'0').map_or(0, |p| p + 1);
+        line.push(b'.');
+        line.extend_from_slice(&digits[..keep]);
+    }
 }
 
 /// Appends `name` as a CSV field: as is, or quoted (RFC 4180) when it holds a `,`, a `"` or
@@ -116,6 +153,32 @@ pub fn trade_line(name: &str, t: &Trade, line: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_are_written_as_format_scaled_and_display_write_them() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut values: Vec<i128> = vec![0, 1, -1, 9, 10, 99, 100, 1_000_000_000, -1_000_000_000, 1_500_000_000];
+        values.extend([i128::from(i64::MAX), i128::from(i64::MIN), i128::from(i64::MAX) + 1, i128::MIN, i128::MAX]);
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let shift = x % 64;
+            values.push(i128::from((x >> shift) as i64) * if x & 1 == 0 { 1 } else { 10 });
+        }
+        let mut line = Vec::new();
+        for v in values {
+            line.clear();
+            push_dec(&mut line, v);
+            let mut buf = [0u8; 48];
+            assert_eq!(&line[1..], format_scaled(v, &mut buf).as_bytes(), "{v}");
+            if let Ok(i) = u64::try_from(v.unsigned_abs()) {
+                line.clear();
+                push_int(&mut line, v < 0, i);
+                assert_eq!(String::from_utf8_lossy(&line[1..]), v.to_string(), "{v}");
+            }
+        }
+    }
 
     #[test]
     fn names_with_commas_or_quotes_are_quoted() {
