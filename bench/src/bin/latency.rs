@@ -17,8 +17,9 @@
 //! - `engine → bar updated`: the same, with the 1 s time-bar operator applied before the
 //!   latency is taken.
 //!
-//! at 50% and 90% of the measured maximum sustained rate in this latency configuration (batch
-//! of 1, busy-spinning shard; the two hops at a share of the lower of their two maxima, the bars
+//! at 50% and 90% of the measured maximum sustained rate with the engine's *default* `Config`
+//! (batches of 256, spin-then-park shard; `push` sends each record at once; the two hops at a
+//! share of the lower of their two maxima, the bars
 //! pipeline of its own; maxima measured again in every round), and a burst profile (bursts of
 //! 64 back to back, 50% average). Prints p50 / p99 / p99.9 (each the median over rounds) and the max over
 //! all rounds, in nanoseconds, then the engine/crossbeam ratios per round (a round runs the
@@ -32,9 +33,7 @@ use quanta::Clock;
 use std::sync::atomic::Ordering::{Acquire, Release};
 use std::time::Duration;
 use ticklane::operators::{TimeBars, TimeBarsConfig};
-use ticklane::{
-    Bar, Config, DagBuilder, Engine, Fixed, InstrumentId, Kind, Placement, Stamped, Trade, Transform, WaitStrategy,
-};
+use ticklane::{Bar, Config, DagBuilder, Engine, Fixed, InstrumentId, Kind, Placement, Stamped, Trade, Transform};
 use ticklane_bench::{cores, pin_producer};
 
 #[derive(Clone, Copy)]
@@ -236,12 +235,11 @@ fn engine_hop(clock: &Clock, profile: Profile, dur: Duration, with_bars: bool) -
         .sink_shard::<Trade, _, _>("sink", |_| |_: &[Stamped<Trade>]| {})
         .connect("feed", "probe")
         .connect("probe", "sink");
+    // The default configuration (batches, flush cadence, spin-then-park wait): only the
+    // shard count, the ring size and the placement are set. `push` sends at once.
     let cfg = Config::builder()
         .shards(1)
-        .batch_size(1)
         .ring_capacity(RING)
-        .flush_every(1 << 30)
-        .wait(WaitStrategy::BusySpin)
         .placement(Placement::Cores(cores().first().copied().into_iter().collect()))
         .build()
         .expect("config");
@@ -410,7 +408,7 @@ fn main() {
     pin_producer();
     let clock = Clock::new();
     println!(
-        "cores: consumer/shard {:?}, producer {:?}; batch 1, 1,000 instruments; {rounds} rounds of {secs} s \
+        "cores: consumer/shard {:?}, producer {:?}; default Config, push per event, 1,000 instruments; {rounds} rounds of {secs} s \
          per scenario; in each round the three pipelines' maxima are measured, then they run back to \
          back; quantiles are medians over rounds",
         cores().first(),
