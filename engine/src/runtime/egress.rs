@@ -46,6 +46,10 @@ pub struct Egress<T: Record> {
     spare: Vec<Stamped<T>>,
     ready: VecDeque<Stamped<T>>,
     released: Timestamp,
+    /// The least stamp pending (`WM_END` when none): a release with a bound at or below it
+    /// would release nothing, so it is skipped (shards report progress far more often than
+    /// records fall due).
+    pending_min: Timestamp,
     /// Per instrument id seen: its name.
     names: Vec<Option<Arc<str>>>,
     /// Per instrument id seen: its name's place among the names seen (sorting by it sorts
@@ -70,6 +74,7 @@ impl<T: Record> Egress<T> {
             spare: Vec::new(),
             ready: VecDeque::new(),
             released: i64::MIN,
+            pending_min: WM_END,
             names: Vec::new(),
             ranks: Vec::new(),
             ranks_stale: false,
@@ -170,6 +175,7 @@ impl<T: Record> Egress<T> {
                 let id = rec.rec.instrument();
                 self.learn(id);
                 let slot = self.recs.len() as u32;
+                self.pending_min = self.pending_min.min(rec.wm);
                 self.recs.push(rec);
                 self.pending.push(Key { stamp: rec.wm, id, seq: self.arrived, slot });
                 self.arrived += 1;
@@ -183,8 +189,10 @@ impl<T: Record> Egress<T> {
             self.progress[s] = WM_END;
         }
         let bound = self.progress.iter().copied().min().unwrap_or(WM_END);
-        if bound > self.released || (bound == WM_END && !self.pending.is_empty()) {
+        if bound > self.pending_min || (bound == WM_END && !self.pending.is_empty()) {
             self.release(bound);
+        } else if bound > self.released {
+            self.released = bound; // nothing pending is due yet: no sort
         }
     }
 
@@ -239,6 +247,8 @@ impl<T: Record> Egress<T> {
         if bound > self.released {
             self.released = bound;
         }
+        // Still sorted by stamp: the first is the least.
+        self.pending_min = self.pending.first().map_or(WM_END, |k| k.stamp);
     }
 }
 
