@@ -6,7 +6,7 @@
 use super::excerpt::excerpt;
 use super::stream::{Compression, Counting, Stream};
 use super::symbols::Symbols;
-use super::{InputError, ReadOptions, Rec, Source};
+use super::{Chunk, InputError, ReadOptions, Rec, Source};
 use dbn::decode::{DbnMetadata, DecodeRecordRef};
 use dbn::Record;
 use std::collections::HashMap;
@@ -214,8 +214,11 @@ fn full<'a, T: dbn::HasRType<Header = dbn::RecordHeader>>(r: &dbn::RecordRef<'a>
     })
 }
 
-impl Source for DbnSource {
-    fn next(&mut self) -> Option<Result<Rec, InputError>> {
+impl DbnSource {
+    /// The next trade (its `instrument` the local symbol index), a malformed record, or
+    /// `None` at the end.
+    #[inline]
+    fn next_trade(&mut self) -> Option<Result<Trade, InputError>> {
         if self.done {
             return None;
         }
@@ -249,18 +252,41 @@ impl Source for DbnSource {
             if size == 0 {
                 return Some(Err(bad("bad_size", "size must be positive, found 0".into())));
             }
-            let sym = self.sym(hd.instrument_id);
-            let trade = Trade {
+            return Some(Ok(Trade {
                 ts_event,
                 ts_recv: i64::try_from(ts_recv).unwrap_or(NO_TS),
                 price: Fixed::from_raw(price),
                 size: Fixed::from_int(i64::from(size)).unwrap_or(Fixed::from_raw(i64::MAX)),
                 trade_id: TradeId::NONE,
-                instrument: InstrumentId(0),
+                instrument: InstrumentId(self.sym(hd.instrument_id)),
                 side: dbn_side(side),
-            };
-            return Some(Ok((sym, trade)));
+            }));
         }
+    }
+}
+
+impl Source for DbnSource {
+    fn next(&mut self) -> Option<Result<Rec, InputError>> {
+        self.next_trade().map(|r| r.map(|t| (t.instrument.0, t)))
+    }
+
+    /// Straight into the chunk (no per-record `Result` of a `Rec` to move).
+    fn next_chunk(&mut self, chunk: &mut Chunk) -> bool {
+        chunk.clear();
+        while chunk.trades.len() < super::chunk::CHUNK {
+            match self.next_trade() {
+                Some(Ok(t)) => chunk.trades.push(t),
+                Some(Err(e)) => {
+                    let again = e.recoverable;
+                    chunk.errors.push((chunk.trades.len(), e));
+                    if !again {
+                        break;
+                    }
+                }
+                None => break,
+            }
+        }
+        !chunk.is_empty()
     }
 
     fn symbol(&self, i: u32) -> &str {
