@@ -15,19 +15,27 @@
 //!   (so the horizon is exact); when the watermark passes the newest key of the older
 //!   generation plus the ttl, that whole generation is dropped at once ([`DEDUPE_EXPIRED`])
 //!   instead of one table probe per expiring key. A per-shard `capacity` cap drops the older
-//!   generation early (its keys still within the horizon count in [`DEDUPE_EVICTED`]).
+//!   generation early (its keys still within the horizon count in [`DEDUPE_EVICTED`]). Ids of
+//!   up to eight bytes are kept in narrower tables than longer ones (each with its own two
+//!   generations; the cap counts both, and at the cap the older generation of the inserted
+//!   key's width is dropped).
+//! - Files: `keys.rs` (key packing), `table.rs` (one generation: open addressing, a Bloom
+//!   filter, prefetch), `seen.rs` (two generations), `ids.rs` (narrow and wide id keys).
 //!   Capacity evictions depend on how instruments are spread over shards: size the cap so that
 //!   it never fires in normal operation, and alert on the counter.
 
+mod ids;
+mod keys;
+mod seen;
 mod table;
 
+use ids::IdSets;
+use keys::{ContentKey, IdShape};
+use seen::Seen;
 use std::hash::BuildHasher;
 use std::num::NonZeroUsize;
 use std::time::Duration;
-use table::{fold, Probe, Table, TableKey};
-use ticklane_engine::{
-    ConfigCheck, ConfigError, Counter, DagBuilder, Fixed, FoldState, Stamped, Timestamp, Trade, TradeId, Transform,
-};
+use ticklane_engine::{ConfigCheck, ConfigError, Counter, DagBuilder, FoldState, Stamped, Timestamp, Trade, Transform};
 
 /// Repeats a [`Dedupe`] dropped.
 pub const DUPLICATES: Counter = Counter::new("ticklane_duplicates_total");
@@ -168,147 +176,8 @@ pub struct DedupeCounters {
     pub expired: u64,
 }
 
-/// `(instrument, trade_id)` as three words: the id's bytes, and the instrument with the id's
-/// encoding tag (never zero for a present id, so all zeros marks a free slot).
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct IdKey([u64; 3]);
-
-impl IdKey {
-    #[inline]
-    fn new(inst: u32, id: TradeId) -> IdKey {
-        let (bytes, tag) = id.key();
-        IdKey([bytes as u64, (bytes >> 64) as u64, u64::from(inst) | u64::from(tag) << 32])
-    }
-}
-
-impl TableKey for IdKey {
-    const FREE: IdKey = IdKey([0; 3]);
-    #[inline]
-    fn hash(&self, seed: u64) -> u64 {
-        let [a, b, c] = self.0;
-        fold(fold(a ^ seed, b ^ MIX) ^ c, MIX)
-    }
-}
-
-const MIX: u64 = 0x9e37_79b9_7f4a_7c15;
-
-/// The content key; `side` is stored plus one, so that all zeros marks a free slot.
-#[derive(Clone, Copy, PartialEq, Eq)]
-struct ContentKey(u32, u8, Timestamp, Timestamp, Fixed, Fixed);
-
-impl ContentKey {
-    fn new(t: &Trade) -> ContentKey {
-        ContentKey(t.instrument.0, t.side as u8 + 1, t.ts_event, t.ts_recv, t.price, t.size)
-    }
-}
-
-impl TableKey for ContentKey {
-    const FREE: ContentKey = ContentKey(0, 0, 0, 0, Fixed::ZERO, Fixed::ZERO);
-    #[inline]
-    fn hash(&self, seed: u64) -> u64 {
-        let head = u64::from(self.0) | u64::from(self.1) << 32;
-        let a = fold(head ^ seed, self.2 as u64 ^ MIX);
-        let b = fold(self.3 as u64 ^ MIX, self.4.raw() as u64 ^ seed);
-        fold(a ^ b ^ self.5.raw() as u64, MIX)
-    }
-}
-
-/// The keys seen within the horizon, with the event time of their first occurrence, in two
-/// generations: `cur` takes new keys; `prev` is the generation before. Invariant: every key
-/// that `prev` lost was older than the horizon when it was dropped, so the horizon is exact.
-struct Seen<K> {
-    cur: Table<K>,
-    prev: Table<K>,
-    /// The largest event time of any key inserted so far.
-    max_ts: Timestamp,
-    /// Once the watermark passes this, every key of `prev` is past the horizon: it is dropped
-    /// and `cur` becomes `prev` (set to `max_ts + ttl` at each rotation).
-    rotate_at: Timestamp,
-}
-
-impl<K: TableKey> Seen<K> {
-    fn new() -> Self {
-        let seed = FoldState::new().hash_one(0u64);
-        Seen { cur: Table::new(seed), prev: Table::new(seed), max_ts: i64::MIN, rotate_at: i64::MIN }
-    }
-
-    /// Prefetches the slot that a key of hash `h` will probe in the current generation (see
-    /// [`Table::prefetch`]; the older one is probed only when its filter says it may hold
-    /// the key, which is rare).
-    #[inline]
-    fn prefetch(&self, h: u64) {
-        self.cur.prefetch(h);
-    }
-
-    /// True if `k` (hash `h`) is new (and remembers it): one probe of each generation.
-    #[inline]
-    fn insert(
-        &mut self,
-        k: K,
-        h: u64,
-        ts: Timestamp,
-        wm: Timestamp,
-        cfg: &DedupeConfig,
-        c: &mut DedupeCounters,
-    ) -> bool {
-        let cutoff = wm.saturating_sub(cfg.ttl);
-        self.max_ts = self.max_ts.max(ts);
-        if wm > self.rotate_at {
-            self.rotate(cfg.ttl, c);
-        }
-        match self.cur.probe(&k, h) {
-            Probe::Found(slot, first) => {
-                if first >= cutoff {
-                    return false;
-                }
-                self.cur.set(slot, ts); // the remembered one is past the horizon: a new first occurrence
-            }
-            Probe::Free(slot) => {
-                if self.prev.may_hold(h) && self.prev.get(&k, h).is_some_and(|t| t >= cutoff) {
-                    return false;
-                }
-                if self.cur.len() + self.prev.len() < cfg.capacity.get() {
-                    self.cur.put(slot, k, h, ts);
-                    return true;
-                }
-                self.evict(cutoff, cfg.ttl, c);
-                match self.cur.probe(&k, h) {
-                    Probe::Free(slot) => self.cur.put(slot, k, h, ts),
-                    Probe::Found(slot, _) => self.cur.set(slot, ts),
-                }
-            }
-        }
-        true
-    }
-
-    /// Drops `prev` (every key in it is past the horizon: the watermark passed the newest of
-    /// them plus the ttl) and starts a new generation.
-    #[cold]
-    fn rotate(&mut self, ttl: i64, c: &mut DedupeCounters) {
-        c.expired += self.prev.len() as u64;
-        self.prev.clear();
-        std::mem::swap(&mut self.cur, &mut self.prev);
-        self.rotate_at = self.max_ts.saturating_add(ttl);
-    }
-
-    /// At capacity: drops the older generation now, counting its keys still within the horizon
-    /// as evicted (the rest had expired).
-    #[cold]
-    fn evict(&mut self, cutoff: Timestamp, ttl: i64, c: &mut DedupeCounters) {
-        if self.prev.len() == 0 {
-            std::mem::swap(&mut self.cur, &mut self.prev);
-        }
-        let live = self.prev.count_from(cutoff) as u64;
-        c.evicted += live;
-        c.expired += self.prev.len() as u64 - live;
-        self.prev.clear();
-        std::mem::swap(&mut self.cur, &mut self.prev);
-        self.rotate_at = self.max_ts.saturating_add(ttl);
-    }
-}
-
 enum Keys {
-    Id(Seen<IdKey>),
+    Id(IdSets),
     Content(Seen<ContentKey>),
 }
 
@@ -317,16 +186,17 @@ pub struct Dedupe {
     cfg: DedupeConfig,
     keys: Keys,
     counters: DedupeCounters,
-    /// The current batch's key hashes (reused).
-    hashes: Vec<u64>,
+    /// The current batch's keys and their hashes (reused).
+    hashes: Vec<(IdShape, u64)>,
 }
 
 impl Dedupe {
     /// A fresh instance.
     pub fn new(cfg: DedupeConfig) -> Dedupe {
+        let seed = FoldState::new().hash_one(0u64);
         let keys = match cfg.key {
-            DedupeKey::Id => Keys::Id(Seen::new()),
-            DedupeKey::Content => Keys::Content(Seen::new()),
+            DedupeKey::Id => Keys::Id(IdSets::new(seed)),
+            DedupeKey::Content => Keys::Content(Seen::new(seed)),
         };
         Dedupe { cfg, keys, counters: DedupeCounters::default(), hashes: Vec::new() }
     }
@@ -345,12 +215,12 @@ impl Dedupe {
                     self.counters.unkeyed += 1;
                     return true;
                 }
-                let k = IdKey::new(t.instrument.0, t.trade_id);
-                s.insert(k, s.cur.hash(&k), t.ts_event, wm, &self.cfg, &mut self.counters)
+                let k = IdShape::new(t.instrument.0, t.trade_id);
+                s.insert((k, s.hash(&k)), (t.ts_event, wm), &self.cfg, &mut self.counters)
             }
             Keys::Content(s) => {
                 let k = ContentKey::new(t);
-                s.insert(k, s.cur.hash(&k), t.ts_event, wm, &self.cfg, &mut self.counters)
+                s.insert((k, s.cur.hash(&k)), (t.ts_event, wm), 0, &self.cfg, &mut self.counters)
             }
         };
         if !fresh {
@@ -365,17 +235,19 @@ impl Dedupe {
     fn admit_ids(&mut self, input: &[Stamped<Trade>], out: &mut Vec<Stamped<Trade>>) {
         let Keys::Id(s) = &mut self.keys else { return };
         self.hashes.clear();
-        self.hashes.extend(input.iter().map(|t| s.cur.hash(&IdKey::new(t.rec.instrument.0, t.rec.trade_id))));
-        for &h in self.hashes.iter().take(AHEAD) {
-            s.prefetch(h);
+        self.hashes.extend(input.iter().map(|t| {
+            let k = IdShape::new(t.rec.instrument.0, t.rec.trade_id);
+            (k, s.hash(&k))
+        }));
+        for (k, h) in self.hashes.iter().take(AHEAD) {
+            s.prefetch(k, *h);
         }
         for (i, t) in input.iter().enumerate() {
-            if let Some(&later) = self.hashes.get(i + AHEAD) {
-                s.prefetch(later);
+            if let Some((k, h)) = self.hashes.get(i + AHEAD) {
+                s.prefetch(k, *h);
             }
             let fresh = if t.rec.trade_id.is_some() {
-                let k = IdKey::new(t.rec.instrument.0, t.rec.trade_id);
-                s.insert(k, self.hashes[i], t.rec.ts_event, t.wm, &self.cfg, &mut self.counters)
+                s.insert(self.hashes[i], (t.rec.ts_event, t.wm), &self.cfg, &mut self.counters)
             } else {
                 self.counters.unkeyed += 1;
                 true
@@ -417,6 +289,7 @@ impl Transform<Trade, Trade> for Dedupe {
 mod tests {
     use super::*;
     use ticklane_engine::InstrumentId;
+    use ticklane_engine::TradeId;
 
     fn t(inst: u32, ts: i64, id: &str) -> Trade {
         Trade {

@@ -1,0 +1,96 @@
+//! The keys dedupe remembers, each packed into a few words with an all-zeros value no real
+//! key takes (a free table slot).
+
+use super::table::{fold, TableKey};
+use ticklane_engine::{Fixed, Timestamp, Trade, TradeId};
+
+const MIX: u64 = 0x9e37_79b9_7f4a_7c15;
+
+/// `(instrument, trade_id)` for an id of at most eight bytes (every numeric id up to eight
+/// digits, most venues' short ids): the id's bytes and the instrument with the id's encoding
+/// tag (never zero for a present id). A slot with its time is 24 bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) struct NarrowKey([u64; 2]);
+
+/// `(instrument, trade_id)` for any id: its sixteen bytes, and the instrument with the tag.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) struct IdKey([u64; 3]);
+
+/// An id key in the narrowest form that holds it.
+#[derive(Clone, Copy)]
+pub(super) enum IdShape {
+    Narrow(NarrowKey),
+    Wide(IdKey),
+}
+
+impl IdShape {
+    /// The key of `id` (present) of instrument `inst`.
+    #[inline]
+    pub(super) fn new(inst: u32, id: TradeId) -> IdShape {
+        let (bytes, tag) = id.key();
+        let meta = u64::from(inst) | u64::from(tag) << 32;
+        match u64::try_from(bytes) {
+            Ok(b) => IdShape::Narrow(NarrowKey([b, meta])),
+            Err(_) => IdShape::Wide(IdKey([bytes as u64, (bytes >> 64) as u64, meta])),
+        }
+    }
+}
+
+impl TableKey for NarrowKey {
+    const FREE: NarrowKey = NarrowKey([0; 2]);
+    #[inline]
+    fn hash(&self, seed: u64) -> u64 {
+        let [a, b] = self.0;
+        fold(fold(a ^ seed, b ^ MIX), MIX)
+    }
+}
+
+impl TableKey for IdKey {
+    const FREE: IdKey = IdKey([0; 3]);
+    #[inline]
+    fn hash(&self, seed: u64) -> u64 {
+        let [a, b, c] = self.0;
+        fold(fold(a ^ seed, b ^ MIX) ^ c, MIX)
+    }
+}
+
+/// The content key; `side` is stored plus one, so that all zeros marks a free slot.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) struct ContentKey(u32, u8, Timestamp, Timestamp, Fixed, Fixed);
+
+impl ContentKey {
+    pub(super) fn new(t: &Trade) -> ContentKey {
+        ContentKey(t.instrument.0, t.side as u8 + 1, t.ts_event, t.ts_recv, t.price, t.size)
+    }
+}
+
+impl TableKey for ContentKey {
+    const FREE: ContentKey = ContentKey(0, 0, 0, 0, Fixed::ZERO, Fixed::ZERO);
+    #[inline]
+    fn hash(&self, seed: u64) -> u64 {
+        let head = u64::from(self.0) | u64::from(self.1) << 32;
+        let a = fold(head ^ seed, self.2 as u64 ^ MIX);
+        let b = fold(self.3 as u64 ^ MIX, self.4.raw() as u64 ^ seed);
+        fold(a ^ b ^ self.5.raw() as u64, MIX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_of_up_to_eight_bytes_are_narrow_and_distinct_ids_distinct_keys() {
+        let shape = |inst, id: &str| IdShape::new(inst, TradeId::from_text(id.as_bytes()));
+        assert!(matches!(shape(1, "12345678"), IdShape::Narrow(_)));
+        assert!(matches!(shape(1, "123456789"), IdShape::Wide(_)));
+        let narrow = |inst, id| match shape(inst, id) {
+            IdShape::Narrow(k) => k.0,
+            IdShape::Wide(_) => unreachable!("narrow"),
+        };
+        assert_ne!(narrow(1, "7"), narrow(2, "7"), "instrument");
+        assert_ne!(narrow(1, "7"), narrow(1, "07"), "length");
+        assert_ne!(narrow(1, "7"), narrow(1, "8"));
+        assert_ne!(narrow(1, "a"), [0, 0], "never the free key");
+    }
+}
