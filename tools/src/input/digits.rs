@@ -64,7 +64,7 @@ pub(super) fn short_decimal(b: &[u8], i: usize) -> Option<(i64, usize)> {
         if d > 9 {
             break;
         }
-        v = v * 10 + u64::from(d);
+        v = v.wrapping_mul(10).wrapping_add(u64::from(d)); // exact within the 15 digits kept
         j += 1;
     }
     let int = j - start;
@@ -76,7 +76,7 @@ pub(super) fn short_decimal(b: &[u8], i: usize) -> Option<(i64, usize)> {
             if d > 9 {
                 break;
             }
-            v = v * 10 + u64::from(d);
+            v = v.wrapping_mul(10).wrapping_add(u64::from(d));
             j += 1;
             frac += 1;
         }
