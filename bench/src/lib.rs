@@ -166,7 +166,7 @@ impl EnginePipeline {
     /// `shards`, instruments `SYM0..SYM{instruments}` interned in order.
     pub fn start(shards: usize, ring: usize, batch: usize, instruments: u32, with_operator: bool) -> EnginePipeline {
         use std::sync::atomic::Ordering::Release;
-        use ticklane::{Config, DagBuilder, Engine, Kind, Stamped, WaitStrategy};
+        use ticklane::{Config, DagBuilder, Engine, Kind, Stamped};
         let done = std::sync::Arc::new(Counter::default());
         let d = done.clone();
         let mut g = DagBuilder::new();
@@ -190,7 +190,6 @@ impl EnginePipeline {
             .ring_capacity(ring)
             .batch_size(batch)
             .flush_every(1 << 20)
-            .wait(WaitStrategy::SpinThenYield { spins: 1 << 16 })
             .placement(ticklane::Placement::Cores(cores()))
             .build()
             .expect("bench config is valid");

@@ -48,7 +48,9 @@ const UNKNOWN: u16 = u16::MAX;
 /// record to the shard owning its instrument ([`crate::shard_of`]) at once, and
 /// [`Ingress::push_all`] sends each shard its share of the records it was given (in batches of
 /// at most `batch_size`) before it returns: batching only gathers what is already at hand,
-/// and the shard takes every message waiting in its ring in one go. Every shard is also sent
+/// and the shard takes every message waiting in its ring in one go. The one exception is a
+/// shard that is behind (its ring full): `push` then gathers its records into a batch instead
+/// of filling the ring with single records, sent with the next push or flush that finds room. Every shard is also sent
 /// the current watermark every `flush_every` records or on [`Ingress::flush`], so that windows
 /// on shards that get no records still fire; call `flush` when your feed goes quiet.
 ///
@@ -177,15 +179,16 @@ impl<T: Record> Ingress<T> {
         self.bufs.iter().map(Vec::len).sum()
     }
 
-    /// Accepts one record and sends it to its shard at once. Blocks while that shard's ring
-    /// is full.
+    /// Accepts one record and sends it to its shard at once. Only when that shard is behind
+    /// (its ring is full) do records gather instead, into one batch that goes out with the
+    /// next push or flush that finds room, or when it reaches `batch_size` (then `push` waits
+    /// for room: backpressure). So a shard that keeps up gets every record the moment it is
+    /// pushed, and one that lags gets batches instead of a ring of single records.
     #[inline]
     pub fn push(&mut self, rec: T) -> Result<(), PushError> {
         let (s, st) = self.stamp(rec)?;
-        if self.bufs[s].is_empty() {
-            self.send_one(s, st)?;
-        } else {
-            self.bufs[s].push(st);
+        self.bufs[s].push(st);
+        if self.bufs[s].len() >= self.batch_size || self.txs[s].has_room() {
             self.send(s)?;
         }
         self.count_towards_flush(1)
@@ -341,19 +344,6 @@ impl<T: Record> Ingress<T> {
         let mut fresh = self.stash[s].pop().unwrap_or_default();
         fresh.reserve(self.batch_size);
         fresh
-    }
-
-    /// Sends one record to shard `s` whose buffer is empty: inside the ring slot if its kind
-    /// has an inline form, so the shard reads one slot instead of following a pointer to lines
-    /// this core just wrote, and no buffer changes hands.
-    fn send_one(&mut self, s: usize, rec: Stamped<T>) -> Result<(), PushError> {
-        match T::inline(rec) {
-            Some(one) => self.send_inline(s, one),
-            None => {
-                self.bufs[s].push(rec);
-                self.send(s)
-            }
-        }
     }
 
     fn send_inline(&mut self, s: usize, one: Inline) -> Result<(), PushError> {

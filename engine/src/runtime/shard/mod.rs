@@ -177,15 +177,18 @@ impl Shard {
                 }
             }
             ToShard::One { rec, wm } => {
-                // Delivered in place, in the source's output slot (allocated on first use).
-                let slot = self.graph.source_slot(node);
-                if !rec.push_into(slot) {
-                    // Unreachable (an ingress is typed by its source's kind), but never lose it.
-                    *slot = crate::record::Batch::with_capacity(rec.kind(), 1);
-                    rec.push_into(slot);
-                }
+                // Delivered in place, in the source's output slot (allocated on first use),
+                // together with every single record already waiting behind it (the way a
+                // Disruptor consumer takes all published slots at once): one pass over the
+                // graph for them all, and nothing waits for a record not yet sent.
+                push_one(self.graph.source_slot(node), rec);
+                let (wm, next, taken) = self.take_waiting_ones(k, wm);
                 self.deliver(k, wm);
                 self.graph.source_slot(node).clear();
+                bump(&self.cell().messages, taken);
+                if let Some(m) = next {
+                    self.handle(k, m);
+                }
             }
             ToShard::End => {
                 self.inputs[k].ended = true;
@@ -200,6 +203,25 @@ impl Shard {
                 self.step();
             }
         }
+    }
+
+    /// Appends the single records waiting in source `k`'s ring to its output slot, up to
+    /// [`COALESCE`] in all; returns the watermark after the last, the first other message
+    /// taken (to handle next), and how many were taken.
+    fn take_waiting_ones(&mut self, k: usize, mut wm: Timestamp) -> (Timestamp, Option<ToShard>, u64) {
+        let node = self.inputs[k].node;
+        let mut taken = 0;
+        while self.graph.source_slot(node).len() < COALESCE {
+            match self.inputs[k].rx.try_recv() {
+                Ok(ToShard::One { rec, wm: w }) => {
+                    push_one(self.graph.source_slot(node), rec);
+                    (wm, taken) = (w, taken + 1);
+                }
+                Ok(other) => return (wm, Some(other), taken),
+                Err(_) => break, // empty, or gone: the next poll sees that
+            }
+        }
+        (wm, None, taken)
     }
 
     /// Runs the batch in source `k`'s output slot through the graph, with the source
@@ -365,5 +387,17 @@ impl Shard {
                     .park_unless(timeout, || inputs.any_ready() || control.aborted_acquire() || control.stopping());
             }
         }
+    }
+}
+
+/// Most single records taken from a ring into one pass over the graph.
+const COALESCE: usize = 256;
+
+/// Appends an inline record to a source slot.
+fn push_one(slot: &mut crate::record::Batch, rec: crate::record::Inline) {
+    if !rec.push_into(slot) {
+        // Unreachable (an ingress is typed by its source's kind), but never lose it.
+        *slot = crate::record::Batch::with_capacity(rec.kind(), 1);
+        rec.push_into(slot);
     }
 }
