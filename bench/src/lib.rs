@@ -226,6 +226,18 @@ impl EnginePipeline {
         self.finish_run(expect_out);
     }
 
+    /// Hands `trades` to `Ingress::push_all` `chunk` at a time (as a feed handler that reads
+    /// a few records per wake-up does), flushes, and waits until the sink counted them all.
+    pub fn run_chunks(&mut self, trades: &[Trade], chunk: usize) {
+        let Some(feed) = &mut self.feed else { return };
+        for part in trades.chunks(chunk.max(1)) {
+            if feed.push_all(part).is_err() {
+                return;
+            }
+        }
+        self.finish_run(trades.len() as u64);
+    }
+
     fn finish_run(&mut self, expect_out: u64) {
         use std::sync::atomic::Ordering::Acquire;
         let Some(feed) = &mut self.feed else { return };
