@@ -61,3 +61,37 @@ fn one_push_reaches_the_sink_without_a_flush() {
         engine.join().expect("clean run");
     });
 }
+
+#[test]
+fn a_burst_into_a_lagging_shard_all_arrives_without_a_flush() {
+    // A request/response producer: push a burst larger than the ring while the shard is slow,
+    // then wait for every result. Nothing may stay behind in the ingress (gathering records
+    // while the ring was full once hung exactly this producer).
+    watchdog(Duration::from_secs(300), || {
+        let (tx, rx) = unbounded();
+        let mut g = DagBuilder::new();
+        g.source("feed", Kind::Trade)
+            .sink_shard::<Trade, _, _>("slow", move |_ctx| {
+                let tx = tx.clone();
+                move |b: &[Stamped<Trade>]| {
+                    std::thread::sleep(Duration::from_micros(200));
+                    for t in b {
+                        let _ = tx.send(t.rec.size.raw());
+                    }
+                }
+            })
+            .connect("feed", "slow");
+        let cfg = Config::builder().shards(1).ring_capacity(2).build().expect("config");
+        let mut engine = Engine::start(g.build().expect("graph"), cfg).expect("start");
+        let mut feed = engine.ingress::<Trade>("feed").expect("ingress");
+        let id = feed.intern("X").expect("intern");
+        for k in 1..=100u64 {
+            feed.push(seq_trade(id, 1_000 + k as i64, k)).expect("push");
+        }
+        assert_eq!(feed.buffered(), 0, "nothing held back");
+        let got: Vec<i64> = (0..100).filter_map(|_| next(&rx)).collect();
+        assert_eq!(got, (1..=100).collect::<Vec<i64>>(), "every record, in order, without a flush");
+        feed.finish().expect("finish");
+        engine.join().expect("clean run");
+    });
+}

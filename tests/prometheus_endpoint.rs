@@ -60,7 +60,8 @@ fn prometheus_text_carries_the_engine_counters() {
     assert_eq!(sample(&text, "ticklane_events_out_total", &["node=\"feed\""]), 5_000.0, "{text}");
     for (shard, _) in report.stats.shards.iter().enumerate() {
         let l = format!("shard=\"{shard}\"");
-        assert_eq!(sample(&text, "ticklane_ring_capacity", &[&l]), 64.0, "{text}");
+        let ring = Config::default().ring_capacity() as f64;
+        assert_eq!(sample(&text, "ticklane_ring_capacity", &[&l]), ring, "{text}");
         assert!(text.contains(&format!("ticklane_shard_busy_ratio{{{l}}}")), "{text}");
         assert!(text.contains(&format!("ticklane_watermark_lag_seconds{{{l}}}")), "{text}");
         assert!(text.contains(&format!("ticklane_backpressure_wait_seconds_total{{{l}}}")), "{text}");

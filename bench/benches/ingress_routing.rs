@@ -1,5 +1,5 @@
 //! Ingress routing: one producer routing trades over 1,000 instruments into 2 shards (hash
-//! partition, rings of 64, counting sinks), against a hand-written router doing the same over
+//! partition, the default rings of 1,024 messages, counting sinks), against a hand-written router doing the same over
 //! raw crossbeam (`RawRouter`: a precomputed instrument → shard table, per-shard batches of
 //! 256, buffer recycling). `engine_push_all` hands the engine the same trades 256 at a time
 //! (like for like with the router's batching); `engine_push` pushes them one by one, and since
@@ -22,7 +22,7 @@ fn routing(c: &mut Criterion) {
     let mut raw = RawRouter::start(2, 64, 256, 1000);
     g.bench_function("hand_written", |b| b.iter(|| raw.run(&trades)));
     drop(raw);
-    let mut engine = EnginePipeline::start(2, 64, 256, 1000, false);
+    let mut engine = EnginePipeline::start(2, ticklane::Config::default().ring_capacity(), 256, 1000, false);
     g.bench_function("engine_push_all", |b| b.iter(|| engine.run_chunks(&trades, 256)));
     g.bench_function("engine_push", |b| b.iter(|| engine.run(&trades, N as u64)));
     g.finish();

@@ -29,7 +29,7 @@ fn ring_hop(c: &mut Criterion) {
     let mut raw = RawPipeline::start(64, 256, |i, _| i.len());
     g.bench_function("raw_crossbeam", |b| b.iter(|| raw.run_repeated(&trades, REPS, N)));
     drop(raw);
-    let mut engine = EnginePipeline::start(1, 64, 256, 64, false);
+    let mut engine = EnginePipeline::start(1, ticklane::Config::default().ring_capacity(), 256, 64, false);
     g.bench_function("engine_push_all", |b| b.iter(|| engine.run_batched(&trades, REPS, N)));
     let all: Vec<_> = (0..REPS).flat_map(|_| trades.iter().copied()).collect();
     g.bench_function("engine_push", |b| b.iter(|| engine.run(&all, N)));

@@ -48,9 +48,8 @@ const UNKNOWN: u16 = u16::MAX;
 /// record to the shard owning its instrument ([`crate::shard_of`]) at once, and
 /// [`Ingress::push_all`] sends each shard its share of the records it was given (in batches of
 /// at most `batch_size`) before it returns: batching only gathers what is already at hand,
-/// and the shard takes every message waiting in its ring in one go. The one exception is a
-/// shard that is behind (its ring full): `push` then gathers its records into a batch instead
-/// of filling the ring with single records, sent with the next push or flush that finds room. Every shard is also sent
+/// and the shard takes every message waiting in its ring in one go (single records
+/// included: they go through the graph together). Every shard is also sent
 /// the current watermark every `flush_every` records or on [`Ingress::flush`], so that windows
 /// on shards that get no records still fire; call `flush` when your feed goes quiet.
 ///
@@ -179,18 +178,15 @@ impl<T: Record> Ingress<T> {
         self.bufs.iter().map(Vec::len).sum()
     }
 
-    /// Accepts one record and sends it to its shard at once. Only when that shard is behind
-    /// (its ring is full) do records gather instead, into one batch that goes out with the
-    /// next push or flush that finds room, or when it reaches `batch_size` (then `push` waits
-    /// for room: backpressure). So a shard that keeps up gets every record the moment it is
-    /// pushed, and one that lags gets batches instead of a ring of single records.
+    /// Accepts one record and sends it to its shard at once; blocks while that shard's ring
+    /// is full (backpressure). Nothing is ever left waiting in the ingress for a later push
+    /// or flush: a producer may push a burst and then wait for its results. (Gathering
+    /// records while the ring is full was tried and hung exactly such a producer.)
     #[inline]
     pub fn push(&mut self, rec: T) -> Result<(), PushError> {
         let (s, st) = self.stamp(rec)?;
         self.bufs[s].push(st);
-        if self.bufs[s].len() >= self.batch_size || self.txs[s].has_room() {
-            self.send(s)?;
-        }
+        self.send(s)?;
         self.count_towards_flush(1)
     }
 

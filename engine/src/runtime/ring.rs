@@ -126,13 +126,6 @@ pub(crate) fn ring<T>(cap: usize) -> (Producer<T>, Consumer<T>) {
 }
 
 impl<T> Producer<T> {
-    /// Whether the next slot is free (a send would not wait).
-    #[inline]
-    pub(crate) fn has_room(&self) -> bool {
-        let slot = &self.shared.slots[self.at.index];
-        slot.stamp.load(Acquire) == 2 * self.at.lap
-    }
-
     /// Sends `value` if a slot is free and the consumer is alive; never blocks.
     #[inline]
     pub(crate) fn try_send(&mut self, value: T) -> Result<(), TrySend<T>> {
