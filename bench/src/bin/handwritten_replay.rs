@@ -130,7 +130,6 @@ impl Replay {
         }
         *self.ids[s].get_or_insert_with(|| {
             self.names.push(name());
-            self.bars.ranks_stale = true;
             InstrumentId(self.names.len() as u32 - 1)
         })
     }
@@ -190,7 +189,6 @@ struct Bars {
     due: BTreeMap<i64, Vec<u32>>,
     arrivals: u64,
     ranks: Vec<u32>,
-    ranks_stale: bool,
     fired: Vec<(u32, Acc)>,
 }
 
@@ -230,9 +228,8 @@ impl Bars {
                 let k = open.iter().position(|a| a.end == end).unwrap_or(0);
                 self.fired.push((i, open.swap_remove(k)));
             }
-            if self.ranks_stale || self.ranks.len() < names.len() {
-                self.ranks = ranks(names);
-                self.ranks_stale = false;
+            if self.ranks.len() < names.len() {
+                self.ranks = ranks(names); // names only grow: new ones since the last ranking
             }
             let ranks = &self.ranks;
             self.fired.sort_unstable_by_key(|(i, _)| ranks[*i as usize]);

@@ -187,7 +187,7 @@ pub struct Dedupe {
     keys: Keys,
     counters: DedupeCounters,
     /// The current batch's keys and their hashes (reused).
-    hashes: Vec<(IdShape, u64)>,
+    batch_keys: Vec<(IdShape, u64)>,
 }
 
 impl Dedupe {
@@ -198,7 +198,7 @@ impl Dedupe {
             DedupeKey::Id => Keys::Id(IdSets::new(seed)),
             DedupeKey::Content => Keys::Content(Seen::new(seed)),
         };
-        Dedupe { cfg, keys, counters: DedupeCounters::default(), hashes: Vec::new() }
+        Dedupe { cfg, keys, counters: DedupeCounters::default(), batch_keys: Vec::new() }
     }
 
     /// The counters so far.
@@ -234,20 +234,20 @@ impl Dedupe {
     /// coming one after another.
     fn admit_ids(&mut self, input: &[Stamped<Trade>], out: &mut Vec<Stamped<Trade>>) {
         let Keys::Id(s) = &mut self.keys else { return };
-        self.hashes.clear();
-        self.hashes.extend(input.iter().map(|t| {
+        self.batch_keys.clear();
+        self.batch_keys.extend(input.iter().map(|t| {
             let k = IdShape::new(t.rec.instrument.0, t.rec.trade_id);
             (k, s.hash(&k))
         }));
-        for (k, h) in self.hashes.iter().take(AHEAD) {
+        for (k, h) in self.batch_keys.iter().take(AHEAD) {
             s.prefetch(k, *h);
         }
         for (i, t) in input.iter().enumerate() {
-            if let Some((k, h)) = self.hashes.get(i + AHEAD) {
+            if let Some((k, h)) = self.batch_keys.get(i + AHEAD) {
                 s.prefetch(k, *h);
             }
             let fresh = if t.rec.trade_id.is_some() {
-                s.insert(self.hashes[i], (t.rec.ts_event, t.wm), &self.cfg, &mut self.counters)
+                s.insert(self.batch_keys[i], (t.rec.ts_event, t.wm), &self.cfg, &mut self.counters)
             } else {
                 self.counters.unkeyed += 1;
                 true

@@ -31,7 +31,8 @@ impl<K: TableKey> Seen<K> {
     }
 
     /// True if `k` (hash `h`) of a trade at `ts` with watermark stamp `wm` is new (and
-    /// remembers it): one probe of each generation. `others`: keys held in other shapes'
+    /// remembers it): one probe of the current generation, and of the older one only when its
+    /// filter says it may hold the key. `others`: keys held in other shapes'
     /// generations (the capacity counts them all).
     #[inline]
     pub(super) fn insert(

@@ -171,8 +171,7 @@ impl<K: TableKey> Table<K> {
 
 /// A prefetch hint for the line at `p` (a hint only: it never faults and changes nothing).
 /// Not a plain load: a load must complete before it retires, so one issued ahead still holds
-/// up the loop when its turn comes (measured: a load 16 trades ahead left the stall in place;
-/// the hint removed it).
+/// up the loop when its turn comes (perf showed the stall move onto the early load).
 #[inline(always)]
 #[allow(unsafe_code)]
 fn prefetch(p: *const i8) {
