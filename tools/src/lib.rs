@@ -14,5 +14,6 @@
 //! ```
 
 pub mod duration;
+pub mod format;
 pub mod gen;
 pub mod input;

@@ -186,8 +186,8 @@ pub struct Dedupe {
     cfg: DedupeConfig,
     keys: Keys,
     counters: DedupeCounters,
-    /// The current batch's keys and their hashes (reused).
-    batch_keys: Vec<(IdShape, u64)>,
+    /// The current batch's keyed trades: place in the batch, key, hash (reused).
+    batch_keys: Vec<(usize, IdShape, u64)>,
 }
 
 impl Dedupe {
@@ -234,23 +234,29 @@ impl Dedupe {
     /// coming one after another.
     fn admit_ids(&mut self, input: &[Stamped<Trade>], out: &mut Vec<Stamped<Trade>>) {
         let Keys::Id(s) = &mut self.keys else { return };
+        // Only keyed trades are probed (a DBN capture has no trade ids: nothing to hash).
         self.batch_keys.clear();
-        self.batch_keys.extend(input.iter().map(|t| {
+        self.batch_keys.extend(input.iter().enumerate().filter(|(_, t)| t.rec.trade_id.is_some()).map(|(i, t)| {
             let k = IdShape::new(t.rec.instrument.0, t.rec.trade_id);
-            (k, s.hash(&k))
+            (i, k, s.hash(&k))
         }));
-        for (k, h) in self.batch_keys.iter().take(AHEAD) {
+        for (_, k, h) in self.batch_keys.iter().take(AHEAD) {
             s.prefetch(k, *h);
         }
+        let mut next = 0; // the next keyed trade's place in `batch_keys`
         for (i, t) in input.iter().enumerate() {
-            if let Some((k, h)) = self.batch_keys.get(i + AHEAD) {
-                s.prefetch(k, *h);
-            }
-            let fresh = if t.rec.trade_id.is_some() {
-                s.insert(self.batch_keys[i], (t.rec.ts_event, t.wm), &self.cfg, &mut self.counters)
-            } else {
-                self.counters.unkeyed += 1;
-                true
+            let fresh = match self.batch_keys.get(next) {
+                Some(&(at, k, h)) if at == i => {
+                    if let Some((_, k, h)) = self.batch_keys.get(next + AHEAD) {
+                        s.prefetch(k, *h);
+                    }
+                    next += 1;
+                    s.insert((k, h), (t.rec.ts_event, t.wm), &self.cfg, &mut self.counters)
+                }
+                _ => {
+                    self.counters.unkeyed += 1;
+                    true
+                }
             };
             if fresh {
                 out.push(*t);
@@ -340,5 +346,37 @@ mod tests {
         let e = DedupeConfig::builder().ttl(Duration::ZERO).capacity(0).build().expect_err("zeros");
         assert_eq!(e.violations.len(), 2, "{e}");
         assert_eq!(DedupeConfig::builder().build(), Ok(DedupeConfig::default()));
+    }
+
+    proptest::proptest! {
+        /// The batched path (keys hashed and prefetched ahead, unkeyed trades skipped) admits
+        /// exactly what [`Dedupe::admit`] admits one trade at a time, with the same counts.
+        #[test]
+        fn batches_admit_what_single_trades_admit(
+            trades in proptest::collection::vec((0u32..3, 0i64..400, proptest::option::of(0u8..12)), 0..300),
+            cuts in proptest::collection::vec(1usize..40, 1..20),
+        ) {
+            let cfg = DedupeConfig::builder().ttl(Duration::from_nanos(50)).capacity(8).build().expect("cfg");
+            let (mut batched, mut single) = (Dedupe::new(cfg.clone()), Dedupe::new(cfg));
+            let stamped: Vec<Stamped<Trade>> = trades
+                .iter()
+                .map(|&(inst, ts, id)| {
+                    let id = id.map_or(String::new(), |i| format!("id{i}"));
+                    Stamped { wm: ts - 20, rec: t(inst, ts, &id) }
+                })
+                .collect();
+            let want: Vec<Stamped<Trade>> = stamped.iter().filter(|s| single.admit(&s.rec, s.wm)).copied().collect();
+            let (mut got, mut at) = (Vec::new(), 0);
+            for &c in cuts.iter().cycle() {
+                if at >= stamped.len() {
+                    break;
+                }
+                let end = (at + c).min(stamped.len());
+                batched.on_batch(&stamped[at..end], &mut got);
+                at = end;
+            }
+            proptest::prop_assert_eq!(got, want);
+            proptest::prop_assert_eq!(batched.counters(), single.counters());
+        }
     }
 }

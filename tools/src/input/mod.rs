@@ -7,7 +7,7 @@
 //! | `chunk.rs` | records handed out a few thousand at a time |
 //! | `csv/` | blocks of lines parsed on several threads in order, RFC 4180 fields, the header, ticklane CSV's columns |
 //! | `tardis.rs` | Tardis CSV: detection from the header, its columns |
-//! | `dbn.rs`, `zstd_frames.rs` | Databento DBN (plain or zstd), and the check that a `.zst` is whole |
+//! | `dbn/`, `zstd_frames.rs` | Databento DBN (plain or zstd): metadata by the `dbn` crate, records walked in place; the check that a `.zst` is whole |
 //! | `time.rs` | integer and RFC 3339 timestamps |
 //! | `symbols.rs` | instrument names interned per reader |
 //! | `excerpt.rs` | bounded, escaped quotes of bad input for messages |

@@ -1,9 +1,9 @@
 //! What a replay writes: bar and trade lines (design.md §5: CSV with the fixed header, or
 //! JSONL with the same field names and decimals as strings), and the sink that puts whole
-//! lines into a file or stdout.
+//! lines into a file or stdout. The line formats are in the library (`ticklane_tools::format`),
+//! so that `bench/`'s yardstick writes with the same code.
 
-mod format;
 mod sink;
 
-pub(crate) use format::{bar_line, trade_line, OutFormat, BARS_HEADER, TRADES_HEADER};
 pub(crate) use sink::{LineSink, Target, Written};
+pub(crate) use ticklane_tools::format::{bar_line, trade_line, OutFormat, BARS_HEADER, TRADES_HEADER};

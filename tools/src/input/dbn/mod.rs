@@ -1,15 +1,18 @@
-//! Databento DBN trades (and MBP-1 trade events), plain or zstd-compressed, via the `dbn`
-//! crate. Records are decoded as written (no version upgrade: trade and MBP-1 layouts are the
-//! same in every DBN version) and each is checked for length before it is looked at, so a
-//! short or corrupt record is an error with its byte offset, never a panic.
+//! Databento DBN trades (and MBP-1 trade events), plain or zstd-compressed: the metadata
+//! through the `dbn` crate, the records by [`body`] (a buffer of whole records read in place).
+//! Records are decoded as written (no version upgrade: trade and MBP-1 layouts are the same
+//! in every DBN version) and each is checked for length before it is looked at, so a short or
+//! corrupt record is an error with its byte offset, never a panic.
+
+mod body;
 
 use super::excerpt::excerpt;
-use super::stream::{Compression, Counting, Stream};
+use super::stream::{Bytes, Compression, Stream};
 use super::symbols::Symbols;
 use super::{Chunk, InputError, ReadOptions, Rec, Source};
-use dbn::decode::{DbnMetadata, DecodeRecordRef};
-use dbn::Record;
+use body::{Body, Decoded, Fields, Next};
 use std::collections::HashMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
@@ -23,14 +26,12 @@ pub const MAX_METADATA: u32 = 256 << 20;
 /// `DBN`, the version byte, and the metadata length.
 const PRELUDE: u64 = 8;
 
-/// Databento DBN trades (and MBP-1 trade events), via the `dbn` crate. The instrument is
+/// Databento DBN trades (and MBP-1 trade events). The instrument is
 /// `dataset:raw_symbol` from the file's symbology, else `dataset:instrument_id`.
 pub struct DbnSource {
     path: PathBuf,
-    /// Over the decompressed bytes, counted (the decoder reads ahead in blocks).
-    decoder: dbn::decode::DbnDecoder<Counting>,
-    /// Decompressed bytes the decoder has read.
-    decoded: Arc<AtomicU64>,
+    /// The decompressed records after the metadata.
+    body: Body<Bytes>,
     /// Raw bytes read (for progress).
     position: Arc<AtomicU64>,
     /// Decompressed offset of the next record: prelude, metadata, and every record so far.
@@ -59,11 +60,8 @@ impl DbnSource {
             recoverable: false,
         };
         let meta_len = check_prelude(path, &stream).map_err(|d| fatal("bad_dbn_header", d))?;
-        let decoded = Arc::new(AtomicU64::new(0));
-        let counting = Counting { inner: stream.bytes, read: decoded.clone() };
-        let decoder = dbn::decode::DbnDecoder::with_upgrade_policy(counting, dbn::VersionUpgradePolicy::AsIs)
-            .map_err(|e| fatal("bad_dbn_header", format!("expected DBN metadata: {e}")))?;
-        let meta = decoder.metadata();
+        let mut bytes = stream.bytes;
+        let meta = read_metadata(&mut bytes, meta_len).map_err(|d| fatal("bad_dbn_header", d))?;
         let mut raw = HashMap::new();
         for m in &meta.mappings {
             for iv in &m.intervals {
@@ -75,8 +73,7 @@ impl DbnSource {
         let dataset = meta.dataset.clone();
         Ok(DbnSource {
             path: path.to_path_buf(),
-            decoder,
-            decoded,
+            body: Body::new(bytes),
             position: stream.position,
             offset: PRELUDE + u64::from(meta_len),
             ts_range: opt.ts_range,
@@ -100,19 +97,18 @@ impl DbnSource {
         }
     }
 
+    #[cold]
     fn fatal(&mut self, offset: u64, reason: &'static str, detail: String) -> InputError {
         self.done = true;
         InputError { at: self.at(offset), reason, detail, recoverable: false }
     }
 
-    /// At the decoder's end: every byte must belong to a whole record, and a zstd file must
-    /// end with complete frames, or records were lost.
-    fn check_complete(&mut self) -> Result<(), InputError> {
-        let total = self.decoded.load(Relaxed);
-        if total > self.offset {
+    /// At the input's end: every byte must belong to a whole record (`trailing` bytes do
+    /// not), and a zstd file must end with complete frames, or records were lost.
+    fn check_complete(&mut self, trailing: usize) -> Result<(), InputError> {
+        if trailing > 0 {
             let detail = format!(
-                "the last {} bytes are an incomplete record: the file is truncated; {} records were read before it",
-                total - self.offset,
+                "the last {trailing} bytes are an incomplete record: the file is truncated; {} records were read before it",
                 self.records
             );
             return Err(self.fatal(self.offset, "truncated_dbn", detail));
@@ -183,85 +179,80 @@ fn check_prelude(path: &Path, s: &Stream) -> Result<u32, String> {
     Ok(len)
 }
 
-fn dbn_side(c: std::os::raw::c_char) -> Side {
-    match c as u8 {
+/// The metadata section (after [`check_prelude`] said it is `len` bytes), decoded by the
+/// `dbn` crate from exactly its own bytes, so the records after it stay in `bytes`.
+fn read_metadata(bytes: &mut Bytes, len: u32) -> Result<dbn::Metadata, String> {
+    let mut section = vec![0u8; PRELUDE as usize + len as usize];
+    bytes
+        .read_exact(&mut section)
+        .map_err(|e| format!("expected {len} bytes of DBN metadata after the prelude: {e}"))?;
+    let mut d = dbn::decode::dbn::MetadataDecoder::with_upgrade_policy(&section[..], dbn::VersionUpgradePolicy::AsIs);
+    d.decode().map_err(|e| format!("expected DBN metadata: {e}"))
+}
+
+fn dbn_side(c: u8) -> Side {
+    match c {
         b'B' => Side::Buy,
         b'A' => Side::Sell,
         _ => Side::None,
     }
 }
 
-/// The trade fields of a record, if it is a trade (or an MBP-1 trade event) of full length.
-type Fields = (dbn::RecordHeader, i64, u32, std::os::raw::c_char, u64);
-
-fn trade_fields(r: &dbn::RecordRef<'_>) -> Result<Option<Fields>, String> {
-    if r.has::<dbn::TradeMsg>() {
-        let t = full::<dbn::TradeMsg>(r, "a trade")?;
-        Ok(Some((t.hd, t.price, t.size, t.side, t.ts_recv)))
-    } else if r.has::<dbn::Mbp1Msg>() {
-        let m = full::<dbn::Mbp1Msg>(r, "an MBP-1")?;
-        Ok((m.action as u8 == b'T').then_some((m.hd, m.price, m.size, m.side, m.ts_recv)))
-    } else {
-        Ok(None) // other schemas carry no trades
-    }
-}
-
-/// `r` as a `T`, checked to be long enough first (the `dbn` crate asserts otherwise).
-fn full<'a, T: dbn::HasRType<Header = dbn::RecordHeader>>(r: &dbn::RecordRef<'a>, what: &str) -> Result<&'a T, String> {
-    r.try_get::<T>().map_err(|_| {
-        let (got, want) = (r.record_size(), std::mem::size_of::<T>());
-        format!("{what} record of {got} bytes, shorter than the {want} bytes such a record has")
-    })
-}
-
 impl DbnSource {
     /// The next trade (its `instrument` the local symbol index), a malformed record, or
-    /// `None` at the end.
-    #[inline]
+    /// `None` at the end. Inlined into [`Source::next_chunk`]'s loop: the per-record cost
+    /// of a call returning an `Option<Result<Trade, InputError>>` was most of the reader's.
+    #[inline(always)]
     fn next_trade(&mut self) -> Option<Result<Trade, InputError>> {
         if self.done {
             return None;
         }
         loop {
             let at = self.offset;
-            let fields = match self.decoder.decode_record_ref() {
-                Ok(Some(r)) => {
-                    self.offset += r.record_size() as u64;
-                    trade_fields(&r)
+            let problem = match self.body.next() {
+                Next::Record { start, len } => {
+                    self.offset += len as u64;
+                    match body::decode(self.body.record(start, len)) {
+                        Decoded::Trade(f) => return Some(self.trade(at, f)),
+                        Decoded::Other => continue,
+                        Decoded::Short { what, got, want } => {
+                            format!("{what} record of {got} bytes, shorter than the {want} bytes such a record has")
+                        }
+                    }
                 }
-                Ok(None) => {
+                Next::End { trailing } => {
                     self.done = true;
-                    return self.check_complete().err().map(Err);
+                    return self.check_complete(trailing).err().map(Err);
                 }
-                Err(e) => Err(e.to_string()),
+                Next::BadLength(len) => format!("a record length of {len} bytes, shorter than the record header"),
+                Next::Io(e) => e.to_string(),
             };
-            let (hd, price, size, side, ts_recv) = match fields {
-                Ok(Some(f)) => f,
-                Ok(None) => continue,
-                Err(e) => {
-                    let detail = format!("expected a complete DBN record after {} records: {e}", self.records);
-                    return Some(Err(self.fatal(at, "bad_dbn_record", detail)));
-                }
-            };
-            self.records += 1;
-            let ts_event = i64::try_from(hd.ts_event).unwrap_or(i64::MAX);
-            let bad = |reason, detail| InputError { at: self.at(at), reason, detail, recoverable: true };
-            if ts_event < self.ts_range.0 || ts_event > self.ts_range.1 {
-                return Some(Err(bad("bad_timestamp", super::out_of_range(ts_event, self.ts_range))));
-            }
-            if size == 0 {
-                return Some(Err(bad("bad_size", "size must be positive, found 0".into())));
-            }
-            return Some(Ok(Trade {
-                ts_event,
-                ts_recv: i64::try_from(ts_recv).unwrap_or(NO_TS),
-                price: Fixed::from_raw(price),
-                size: Fixed::from_int(i64::from(size)).unwrap_or(Fixed::from_raw(i64::MAX)),
-                trade_id: TradeId::NONE,
-                instrument: InstrumentId(self.sym(hd.instrument_id)),
-                side: dbn_side(side),
-            }));
+            let detail = format!("expected a complete DBN record after {} records: {problem}", self.records);
+            return Some(Err(self.fatal(at, "bad_dbn_record", detail)));
         }
+    }
+
+    /// Trade `f` of the record at byte `at`, or what is wrong with it.
+    #[inline(always)]
+    fn trade(&mut self, at: u64, f: Fields) -> Result<Trade, InputError> {
+        self.records += 1;
+        let ts_event = i64::try_from(f.ts_event).unwrap_or(i64::MAX);
+        let bad = |reason, detail| InputError { at: self.at(at), reason, detail, recoverable: true };
+        if ts_event < self.ts_range.0 || ts_event > self.ts_range.1 {
+            return Err(bad("bad_timestamp", super::out_of_range(ts_event, self.ts_range)));
+        }
+        if f.size == 0 {
+            return Err(bad("bad_size", "size must be positive, found 0".into()));
+        }
+        Ok(Trade {
+            ts_event,
+            ts_recv: i64::try_from(f.ts_recv).unwrap_or(NO_TS),
+            price: Fixed::from_raw(f.price),
+            size: Fixed::from_int(i64::from(f.size)).unwrap_or(Fixed::from_raw(i64::MAX)),
+            trade_id: TradeId::NONE,
+            instrument: InstrumentId(self.sym(f.instrument_id)),
+            side: dbn_side(f.side),
+        })
     }
 }
 
