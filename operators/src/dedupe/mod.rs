@@ -357,7 +357,7 @@ mod tests {
             cuts in proptest::collection::vec(1usize..40, 1..20),
         ) {
             let cfg = DedupeConfig::builder().ttl(Duration::from_nanos(50)).capacity(8).build().expect("cfg");
-            let (mut batched, mut single) = (Dedupe::new(cfg.clone()), Dedupe::new(cfg));
+            let (mut batched, mut single) = (Dedupe::new(cfg), Dedupe::new(cfg));
             let stamped: Vec<Stamped<Trade>> = trades
                 .iter()
                 .map(|&(inst, ts, id)| {
