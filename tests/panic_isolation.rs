@@ -5,7 +5,7 @@ mod common;
 
 use common::{seq_trade, watchdog};
 use std::time::Duration;
-use ticklane::{Config, DagBuilder, Engine, EngineError, Kind, PushError, Stamped, Trade, Transform};
+use ticklane::{Config, DagBuilder, Engine, EngineError, Kind, PushError, RunFailed, Stamped, Trade, Transform};
 
 struct PanicsOnKth {
     k: u64,
@@ -24,7 +24,7 @@ impl Transform<Trade, Trade> for PanicsOnKth {
     }
 }
 
-fn run(shards: usize, ring: usize) -> (EngineError, Option<PushError>) {
+fn run(shards: usize, ring: usize) -> (RunFailed, Option<PushError>) {
     let mut g = DagBuilder::new();
     g.source("feed", Kind::Trade)
         .transform::<Trade, Trade, _, _>("fragile", |_| PanicsOnKth { k: 500, seen: 0 })
@@ -52,8 +52,9 @@ fn run(shards: usize, ring: usize) -> (EngineError, Option<PushError>) {
 #[test]
 fn operator_panic_surfaces_from_join_naming_shard_and_node() {
     for (shards, ring) in [(1, 1), (3, 4), (8, 64)] {
-        let (err, push_err) = run(shards, ring);
-        match &err {
+        let (failed, push_err) = run(shards, ring);
+        let err = &failed.error;
+        match err {
             EngineError::NodePanicked { shard, node, message } => {
                 assert!(*shard < shards);
                 assert_eq!(node, "fragile");
@@ -83,5 +84,5 @@ fn sink_panic_is_reported_too() {
         drop(feed);
         engine.join().expect_err("panic reported")
     });
-    assert!(matches!(&err, EngineError::NodePanicked { node, .. } if node == "explodes"), "{err}");
+    assert!(matches!(&err.error, EngineError::NodePanicked { node, .. } if node == "explodes"), "{err}");
 }

@@ -68,5 +68,9 @@ fn prometheus_text_carries_the_engine_counters() {
         assert!(text.contains(&format!("ticklane_ring_depth{{{l}}}")), "{text}");
     }
     assert!(text.lines().any(|l| l.starts_with("ticklane_saturation ")), "{text}");
+    let src = ["source=\"feed\""];
+    assert_eq!(sample(&text, "ticklane_source_pushed_total", &src), 5_000.0, "{text}");
+    assert_eq!(sample(&text, "ticklane_source_rejected_total", &src), 0.0, "{text}");
+    assert_eq!(sample(&text, "ticklane_source_not_delivered_total", &src), 0.0, "{text}");
     assert!(get(addr, "/other").starts_with("HTTP/1.0 404"));
 }

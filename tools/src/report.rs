@@ -127,6 +127,7 @@ impl Report {
             },
             "bars": self.bars(),
             "bars_not_written": self.bars.as_ref().map_or(0, |w| w.lost),
+            "trades_not_delivered": self.engine.stats.sources.iter().map(|s| s.not_delivered).sum::<u64>(),
             "output_errors": self.output_errors(),
             "shards": self.shard_summaries(),
             "elapsed_seconds": self.elapsed.as_secs_f64(),

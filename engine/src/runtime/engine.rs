@@ -6,7 +6,7 @@ use super::config::Config;
 use super::control::Control;
 use super::doorbell::Doorbell;
 use super::egress::Egress;
-use super::error::{EngineError, RunReport};
+use super::error::{EngineError, RunFailed, RunReport};
 use super::gate::Gate;
 use super::ingress::Ingress;
 use super::publisher::Publisher;
@@ -120,8 +120,8 @@ impl Engine {
 
     /// Waits for the run to end by itself: every source ended (its ingress finished or
     /// dropped; sources whose ingress was never taken end now), windows fired, sinks flushed.
-    /// Returns the first node panic, if any.
-    pub fn join(mut self) -> Result<RunReport, EngineError> {
+    /// Returns the first node panic, if any, with the run's counters.
+    pub fn join(mut self) -> Result<RunReport, RunFailed> {
         self.ingresses.iter_mut().for_each(|s| drop(s.take()));
         self.wake_all(); // parked shards see the rings of untaken sources closed
         self.finish()
@@ -130,7 +130,7 @@ impl Engine {
     /// Graceful stop: producers' next sends are refused ([`crate::PushError::Stopped`],
     /// counted), batches already sent are drained, every window fires (+∞ watermark), sinks
     /// flush, threads join.
-    pub fn stop(mut self) -> Result<RunReport, EngineError> {
+    pub fn stop(mut self) -> Result<RunReport, RunFailed> {
         self.gates.iter().for_each(|g| g.close());
         for g in &self.gates {
             g.wait_idle(|| self.control.aborted());
@@ -143,7 +143,7 @@ impl Engine {
 
     /// Stops at once: shards exit without firing windows; producers get
     /// [`crate::PushError::ShardGone`]. Still reports a node panic that happened first.
-    pub fn abort(mut self) -> Result<RunReport, EngineError> {
+    pub fn abort(mut self) -> Result<RunReport, RunFailed> {
         self.control.abort();
         self.wake_all();
         self.ingresses.iter_mut().for_each(|s| drop(s.take()));
@@ -154,17 +154,18 @@ impl Engine {
         self.doorbells.iter().for_each(|d| d.wake());
     }
 
-    fn finish(&mut self) -> Result<RunReport, EngineError> {
+    fn finish(&mut self) -> Result<RunReport, RunFailed> {
         for h in self.handles.drain(..) {
             let _ = h.join();
         }
         if let Some(p) = self.publisher.take() {
             p.finish();
         }
-        if let Some(e) = self.control.take_failure() {
-            return Err(e);
+        let report = RunReport { stats: self.stats.snapshot(), aborted: self.control.was_aborted() };
+        match self.control.take_failure() {
+            Some(error) => Err(RunFailed { error, report: Box::new(report) }),
+            None => Ok(report),
         }
-        Ok(RunReport { stats: self.stats.snapshot(), aborted: self.control.was_aborted() })
     }
 }
 

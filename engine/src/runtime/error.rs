@@ -50,6 +50,24 @@ pub enum EngineError {
     Metrics(String),
 }
 
+/// A run that ended in failure: why, and what it had counted by then (every shard had
+/// stopped, so the counts are final: [`crate::SourceStats::not_delivered`] says what was
+/// accepted and never reached the graph).
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct RunFailed {
+    /// Why the run failed.
+    pub error: EngineError,
+    /// The run's counters (boxed: an error stays small).
+    pub report: Box<RunReport>,
+}
+
+impl From<RunFailed> for EngineError {
+    fn from(f: RunFailed) -> EngineError {
+        f.error
+    }
+}
+
 /// The record of a finished run.
 #[derive(Debug, Clone)]
 pub struct RunReport {

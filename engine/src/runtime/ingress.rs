@@ -413,7 +413,21 @@ impl<T: Record> Ingress<T> {
             }
             r
         });
-        sent.unwrap_or(Err(PushError::Stopped { unsent: 0 }))
+        let r = sent.unwrap_or(Err(PushError::Stopped { unsent: 0 }));
+        if let Err(PushError::ShardGone { .. }) = r {
+            self.reclaim(s);
+        }
+        r
+    }
+
+    /// Counts as not delivered what shard `s`'s ring took from us while the shard was closing
+    /// it (sent `Ok`, never taken: see [`super::ring`]); nothing if the shard is running.
+    fn reclaim(&mut self, s: usize) {
+        let mut n = 0u64;
+        self.txs[s].reclaim(|m| n += m.records() as u64);
+        if n > 0 {
+            bump(&self.cell().not_delivered, n);
+        }
     }
 }
 
@@ -446,6 +460,9 @@ impl<T: Record> Drop for Ingress<T> {
     fn drop(&mut self) {
         if let Err(e) = self.finish_inner() {
             log::warn!("ingress dropped: {e}");
+        }
+        for s in 0..self.txs.len() {
+            self.reclaim(s);
         }
     }
 }

@@ -32,5 +32,6 @@ mod publisher;
 pub(crate) mod ring;
 mod shard;
 pub(crate) mod stats;
+mod sync;
 mod wire;
 mod wiring;

@@ -27,6 +27,12 @@ pub(crate) const SHARD_BUSY_RATIO: &str = "ticklane_shard_busy_ratio";
 pub(crate) const WATERMARK_LAG: &str = "ticklane_watermark_lag_seconds";
 /// The fullest ring's occupancy, 0–1: the autoscaling signal.
 pub(crate) const SATURATION: &str = "ticklane_saturation";
+/// Records a source's `push` accepted.
+pub(crate) const PUSHED: &str = "ticklane_source_pushed_total";
+/// Records a source's `push` refused (the engine stopped or a shard was gone).
+pub(crate) const REJECTED: &str = "ticklane_source_rejected_total";
+/// Records accepted but never delivered to the graph (their shard stopped first).
+pub(crate) const NOT_DELIVERED: &str = "ticklane_source_not_delivered_total";
 
 /// The running publisher thread.
 pub(crate) struct Publisher {
@@ -115,4 +121,9 @@ fn publish(now: &Stats, prev: Option<&Stats>) {
         metrics::gauge!(WATERMARK_LAG, "shard" => shard).set(lag);
     }
     metrics::gauge!(SATURATION).set(now.saturation);
+    for src in &now.sources {
+        metrics::counter!(PUSHED, "source" => src.name.clone()).absolute(src.pushed);
+        metrics::counter!(REJECTED, "source" => src.name.clone()).absolute(src.rejected);
+        metrics::counter!(NOT_DELIVERED, "source" => src.name.clone()).absolute(src.not_delivered);
+    }
 }

@@ -52,10 +52,12 @@ pub(crate) struct ShardCell {
     pub(crate) egress_wait_ns: AtomicU64,
     pub(crate) watermark: AtomicI64,
     pub(crate) op_counters: OnceLock<OpCounters>,
+    /// Per source: records left in this shard's ring from it when the shard stopped.
+    pub(crate) not_delivered: Counters,
 }
 
 impl ShardCell {
-    pub(crate) fn new(nodes: usize) -> ShardCell {
+    pub(crate) fn new(nodes: usize, sources: usize) -> ShardCell {
         ShardCell {
             events_in: Counters::new(nodes),
             events_out: Counters::new(nodes),
@@ -67,6 +69,7 @@ impl ShardCell {
             egress_wait_ns: AtomicU64::new(0),
             watermark: AtomicI64::new(i64::MIN),
             op_counters: OnceLock::new(),
+            not_delivered: Counters::new(sources),
         }
     }
 }
@@ -76,6 +79,8 @@ pub(crate) struct SourceCell {
     pub(crate) pushed: AtomicU64,
     pub(crate) batches: AtomicU64,
     pub(crate) rejected: AtomicU64,
+    /// Records sent while their shard was closing its ring, taken back (see `ring.rs`).
+    pub(crate) not_delivered: AtomicU64,
     pub(crate) watermark: AtomicI64,
     /// Per shard: nanoseconds the producer spent blocked on that shard's full ring.
     pub(crate) wait_ns: Counters,
@@ -87,6 +92,7 @@ impl SourceCell {
             pushed: AtomicU64::new(0),
             batches: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
+            not_delivered: AtomicU64::new(0),
             watermark: AtomicI64::new(i64::MIN),
             wait_ns: Counters::new(shards),
         }
@@ -192,8 +198,14 @@ pub struct SourceStats {
     pub pushed: u64,
     /// Batches sent to shards.
     pub batches: u64,
-    /// Records refused or left unsent because the engine stopped or failed.
+    /// Records refused or left unsent because the engine stopped or failed (each such
+    /// `push` returned an error).
     pub rejected: u64,
+    /// Records accepted (their `push` returned `Ok`) that never reached the graph: they were
+    /// in the ring of a shard that stopped first (it failed, or the engine aborted). Once every
+    /// shard has stopped, `pushed − rejected = delivered + not_delivered`, where delivered is
+    /// the source node's `events_in` — nothing accepted goes uncounted.
+    pub not_delivered: u64,
     /// The source's watermark.
     pub watermark: i64,
 }
@@ -258,11 +270,14 @@ impl StatsShared {
             .source_names
             .iter()
             .zip(&self.sources)
-            .map(|(name, c)| SourceStats {
+            .enumerate()
+            .map(|(k, (name, c))| SourceStats {
                 name: name.clone(),
                 pushed: c.pushed.load(Relaxed),
                 batches: c.batches.load(Relaxed),
                 rejected: c.rejected.load(Relaxed),
+                not_delivered: c.not_delivered.load(Relaxed)
+                    + self.shards.iter().map(|s| s.not_delivered.get(k).load(Relaxed)).sum::<u64>(),
                 watermark: c.watermark.load(Relaxed),
             })
             .collect();

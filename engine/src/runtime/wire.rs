@@ -13,6 +13,17 @@ pub(crate) enum ToShard {
     End,
 }
 
+impl ToShard {
+    /// The records this message carries.
+    pub(crate) fn records(&self) -> usize {
+        match self {
+            ToShard::Data { batch, .. } => batch.len(),
+            ToShard::One { .. } => 1,
+            ToShard::End => 0,
+        }
+    }
+}
+
 /// A message on a shard → egress channel.
 pub(crate) struct EgressMsg {
     pub(crate) shard: usize,

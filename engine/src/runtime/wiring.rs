@@ -50,7 +50,7 @@ impl Wiring {
         let stats = Arc::new(StatsShared {
             node_names: dag.nodes.iter().map(|n| n.name.clone()).collect(),
             source_names: sources.iter().map(|&i| dag.nodes[i].name.clone()).collect(),
-            shards: (0..shards).map(|_| Padded(ShardCell::new(dag.nodes.len()))).collect(),
+            shards: (0..shards).map(|_| Padded(ShardCell::new(dag.nodes.len(), sources.len()))).collect(),
             sources: sources.iter().map(|_| Padded(SourceCell::new(shards))).collect(),
             ring_capacity: vec![(config.ring_capacity() * sources.len()) as u64; shards],
         });

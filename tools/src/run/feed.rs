@@ -13,6 +13,8 @@ use ticklane_tools::input::{Chunk, InputError, Merge};
 
 /// How far behind the recorded schedule a paced replay is (published with the progress).
 const PACING_LAG: &str = "ticklane_pacing_lag_seconds";
+/// Malformed records, by reason (design.md §8; counted once per bad record, off the hot path).
+const MALFORMED: &str = "ticklane_malformed_total";
 
 /// What the reader did.
 pub(crate) struct Fed {
@@ -119,6 +121,7 @@ impl Feeder {
     /// Counts `e`; under `fail` keeps it as the run's failure.
     fn malformed(&mut self, e: InputError) -> OnError {
         *self.fed.malformed.entry(e.reason).or_default() += 1;
+        metrics::counter!(MALFORMED, "reason" => e.reason).increment(1);
         match self.on_error {
             OnError::Fail => self.fed.failure = Some(e),
             OnError::Skip => log::debug!("skipped: {e}"),

@@ -70,6 +70,9 @@ pub(crate) struct Shard {
     messages_since_sample: u32,
     /// Polling-loop iterations, published with the other counters (not per iteration).
     iterations: u64,
+    /// A message taken from source `.0`'s ring behind single records, waiting for their pass
+    /// (here rather than on the stack, so that if the pass panics it is counted, not lost).
+    held: Option<(usize, ToShard)>,
 }
 
 /// Spawns shard `w.ctx.shard` on its own thread (pinned to `core` if given). Node instances
@@ -98,7 +101,8 @@ pub(crate) fn spawn(
                 log::error!("{e}");
                 control.fail(e);
             }
-            // Dropping `shard` closes its rings: blocked producers get `ShardGone`.
+            // Blocked producers get `ShardGone`; what was still in the rings is counted.
+            shard.close_inputs();
         })
         .map_err(|source| EngineError::Spawn { shard: i, source })
 }
@@ -120,6 +124,7 @@ impl Shard {
             started: Instant::now(),
             messages_since_sample: 0,
             iterations: 0,
+            held: None,
         }
     }
 
@@ -183,10 +188,11 @@ impl Shard {
                 // graph for them all, and nothing waits for a record not yet sent.
                 push_one(self.graph.source_slot(node), rec);
                 let (wm, next, taken) = self.take_waiting_ones(k, wm);
+                self.held = next.map(|m| (k, m));
                 self.deliver(k, wm);
                 self.graph.source_slot(node).clear();
                 bump(&self.cell().messages, taken);
-                if let Some(m) = next {
+                if let Some((k, m)) = self.held.take() {
                     self.handle(k, m);
                 }
             }
@@ -241,6 +247,28 @@ impl Shard {
             self.inputs[k].wm = wm;
         }
         self.step();
+    }
+
+    /// Closes every input ring (no send succeeds after this: a producer gets `ShardGone`) and
+    /// counts the records still in them — and in a message held for a pass that failed — as
+    /// not delivered, per source. Nothing accepted by `push` is dropped uncounted.
+    fn close_inputs(&mut self) {
+        let c = &self.stats.shards[self.ctx.shard];
+        let mut left = vec![0u64; self.inputs.len()];
+        if let Some((k, m)) = self.held.take() {
+            left[k] += m.records() as u64;
+        }
+        for (k, input) in self.inputs.iter_mut().enumerate() {
+            input.rx.close(|m| left[k] += m.records() as u64);
+        }
+        for (k, n) in left.into_iter().enumerate().filter(|(_, n)| *n > 0) {
+            bump(c.not_delivered.get(k), n);
+            let source = self.stats.source_names.get(k).map_or("?", String::as_str);
+            log::warn!(
+                "shard {}: {n} record(s) from source '{source}' were accepted but not delivered",
+                self.ctx.shard
+            );
+        }
     }
 
     /// Runs a pass for what arrived, with the watermark if it advanced, then ships egress.
