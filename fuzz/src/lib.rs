@@ -1,0 +1,69 @@
+//! What the reader targets share: the input written to a file (the readers take paths: gzip,
+//! zstd and format detection start from the file's bytes and name) and read to the end twice —
+//! a chunk at a time (the replay's path) and a record at a time — asserting no panic and that
+//! both ways give the same records and the same errors.
+
+use std::path::PathBuf;
+use ticklane_tools::input::{self, Chunk, Format, ReadOptions, Source};
+
+/// One record or error as read: the trade with its instrument's name, or the error's text.
+#[derive(Debug, PartialEq)]
+enum Item {
+    Trade(String, ticklane::Trade),
+    Error(String),
+}
+
+/// A file of this process's own for `data`, named to end in `suffix` (on tmpfs if there is one).
+fn file(data: &[u8], suffix: &str) -> PathBuf {
+    let dir = if std::path::Path::new("/dev/shm").is_dir() { PathBuf::from("/dev/shm") } else { std::env::temp_dir() };
+    let path = dir.join(format!("ticklane-fuzz-{}{suffix}", std::process::id()));
+    std::fs::write(&path, data).expect("write the fuzz input");
+    path
+}
+
+fn by_chunks(mut src: Box<dyn Source>) -> Vec<Item> {
+    let (mut items, mut chunk) = (Vec::new(), Chunk::default());
+    while src.next_chunk(&mut chunk) {
+        let mut errors = chunk.errors.drain(..).peekable();
+        for (i, t) in chunk.trades.iter().enumerate() {
+            while let Some((_, e)) = errors.next_if(|(at, _)| *at <= i) {
+                items.push(Item::Error(e.to_string()));
+            }
+            items.push(Item::Trade(src.symbol(t.instrument.0).to_string(), *t));
+        }
+        items.extend(errors.map(|(_, e)| Item::Error(e.to_string())));
+    }
+    items
+}
+
+fn by_records(mut src: Box<dyn Source>) -> Vec<Item> {
+    let mut items = Vec::new();
+    while let Some(r) = src.next() {
+        items.push(match r {
+            Ok((sym, t)) => Item::Trade(src.symbol(sym).to_string(), t),
+            Err(e) => Item::Error(e.to_string()),
+        });
+    }
+    items
+}
+
+/// Reads `data` as a file ending in `suffix` in `format`, both ways; they must agree.
+pub fn read_both_ways(data: &[u8], suffix: &str, format: Format) {
+    let path = file(data, suffix);
+    let opt = ReadOptions::new(format);
+    let (a, b) = match (input::open(&path, &opt), input::open(&path, &opt)) {
+        (Ok(a), Ok(b)) => (by_chunks(a), by_records(b)),
+        (Err(a), Err(b)) => {
+            assert_eq!(a.to_string(), b.to_string());
+            assert!(a.to_string().len() < 4096, "an error message of {} bytes", a.to_string().len());
+            return;
+        }
+        (a, b) => panic!("opened once but not twice: {:?} / {:?}", a.err(), b.err()),
+    };
+    for item in &a {
+        if let Item::Error(e) = item {
+            assert!(e.len() < 4096, "an error message of {} bytes: {e:.200}", e.len());
+        }
+    }
+    assert_eq!(a, b, "a chunk at a time and a record at a time disagree");
+}
