@@ -1,0 +1,140 @@
+//! The replay's account balances (issue 16): every trade the engine accepted is in a bar that
+//! was written (its final revision's `trade_count`), a dropped duplicate, a late trade dropped or
+//! written to the side output, or not delivered — read from `--summary` and checked against
+//! the bars file itself, at any shard count, under each late policy, and when a signal stops
+//! the run part-way:
+//!
+//! `trades_accepted = Σ trade_count(final revisions) + duplicates + late.dropped + late.side
+//! + trades_not_delivered`, and `records_read + malformed_total` = the data lines of the input.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ticklane");
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ticklane-accounting-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    dir.join(name)
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf8 path")
+}
+
+/// A capture with duplicates, 3 s of disorder and `bad` malformed lines among its rows.
+fn capture(name: &str, rows: u32, bad: usize) -> (PathBuf, usize) {
+    let path = tmp(name);
+    let g = Command::new(BIN)
+        .args(["gen", "--rows", &rows.to_string(), "--instruments", "25", "--dup-fraction", "0.05"])
+        .args(["--disorder", "3s", "--seed", "21", "--out", s(&path)])
+        .output()
+        .expect("gen");
+    assert_eq!(g.status.code(), Some(0), "{}", String::from_utf8_lossy(&g.stderr));
+    let text = std::fs::read_to_string(&path).expect("read");
+    let mut lines: Vec<&str> = text.lines().collect();
+    for k in 0..bad {
+        let at = 1 + (k * 7919) % (lines.len() - 1);
+        lines.insert(at, "1,,X,not-a-price,1,,");
+    }
+    std::fs::write(&path, lines.join("\n") + "\n").expect("write");
+    (path, lines.len() - 1)
+}
+
+/// Σ trade_count over the final revision of each bar in a bars CSV.
+fn trades_in_bars(bars: &Path) -> u64 {
+    let text = std::fs::read_to_string(bars).expect("bars");
+    let mut last: HashMap<(String, String), (u32, u64)> = HashMap::new();
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let (count, revision): (u64, u32) = (f[8].parse().expect("trade_count"), f[10].parse().expect("revision"));
+        let e = last.entry((f[0].to_string(), f[1].to_string())).or_insert((revision, count));
+        if revision >= e.0 {
+            *e = (revision, count);
+        }
+    }
+    last.values().map(|(_, c)| c).sum()
+}
+
+fn summary(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("summary")).expect("json")
+}
+
+/// Checks both laws; returns the summary.
+fn balanced(sum: &Path, bars: &Path, data_lines: usize, what: &str) -> serde_json::Value {
+    let v = summary(sum);
+    let n = |k: &str| v[k].as_u64().unwrap_or_else(|| panic!("{what}: {k} missing"));
+    let late = |k: &str| v["late"][k].as_u64().unwrap_or(0);
+    let in_bars = trades_in_bars(bars);
+    let out = in_bars + n("duplicates") + late("dropped") + late("side") + n("trades_not_delivered");
+    assert_eq!(
+        n("trades_accepted"),
+        out,
+        "{what}: {in_bars} in bars + {} duplicates + {} late dropped + {} late to side + {} not delivered",
+        n("duplicates"),
+        late("dropped"),
+        late("side"),
+        n("trades_not_delivered")
+    );
+    if v["interrupted_by_signal"].is_null() {
+        assert_eq!(n("records_read") + n("malformed_total"), data_lines as u64, "{what}: every line accounted for");
+        assert_eq!(n("records_read"), n("trades_accepted"), "{what}");
+    }
+    v
+}
+
+#[test]
+fn every_accepted_trade_is_in_a_bar_or_counted_under_each_late_policy_and_shard_count() {
+    let (input, lines) = capture("acc.csv", 30_000, 5);
+    for late in ["drop", "revise", "side"] {
+        for shards in ["1", "3"] {
+            let (bars, sum, side) = (tmp("bars.csv"), tmp("sum.json"), tmp("side.csv"));
+            let mut cmd = Command::new(BIN);
+            cmd.args(["replay", "--dedupe", "--bars", "1s", "--max-delay", "1s", "--late", late]);
+            cmd.args(["--shards", shards, "--on-error", "skip", "--summary", s(&sum), "--out", s(&bars)]);
+            if late == "side" {
+                cmd.args(["--late-out", s(&side)]);
+            }
+            if late == "revise" {
+                cmd.args(["--allowed-lateness", "1s"]); // later than that: dropped
+            }
+            let o = cmd.arg(&input).output().expect("replay");
+            assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+            let v = balanced(&sum, &bars, lines, &format!("--late {late} --shards {shards}"));
+            assert_eq!(v["malformed_total"], 5);
+            assert!(v["late"]["total"].as_u64().unwrap_or(0) > 0, "the capture has late trades");
+            if late == "revise" {
+                assert!(v["late"]["revised"].as_u64().unwrap_or(0) > 0, "bars were revised: {}", v["late"]);
+            }
+            if late == "side" {
+                let written = std::fs::read_to_string(&side).expect("side").lines().count() as u64 - 1;
+                assert_eq!(v["late"]["side"].as_u64(), Some(written), "late trades in the side file");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_signal_part_way_leaves_a_balanced_account() {
+    let (input, lines) = capture("paced.csv", 60_000, 0);
+    for shards in ["1", "2"] {
+        let (bars, sum) = (tmp("paced-bars.csv"), tmp("paced-sum.json"));
+        // 60,000 trades over ~6 s of event time at 2x: about 3 s; stopped after 1 s.
+        let child = Command::new(BIN)
+            .args(["replay", "--dedupe", "--bars", "1s", "--max-delay", "1s", "--speed", "2"])
+            .args(["--shards", shards, "--summary", s(&sum), "--out", s(&bars), s(&input)])
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(Duration::from_millis(1000));
+        let pid = child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
+        let o = child.wait_with_output().expect("wait");
+        assert_eq!(o.status.code(), Some(143));
+        let v = balanced(&sum, &bars, lines, &format!("SIGTERM, {shards} shards"));
+        let accepted = v["trades_accepted"].as_u64().unwrap_or(0);
+        assert!(accepted > 0 && accepted < 60_000, "stopped part-way: {accepted} accepted");
+    }
+}
