@@ -48,6 +48,9 @@ const REPLAY_HELP: &str = concat!(
     "    ticklane replay --bars 1s --out bars.csv --summary run.json a.csv.gz b.dbn.zst\n",
     "  Disordered feed: wait 2 s for stragglers, revise bars for 10 s more, keep the rest:\n",
     "    ticklane replay --max-delay 2s --late revise --allowed-lateness 10s --late-out late.csv feed.csv\n",
+    "  Tick bars (every 100 trades) and volume bars (every 50 contracts):\n",
+    "    ticklane replay --tick-bars 100 data/GLBX_ESH4_trades_2023-12-25.csv\n",
+    "    ticklane replay --volume-bars 50 data/GLBX_ESH4_trades_2023-12-25.csv\n",
     "  Watch a capture at 50x its recorded speed:\n",
     "    ticklane replay --speed 50 data/tardis_binance-futures_BTCUSDT_trades_2020-02-22.csv\n",
     "  Bars into PostgreSQL:\n",
@@ -73,6 +76,16 @@ pub(crate) struct ReplayArgs {
     /// Bar width: 100ms, 1s, 5m, 1h …
     #[arg(help_heading = "Bars", long, value_parser = duration::parse, default_value = "1s")]
     pub(crate) bars: Duration,
+    /// Tick bars instead of time bars: one bar per instrument every N trades, in arrival order
+    /// (the last, partial one at end of input).
+    #[arg(help_heading = "Bars", long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..),
+          conflicts_with_all = COUNT_BAR_CONFLICTS)]
+    pub(crate) tick_bars: Option<u64>,
+    /// Volume bars instead of time bars: one bar per instrument every V of size (a trade that
+    /// overflows a bar is split at the same price).
+    #[arg(help_heading = "Bars", long, value_name = "V", value_parser = parse_volume, allow_negative_numbers = true,
+          conflicts_with_all = COUNT_BAR_CONFLICTS, conflicts_with = "tick_bars")]
+    pub(crate) volume_bars: Option<ticklane::Fixed>,
     /// Shard threads (default: number of cores; more than 4 per core needs --oversubscribe).
     #[arg(help_heading = "Running", long)]
     pub(crate) shards: Option<usize>,
@@ -234,6 +247,18 @@ pub(crate) enum Speed {
     Max,
     /// 1 = recorded speed, 10 = ten times faster.
     Factor(f64),
+}
+
+/// Options of time bars, refused beside --tick-bars / --volume-bars (bars that close on a
+/// count have no windows to be late for or to leave empty).
+const COUNT_BAR_CONFLICTS: [&str; 5] = ["bars", "late", "allowed_lateness", "late_out", "empty_bars"];
+
+/// Parses a positive decimal size.
+fn parse_volume(s: &str) -> Result<ticklane::Fixed, String> {
+    match ticklane::Fixed::parse(s) {
+        Ok(v) if v.raw() > 0 => Ok(v),
+        _ => Err(format!("expected a positive decimal size such as 100 or 0.5, found {s:?}")),
+    }
 }
 
 /// Parses `max` or a positive factor.

@@ -1,11 +1,11 @@
-//! What the replay graph computes: feed → [dedupe] → time bars → bars out (egress, store) and,
-//! under a side-output late policy, late trades out.
+//! What the replay graph computes: feed → [dedupe] → time bars (or tick / volume bars) → bars
+//! out (egress, store) and, under a side-output late policy, late trades out.
 
 use super::PlanError;
 use crate::cli::{EmptyArg, KeyArg, LateArg, ReplayArgs};
 use ticklane::operators::prelude::*;
 use ticklane::operators::store::StoreHandle;
-use ticklane::operators::{Beyond, DedupeConfig, DedupeKey, EmptyBars, LatePolicy, TimeBarsConfig};
+use ticklane::operators::{BarSize, Beyond, DedupeConfig, DedupeKey, EmptyBars, LatePolicy, TimeBarsConfig};
 use ticklane::{DagBuilder, Kind};
 
 /// The source the reader feeds.
@@ -21,9 +21,16 @@ pub(crate) const LATE: &str = "late";
 /// The store sink.
 pub(crate) const STORE: &str = "store";
 
+/// Which bars: time windows, or bars that close on a trade count or a volume.
+#[derive(Clone, Copy)]
+pub(crate) enum BarKind {
+    Time(TimeBarsConfig),
+    Count(BarSize),
+}
+
 /// The replay graph's parameters, validated.
 pub(crate) struct Pipeline {
-    pub(crate) bars: TimeBarsConfig,
+    pub(crate) bars: BarKind,
     pub(crate) dedupe: Option<DedupeConfig>,
     /// Late trades leave on the bars' side output (to the late file).
     pub(crate) late_side: bool,
@@ -38,8 +45,21 @@ impl Pipeline {
         let late_side = a.late == LateArg::Side || (a.late == LateArg::Revise && a.late_out.is_some());
         let late = late_policy(a, late_side, problems);
         let empty = if a.empty_bars == EmptyArg::Flat { EmptyBars::Flat } else { EmptyBars::Skip };
-        let bars = TimeBarsConfig::builder(a.bars).late(late.unwrap_or_default()).empty_bars(empty).build();
-        let bars = bars.map_err(|e| problems.config(e, &[("window width", "--bars")], "--empty-bars flat")).ok();
+        let bars = match (a.tick_bars, a.volume_bars) {
+            (Some(n), _) => BarSize::ticks(n).map_err(|e| problems.config(e, &[], "--tick-bars")).ok(),
+            (None, Some(v)) => BarSize::volume(v).map_err(|e| problems.config(e, &[], "--volume-bars")).ok(),
+            (None, None) => None,
+        };
+        let bars = match bars {
+            Some(size) => Some(BarKind::Count(size)),
+            None if a.tick_bars.is_some() || a.volume_bars.is_some() => None,
+            None => {
+                let time = TimeBarsConfig::builder(a.bars).late(late.unwrap_or_default()).empty_bars(empty).build();
+                time.map(BarKind::Time)
+                    .map_err(|e| problems.config(e, &[("window width", "--bars")], "--empty-bars flat"))
+                    .ok()
+            }
+        };
         let dedupe = match a.dedupe {
             false => Some(None),
             true => {
@@ -54,14 +74,21 @@ impl Pipeline {
 
     /// The `ts_event`s the bars can represent (others are malformed input).
     pub(crate) fn ts_range(&self) -> (ticklane::Timestamp, ticklane::Timestamp) {
-        let (lo, hi) = self.bars.window().valid_range();
+        let (lo, hi) = match self.bars {
+            BarKind::Time(t) => t.window().valid_range(),
+            BarKind::Count(_) => (i64::MIN, i64::MAX),
+        };
         (lo.max(ticklane::NO_TS + 1), hi.min(ticklane::WM_END - 1))
     }
 
     /// The graph; `store` is the store coordinator's handle when bars go to the store (too).
     pub(crate) fn graph(&self, store: Option<&StoreHandle>) -> DagBuilder {
         let mut g = DagBuilder::new();
-        g.source(FEED, Kind::Trade).time_bars(BARS, self.bars);
+        g.source(FEED, Kind::Trade);
+        match self.bars {
+            BarKind::Time(t) => g.time_bars(BARS, t),
+            BarKind::Count(size) => g.count_bars(BARS, size),
+        };
         if self.to_out {
             g.sink_egress(OUT, Kind::Bar).connect(BARS, OUT);
         }
