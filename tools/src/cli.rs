@@ -2,6 +2,7 @@
 //! them, once, into a validated plan; nothing past the plan sees clap.
 
 use crate::output::OutFormat;
+use crate::select::Instruments;
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -132,6 +133,10 @@ pub(crate) struct ReplayArgs {
     /// Input format.
     #[arg(help_heading = "Input", long, value_enum, default_value = "auto")]
     pub(crate) input_format: input::Format,
+    /// Keep only instruments whose name matches a pattern (`*`, `?`, `[abc]`; comma-separated,
+    /// e.g. 'GLBX.MDP3:ES*,*BTC*'); the others are skipped as if the capture did not hold them.
+    #[arg(help_heading = "Input", long, value_name = "PATTERN[,PATTERN]", value_parser = Instruments::parse)]
+    pub(crate) instruments: Option<Instruments>,
     /// Malformed records: fail (exit 2 at the first) or skip (counted per reason).
     #[arg(help_heading = "Input", long, value_enum, default_value = "fail")]
     pub(crate) on_error: OnError,

@@ -9,6 +9,7 @@ mod output;
 mod plan;
 mod report;
 mod run;
+mod select;
 
 use clap::Parser;
 use cli::{Cli, Command};

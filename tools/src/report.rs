@@ -80,6 +80,15 @@ impl Report {
                 format!("; pacing fell behind by up to {:.3} s", f.max_lag.as_secs_f64())
             },
         );
+        if f.filtered > 0 || (f.read > 0 && f.accepted == 0) {
+            eprintln!(
+                "ticklane: --instruments kept {} of {} trades read ({} skipped){}.",
+                f.accepted,
+                f.read,
+                f.filtered,
+                if f.accepted == 0 { ": no instrument matched" } else { "" }
+            );
+        }
         if let Some(r) = &self.store {
             eprintln!(
                 "ticklane: store: {} bars in, {} rows written in {} batches ({} retries, {} failed attempts), \
@@ -115,6 +124,7 @@ impl Report {
             "files": self.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
             "records_read": f.read,
             "trades_accepted": f.accepted,
+            "trades_filtered": f.filtered,
             "malformed": f.malformed,
             "malformed_total": f.malformed.values().sum::<u64>(),
             "duplicates": self.stat(DEDUPE, DUPLICATES),

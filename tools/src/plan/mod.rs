@@ -16,6 +16,7 @@ pub(crate) use pipeline::{Pipeline, BARS, DEDUPE, FEED, LATE, OUT};
 pub(crate) use store::StorePlan;
 
 use crate::cli::{OnError, ReplayArgs, Speed};
+use crate::select::Instruments;
 use std::fmt;
 use std::path::PathBuf;
 use ticklane::ConfigError;
@@ -33,6 +34,8 @@ pub(crate) struct Plan {
     pub(crate) store: Option<StorePlan>,
     pub(crate) speed: Speed,
     pub(crate) on_error: OnError,
+    /// `--instruments`: the names kept (all when `None`).
+    pub(crate) instruments: Option<Instruments>,
 }
 
 /// Every usage problem found while planning (exit code 2).
@@ -80,6 +83,7 @@ impl Plan {
                 store,
                 speed: a.speed,
                 on_error: a.on_error,
+                instruments: a.instruments.clone(),
             }),
             // Each part that could not be planned recorded why.
             _ => Err(problems),

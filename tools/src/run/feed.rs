@@ -5,6 +5,7 @@ use super::progress::Progress;
 use super::signals::Signals;
 use crate::cli::{OnError, Speed};
 use crate::plan::Plan;
+use crate::select::Instruments;
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
@@ -22,6 +23,8 @@ pub(crate) struct Fed {
     pub(crate) read: u64,
     /// Trades accepted by the engine.
     pub(crate) accepted: u64,
+    /// Trades of instruments `--instruments` does not select (read, not pushed).
+    pub(crate) filtered: u64,
     /// Malformed records per reason.
     pub(crate) malformed: BTreeMap<&'static str, u64>,
     /// The malformed record that stopped the run under `--on-error fail`.
@@ -33,8 +36,10 @@ pub(crate) struct Fed {
 /// Feeds the merged inputs into the engine.
 pub(super) struct Feeder {
     merge: Merge,
-    /// Per merged symbol index: the engine's instrument id, once interned.
+    /// Per merged symbol index: the engine's instrument id once interned, or [`SKIPPED`].
     ids: Vec<Option<InstrumentId>>,
+    /// `--instruments`: the names kept.
+    instruments: Option<Instruments>,
     on_error: OnError,
     pacer: Option<Pacer>,
     fed: Fed,
@@ -46,8 +51,15 @@ impl Feeder {
             Speed::Max => None,
             Speed::Factor(f) => Some(Pacer { factor: f, start: None, max_ts: i64::MIN, lag: Duration::ZERO }),
         };
-        let fed = Fed { read: 0, accepted: 0, malformed: BTreeMap::new(), failure: None, max_lag: Duration::ZERO };
-        Feeder { ids: Vec::new(), merge, on_error: plan.on_error, pacer, fed }
+        let fed = Fed {
+            read: 0,
+            accepted: 0,
+            filtered: 0,
+            malformed: BTreeMap::new(),
+            failure: None,
+            max_lag: Duration::ZERO,
+        };
+        Feeder { ids: Vec::new(), instruments: plan.instruments.clone(), merge, on_error: plan.on_error, pacer, fed }
     }
 
     /// Feeds until the inputs end, a malformed record stops the run, or a signal arrives;
@@ -83,12 +95,16 @@ impl Feeder {
     /// Pushes good records in order, instrument names interned; paced if asked (then
     /// record by record, watching for signals). Whether to go on.
     fn feed(&mut self, go: &mut Go<'_>, trades: &mut [Trade]) -> Result<bool, PushError> {
+        let mut skipped = 0;
         for t in trades.iter_mut() {
             t.instrument = self.instrument(go.feed, t.instrument.0)?;
+            skipped += usize::from(t.instrument == SKIPPED);
         }
+        self.fed.read += trades.len() as u64;
+        self.fed.filtered += skipped as u64;
+        let trades = if skipped == 0 { trades } else { keep_selected(trades) };
         if self.pacer.is_none() {
             go.feed.push_all(trades)?;
-            self.fed.read += trades.len() as u64;
             self.fed.accepted += trades.len() as u64;
             return Ok(true);
         }
@@ -100,7 +116,6 @@ impl Feeder {
                 p.wait_for(t.ts_event, go.feed, &mut self.fed.max_lag)?;
             }
             go.feed.push(t)?;
-            self.fed.read += 1;
             self.fed.accepted += 1;
             self.tick(go);
         }
@@ -139,12 +154,32 @@ impl Feeder {
         match self.ids[s] {
             Some(id) => Ok(id),
             None => {
-                let id = feed.intern(self.merge.symbol(sym))?;
+                let name = self.merge.symbol(sym);
+                let id = match &self.instruments {
+                    Some(keep) if !keep.matches(name) => SKIPPED,
+                    _ => feed.intern(name)?,
+                };
                 self.ids[s] = Some(id);
                 Ok(id)
             }
         }
     }
+}
+
+/// The id a trade of an instrument `--instruments` does not select gets in the reader (never
+/// one the engine hands out: its table is far smaller); such trades are not pushed.
+const SKIPPED: InstrumentId = InstrumentId(u32::MAX);
+
+/// Moves the trades not [`SKIPPED`] to the front, in order; returns them.
+fn keep_selected(trades: &mut [Trade]) -> &[Trade] {
+    let mut n = 0;
+    for i in 0..trades.len() {
+        if trades[i].instrument != SKIPPED {
+            trades[n] = trades[i];
+            n += 1;
+        }
+    }
+    &trades[..n]
 }
 
 /// Where the feed goes and what it reports to.
