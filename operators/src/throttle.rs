@@ -3,9 +3,13 @@
 //!
 //! - `Drop`: trades beyond the limit are dropped and counted ([`THROTTLED`]).
 //! - `Conflate`: beyond the limit, only the latest trade of the interval is kept and emitted
-//!   when the interval ends (watermark ≥ interval end), stamped with the interval end; the
-//!   ones it replaced are counted as throttled. A conflated trade whose interval had already
-//!   ended when it arrived is emitted at once.
+//!   when the interval ends (watermark ≥ interval end), stamped with the last instant of the
+//!   interval (`end − 1`: it is applied downstream as if it came as the interval closed, so a
+//!   bar window ending with the interval still takes it); the ones it replaced are counted as
+//!   throttled. Until then the throttle holds its shard's progress at that stamp
+//!   ([`Transform::hold`]), so ordered output waits for it. When its instrument moves on to a
+//!   later interval first, it is emitted then, with the current watermark. A conflated trade
+//!   whose interval had already ended when it arrived is emitted at once (late downstream).
 //! - Intervals follow each instrument's newest trade: a trade older than its instrument's
 //!   current interval counts against the current one.
 //!
@@ -14,7 +18,7 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 use ticklane_engine::{
-    ConfigCheck, ConfigError, ConfigViolation, Counter, DagBuilder, Stamped, Timestamp, Trade, Transform,
+    ConfigCheck, ConfigError, ConfigViolation, Counter, DagBuilder, Stamped, Timestamp, Trade, Transform, WM_END,
 };
 
 /// Trades a [`Throttle`] dropped or replaced.
@@ -126,13 +130,15 @@ pub struct Throttle {
     slots: Vec<Slot>,
     /// Instruments holding a conflated trade.
     pending: Vec<u32>,
+    /// The least stamp a waiting conflated trade will be emitted with (`WM_END`: none waits).
+    hold: Timestamp,
     throttled: u64,
 }
 
 impl Throttle {
     /// A fresh instance.
     pub fn new(cfg: ThrottleConfig) -> Throttle {
-        Throttle { cfg, wm: i64::MIN, slots: Vec::new(), pending: Vec::new(), throttled: 0 }
+        Throttle { cfg, wm: i64::MIN, slots: Vec::new(), pending: Vec::new(), hold: WM_END, throttled: 0 }
     }
 
     /// Trades dropped or replaced so far.
@@ -163,7 +169,7 @@ impl Throttle {
             let end = self.end(self.slots[i].start);
             if end <= wm {
                 if let Some(p) = self.slots[i].pending.take() {
-                    out.push(Stamped { wm: end, rec: p.rec });
+                    out.push(Stamped { wm: end - 1, rec: p.rec });
                 }
             } else {
                 self.pending[keep] = self.pending[k];
@@ -171,14 +177,24 @@ impl Throttle {
             }
         }
         self.pending.truncate(keep);
+        self.rehold();
+    }
+
+    /// Recomputes the least stamp a waiting conflated trade will get.
+    fn rehold(&mut self) {
+        let ends = self.pending.iter().map(|&i| self.end(self.slots[i as usize].start) - 1);
+        self.hold = ends.min().unwrap_or(WM_END);
     }
 
     fn emit_pending_now(&mut self, i: usize, out: &mut Vec<Stamped<Trade>>) {
         if let Some(p) = self.slots[i].pending.take() {
+            // Not below the watermark (the stamps of this output stay in order), and not past
+            // the interval's last instant.
             let end = self.end(self.slots[i].start);
-            out.push(Stamped { wm: end.max(self.wm), rec: p.rec });
+            out.push(Stamped { wm: (end - 1).min(self.wm), rec: p.rec });
             if let Some(k) = self.pending.iter().position(|&x| x as usize == i) {
                 self.pending.swap_remove(k);
+                self.rehold();
             }
         }
     }
@@ -213,6 +229,7 @@ impl Transform<Trade, Trade> for Throttle {
                         self.throttled += 1;
                     } else {
                         self.pending.push(i as u32);
+                        self.hold = self.hold.min(self.end(self.slots[i].start) - 1);
                     }
                     if self.end(self.slots[i].start) <= t.wm {
                         self.emit_pending_now(i, out);
@@ -231,6 +248,10 @@ impl Transform<Trade, Trade> for Throttle {
 
     fn counters(&self, report: &mut dyn FnMut(Counter, u64)) {
         report(THROTTLED, self.throttled);
+    }
+
+    fn hold(&self) -> Timestamp {
+        self.hold
     }
 }
 
@@ -269,10 +290,30 @@ mod tests {
         assert_eq!(out.iter().map(|o| o.1).collect::<Vec<_>>(), vec![1, 2, 9, 5]);
         assert_eq!(thr, 2);
         let (out, thr) = run(ThrottlePolicy::Conflate, &input);
-        // 3 is replaced by 4; 4 is emitted at the interval end (100) when instrument 0 moves on.
-        assert_eq!(out, vec![(0, 1), (10, 2), (40, 9), (100, 4), (50, 5)]);
+        // 3 is replaced by 4; 4 is emitted when instrument 0 moves on, with the watermark then
+        // (50: the stamps stay in order).
+        assert_eq!(out, vec![(0, 1), (10, 2), (40, 9), (50, 4), (50, 5)]);
         assert_eq!(thr, 1);
         assert_eq!(out.len() as u64 + thr, input.len() as u64, "conservation");
+    }
+
+    /// A conflated trade waits with the interval's last instant as its stamp, and the
+    /// throttle holds its shard's progress there until it is out.
+    #[test]
+    fn a_waiting_conflated_trade_holds_progress_at_its_stamp() {
+        let mut th = Throttle::new(
+            ThrottleConfig::builder(1, Duration::from_nanos(100))
+                .policy(ThrottlePolicy::Conflate)
+                .build()
+                .expect("cfg"),
+        );
+        let mut out = Vec::new();
+        th.on_batch(&[st(0, 0, 10, 1), st(10, 0, 20, 2), st(20, 0, 30, 3)], &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(th.hold(), 99, "3 waits, to be stamped 99");
+        th.on_watermark(100, &mut out);
+        assert_eq!(out.iter().map(|s| (s.wm, s.rec.price.raw())).collect::<Vec<_>>(), vec![(0, 1), (99, 3)]);
+        assert_eq!(th.hold(), WM_END);
     }
 
     #[test]

@@ -49,6 +49,8 @@ const REPLAY_HELP: &str = concat!(
     "    ticklane replay --bars 1s --out bars.csv --summary run.json a.csv.gz b.dbn.zst\n",
     "  Disordered feed: wait 2 s for stragglers, revise bars for 10 s more, keep the rest:\n",
     "    ticklane replay --max-delay 2s --late revise --allowed-lateness 10s --late-out late.csv feed.csv\n",
+    "  Hourly bars from half past, at most 100 trades per instrument per second, the rest conflated:\n",
+    "    ticklane replay --bars 1h --bar-offset 30m --throttle 100/1s:conflate feed.csv\n",
     "  Tick bars (every 100 trades) and volume bars (every 50 contracts):\n",
     "    ticklane replay --tick-bars 100 data/GLBX_ESH4_trades_2023-12-25.csv\n",
     "    ticklane replay --volume-bars 50 data/GLBX_ESH4_trades_2023-12-25.csv\n",
@@ -77,6 +79,13 @@ pub(crate) struct ReplayArgs {
     /// Bar width: 100ms, 1s, 5m, 1h …
     #[arg(help_heading = "Bars", long, value_parser = duration::parse, default_value = "1s")]
     pub(crate) bars: Duration,
+    /// Shifts the windows: with --bars 1h --bar-offset 30m they run from half past to half past.
+    #[arg(help_heading = "Bars", long, value_name = "DUR", value_parser = duration::parse, default_value = "0s")]
+    pub(crate) bar_offset: Duration,
+    /// Rate limit before the bars: at most N trades per instrument per INTERVAL of event time;
+    /// the excess dropped, or with :conflate replaced by the latest, emitted when the interval ends.
+    #[arg(help_heading = "Bars", long, value_name = "N/INTERVAL[:drop|conflate]", value_parser = ThrottleArg::parse)]
+    pub(crate) throttle: Option<ThrottleArg>,
     /// Tick bars instead of time bars: one bar per instrument every N trades, in arrival order
     /// (the last, partial one at end of input).
     #[arg(help_heading = "Bars", long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..),
@@ -256,7 +265,32 @@ pub(crate) enum Speed {
 
 /// Options of time bars, refused beside --tick-bars / --volume-bars (bars that close on a
 /// count have no windows to be late for or to leave empty).
-const COUNT_BAR_CONFLICTS: [&str; 5] = ["bars", "late", "allowed_lateness", "late_out", "empty_bars"];
+const COUNT_BAR_CONFLICTS: [&str; 6] = ["bars", "bar_offset", "late", "allowed_lateness", "late_out", "empty_bars"];
+
+/// `--throttle N/INTERVAL[:drop|conflate]`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct ThrottleArg {
+    pub(crate) limit: u32,
+    pub(crate) interval: Duration,
+    pub(crate) conflate: bool,
+}
+
+impl ThrottleArg {
+    fn parse(s: &str) -> Result<ThrottleArg, String> {
+        let expected =
+            || format!("expected N/INTERVAL[:drop|conflate] such as 100/1s or 5/100ms:conflate, found {s:?}");
+        let (rate, policy) = s.split_once(':').unwrap_or((s, "drop"));
+        let conflate = match policy {
+            "drop" => false,
+            "conflate" => true,
+            _ => return Err(expected()),
+        };
+        let (n, interval) = rate.split_once('/').ok_or_else(expected)?;
+        let limit = n.parse::<u32>().ok().filter(|&n| n > 0).ok_or_else(expected)?;
+        let interval = duration::parse(interval).map_err(|e| format!("{}: {e}", expected()))?;
+        Ok(ThrottleArg { limit, interval, conflate })
+    }
+}
 
 /// Parses a positive decimal size.
 fn parse_volume(s: &str) -> Result<ticklane::Fixed, String> {

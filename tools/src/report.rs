@@ -4,14 +4,14 @@
 use crate::cli::Speed;
 use crate::outcome::Outcome;
 use crate::output::Written;
-use crate::plan::{BARS, DEDUPE, FEED};
+use crate::plan::{BARS, DEDUPE, FEED, THROTTLE};
 use crate::run::Fed;
 use serde_json::{json, Value};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use ticklane::operators::counters::{DUPLICATES, LATE_DROPPED, LATE_EVENTS, LATE_REVISED, LATE_SIDE};
+use ticklane::operators::counters::{DUPLICATES, LATE_DROPPED, LATE_EVENTS, LATE_REVISED, LATE_SIDE, THROTTLED};
 use ticklane::operators::store::StoreReport;
 use ticklane::{Counter, RunReport};
 
@@ -62,7 +62,7 @@ impl Report {
         let bad_total: u64 = f.malformed.values().sum();
         eprintln!(
             "ticklane: {} trades from {} file(s) in {:.3} s ({:.0} trades/s) on {} shard(s): {} bars, \
-             {} duplicates dropped, {} late ({} dropped, {} revised, {} to side output), {bad_total} malformed{}.",
+             {} duplicates dropped, {}{} late ({} dropped, {} revised, {} to side output), {bad_total} malformed{}.",
             f.accepted,
             self.files.len(),
             self.elapsed.as_secs_f64(),
@@ -70,6 +70,10 @@ impl Report {
             self.shards,
             self.bars(),
             self.stat(DEDUPE, DUPLICATES),
+            match self.stat(THROTTLE, THROTTLED) {
+                0 => String::new(),
+                n => format!("{n} throttled, "),
+            },
             self.stat(BARS, LATE_EVENTS),
             self.stat(BARS, LATE_DROPPED),
             self.stat(BARS, LATE_REVISED),
@@ -128,6 +132,7 @@ impl Report {
             "malformed": f.malformed,
             "malformed_total": f.malformed.values().sum::<u64>(),
             "duplicates": self.stat(DEDUPE, DUPLICATES),
+            "throttled": self.stat(THROTTLE, THROTTLED),
             "late": {
                 "total": self.stat(BARS, LATE_EVENTS),
                 "dropped": self.stat(BARS, LATE_DROPPED),

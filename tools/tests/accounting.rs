@@ -68,7 +68,7 @@ fn balanced(sum: &Path, bars: &Path, data_lines: usize, what: &str) -> serde_jso
     let n = |k: &str| v[k].as_u64().unwrap_or_else(|| panic!("{what}: {k} missing"));
     let late = |k: &str| v["late"][k].as_u64().unwrap_or(0);
     let in_bars = trades_in_bars(bars);
-    let out = in_bars + n("duplicates") + late("dropped") + late("side") + n("trades_not_delivered");
+    let out = in_bars + n("duplicates") + n("throttled") + late("dropped") + late("side") + n("trades_not_delivered");
     assert_eq!(
         n("trades_accepted"),
         out,

@@ -12,7 +12,7 @@ mod store;
 
 pub(crate) use engine::EnginePlan;
 pub(crate) use outputs::{Destination, OutputPlan};
-pub(crate) use pipeline::{Pipeline, BARS, DEDUPE, FEED, LATE, OUT};
+pub(crate) use pipeline::{Pipeline, BARS, DEDUPE, FEED, LATE, OUT, THROTTLE};
 pub(crate) use store::StorePlan;
 
 use crate::cli::{OnError, ReplayArgs, Speed};

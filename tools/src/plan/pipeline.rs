@@ -1,11 +1,13 @@
-//! What the replay graph computes: feed → [dedupe] → time bars (or tick / volume bars) → bars
-//! out (egress, store) and, under a side-output late policy, late trades out.
+//! What the replay graph computes: feed → [dedupe] → [throttle] → time bars (or tick / volume
+//! bars) → bars out (egress, store) and, under a side-output late policy, late trades out.
 
 use super::PlanError;
 use crate::cli::{EmptyArg, KeyArg, LateArg, ReplayArgs};
 use ticklane::operators::prelude::*;
 use ticklane::operators::store::StoreHandle;
-use ticklane::operators::{BarSize, Beyond, DedupeConfig, DedupeKey, EmptyBars, LatePolicy, TimeBarsConfig};
+use ticklane::operators::{
+    BarSize, Beyond, DedupeConfig, DedupeKey, EmptyBars, LatePolicy, ThrottleConfig, ThrottlePolicy, TimeBarsConfig,
+};
 use ticklane::{DagBuilder, Kind};
 
 /// The source the reader feeds.
@@ -20,6 +22,8 @@ pub(crate) const OUT: &str = "out";
 pub(crate) const LATE: &str = "late";
 /// The store sink.
 pub(crate) const STORE: &str = "store";
+/// The rate limit.
+pub(crate) const THROTTLE: &str = "throttle";
 
 /// Which bars: time windows, or bars that close on a trade count or a volume.
 #[derive(Clone, Copy)]
@@ -32,6 +36,7 @@ pub(crate) enum BarKind {
 pub(crate) struct Pipeline {
     pub(crate) bars: BarKind,
     pub(crate) dedupe: Option<DedupeConfig>,
+    pub(crate) throttle: Option<ThrottleConfig>,
     /// Late trades leave on the bars' side output (to the late file).
     pub(crate) late_side: bool,
     /// Bars go to an output file or stdout (not only to the store).
@@ -54,9 +59,12 @@ impl Pipeline {
             Some(size) => Some(BarKind::Count(size)),
             None if a.tick_bars.is_some() || a.volume_bars.is_some() => None,
             None => {
-                let time = TimeBarsConfig::builder(a.bars).late(late.unwrap_or_default()).empty_bars(empty).build();
-                time.map(BarKind::Time)
-                    .map_err(|e| problems.config(e, &[("window width", "--bars")], "--empty-bars flat"))
+                let time = TimeBarsConfig::builder(a.bars).late(late.unwrap_or_default()).empty_bars(empty);
+                let flags = [("window width", "--bars"), ("window offset", "--bar-offset")];
+                time.offset(a.bar_offset)
+                    .build()
+                    .map(BarKind::Time)
+                    .map_err(|e| problems.config(e, &flags, "--empty-bars flat"))
                     .ok()
             }
         };
@@ -68,8 +76,16 @@ impl Pipeline {
                 cfg.map(Some).map_err(|e| problems.config(e, &[], "--dedupe-ttl")).ok()
             }
         };
-        let (Some(_), Some(bars), Some(dedupe)) = (late, bars, dedupe) else { return None };
-        Some(Pipeline { bars, dedupe, late_side, to_out: a.out.is_some() || !to_store })
+        let throttle = match a.throttle {
+            None => Some(None),
+            Some(t) => {
+                let policy = if t.conflate { ThrottlePolicy::Conflate } else { ThrottlePolicy::Drop };
+                let cfg = ThrottleConfig::builder(t.limit, t.interval).policy(policy).build();
+                cfg.map(Some).map_err(|e| problems.config(e, &[], "--throttle")).ok()
+            }
+        };
+        let (Some(_), Some(bars), Some(dedupe), Some(throttle)) = (late, bars, dedupe, throttle) else { return None };
+        Some(Pipeline { bars, dedupe, throttle, late_side, to_out: a.out.is_some() || !to_store })
     }
 
     /// The `ts_event`s the bars can represent (others are malformed input).
@@ -95,10 +111,17 @@ impl Pipeline {
         if let Some(st) = store {
             g.store_sink(STORE, st).connect(BARS, STORE);
         }
-        match self.dedupe {
-            Some(cfg) => g.dedupe(DEDUPE, cfg).connect(FEED, DEDUPE).connect(DEDUPE, BARS),
-            None => g.connect(FEED, BARS),
-        };
+        // feed → [dedupe] → [throttle] → bars
+        let mut last = FEED;
+        if let Some(cfg) = self.dedupe {
+            g.dedupe(DEDUPE, cfg).connect(last, DEDUPE);
+            last = DEDUPE;
+        }
+        if let Some(cfg) = self.throttle {
+            g.throttle(THROTTLE, cfg).connect(last, THROTTLE);
+            last = THROTTLE;
+        }
+        g.connect(last, BARS);
         if self.late_side {
             g.sink_egress(LATE, Kind::Trade).connect_ports(BARS, 1, LATE, 0);
         }

@@ -1,0 +1,181 @@
+//! `--bar-offset` and `--throttle` through the real binary, each against an oracle that does
+//! not use the option: shifted windows equal the bars of a capture shifted the other way; a
+//! throttled replay equals the replay of the capture cut by the test itself (first N trades per
+//! instrument per interval, plus, with `:conflate`, the latest of the rest). Bad values exit 2
+//! naming the option.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ticklane");
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("data").join(name)
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ticklane-opts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    dir.join(name)
+}
+
+fn run(args: &[&str]) -> Output {
+    let o = Command::new(BIN).args(args).output().expect("run ticklane");
+    assert_eq!(o.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    o
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().expect("utf8 path")
+}
+
+/// A generated capture in event-time order (no disorder), several instruments.
+fn in_order_capture() -> PathBuf {
+    let path = tmp("ordered.csv");
+    run(&["gen", "--rows", "20000", "--instruments", "7", "--seed", "12", "--out", s(&path)]);
+    path
+}
+
+/// `path` with every timestamp moved by `by` ns, written to `to`.
+fn shifted(path: &Path, by: i64, to: &Path) {
+    let text = std::fs::read_to_string(path).expect("read");
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        if i == 0 {
+            out.push_str(line);
+        } else {
+            let mut f: Vec<String> = line.split(',').map(String::from).collect();
+            for k in [0, 1] {
+                if let Ok(ts) = f[k].parse::<i64>() {
+                    f[k] = (ts + by).to_string();
+                }
+            }
+            out.push_str(&f.join(","));
+        }
+        out.push('\n');
+    }
+    std::fs::write(to, out).expect("write");
+}
+
+#[test]
+fn an_offset_shifts_the_windows_exactly() {
+    let generated = in_order_capture();
+    for path in [data("GLBX_ESH4_trades_2023-12-25.csv"), generated] {
+        for (bars, offset, ns) in [("1m", "30s", 30_000_000_000i64), ("1s", "250ms", 250_000_000)] {
+            let moved = tmp("moved.csv");
+            shifted(&path, -ns, &moved);
+            let plain = run(&["replay", "--bars", bars, s(&moved)]);
+            // The plain bars of the capture moved back by the offset, moved forward again.
+            let want: String = String::from_utf8_lossy(&plain.stdout)
+                .lines()
+                .enumerate()
+                .map(|(i, l)| {
+                    if i == 0 {
+                        return format!("{l}\n");
+                    }
+                    let mut f: Vec<String> = l.split(',').map(String::from).collect();
+                    for k in [1, 2] {
+                        f[k] = (f[k].parse::<i64>().expect("window") + ns).to_string();
+                    }
+                    format!("{}\n", f.join(","))
+                })
+                .collect();
+            for shards in ["1", "2"] {
+                let got = run(&["replay", "--bars", bars, "--bar-offset", offset, "--shards", shards, s(&path)]);
+                assert!(String::from_utf8_lossy(&got.stdout) == want, "{} {bars} offset {offset}", path.display());
+            }
+        }
+    }
+}
+
+/// The capture cut as `--throttle limit/interval[:conflate]` would: per instrument and
+/// epoch-aligned interval, the first `limit` trades in file order, plus (conflate) the last of
+/// the rest. Returns the cut file and how many trades were throttled.
+fn throttle_oracle(path: &Path, limit: usize, interval: i64, conflate: bool) -> (PathBuf, u64) {
+    let text = std::fs::read_to_string(path).expect("read");
+    let mut lines = text.lines();
+    let header = lines.next().expect("header").to_string();
+    let mut groups: Vec<((String, i64), Vec<String>)> = Vec::new();
+    let mut at: HashMap<(String, i64), usize> = HashMap::new();
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        let key = (f[2].to_string(), f[0].parse::<i64>().expect("ts").div_euclid(interval));
+        let k = *at.entry(key.clone()).or_insert_with(|| {
+            groups.push((key, Vec::new()));
+            groups.len() - 1
+        });
+        groups[k].1.push(line.to_string());
+    }
+    let (mut kept, mut throttled) = (Vec::new(), 0u64);
+    for (_, g) in &groups {
+        kept.extend(g.iter().take(limit).cloned());
+        let rest = g.len().saturating_sub(limit);
+        match (conflate, g.last()) {
+            (true, Some(last)) if rest > 0 => {
+                kept.push(last.clone());
+                throttled += rest as u64 - 1;
+            }
+            _ => throttled += rest as u64,
+        }
+    }
+    // Back into event-time order (a stable sort keeps the file order of equal times).
+    kept.sort_by_key(|l| l.split(',').next().and_then(|t| t.parse::<i64>().ok()).unwrap_or(0));
+    let out = tmp(&format!("cut-{limit}-{interval}-{conflate}.csv"));
+    std::fs::write(&out, format!("{header}\n{}\n", kept.join("\n"))).expect("write");
+    (out, throttled)
+}
+
+#[test]
+fn a_throttled_replay_equals_the_replay_of_the_cut_capture() {
+    let generated = in_order_capture();
+    for path in [data("GLBX_ESH4_trades_2023-12-25.csv"), generated] {
+        for (spec, limit, interval, conflate) in [
+            ("3/1s", 3, 1_000_000_000i64, false),
+            ("1/200ms", 1, 200_000_000, false),
+            ("2/1s:conflate", 2, 1_000_000_000, true),
+        ] {
+            let (cut, throttled) = throttle_oracle(&path, limit, interval, conflate);
+            let want = run(&["replay", "--bars", "5s", s(&cut)]);
+            for shards in ["1", "3"] {
+                let sum = tmp("throttle.json");
+                let got = run(&[
+                    "replay",
+                    "--bars",
+                    "5s",
+                    "--throttle",
+                    spec,
+                    "--shards",
+                    shards,
+                    "--summary",
+                    s(&sum),
+                    s(&path),
+                ]);
+                assert!(got.stdout == want.stdout, "{} --throttle {spec} at {shards} shards", path.display());
+                let v: serde_json::Value =
+                    serde_json::from_str(&std::fs::read_to_string(&sum).expect("summary")).expect("json");
+                assert_eq!(v["throttled"].as_u64(), Some(throttled), "{} --throttle {spec}", path.display());
+                assert!(throttled > 0, "the capture is throttled at {spec}");
+            }
+        }
+    }
+}
+
+#[test]
+fn bad_values_are_refused_naming_the_option() {
+    let f = data("GLBX_ESH4_trades_2023-12-25.csv");
+    for (args, flag) in [
+        (vec!["--bars", "1m", "--bar-offset", "1m"], "--bar-offset"),
+        (vec!["--bar-offset", "soon"], "--bar-offset"),
+        (vec!["--throttle", "0/1s"], "--throttle"),
+        (vec!["--throttle", "5"], "--throttle"),
+        (vec!["--throttle", "5/0s"], "--throttle"),
+        (vec!["--throttle", "5/1s:keep"], "--throttle"),
+        (vec!["--tick-bars", "5", "--bar-offset", "1s"], "--bar-offset"),
+    ] {
+        let o = Command::new(BIN).arg("replay").args(&args).arg(&f).output().expect("run");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(flag), "{args:?}: the message does not name {flag}: {err}");
+    }
+}
