@@ -12,6 +12,9 @@ pub enum OutFormat {
     Csv,
     /// One JSON object per line.
     Jsonl,
+    /// Parquet (needs `--out FILE`): the same columns, decimals as DECIMAL(38, 9), times as
+    /// INT64 nanosecond timestamps (UTC).
+    Parquet,
 }
 
 /// The bars CSV header (design.md §5).
@@ -122,7 +125,8 @@ pub fn push_bar_csv(out: &mut Vec<u8>, name: &str, b: &Bar) {
 pub fn bar_line(format: OutFormat, name: &str, b: &Bar, line: &mut Vec<u8>) {
     line.clear();
     match format {
-        OutFormat::Csv => push_bar_csv(line, name, b),
+        // Parquet is written column by column (`output/parquet.rs`), never as lines.
+        OutFormat::Csv | OutFormat::Parquet => push_bar_csv(line, name, b),
         OutFormat::Jsonl => {
             let v = serde_json::json!({
                 "instrument": name,

@@ -3,7 +3,10 @@
 //! lines into a file or stdout. The line formats are in the library (`ticklane_tools::format`),
 //! so that `bench/`'s yardstick writes with the same code.
 
+mod parquet;
 mod sink;
+
+pub(crate) use parquet::ParquetBars;
 
 pub(crate) use sink::{LineSink, Target, Written};
 pub(crate) use ticklane_tools::format::{bar_line, trade_line, OutFormat, BARS_HEADER, TRADES_HEADER};

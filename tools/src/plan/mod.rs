@@ -16,6 +16,7 @@ pub(crate) use pipeline::{Pipeline, BARS, DEDUPE, FEED, LATE, OUT, THROTTLE};
 pub(crate) use store::StorePlan;
 
 use crate::cli::{OnError, ReplayArgs, Speed};
+use crate::output::OutFormat;
 use crate::select::Instruments;
 use std::fmt;
 use std::path::PathBuf;
@@ -73,6 +74,10 @@ impl Plan {
         let store = StorePlan::from_args(&a.store, &mut problems);
         let pipeline = Pipeline::from_replay(a, store.is_some(), &mut problems);
         let engine = EnginePlan::from_replay(a, &mut problems);
+        let to_stdout = a.out.as_ref().is_none_or(|p| p.as_os_str() == "-");
+        if a.format == OutFormat::Parquet && to_stdout && (a.out.is_some() || store.is_none()) {
+            problems.push("--format parquet needs --out FILE (Parquet is binary, with its footer written at the end)");
+        }
         match (pipeline, engine) {
             (Some(pipeline), Some(engine)) if problems.problems.is_empty() => Ok(Plan {
                 inputs: a.files.clone(),

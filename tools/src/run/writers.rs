@@ -6,7 +6,9 @@
 
 use super::signals::Tally;
 use crate::outcome::BadInput;
-use crate::output::{bar_line, trade_line, LineSink, OutFormat, Target, Written, BARS_HEADER, TRADES_HEADER};
+use crate::output::{
+    bar_line, trade_line, LineSink, OutFormat, ParquetBars, Target, Written, BARS_HEADER, TRADES_HEADER,
+};
 use crate::plan::{Destination, OutputPlan, LATE, OUT};
 use core_affinity::CoreId;
 use std::fs::File;
@@ -67,6 +69,12 @@ impl Writers {
         tally: &Tally,
     ) -> anyhow::Result<Writers> {
         let bars = match files.bars.take() {
+            Some((Target::File { file, name }, OutFormat::Parquet)) => {
+                let egress = engine.egress::<Bar>(OUT)?;
+                let sink = ParquetBars::create(file, name.clone(), tally.bars.clone())
+                    .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+                Some(spawn_parquet(egress, sink, core)?)
+            }
             Some((target, format)) => {
                 let egress = engine.egress::<Bar>(OUT)?;
                 let header = (format == OutFormat::Csv).then_some(BARS_HEADER);
@@ -116,6 +124,23 @@ fn spawn_writer<T: Record>(
         while let Some(r) = next(&mut egress, &mut sink, eager) {
             format(egress.name(r.rec.instrument()).unwrap_or_default(), &r.rec, &mut line);
             sink.line(&line);
+        }
+        sink.finish()
+    })
+}
+
+/// A thread writing every bar of `egress` into a Parquet file.
+fn spawn_parquet(
+    mut egress: Egress<Bar>,
+    mut sink: ParquetBars,
+    core: Option<CoreId>,
+) -> std::io::Result<JoinHandle<Written>> {
+    std::thread::Builder::new().name("ticklane-bars".into()).spawn(move || {
+        if let Some(c) = core {
+            core_affinity::set_for_current(c);
+        }
+        while let Some(r) = egress.recv() {
+            sink.push(egress.name(r.rec.instrument).unwrap_or_default(), &r.rec);
         }
         sink.finish()
     })

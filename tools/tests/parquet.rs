@@ -1,0 +1,145 @@
+//! `--format parquet` through the real binary, read back with the `parquet` crate's own reader
+//! (not ticklane's code): every row equals the CSV output of the same replay value for value,
+//! the column types are those of design.md §5, at 1 and 3 shards; without `--out FILE` it is
+//! refused naming the option.
+
+use parquet::basic::{LogicalType, Type as Physical};
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::record::Field;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ticklane");
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("data").join(name)
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("ticklane-parquet-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    dir.join(name)
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).output().expect("run ticklane")
+}
+
+/// A DECIMAL(38, 9) value as the CSV writes it: exact, trailing zeros trimmed.
+fn decimal_text(bytes: &[u8]) -> String {
+    let raw = i128::from_be_bytes(bytes.try_into().expect("16 bytes"));
+    let (sign, m) = (if raw < 0 { "-" } else { "" }, raw.unsigned_abs());
+    let (int, frac) = (m / 1_000_000_000, m % 1_000_000_000);
+    let frac = format!("{frac:09}");
+    let frac = frac.trim_end_matches('0');
+    if frac.is_empty() {
+        format!("{sign}{int}")
+    } else {
+        format!("{sign}{int}.{frac}")
+    }
+}
+
+/// The file's rows as CSV lines, after checking its schema.
+fn rows_as_csv(path: &Path) -> Vec<String> {
+    let reader = SerializedFileReader::new(std::fs::File::open(path).expect("open")).expect("a Parquet file");
+    let schema = reader.metadata().file_metadata().schema_descr_ptr();
+    let names: Vec<&str> = schema.columns().iter().map(|c| c.name()).collect();
+    assert_eq!(
+        names.join(","),
+        "instrument,window_start,window_end,open,high,low,close,volume,trade_count,vwap,revision"
+    );
+    for c in schema.columns() {
+        match c.name() {
+            "window_start" | "window_end" => {
+                assert_eq!(c.physical_type(), Physical::INT64);
+                assert!(matches!(
+                    c.logical_type_ref(),
+                    Some(LogicalType::Timestamp { is_adjusted_to_u_t_c: true, .. })
+                ));
+            }
+            "open" | "high" | "low" | "close" | "volume" | "vwap" => {
+                assert_eq!(
+                    (c.physical_type(), c.type_precision(), c.type_scale()),
+                    (Physical::FIXED_LEN_BYTE_ARRAY, 38, 9)
+                );
+            }
+            _ => {}
+        }
+    }
+    let mut lines = Vec::new();
+    for row in reader.get_row_iter(None).expect("rows") {
+        let row = row.expect("row");
+        let fields: Vec<String> = row
+            .get_column_iter()
+            .map(|(_, f)| match f {
+                Field::Str(s) => s.clone(),
+                Field::Long(v) => v.to_string(),
+                Field::Int(v) => v.to_string(),
+                Field::Decimal(d) => decimal_text(d.data()),
+                other => panic!("unexpected field {other:?}"),
+            })
+            .collect();
+        lines.push(fields.join(","));
+    }
+    lines
+}
+
+#[test]
+fn parquet_rows_equal_the_csv_output_value_for_value() {
+    let generated = tmp("gen.csv");
+    let g = run(&[
+        "gen",
+        "--rows",
+        "100000",
+        "--instruments",
+        "30",
+        "--disorder",
+        "2s",
+        "--seed",
+        "6",
+        "--out",
+        generated.to_str().expect("utf8"),
+    ]);
+    assert_eq!(g.status.code(), Some(0), "{}", String::from_utf8_lossy(&g.stderr));
+    for (path, extra) in [
+        (data("GLBX_ESH4_trades_2023-12-25.csv"), vec!["--bars", "1s"]),
+        (data("tardis_binance-futures_BTCUSDT_trades_2020-02-22.csv"), vec!["--bars", "1s"]),
+        // Revisions, and over 65,536 bars: more than one row group.
+        (generated, vec!["--bars", "1ms", "--max-delay", "500ms", "--late", "revise", "--allowed-lateness", "2s"]),
+    ] {
+        let p = path.to_str().expect("utf8");
+        let csv = run(&[&["replay"][..], &extra, &[p]].concat());
+        assert_eq!(csv.status.code(), Some(0), "{}", String::from_utf8_lossy(&csv.stderr));
+        let want: Vec<String> = String::from_utf8_lossy(&csv.stdout).lines().skip(1).map(String::from).collect();
+        assert!(!want.is_empty());
+        if extra.contains(&"1ms") {
+            assert!(want.len() > 65_536, "{} bars: more than one row group", want.len());
+            assert!(want.iter().any(|l| !l.ends_with(",0")), "some bars are revisions");
+        }
+        for shards in ["1", "3"] {
+            let out = tmp(&format!("bars-{shards}.parquet"));
+            let o = run(&[
+                &["replay", "--format", "parquet", "--shards", shards, "--out", out.to_str().expect("utf8")][..],
+                &extra,
+                &[p],
+            ]
+            .concat());
+            assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+            let got = rows_as_csv(&out);
+            assert_eq!(got.len(), want.len(), "{p} at {shards} shards");
+            assert!(got == want, "{p} at {shards} shards: Parquet rows differ from the CSV lines");
+        }
+    }
+}
+
+#[test]
+fn parquet_needs_a_file() {
+    let f = data("GLBX_ESH4_trades_2023-12-25.csv");
+    for args in [vec!["--format", "parquet"], vec!["--format", "parquet", "--out", "-"]] {
+        let o = Command::new(BIN).arg("replay").args(&args).arg(&f).output().expect("run");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("--format parquet needs --out FILE"), "{err}");
+        assert!(o.stdout.is_empty());
+    }
+}
