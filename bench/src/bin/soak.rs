@@ -62,9 +62,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     feed.push_all(&chunk)?;
+    // Sampling ends with the input: what follows is the engine winding down.
+    done.store(true, Relaxed);
     drop(feed);
     let report = engine.join()?;
-    done.store(true, Relaxed);
     let samples = sampler.join().map_err(|_| "sampler panicked")?;
     let secs = t0.elapsed().as_secs_f64();
     let evicted = report.stats.counter("dedupe", ticklane::operators::counters::DEDUPE_EVICTED);
@@ -83,8 +84,11 @@ type Sample = (f64, u64, u64, u64);
 fn sample_every_second(done: &AtomicBool, pushed: &AtomicU64) -> Vec<Sample> {
     let t0 = Instant::now();
     let mut out = Vec::new();
-    while !done.load(Relaxed) {
+    loop {
         std::thread::sleep(Duration::from_secs(1));
+        if done.load(Relaxed) {
+            return out;
+        }
         let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
         let field = |name: &str| -> u64 {
             let line = status.lines().find(|l| l.starts_with(name)).unwrap_or("");
@@ -95,7 +99,6 @@ fn sample_every_second(done: &AtomicBool, pushed: &AtomicU64) -> Vec<Sample> {
         println!("t={:>5.1}s rss={:>7} KiB threads={} fds={} pushed={}", s.0, s.1, s.2, s.3, pushed.load(Relaxed));
         out.push(s);
     }
-    out
 }
 
 /// RSS slope over the second half (after warm-up), and the ranges of threads and descriptors.

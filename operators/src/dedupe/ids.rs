@@ -3,7 +3,7 @@
 
 use super::keys::IdShape;
 use super::keys::{IdKey, NarrowKey};
-use super::seen::Seen;
+use super::seen::{Admit, Seen};
 use super::{DedupeConfig, DedupeCounters};
 use ticklane_engine::Timestamp;
 
@@ -44,9 +44,34 @@ impl IdSets {
         cfg: &DedupeConfig,
         c: &mut DedupeCounters,
     ) -> bool {
-        match k {
-            IdShape::Narrow(n) => self.narrow.insert((n, h), at, self.wide.len(), cfg, c),
-            IdShape::Wide(w) => self.wide.insert((w, h), at, self.narrow.len(), cfg, c),
+        let admit = match k {
+            IdShape::Narrow(n) => {
+                self.wide.expire(at.1, cfg.ttl, c);
+                self.narrow.insert((n, h), at, self.wide.len(), cfg, c)
+            }
+            IdShape::Wide(w) => {
+                self.narrow.expire(at.1, cfg.ttl, c);
+                self.wide.insert((w, h), at, self.narrow.len(), cfg, c)
+            }
+        };
+        match admit {
+            Admit::Duplicate => false,
+            Admit::New => true,
+            Admit::Full => {
+                // Room from the shape holding the most keys: when ids grow past eight bytes,
+                // the narrow keys are the old ones (evicting the small wide generation
+                // instead, at every insert, lost the new keys and cleared a table each time).
+                if self.narrow.len() >= self.wide.len() {
+                    self.narrow.make_room(at.1, cfg.ttl, c);
+                } else {
+                    self.wide.make_room(at.1, cfg.ttl, c);
+                }
+                match k {
+                    IdShape::Narrow(n) => self.narrow.put_new(n, h, at.0),
+                    IdShape::Wide(w) => self.wide.put_new(w, h, at.0),
+                }
+                true
+            }
         }
     }
 }

@@ -31,7 +31,7 @@ mod table;
 
 use ids::IdSets;
 use keys::{ContentKey, IdShape};
-use seen::Seen;
+use seen::{Admit, Seen};
 use std::hash::BuildHasher;
 use std::num::NonZeroUsize;
 use std::time::Duration;
@@ -220,7 +220,16 @@ impl Dedupe {
             }
             Keys::Content(s) => {
                 let k = ContentKey::new(t);
-                s.insert((k, s.cur.hash(&k)), (t.ts_event, wm), 0, &self.cfg, &mut self.counters)
+                let h = s.cur.hash(&k);
+                match s.insert((k, h), (t.ts_event, wm), 0, &self.cfg, &mut self.counters) {
+                    Admit::Duplicate => false,
+                    Admit::New => true,
+                    Admit::Full => {
+                        s.make_room(wm, self.cfg.ttl, &mut self.counters);
+                        s.put_new(k, h, t.ts_event);
+                        true
+                    }
+                }
             }
         };
         if !fresh {
@@ -320,6 +329,30 @@ mod tests {
         assert!(d.admit(&t(2, 500, "z"), 450), "the watermark passes 300 + 100: the older generation goes");
         let c = d.counters();
         assert_eq!((c.duplicates, c.unkeyed, c.expired), (1, 2, 2));
+    }
+
+    /// A feed whose ids grow past eight bytes (a counter passing 99,999,999) leaves the
+    /// narrow keys behind: at capacity, room comes from them, and the new (wide) keys are
+    /// remembered. (Before, every wide key evicted the small wide generation: a repeat two
+    /// keys later passed, and each insert cleared a table.)
+    #[test]
+    fn ids_growing_past_eight_bytes_are_still_remembered_at_capacity() {
+        let cfg = DedupeConfig::builder().capacity(1000).ttl(Duration::from_secs(3600)).build().expect("cfg");
+        let mut d = Dedupe::new(cfg);
+        for i in 0..990i64 {
+            assert!(d.admit(&t(0, i, &format!("{}", 99_990_000 + i)), i));
+        }
+        for i in 0..300i64 {
+            let ts = 1000 + i;
+            assert!(d.admit(&t(0, ts, &format!("{}", 100_000_000 + i)), ts), "wide key {i} is new");
+            if i >= 2 {
+                let again = format!("{}", 100_000_000 + i - 2);
+                assert!(!d.admit(&t(0, ts, &again), ts), "the repeat of wide key {} is caught", i - 2);
+            }
+        }
+        let c = d.counters();
+        assert_eq!(c.duplicates, 298);
+        assert_eq!(c.evicted, 990, "the narrow keys made room: {c:?}");
     }
 
     #[test]

@@ -4,6 +4,17 @@ use super::table::{Probe, Table, TableKey};
 use super::{DedupeConfig, DedupeCounters};
 use ticklane_engine::Timestamp;
 
+/// What [`Seen::insert`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Admit {
+    /// Seen within the horizon.
+    Duplicate,
+    /// New, and remembered.
+    New,
+    /// New, but the capacity is reached: not remembered yet.
+    Full,
+}
+
 /// The keys seen within the horizon, with the event time of their first occurrence, in two
 /// generations: `cur` takes new keys; `prev` is the generation before. Invariant: every key
 /// that `prev` lost was older than the horizon when it was dropped, so the horizon is exact.
@@ -30,10 +41,12 @@ impl<K: TableKey> Seen<K> {
         self.cur.prefetch(h);
     }
 
-    /// True if `k` (hash `h`) of a trade at `ts` with watermark stamp `wm` is new (and
-    /// remembers it): one probe of the current generation, and of the older one only when its
-    /// filter says it may hold the key. `others`: keys held in other shapes'
-    /// generations (the capacity counts them all).
+    /// Whether `k` (hash `h`) of a trade at `ts` with watermark stamp `wm` is new, remembering
+    /// it if there is room: one probe of the current generation, and of the older one only
+    /// when its filter says it may hold the key. `others`: keys held in other shapes'
+    /// generations (the capacity counts them all). [`Admit::Full`]: new, but not remembered —
+    /// the caller makes room ([`Seen::make_room`], in whichever shape holds the most) and then
+    /// [`Seen::put_new`]s it.
     #[inline]
     pub(super) fn insert(
         &mut self,
@@ -42,35 +55,47 @@ impl<K: TableKey> Seen<K> {
         others: usize,
         cfg: &DedupeConfig,
         c: &mut DedupeCounters,
-    ) -> bool {
+    ) -> Admit {
         let cutoff = wm.saturating_sub(cfg.ttl);
         self.max_ts = self.max_ts.max(ts);
-        if wm > self.rotate_at {
-            self.rotate(cfg.ttl, c);
-        }
+        self.expire(wm, cfg.ttl, c);
         match self.cur.probe(&k, h) {
             Probe::Found(slot, first) => {
                 if first >= cutoff {
-                    return false;
+                    return Admit::Duplicate;
                 }
                 self.cur.set(slot, ts); // the remembered one is past the horizon: a new first occurrence
             }
             Probe::Free(slot) => {
                 if self.prev.may_hold(h) && self.prev.get(&k, h).is_some_and(|t| t >= cutoff) {
-                    return false;
+                    return Admit::Duplicate;
                 }
-                if self.len() + others < cfg.capacity.get() {
-                    self.cur.put(slot, k, h, ts);
-                    return true;
+                if self.len() + others >= cfg.capacity.get() {
+                    return Admit::Full;
                 }
-                self.evict(cutoff, cfg.ttl, c);
-                match self.cur.probe(&k, h) {
-                    Probe::Free(slot) => self.cur.put(slot, k, h, ts),
-                    Probe::Found(slot, _) => self.cur.set(slot, ts),
-                }
+                self.cur.put(slot, k, h, ts);
             }
         }
-        true
+        Admit::New
+    }
+
+    /// Remembers `k` (hash `h`, first seen at `ts`), known to be new, after room was made.
+    pub(super) fn put_new(&mut self, k: K, h: u64, ts: Timestamp) {
+        match self.cur.probe(&k, h) {
+            Probe::Free(slot) => self.cur.put(slot, k, h, ts),
+            Probe::Found(slot, _) => self.cur.set(slot, ts),
+        }
+    }
+
+    /// Drops the older generation once the watermark passed the newest of its keys plus the
+    /// ttl (a comparison when nothing is due): called for every shape at every insert, so a
+    /// shape that gets no keys any more (a feed whose ids grew past eight bytes) still lets
+    /// its old keys go.
+    #[inline]
+    pub(super) fn expire(&mut self, wm: Timestamp, ttl: i64, c: &mut DedupeCounters) {
+        if wm > self.rotate_at {
+            self.rotate(ttl, c);
+        }
     }
 
     /// Keys held in both generations.
@@ -88,10 +113,11 @@ impl<K: TableKey> Seen<K> {
         self.rotate_at = self.max_ts.saturating_add(ttl);
     }
 
-    /// At capacity: drops the older generation now, counting its keys still within the horizon
-    /// as evicted (the rest had expired).
+    /// At capacity: drops the older generation now (the current one, if the older is empty),
+    /// counting its keys still within the horizon as evicted (the rest had expired).
     #[cold]
-    fn evict(&mut self, cutoff: Timestamp, ttl: i64, c: &mut DedupeCounters) {
+    pub(super) fn make_room(&mut self, wm: Timestamp, ttl: i64, c: &mut DedupeCounters) {
+        let cutoff = wm.saturating_sub(ttl);
         if self.prev.len() == 0 {
             std::mem::swap(&mut self.cur, &mut self.prev);
         }
