@@ -7,22 +7,14 @@
 //! `trades_accepted = Σ trade_count(final revisions) + duplicates + late.dropped + late.side
 //! + trades_not_delivered`, and `records_read + malformed_total` = the data lines of the input.
 
+mod common;
+
+use common::{s, tmp, BIN};
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-const BIN: &str = env!("CARGO_BIN_EXE_ticklane");
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ticklane-accounting-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("tmp dir");
-    dir.join(name)
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf8 path")
-}
 
 /// A capture with duplicates, 3 s of disorder and `bad` malformed lines among its rows.
 fn capture(name: &str, rows: u32, bad: usize) -> (PathBuf, usize) {

@@ -4,26 +4,14 @@
 //! byte-identical at 1, 2 and 4 shards; bad values and time-bar options beside them are
 //! refused with exit 2 and a message that names the option.
 
+mod common;
+
+use common::{data, replay, tmp, BIN};
+
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use ticklane::Fixed;
-
-const BIN: &str = env!("CARGO_BIN_EXE_ticklane");
-
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("data").join(name)
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ticklane-barkinds-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("tmp dir");
-    dir.join(name)
-}
-
-fn replay(args: &[&str]) -> Output {
-    Command::new(BIN).arg("replay").args(args).output().expect("run ticklane")
-}
 
 /// One open bar of the oracle.
 #[derive(Default)]

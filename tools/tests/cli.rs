@@ -2,27 +2,15 @@
 //! across shard counts and pacing, dedupe on a generated capture, and bad input that always
 //! ends in exit 2 with a location (or counted under `--on-error skip`), never a panic.
 
+mod common;
+
+use common::{data, replay, tmp, BIN, HEADER};
+
 #[path = "../../tests/common/golden.rs"]
 mod golden;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-
-const BIN: &str = env!("CARGO_BIN_EXE_ticklane");
-
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("data").join(name)
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ticklane-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("tmp dir");
-    dir.join(name)
-}
-
-fn replay(args: &[&str]) -> Output {
-    Command::new(BIN).arg("replay").args(args).output().expect("run ticklane")
-}
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -31,8 +19,6 @@ fn stdout(o: &Output) -> String {
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
-
-const HEADER: &str = "instrument,window_start,window_end,open,high,low,close,volume,trade_count,vwap,revision";
 
 #[test]
 fn csv_captures_match_the_independent_bars_at_any_shard_count_and_pacing() {

@@ -2,36 +2,19 @@
 //! input crashes it, errors are bounded and located, nothing wrong is accepted silently,
 //! inputs come as users have them, signals and full disks leave a consistent, counted result.
 
+mod common;
+
+use common::{data, replay, s, tmp, BIN, HEADER};
+
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ticklane");
-const HEADER: &str = "instrument,window_start,window_end,open,high,low,close,volume,trade_count,vwap,revision";
-
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("data").join(name)
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ticklane-first-hour-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("tmp dir");
-    dir.join(name)
-}
-
 fn write(name: &str, bytes: &[u8]) -> PathBuf {
     let p = tmp(name);
     std::fs::write(&p, bytes).expect("write input");
     p
-}
-
-fn replay(args: &[&str]) -> Output {
-    Command::new(BIN).arg("replay").args(args).output().expect("run ticklane")
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf-8 path")
 }
 
 fn err(o: &Output) -> String {

@@ -4,30 +4,18 @@
 //! instrument per interval, plus, with `:conflate`, the latest of the rest). Bad values exit 2
 //! naming the option.
 
+mod common;
+
+use common::{data, s, tmp, BIN};
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-const BIN: &str = env!("CARGO_BIN_EXE_ticklane");
-
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("data").join(name)
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ticklane-opts-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("tmp dir");
-    dir.join(name)
-}
 
 fn run(args: &[&str]) -> Output {
     let o = Command::new(BIN).args(args).output().expect("run ticklane");
     assert_eq!(o.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
     o
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().expect("utf8 path")
 }
 
 /// A generated capture in event-time order (no disorder), several instruments.

@@ -3,27 +3,15 @@
 //! the column types are those of design.md §5, at 1 and 3 shards; without `--out FILE` it is
 //! refused naming the option.
 
+mod common;
+
+use common::{data, run, tmp, BIN};
+
 use parquet::basic::{LogicalType, Type as Physical};
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::record::Field;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-const BIN: &str = env!("CARGO_BIN_EXE_ticklane");
-
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("data").join(name)
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ticklane-parquet-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("tmp dir");
-    dir.join(name)
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().expect("run ticklane")
-}
+use std::path::Path;
+use std::process::Command;
 
 /// A DECIMAL(38, 9) value as the CSV writes it: exact, trailing zeros trimmed.
 fn decimal_text(bytes: &[u8]) -> String {

@@ -4,6 +4,10 @@
 //! stopped database turns into pressure and back without losing a bar (or, under `shed`,
 //! with every bar accounted for).
 
+mod common;
+
+use common::{data, run, BIN};
+
 #[path = "../../tests/common/pg.rs"]
 mod pg;
 
@@ -14,21 +18,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_ticklane");
 const COLUMNS: &str = "instrument,window_start,window_end,open,high,low,close,volume,trade_count,vwap,revision";
-
-fn data(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("data").join(name)
-}
 
 fn tmp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ticklane-pgtest-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("tmp dir");
     dir.join(name)
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().expect("run ticklane")
 }
 
 fn ok(o: &Output) {

@@ -2,20 +2,9 @@
 //! of the capture with only the selected instruments' lines (cut by the test itself), at 1 and
 //! 3 shards; the skipped trades are counted; bad patterns exit 2 naming the option.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_ticklane");
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ticklane-select-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("tmp dir");
-    dir.join(name)
-}
-
-fn run(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().expect("run ticklane")
-}
+use common::{run, tmp};
 
 #[test]
 fn only_the_selected_instruments_are_replayed_as_if_alone_in_the_capture() {
