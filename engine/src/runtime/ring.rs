@@ -17,9 +17,9 @@
 //! the consumer gone and when it is dropped, counting them as not delivered). So every value
 //! sent is taken by the consumer, handed back by its close, or reclaimed by the producer —
 //! exactly one of the three, which the loom models below check at every interleaving — and
-//! the send path itself stays a plain store (a compare-and-swap there, tried first, makes the
-//! producer wait for the slot's cache line on every send: single-record pushes measured
-//! about a third slower, in one pair of runs).
+//! the send path itself stays a plain store (a compare-and-swap there, tried first, would make
+//! the producer wait for the slot's cache line on every send; its cost was not measured in
+//! interleaved runs, so it was not kept on a guess).
 //! Dropping the [`Producer`] makes [`Consumer::try_recv`] report [`TryRecv::Disconnected`]
 //! once the ring is empty.
 //!
