@@ -2,7 +2,7 @@
 //! bars) → bars out (egress, store) and, under a side-output late policy, late trades out.
 
 use super::PlanError;
-use crate::cli::{EmptyArg, KeyArg, LateArg, ReplayArgs};
+use crate::cli::{EmptyArg, KeyArg, LateArg, ReplayArgs, ThrottleArg};
 use ticklane::operators::prelude::*;
 use ticklane::operators::store::StoreHandle;
 use ticklane::operators::{
@@ -49,25 +49,7 @@ impl Pipeline {
     pub(crate) fn from_replay(a: &ReplayArgs, to_store: bool, problems: &mut PlanError) -> Option<Pipeline> {
         let late_side = a.late == LateArg::Side || (a.late == LateArg::Revise && a.late_out.is_some());
         let late = late_policy(a, late_side, problems);
-        let empty = if a.empty_bars == EmptyArg::Flat { EmptyBars::Flat } else { EmptyBars::Skip };
-        let bars = match (a.tick_bars, a.volume_bars) {
-            (Some(n), _) => BarSize::ticks(n).map_err(|e| problems.config(e, &[], "--tick-bars")).ok(),
-            (None, Some(v)) => BarSize::volume(v).map_err(|e| problems.config(e, &[], "--volume-bars")).ok(),
-            (None, None) => None,
-        };
-        let bars = match bars {
-            Some(size) => Some(BarKind::Count(size)),
-            None if a.tick_bars.is_some() || a.volume_bars.is_some() => None,
-            None => {
-                let time = TimeBarsConfig::builder(a.bars).late(late.unwrap_or_default()).empty_bars(empty);
-                let flags = [("window width", "--bars"), ("window offset", "--bar-offset")];
-                time.offset(a.bar_offset)
-                    .build()
-                    .map(BarKind::Time)
-                    .map_err(|e| problems.config(e, &flags, "--empty-bars flat"))
-                    .ok()
-            }
-        };
+        let bars = bar_kind(a, late, problems);
         let dedupe = match a.dedupe {
             false => Some(None),
             true => {
@@ -78,11 +60,7 @@ impl Pipeline {
         };
         let throttle = match a.throttle {
             None => Some(None),
-            Some(t) => {
-                let policy = if t.conflate { ThrottlePolicy::Conflate } else { ThrottlePolicy::Drop };
-                let cfg = ThrottleConfig::builder(t.limit, t.interval).policy(policy).build();
-                cfg.map(Some).map_err(|e| problems.config(e, &[], "--throttle")).ok()
-            }
+            Some(t) => throttle(t, problems).map(Some),
         };
         let (Some(_), Some(bars), Some(dedupe), Some(throttle)) = (late, bars, dedupe, throttle) else { return None };
         Some(Pipeline { bars, dedupe, throttle, late_side, to_out: a.out.is_some() || !to_store })
@@ -127,6 +105,27 @@ impl Pipeline {
         }
         g
     }
+}
+
+/// Tick or volume bars when asked for, else time bars.
+fn bar_kind(a: &ReplayArgs, late: Option<LatePolicy>, problems: &mut PlanError) -> Option<BarKind> {
+    if let Some(n) = a.tick_bars {
+        return BarSize::ticks(n).map(BarKind::Count).map_err(|e| problems.config(e, &[], "--tick-bars")).ok();
+    }
+    if let Some(v) = a.volume_bars {
+        return BarSize::volume(v).map(BarKind::Count).map_err(|e| problems.config(e, &[], "--volume-bars")).ok();
+    }
+    let empty = if a.empty_bars == EmptyArg::Flat { EmptyBars::Flat } else { EmptyBars::Skip };
+    let time = TimeBarsConfig::builder(a.bars).late(late.unwrap_or_default()).empty_bars(empty).offset(a.bar_offset);
+    let flags = [("window width", "--bars"), ("window offset", "--bar-offset")];
+    time.build().map(BarKind::Time).map_err(|e| problems.config(e, &flags, "--empty-bars flat")).ok()
+}
+
+/// The rate limit `--throttle` asks for.
+fn throttle(t: ThrottleArg, problems: &mut PlanError) -> Option<ThrottleConfig> {
+    let policy = if t.conflate { ThrottlePolicy::Conflate } else { ThrottlePolicy::Drop };
+    let cfg = ThrottleConfig::builder(t.limit, t.interval).policy(policy).build();
+    cfg.map_err(|e| problems.config(e, &[], "--throttle")).ok()
 }
 
 /// The late policy the flags ask for (`side`: beyond-horizon trades of `revise` go to the
