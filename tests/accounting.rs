@@ -8,25 +8,9 @@
 
 mod common;
 
-use common::{seq_trade, watchdog, Rng};
+use common::{seq_trade, watchdog, PanicsOnKth, Rng};
 use std::time::Duration;
 use ticklane::{Config, DagBuilder, Engine, Kind, RunReport, Stamped, Trade, Transform};
-
-/// Panics at its `k`-th record.
-struct PanicsAt {
-    k: u64,
-    seen: u64,
-}
-
-impl Transform<Trade, Trade> for PanicsAt {
-    fn on_batch(&mut self, input: &[Stamped<Trade>], out: &mut Vec<Stamped<Trade>>) {
-        for t in input {
-            self.seen += 1;
-            assert!(self.seen != self.k, "injected failure at record {}", self.k);
-            out.push(*t);
-        }
-    }
-}
 
 /// Sleeps a little per batch, so that rings fill.
 struct Slow;
@@ -76,7 +60,7 @@ fn a_panic_at_any_record_loses_nothing_uncounted() {
         let k = 1 + rng.below(400);
         let slices = rng.below(2) == 0;
         let cfg = Config::builder().shards(shards).ring_capacity(ring).batch_size(batch).build().expect("cfg");
-        let mut e = engine(move || PanicsAt { k, seen: 0 }, cfg);
+        let mut e = engine(move || PanicsOnKth { k, seen: 0 }, cfg);
         let mut feed = e.ingress::<Trade>("feed").expect("ingress");
         let ids: Vec<_> = (0..7).map(|i| feed.intern(&format!("S{i}")).expect("intern")).collect();
         let failed = watchdog(Duration::from_secs(60), move || {

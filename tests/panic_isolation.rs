@@ -3,26 +3,9 @@
 
 mod common;
 
-use common::{seq_trade, watchdog};
+use common::{seq_trade, watchdog, PanicsOnKth};
 use std::time::Duration;
-use ticklane::{Config, DagBuilder, Engine, EngineError, Kind, PushError, RunFailed, Stamped, Trade, Transform};
-
-struct PanicsOnKth {
-    k: u64,
-    seen: u64,
-}
-
-impl Transform<Trade, Trade> for PanicsOnKth {
-    fn on_batch(&mut self, input: &[Stamped<Trade>], out: &mut Vec<Stamped<Trade>>) {
-        for t in input {
-            self.seen += 1;
-            if self.seen == self.k {
-                panic!("injected failure at event {}", self.k);
-            }
-            out.push(*t);
-        }
-    }
-}
+use ticklane::{Config, DagBuilder, Engine, EngineError, Kind, PushError, RunFailed, Stamped, Trade};
 
 fn run(shards: usize, ring: usize) -> (RunFailed, Option<PushError>) {
     let mut g = DagBuilder::new();

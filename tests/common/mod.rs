@@ -7,7 +7,7 @@ pub mod golden;
 
 use std::sync::mpsc;
 use std::time::Duration;
-use ticklane::{Fixed, InstrumentId, Trade, TradeId};
+use ticklane::{Fixed, InstrumentId, Stamped, Trade, TradeId, Transform};
 
 /// A trade of instrument `id` at `ts` carrying `seq` in its size (raw units) and trade id.
 pub fn seq_trade(id: InstrumentId, ts: i64, seq: u64) -> Trade {
@@ -47,5 +47,23 @@ impl Rng {
     }
     pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
+    }
+}
+
+/// A transform that passes trades through and panics at its `k`-th (fault injection).
+pub struct PanicsOnKth {
+    pub k: u64,
+    pub seen: u64,
+}
+
+impl Transform<Trade, Trade> for PanicsOnKth {
+    fn on_batch(&mut self, input: &[Stamped<Trade>], out: &mut Vec<Stamped<Trade>>) {
+        for t in input {
+            self.seen += 1;
+            if self.seen == self.k {
+                panic!("injected failure at event {}", self.k);
+            }
+            out.push(*t);
+        }
     }
 }
