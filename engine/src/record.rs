@@ -5,6 +5,10 @@ use crate::decimal::{Fixed, Wide};
 use crate::instrument::InstrumentId;
 use std::fmt;
 
+mod quote_bar;
+
+pub use quote_bar::QuoteBar;
+
 /// Nanoseconds since the Unix epoch, UTC (design.md §1).
 pub type Timestamp = i64;
 
@@ -187,23 +191,52 @@ pub struct Trade {
     pub side: Side,
 }
 
-/// One top-of-book quote.
+/// One top-of-book quote. Either side may be absent (an empty book side, design.md §1): a
+/// side is present only when its flag is set (`has_bid`, `has_ask`), never inferred from a zero
+/// price. The default quote has no side; [`Quote::with_bid`] and [`Quote::with_ask`] set one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Quote {
-    /// Venue event time.
+    /// Venue event time (a venue that sends none, such as Binance spot `bookTicker`: the
+    /// receive time).
     pub ts_event: Timestamp,
     /// Capture receive time, or [`NO_TS`].
     pub ts_recv: Timestamp,
-    /// Best bid price.
+    /// Best bid price (meaningful when `has_bid`).
     pub bid_px: Fixed,
-    /// Size at the best bid.
+    /// Size at the best bid (meaningful when `has_bid`).
     pub bid_sz: Fixed,
-    /// Best ask price.
+    /// Best ask price (meaningful when `has_ask`).
     pub ask_px: Fixed,
-    /// Size at the best ask.
+    /// Size at the best ask (meaningful when `has_ask`).
     pub ask_sz: Fixed,
     /// Interned instrument.
     pub instrument: InstrumentId,
+    /// The bid side is present.
+    pub has_bid: bool,
+    /// The ask side is present.
+    pub has_ask: bool,
+}
+
+impl Quote {
+    /// This quote with a bid of `sz` at `px`.
+    pub fn with_bid(self, px: Fixed, sz: Fixed) -> Quote {
+        Quote { bid_px: px, bid_sz: sz, has_bid: true, ..self }
+    }
+
+    /// This quote with an ask of `sz` at `px`.
+    pub fn with_ask(self, px: Fixed, sz: Fixed) -> Quote {
+        Quote { ask_px: px, ask_sz: sz, has_ask: true, ..self }
+    }
+
+    /// The bid price and size, if the side is present.
+    pub fn bid(&self) -> Option<(Fixed, Fixed)> {
+        self.has_bid.then_some((self.bid_px, self.bid_sz))
+    }
+
+    /// The ask price and size, if the side is present.
+    pub fn ask(&self) -> Option<(Fixed, Fixed)> {
+        self.has_ask.then_some((self.ask_px, self.ask_sz))
+    }
 }
 
 /// An OHLCV bar of one instrument over `[window_start, window_end)` (design.md §3, §5).
@@ -258,6 +291,8 @@ pub enum Kind {
     Quote,
     /// [`Bar`] records.
     Bar,
+    /// [`QuoteBar`] records.
+    QuoteBar,
 }
 
 impl fmt::Display for Kind {
@@ -266,6 +301,7 @@ impl fmt::Display for Kind {
             Kind::Trade => "trade",
             Kind::Quote => "quote",
             Kind::Bar => "bar",
+            Kind::QuoteBar => "quote bar",
         })
     }
 }
@@ -280,6 +316,8 @@ pub enum Batch {
     Quote(Vec<Stamped<Quote>>),
     /// Bars.
     Bar(Vec<Stamped<Bar>>),
+    /// Quote bars.
+    QuoteBar(Vec<Stamped<QuoteBar>>),
 }
 
 impl Batch {
@@ -294,6 +332,7 @@ impl Batch {
             Kind::Trade => Batch::Trade(Vec::with_capacity(cap)),
             Kind::Quote => Batch::Quote(Vec::with_capacity(cap)),
             Kind::Bar => Batch::Bar(Vec::with_capacity(cap)),
+            Kind::QuoteBar => Batch::QuoteBar(Vec::with_capacity(cap)),
         }
     }
 
@@ -303,6 +342,7 @@ impl Batch {
             Batch::Trade(_) => Kind::Trade,
             Batch::Quote(_) => Kind::Quote,
             Batch::Bar(_) => Kind::Bar,
+            Batch::QuoteBar(_) => Kind::QuoteBar,
         }
     }
 
@@ -312,6 +352,7 @@ impl Batch {
             Batch::Trade(v) => v.len(),
             Batch::Quote(v) => v.len(),
             Batch::Bar(v) => v.len(),
+            Batch::QuoteBar(v) => v.len(),
         }
     }
 
@@ -326,6 +367,7 @@ impl Batch {
             Batch::Trade(v) => v.clear(),
             Batch::Quote(v) => v.clear(),
             Batch::Bar(v) => v.clear(),
+            Batch::QuoteBar(v) => v.clear(),
         }
     }
 
@@ -340,6 +382,7 @@ impl Batch {
             Batch::Trade(v) => v.iter_mut().for_each(|r| r.wm = r.wm.min(bound)),
             Batch::Quote(v) => v.iter_mut().for_each(|r| r.wm = r.wm.min(bound)),
             Batch::Bar(v) => v.iter_mut().for_each(|r| r.wm = r.wm.min(bound)),
+            Batch::QuoteBar(v) => v.iter_mut().for_each(|r| r.wm = r.wm.min(bound)),
         }
     }
 }
@@ -402,6 +445,12 @@ mod sealed {
             None
         }
     }
+    impl Sealed for super::QuoteBar {
+        #[inline]
+        fn inline(_: Stamped<Self>) -> Option<Inline> {
+            None
+        }
+    }
 }
 
 /// A record type that DAG ports can carry. Sealed: the kinds are [`Kind`]'s variants.
@@ -456,6 +505,7 @@ macro_rules! impl_record {
 impl_record!(Trade, ts_event);
 impl_record!(Quote, ts_event);
 impl_record!(Bar, window_start);
+impl_record!(QuoteBar, window_start);
 
 #[cfg(test)]
 mod tests {

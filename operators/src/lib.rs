@@ -43,6 +43,7 @@ mod count_bars;
 mod dedupe;
 mod filter;
 mod map;
+mod quote_bars;
 mod router;
 pub mod store;
 mod throttle;
@@ -56,6 +57,7 @@ pub use dedupe::{
 };
 pub use filter::{Filter, FilterExt};
 pub use map::{Map, MapExt};
+pub use quote_bars::{QuoteBars, QuoteBarsBuilder, QuoteBarsConfig, QuoteBarsCounters, QuoteBarsExt};
 pub use router::{Classify, FnMask, InstrumentSets, RouteExt, Router, MAX_ROUTES};
 pub use throttle::{Throttle, ThrottleBuilder, ThrottleConfig, ThrottleExt, ThrottlePolicy};
 pub use time_bars::{EmptyBars, TimeBars, TimeBarsBuilder, TimeBarsConfig, TimeBarsCounters, TimeBarsExt};
@@ -64,7 +66,7 @@ pub use window::{Beyond, LatePolicy, Tumbling};
 /// Every builder method of this crate: `use ticklane_operators::prelude::*`.
 pub mod prelude {
     pub use crate::store::StoreSinkExt;
-    pub use crate::{CountBarsExt, DedupeExt, FilterExt, MapExt, RouteExt, ThrottleExt, TimeBarsExt};
+    pub use crate::{CountBarsExt, DedupeExt, FilterExt, MapExt, QuoteBarsExt, RouteExt, ThrottleExt, TimeBarsExt};
 }
 
 /// Every counter the operators report (read them with `Stats::counter` or
@@ -72,6 +74,7 @@ pub mod prelude {
 pub mod counters {
     pub use crate::dedupe::{DEDUPE_EVICTED, DEDUPE_EXPIRED, DEDUPE_UNKEYED, DUPLICATES};
     pub use crate::filter::FILTERED;
+    pub use crate::quote_bars::{QUOTE_BARS, SPREAD_SATURATED};
     pub use crate::router::UNROUTED;
     pub use crate::throttle::THROTTLED;
     pub use crate::time_bars::{

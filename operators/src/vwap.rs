@@ -13,7 +13,7 @@ pub(crate) fn vwap(notional: i128, volume: i128, close: Fixed) -> Fixed {
 }
 
 /// `n / d` rounded half away from zero, saturated to `i64` (`d != 0`).
-fn round_div(n: i128, d: i128) -> i64 {
+pub(crate) fn round_div(n: i128, d: i128) -> i64 {
     let q = n / d;
     let r = n % d;
     let q = if 2 * r.unsigned_abs() >= d.unsigned_abs() { q + n.signum() * d.signum() } else { q };

@@ -221,6 +221,7 @@ fn append(dst: &mut Batch, src: &Batch) {
         (Batch::Trade(d), Batch::Trade(s)) => d.extend_from_slice(s),
         (Batch::Quote(d), Batch::Quote(s)) => d.extend_from_slice(s),
         (Batch::Bar(d), Batch::Bar(s)) => d.extend_from_slice(s),
+        (Batch::QuoteBar(d), Batch::QuoteBar(s)) => d.extend_from_slice(s),
         // Unreachable for a validated graph: edges join ports of one kind.
         _ => {}
     }
