@@ -25,7 +25,7 @@ fn by_chunks(mut src: Box<dyn Source>) -> Vec<Item> {
     let (mut items, mut chunk) = (Vec::new(), Chunk::default());
     while src.next_chunk(&mut chunk) {
         let mut errors = chunk.errors.drain(..).peekable();
-        for (i, t) in chunk.trades.iter().enumerate() {
+        for (i, t) in chunk.records.iter().enumerate() {
             while let Some((_, e)) = errors.next_if(|(at, _)| *at <= i) {
                 items.push(Item::Error(e.to_string()));
             }

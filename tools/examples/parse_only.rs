@@ -15,9 +15,9 @@ fn main() {
     let mut merge = Merge::new(vec![src]);
     let (mut chunk, mut n, mut errs, mut sum) = (Chunk::default(), 0u64, 0u64, 0i64);
     while merge.next_chunk(&mut chunk) {
-        n += chunk.trades.len() as u64;
+        n += chunk.records.len() as u64;
         errs += chunk.errors.len() as u64;
-        sum = chunk.trades.iter().fold(sum, |s, t| s.wrapping_add(t.price.raw() ^ i64::from(t.instrument.0)));
+        sum = chunk.records.iter().fold(sum, |s, t| s.wrapping_add(t.price.raw() ^ i64::from(t.instrument.0)));
     }
     println!("{n} records, {errs} errors in {:.3} s (checksum {sum})", t0.elapsed().as_secs_f64());
 }

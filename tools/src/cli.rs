@@ -23,7 +23,8 @@ pub(crate) struct Cli {
 
 #[derive(Subcommand)]
 pub(crate) enum Command {
-    /// Replay capture files (ticklane CSV, Tardis CSV, Databento DBN) into OHLCV bars.
+    /// Replay capture files (ticklane CSV, Tardis CSV, Databento DBN, Binance stream captures)
+    /// into OHLCV bars and quote bars.
     #[command(after_help = REPLAY_HELP)]
     Replay(Box<ReplayArgs>),
     /// Write a deterministic synthetic trade capture (ticklane CSV).
@@ -58,6 +59,9 @@ const REPLAY_HELP: &str = concat!(
     "    ticklane replay --speed 50 data/tardis_binance-futures_BTCUSDT_trades_2020-02-22.csv\n",
     "  Bars into PostgreSQL:\n",
     "    ticklane replay --sink-postgres postgresql://postgres@127.0.0.1:5432/postgres data/GLBX_ESU4_trades_2024-07-01.dbn.zst\n",
+    "  Quote bars of a Tardis quotes file, and both kinds of a Binance stream capture:\n",
+    "    ticklane replay --bars 1s data/tardis_binance-futures_BTCUSDT_quotes_2020-02-22.csv\n",
+    "    ticklane replay --out 'bars_{kind}.csv' data/binance_spot_btcusdt_20240808.stream.gz\n",
     "  From standard input:\n",
     "    zcat trades.csv.gz | ticklane replay -\n\n",
     exit_codes!()
@@ -133,7 +137,8 @@ pub(crate) struct ReplayArgs {
     /// Pacing: max, or a factor of the recorded speed (1 = as recorded, 10 = ten times faster).
     #[arg(help_heading = "Running", long, value_parser = parse_speed, default_value = "max")]
     pub(crate) speed: Speed,
-    /// Output file, or - for stdout.
+    /// Output file, or - for stdout; `{kind}` becomes `trades` or `quotes` (needed when both are
+    /// built).
     #[arg(help_heading = "Output", long)]
     pub(crate) out: Option<PathBuf>,
     /// Output format.
@@ -142,6 +147,13 @@ pub(crate) struct ReplayArgs {
     /// Input format.
     #[arg(help_heading = "Input", long, value_enum, default_value = "auto")]
     pub(crate) input_format: input::Format,
+    /// Bars from trades, or quote bars from quotes; auto = what the input holds (an input
+    /// with both, such as a Binance stream capture, builds both: --out needs {kind}).
+    #[arg(help_heading = "Input", long, value_enum, default_value = "auto")]
+    pub(crate) kind: KindArg,
+    /// Instrument prefix where the format has none (Binance stream captures: binance).
+    #[arg(help_heading = "Input", long, value_name = "NAME", value_parser = parse_venue)]
+    pub(crate) venue: Option<String>,
     /// Keep only instruments whose name matches a pattern (`*`, `?`, `[abc]`; comma-separated,
     /// e.g. 'GLBX.MDP3:ES*,*BTC*'); the others are skipped as if the capture did not hold them.
     #[arg(help_heading = "Input", long, value_name = "PATTERN[,PATTERN]", value_parser = Instruments::parse)]
@@ -191,6 +203,25 @@ pub(crate) struct StoreArgs {
     /// (the count not written is reported and the exit code is 1).
     #[arg(help_heading = "PostgreSQL store", long, value_parser = duration::parse, default_value = "30s", requires = "sink_postgres")]
     pub(crate) pg_flush_timeout: Duration,
+}
+
+/// Which records to make bars of.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum KindArg {
+    /// What the input holds.
+    Auto,
+    /// Trades: OHLCV bars.
+    Trades,
+    /// Quotes: quote bars.
+    Quotes,
+}
+
+/// A venue name: not empty, no `:` (it becomes the `VENUE:` prefix) and no space.
+fn parse_venue(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.contains(':') || s.contains(char::is_whitespace) {
+        return Err(format!("expected a venue name without `:` or spaces (e.g. binance-us), found {s:?}"));
+    }
+    Ok(s.to_string())
 }
 
 /// Thread pinning on the command line.

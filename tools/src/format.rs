@@ -3,7 +3,7 @@
 //! code as `ticklane replay`: the fastest formatting we have.
 
 use std::io::Write;
-use ticklane::{format_scaled, Bar, Trade, SCALE};
+use ticklane::{format_scaled, Bar, Fixed, QuoteBar, Trade, SCALE};
 
 /// Output format for bars.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -19,6 +19,10 @@ pub enum OutFormat {
 
 /// The bars CSV header (design.md §5).
 pub const BARS_HEADER: &str = "instrument,window_start,window_end,open,high,low,close,volume,trade_count,vwap,revision";
+
+/// The quote bars CSV header (design.md §5).
+pub const QUOTE_BARS_HEADER: &str = "instrument,window_start,window_end,bid_open,bid_high,bid_low,bid_close,\
+ask_open,ask_high,ask_low,ask_close,spread_min,spread_max,spread_twa,quote_count,crossed_count,revision";
 
 /// The ticklane CSV header for trades (the late side output).
 pub const TRADES_HEADER: &str = "ts_event,ts_recv,instrument,price,size,side,trade_id";
@@ -128,22 +132,71 @@ pub fn bar_line(format: OutFormat, name: &str, b: &Bar, line: &mut Vec<u8>) {
         // Parquet is written column by column (`output/parquet.rs`), never as lines.
         OutFormat::Csv | OutFormat::Parquet => push_bar_csv(line, name, b),
         OutFormat::Jsonl => {
-            let v = serde_json::json!({
-                "instrument": name,
-                "window_start": b.window_start,
-                "window_end": b.window_end,
-                "open": b.open.to_string(),
-                "high": b.high.to_string(),
-                "low": b.low.to_string(),
-                "close": b.close.to_string(),
-                "volume": b.volume.to_string(),
-                "trade_count": b.trade_count,
-                "vwap": b.vwap.to_string(),
-                "revision": b.revision,
-            });
-            let _ = writeln!(line, "{v}");
+            // Written field by field: the design's column order (a JSON map would sort the keys).
+            let name = serde_json::Value::from(name);
+            let _ = writeln!(
+                line,
+                "{{\"instrument\":{name},\"window_start\":{},\"window_end\":{},\"open\":\"{}\",\"high\":\"{}\",\
+                 \"low\":\"{}\",\"close\":\"{}\",\"volume\":\"{}\",\"trade_count\":{},\"vwap\":\"{}\",\"revision\":{}}}",
+                b.window_start, b.window_end, b.open, b.high, b.low, b.close, b.volume, b.trade_count, b.vwap, b.revision
+            );
         }
     }
+}
+
+/// A quote bar's optional decimals in CSV column order, with their names.
+fn quote_values(b: &QuoteBar) -> [(&'static str, Option<Fixed>); 11] {
+    [
+        ("bid_open", b.bid_open),
+        ("bid_high", b.bid_high),
+        ("bid_low", b.bid_low),
+        ("bid_close", b.bid_close),
+        ("ask_open", b.ask_open),
+        ("ask_high", b.ask_high),
+        ("ask_low", b.ask_low),
+        ("ask_close", b.ask_close),
+        ("spread_min", b.spread_min),
+        ("spread_max", b.spread_max),
+        ("spread_twa", b.spread_twa),
+    ]
+}
+
+/// Replaces `line` with quote bar `b` of instrument `name` in `format` (CSV: an absent value
+/// is an empty field; JSONL: `null`), ending in `\n`.
+pub fn quote_bar_line(format: OutFormat, name: &str, b: &QuoteBar, line: &mut Vec<u8>) {
+    line.clear();
+    if format == OutFormat::Jsonl {
+        // Written field by field: the design's column order (a JSON map would sort the keys).
+        let name = serde_json::Value::from(name);
+        let _ =
+            write!(line, "{{\"instrument\":{name},\"window_start\":{},\"window_end\":{}", b.window_start, b.window_end);
+        for (k, x) in quote_values(b) {
+            match x {
+                Some(x) => write!(line, ",\"{k}\":\"{x}\""),
+                None => write!(line, ",\"{k}\":null"),
+            }
+            .unwrap_or_default();
+        }
+        let _ = writeln!(
+            line,
+            ",\"quote_count\":{},\"crossed_count\":{},\"revision\":{}}}",
+            b.quote_count, b.crossed_count, b.revision
+        );
+        return;
+    }
+    push_name(line, name);
+    push_int(line, b.window_start < 0, b.window_start.unsigned_abs());
+    push_int(line, b.window_end < 0, b.window_end.unsigned_abs());
+    for (_, x) in quote_values(b) {
+        match x {
+            Some(x) => push_dec(line, i128::from(x.raw())),
+            None => line.push(b','),
+        }
+    }
+    push_int(line, false, b.quote_count);
+    push_int(line, false, b.crossed_count);
+    push_int(line, false, u64::from(b.revision));
+    line.push(b'\n');
 }
 
 /// Replaces `line` with trade `t` of instrument `name` as ticklane CSV, ending in `\n`.

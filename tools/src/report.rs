@@ -4,7 +4,7 @@
 use crate::cli::Speed;
 use crate::outcome::Outcome;
 use crate::output::Written;
-use crate::plan::{BARS, DEDUPE, FEED, THROTTLE};
+use crate::plan::{BARS, DEDUPE, FEED, QUOTES, QUOTE_BARS, THROTTLE};
 use crate::run::Fed;
 use serde_json::{json, Value};
 use std::fs::File;
@@ -20,8 +20,14 @@ pub(crate) struct Report {
     pub(crate) files: Vec<PathBuf>,
     pub(crate) shards: usize,
     pub(crate) speed: Speed,
-    /// What the reader did.
+    /// Trades were read.
+    pub(crate) trades: bool,
+    /// What the trade reader did (empty when no trades were read).
     pub(crate) fed: Fed,
+    /// What the quote reader did, when quotes were read.
+    pub(crate) quotes: Option<Fed>,
+    /// What the quote-bar output holds, when quotes were read.
+    pub(crate) quote_bars: Option<Written>,
     /// The engine's final counters.
     pub(crate) engine: RunReport,
     /// What the bar output holds, if bars go to one.
@@ -49,7 +55,12 @@ impl Report {
 
     /// Every output that failed, with how far it got.
     fn output_errors(&self) -> Vec<String> {
-        [&self.bars, &self.late].into_iter().flatten().filter_map(|w| w.error.clone()).collect()
+        self.written().filter_map(|w| w.error.clone()).collect()
+    }
+
+    /// Every output file's account.
+    fn written(&self) -> impl Iterator<Item = &Written> {
+        [&self.bars, &self.late, &self.quote_bars].into_iter().flatten()
     }
 
     fn rate(&self) -> f64 {
@@ -58,6 +69,32 @@ impl Report {
 
     /// The one-paragraph summary on stderr (and the store's, if any).
     pub(crate) fn print(&self) {
+        if self.trades {
+            self.print_trades();
+        }
+        if let Some(q) = &self.quotes {
+            self.print_quotes(q);
+        }
+    }
+
+    fn print_quotes(&self, q: &Fed) {
+        eprintln!(
+            "ticklane: {} quotes from {} file(s) in {:.3} s on {} shard(s): {} quote bars, {} late ({} dropped, {} \
+             revised), {} malformed, {} records of other kinds skipped.",
+            q.accepted,
+            self.files.len(),
+            self.elapsed.as_secs_f64(),
+            self.shards,
+            self.quote_bars.as_ref().map_or(0, |w| w.lines),
+            self.stat(QUOTE_BARS, LATE_EVENTS),
+            self.stat(QUOTE_BARS, LATE_DROPPED),
+            self.stat(QUOTE_BARS, LATE_REVISED),
+            q.malformed.values().sum::<u64>(),
+            q.skipped,
+        );
+    }
+
+    fn print_trades(&self) {
         let f = &self.fed;
         let bad_total: u64 = f.malformed.values().sum();
         eprintln!(
@@ -123,12 +160,42 @@ impl Report {
     }
 
     fn summary(&self) -> Value {
+        let mut v = self.trade_summary();
+        if let (Some(q), Value::Object(m)) = (&self.quotes, &mut v) {
+            m.insert("quotes".into(), self.quote_summary(q));
+        }
+        v
+    }
+
+    fn quote_summary(&self, q: &Fed) -> Value {
+        let source = self.engine.stats.sources.iter().find(|s| s.name == QUOTES);
+        json!({
+            "records_read": q.read,
+            "quotes_accepted": q.accepted,
+            "quotes_filtered": q.filtered,
+            "records_skipped": q.skipped,
+            "malformed": q.malformed,
+            "malformed_total": q.malformed.values().sum::<u64>(),
+            "late": {
+                "total": self.stat(QUOTE_BARS, LATE_EVENTS),
+                "dropped": self.stat(QUOTE_BARS, LATE_DROPPED),
+                "revised": self.stat(QUOTE_BARS, LATE_REVISED),
+            },
+            "quote_bars": self.quote_bars.as_ref().map_or(0, |w| w.lines),
+            "quote_bars_not_written": self.quote_bars.as_ref().map_or(0, |w| w.lost),
+            "quotes_not_delivered": source.map_or(0, |s| s.not_delivered),
+            "error": q.failure.as_ref().map(|e| e.to_string()),
+        })
+    }
+
+    fn trade_summary(&self) -> Value {
         let f = &self.fed;
         json!({
             "files": self.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
             "records_read": f.read,
             "trades_accepted": f.accepted,
             "trades_filtered": f.filtered,
+            "records_skipped": f.skipped,
             "malformed": f.malformed,
             "malformed_total": f.malformed.values().sum::<u64>(),
             "duplicates": self.stat(DEDUPE, DUPLICATES),
@@ -142,7 +209,7 @@ impl Report {
             },
             "bars": self.bars(),
             "bars_not_written": self.bars.as_ref().map_or(0, |w| w.lost),
-            "trades_not_delivered": self.engine.stats.sources.iter().map(|s| s.not_delivered).sum::<u64>(),
+            "trades_not_delivered": self.engine.stats.sources.iter().filter(|s| s.name == FEED).map(|s| s.not_delivered).sum::<u64>(),
             "output_errors": self.output_errors(),
             "shards": self.shard_summaries(),
             "elapsed_seconds": self.elapsed.as_secs_f64(),
@@ -180,7 +247,7 @@ impl Report {
     pub(crate) fn outcome(self) -> anyhow::Result<Outcome> {
         let errors = self.output_errors();
         if !errors.is_empty() {
-            let lost = [&self.bars, &self.late].into_iter().flatten().map(|w| w.lost).sum::<u64>();
+            let lost = self.written().map(|w| w.lost).sum::<u64>();
             anyhow::bail!("{}; {lost} lines not written (everything accepted was processed)", errors.join("; "));
         }
         if let Some(r) = &self.store {
@@ -194,15 +261,20 @@ impl Report {
             }
         }
         let (accepted, bars) = (self.fed.accepted, self.bars());
-        match (self.signal, self.fed.failure) {
+        let quotes = self.quotes.map(|q| (q.accepted, q.failure));
+        let (accepted, bars, failure, what) = match (self.fed.failure, quotes) {
+            (None, Some((n, Some(e)))) => (n, self.quote_bars.map_or(0, |w| w.lines), Some(e), "quotes"),
+            (failure, _) => (accepted, bars, failure, "trades"),
+        };
+        match (self.signal, failure) {
             (Some(sig), None) => {
                 eprintln!(
-                    "ticklane: stopped by signal {sig} after {accepted} trades; everything accepted was flushed."
+                    "ticklane: stopped by signal {sig} after {accepted} {what}; everything accepted was flushed."
                 );
                 Ok(Outcome::Interrupted(sig))
             }
             (_, Some(e)) => Ok(Outcome::BadInput(format!(
-                "{e}\n(stopped there: the {accepted} trades before it were accepted and their {bars} bars written; \
+                "{e}\n(stopped there: the {accepted} {what} before it were accepted and their {bars} bars written; \
                  use --on-error skip to skip malformed records)"
             ))),
             (None, None) => Ok(Outcome::Done),

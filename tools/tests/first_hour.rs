@@ -162,16 +162,23 @@ fn garbage_gets_a_short_error_in_bounded_memory() {
 }
 
 #[test]
-fn other_kinds_of_capture_say_what_they_look_like() {
+fn inputs_of_another_kind_say_what_they_look_like() {
     let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data");
     let quotes = shared.join("tardis_binance-futures_BTCUSDT_quotes_2020-02-22.csv");
     let stream = shared.join("binance_spot_btcusdt_20240808.stream.gz");
     let tardis_quotes = "exchange,symbol,timestamp,local_timestamp,ask_amount,ask_price,bid_price,bid_amount\n";
     let q = if quotes.exists() { quotes } else { write("quotes.csv", tardis_quotes.as_bytes()) };
-    bad_input(&replay(&[s(&q)]), "this looks like a Tardis quotes file");
+    bad_input(
+        &replay(&["--kind", "trades", s(&q)]),
+        "this looks like a Tardis quotes file: replay it with --kind quotes",
+    );
     let line = "1723161253937085768 {\"stream\":\"btcusdt@trade\",\"data\":{\"e\":\"trade\"}}\n";
     let st = if stream.exists() { stream } else { write("stream.txt", line.as_bytes()) };
-    bad_input(&replay(&[s(&st)]), "this looks like a Binance stream capture");
+    bad_input(
+        &replay(&["--input-format", "csv", s(&st)]),
+        "this looks like a Binance stream capture (`<receive_ns> <json>` lines): read it with --input-format binance-stream",
+    );
+    bad_input(&replay(&[s(&st)]), "--out: the input holds trades and quotes, which make two outputs");
 }
 
 #[test]

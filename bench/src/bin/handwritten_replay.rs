@@ -54,10 +54,10 @@ fn read_csv(path: &str, run: &mut Replay) -> Res<()> {
         if let Some((_, e)) = chunk.errors.first() {
             return Err(e.to_string().into());
         }
-        for t in &mut chunk.trades {
+        for t in &mut chunk.records {
             t.instrument = run.intern(t.instrument.0, || merge.symbol(t.instrument.0).to_string());
         }
-        run.batch(&chunk.trades)?;
+        run.batch(&chunk.records)?;
     }
     Ok(())
 }

@@ -1,8 +1,8 @@
 //! The quote bar: one instrument's top of book over a window (design.md §3, §5).
 
+use super::Timestamp;
 use crate::decimal::Fixed;
 use crate::instrument::InstrumentId;
-use super::Timestamp;
 
 /// Top-of-book summary of one instrument over `[window_start, window_end)`, over the window's
 /// quotes in `(ts_event, ts_recv, arrival)` order (design.md §3). A value is `None` when the

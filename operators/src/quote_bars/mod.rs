@@ -22,8 +22,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::Duration;
 use ticklane_engine::{
-    Batch, ConfigCheck, ConfigError, Counter, DagBuilder, Kind, Operator, Outputs, Quote, QuoteBar, Stamped,
-    Timestamp,
+    Batch, ConfigCheck, ConfigError, Counter, DagBuilder, Kind, Operator, Outputs, Quote, QuoteBar, Stamped, Timestamp,
 };
 
 /// Quote bars emitted, revisions included.
@@ -321,7 +320,11 @@ impl QuoteBars {
             }
             let inst = q.rec.instrument.0;
             if self.slots.len() <= inst as usize {
-                self.slots.resize_with(inst as usize + 1, || Slot { windows: Vec::new(), arrivals: 0, scheduled: UNQUEUED });
+                self.slots.resize_with(inst as usize + 1, || Slot {
+                    windows: Vec::new(),
+                    arrivals: 0,
+                    scheduled: UNQUEUED,
+                });
             }
             let slot = &mut self.slots[inst as usize];
             slot.arrivals += 1;

@@ -159,7 +159,10 @@ mod tests {
         // for 70 ns: (2·10 + 4·70) / 80 = 3.75 → 4 (raw units, half away from zero).
         let b = bar(&[quote(0, Some(10), Some(12)), quote(10, Some(11), None), quote(30, Some(9), Some(13))], 100);
         assert_eq!((b.spread_min, b.spread_max, b.spread_twa), (Some(px(2)), Some(px(4)), Some(px(4))));
-        assert_eq!((b.bid_open, b.bid_high, b.bid_low, b.bid_close), (Some(px(10)), Some(px(11)), Some(px(9)), Some(px(9))));
+        assert_eq!(
+            (b.bid_open, b.bid_high, b.bid_low, b.bid_close),
+            (Some(px(10)), Some(px(11)), Some(px(9)), Some(px(9)))
+        );
         assert_eq!((b.ask_open, b.ask_close, b.quote_count, b.crossed_count), (Some(px(12)), Some(px(13)), 3, 0));
     }
 
@@ -169,7 +172,10 @@ mod tests {
         assert_eq!((b.bid_open, b.spread_min, b.spread_twa, b.ask_low), (None, None, None, Some(px(7))));
         // Two two-sided quotes at one time and nothing after until the end: the first weighs 0.
         let b = bar(&[quote(3, Some(5), Some(5)), quote(3, Some(6), Some(4))], 3 + 4);
-        assert_eq!((b.crossed_count, b.spread_min, b.spread_max, b.spread_twa), (2, Some(px(-2)), Some(px(0)), Some(px(-2))));
+        assert_eq!(
+            (b.crossed_count, b.spread_min, b.spread_max, b.spread_twa),
+            (2, Some(px(-2)), Some(px(0)), Some(px(-2)))
+        );
         // A two-sided quote followed at once by a one-sided one: no two-sided time.
         let b = bar(&[quote(3, Some(5), Some(6)), quote(3, Some(5), None)], 9);
         assert_eq!((b.spread_min, b.spread_twa), (Some(px(1)), None));
@@ -178,7 +184,8 @@ mod tests {
     #[test]
     fn arrival_order_does_not_matter() {
         let qs = [quote(4, Some(1), Some(3)), quote(1, Some(2), Some(3)), quote(4, Some(2), Some(9))];
-        let mut points: Vec<Point> = qs.iter().enumerate().map(|(i, q)| Point::new(q, (q.ts_event, 0, i as u64))).collect();
+        let mut points: Vec<Point> =
+            qs.iter().enumerate().map(|(i, q)| Point::new(q, (q.ts_event, 0, i as u64))).collect();
         let mut w = Win { start: 0, end: 10, points: points.clone(), fired: false, revision: 0 };
         let a = w.bar(0, &mut 0);
         points.reverse();

@@ -21,7 +21,10 @@ fn secs(s: u64) -> QuoteBarsBuilder {
 }
 
 /// Runs `input` through one instance and ends the input.
-fn run(cfg: QuoteBarsConfig, input: &[Stamped<Quote>]) -> (Vec<Stamped<QuoteBar>>, Vec<Stamped<Quote>>, QuoteBarsCounters) {
+fn run(
+    cfg: QuoteBarsConfig,
+    input: &[Stamped<Quote>],
+) -> (Vec<Stamped<QuoteBar>>, Vec<Stamped<Quote>>, QuoteBarsCounters) {
     let mut op = QuoteBars::new(cfg);
     let (mut bars, mut side) = (Vec::new(), Vec::new());
     op.process(input, &mut bars, Some(&mut side));
@@ -44,9 +47,11 @@ fn stamp(quotes: &[Quote], delay: i64) -> Vec<Stamped<Quote>> {
 
 #[test]
 fn windows_fire_at_their_end_with_one_bar_each() {
-    let input = stamp(&[quote(0, 0, Some(10), Some(12)), quote(1, S / 2, Some(5), None), quote(0, S, Some(11), Some(12))], 0);
+    let input =
+        stamp(&[quote(0, 0, Some(10), Some(12)), quote(1, S / 2, Some(5), None), quote(0, S, Some(11), Some(12))], 0);
     let (bars, _, c) = run(secs(1).build().expect("cfg"), &input);
-    let mut got: Vec<_> = bars.iter().map(|b| (b.wm, b.rec.instrument.0, b.rec.window_start, b.rec.quote_count)).collect();
+    let mut got: Vec<_> =
+        bars.iter().map(|b| (b.wm, b.rec.instrument.0, b.rec.window_start, b.rec.quote_count)).collect();
     got.sort_unstable(); // the egress orders by stamp; an instance may emit in any order
     assert_eq!(got, vec![(S, 0, 0, 1), (S, 1, 0, 1), (2 * S, 0, S, 1)]);
     assert_eq!((c.bars, c.late), (3, 0));
@@ -91,8 +96,11 @@ fn point_buffers_are_recycled() {
     assert_eq!((bars.len(), op.spare.len()), (100, 1), "one buffer goes round");
 }
 
+/// A quote as the oracle sees it: `(ts_event, arrival, bid, ask)`.
+type Plain = (i64, u64, Option<i64>, Option<i64>);
+
 /// The bar of one window computed the plain way, from all its quotes in tie order.
-fn oracle_bar(inst: u32, start: i64, end: i64, qs: &[(i64, u64, Option<i64>, Option<i64>)]) -> QuoteBar {
+fn oracle_bar(inst: u32, start: i64, end: i64, qs: &[Plain]) -> QuoteBar {
     let mut qs = qs.to_vec();
     qs.sort_by_key(|q| (q.0, q.1));
     let bids: Vec<i64> = qs.iter().filter_map(|q| q.2).collect();
@@ -158,7 +166,7 @@ proptest! {
             prop_assert!(prev.is_none_or(|p| p.wm <= b.wm));
             prop_assert!(b.wm >= b.rec.window_end);
         }
-        let mut by_window: BTreeMap<(u32, i64), Vec<(i64, u64, Option<i64>, Option<i64>)>> = BTreeMap::new();
+        let mut by_window: BTreeMap<(u32, i64), Vec<Plain>> = BTreeMap::new();
         for (k, q) in quotes.iter().enumerate() {
             let w = by_window.entry((q.instrument.0, window.start(q.ts_event))).or_default();
             w.push((q.ts_event, k as u64, q.bid().map(|b| b.0.raw()), q.ask().map(|a| a.0.raw())));

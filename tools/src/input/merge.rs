@@ -1,16 +1,16 @@
 //! Several sources as one stream ordered by `ts_event`, ties in source order.
 
-use super::{Chunk, InputError, Rec, Source};
+use super::{Chunk, Event, InputError, Rec, Source};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use ticklane::Timestamp;
 
 /// Several sources as one stream ordered by `ts_event`, ties in source order. Each source is
 /// read one record ahead; memory is one record per source.
-pub struct Merge {
-    sources: Vec<Box<dyn Source>>,
+pub struct Merge<R: Event = ticklane::Trade> {
+    sources: Vec<Box<dyn Source<R>>>,
     heads: BinaryHeap<Reverse<(Timestamp, usize)>>,
-    pending: Vec<Option<Rec>>,
+    pending: Vec<Option<Rec<R>>>,
     primed: bool,
     errors: Vec<InputError>,
     /// With several sources: per source, its symbol index → the merge's; and back.
@@ -20,9 +20,9 @@ pub struct Merge {
     done: bool,
 }
 
-impl Merge {
+impl<R: Event> Merge<R> {
     /// Merges `sources` (in the order the files were given).
-    pub fn new(sources: Vec<Box<dyn Source>>) -> Merge {
+    pub fn new(sources: Vec<Box<dyn Source<R>>>) -> Merge<R> {
         let n = sources.len();
         Merge {
             sources,
@@ -39,7 +39,7 @@ impl Merge {
     /// The next records of the merged stream into `chunk` (cleared first), each trade's
     /// `instrument` the merge's symbol index ([`Merge::symbol`]); `false` at the end. One
     /// source hands over its own chunks; several are merged record by record.
-    pub fn next_chunk(&mut self, chunk: &mut Chunk) -> bool {
+    pub fn next_chunk(&mut self, chunk: &mut Chunk<R>) -> bool {
         if self.sources.len() == 1 {
             if self.done || !self.sources[0].next_chunk(chunk) {
                 return false;
@@ -47,13 +47,13 @@ impl Merge {
             if let Some((at, e)) = chunk.errors.last() {
                 if !e.recoverable {
                     self.done = true;
-                    chunk.trades.truncate(*at);
+                    chunk.records.truncate(*at);
                 }
             }
             return true;
         }
         chunk.clear();
-        while chunk.trades.len() < super::chunk::CHUNK {
+        while chunk.records.len() < super::chunk::CHUNK {
             let Some(item) = self.next() else { break };
             let item = item.map(|(src, (sym, t))| (self.merged_symbol(src, sym), t));
             chunk.push(item);
@@ -83,7 +83,7 @@ impl Merge {
     }
 
     /// The sources (for symbol names and positions).
-    pub fn sources(&self) -> &[Box<dyn Source>] {
+    pub fn sources(&self) -> &[Box<dyn Source<R>>] {
         &self.sources
     }
 
@@ -97,7 +97,7 @@ impl Merge {
         if let Some(r) = self.sources[i].next() {
             match r {
                 Ok(rec) => {
-                    self.heads.push(Reverse((rec.1.ts_event, i)));
+                    self.heads.push(Reverse((rec.1.ts_event(), i)));
                     self.pending[i] = Some(rec);
                 }
                 Err(e) => {
@@ -114,11 +114,11 @@ impl Merge {
     }
 }
 
-impl Iterator for Merge {
-    type Item = Result<(usize, Rec), InputError>;
+impl<R: Event> Iterator for Merge<R> {
+    type Item = Result<(usize, Rec<R>), InputError>;
 
     /// The next `(source, record)` or error; `None` when every source is done.
-    fn next(&mut self) -> Option<Result<(usize, Rec), InputError>> {
+    fn next(&mut self) -> Option<Result<(usize, Rec<R>), InputError>> {
         if self.sources.len() == 1 {
             // One file: nothing to merge.
             return self.sources[0].next().map(|r| r.map(|rec| (0, rec)));

@@ -16,30 +16,34 @@
 //! Errors quote at most [`EXCERPT_BYTES`] bytes of input, escaped; lines are kept up to
 //! [`MAX_LINE`] bytes; nothing read is ever held whole in memory.
 
+mod binance;
 mod chunk;
 mod csv;
 mod dbn;
 mod digits;
 mod excerpt;
 mod merge;
+mod quotes;
 mod stream;
 mod symbols;
 mod tardis;
 mod time;
 mod zstd_frames;
 
+pub use binance::{BinanceSource, StreamKind, DEFAULT_VENUE};
 pub use chunk::Chunk;
 pub use csv::{CsvSource, MAX_LINE};
 pub use dbn::{DbnSource, MAX_METADATA};
 pub use excerpt::{excerpt, EXCERPT_BYTES};
 pub use merge::Merge;
+pub use quotes::QuoteCsvSource;
 pub use stream::StopFlag;
 pub use time::parse_rfc3339;
 
 use std::fmt;
 use std::path::Path;
 use stream::{Compression, Stream};
-use ticklane::{Timestamp, Trade, NO_TS, WM_END};
+use ticklane::{InstrumentId, Quote, Timestamp, Trade, NO_TS, WM_END};
 
 /// The input formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -52,6 +56,8 @@ pub enum Format {
     Tardis,
     /// Databento DBN (`.dbn`, `.dbn.zst`).
     Dbn,
+    /// Binance stream capture (`<receive_ns> <json>` lines; trades and `bookTicker` quotes).
+    BinanceStream,
 }
 
 /// A malformed record or unreadable input, located as `FILE:LINE` (CSV) or
@@ -76,18 +82,39 @@ impl InputError {
     }
 }
 
-/// One record: the reader-local symbol index and the trade (its instrument id unset).
-pub type Rec = (u32, Trade);
+/// What a reader produces: trades or quotes, each with its instrument field holding a symbol
+/// index until the feed interns the name.
+pub trait Event: ticklane::Record {
+    /// Sets the instrument (a reader's symbol index, or the engine's id).
+    fn set_instrument(&mut self, id: InstrumentId);
+}
 
-/// A source of trades.
-pub trait Source: Send {
+impl Event for Trade {
+    #[inline]
+    fn set_instrument(&mut self, id: InstrumentId) {
+        self.instrument = id;
+    }
+}
+
+impl Event for Quote {
+    #[inline]
+    fn set_instrument(&mut self, id: InstrumentId) {
+        self.instrument = id;
+    }
+}
+
+/// One record: the reader-local symbol index and the record (its instrument id unset).
+pub type Rec<R = Trade> = (u32, R);
+
+/// A source of trades (or, `R = Quote`, of quotes).
+pub trait Source<R: Event = Trade>: Send {
     /// The next record, a recoverable or fatal error, or `None` at the end.
-    fn next(&mut self) -> Option<Result<Rec, InputError>>;
+    fn next(&mut self) -> Option<Result<Rec<R>, InputError>>;
     /// The next records in one go into `chunk` (cleared first); `false` at the end. After a
     /// fatal error (the chunk's last) the source is not read again.
-    fn next_chunk(&mut self, chunk: &mut Chunk) -> bool {
+    fn next_chunk(&mut self, chunk: &mut Chunk<R>) -> bool {
         chunk.clear();
-        while chunk.trades.len() < chunk::CHUNK {
+        while chunk.records.len() < chunk::CHUNK {
             let Some(item) = self.next() else { break };
             if !chunk.push(item) {
                 break;
@@ -99,6 +126,10 @@ pub trait Source: Send {
     fn symbol(&self, i: u32) -> &str;
     /// Bytes consumed so far (for progress), if known.
     fn position(&self) -> u64;
+    /// Records of other kinds passed over so far (a Binance stream's depth updates, say).
+    fn skipped(&self) -> u64 {
+        0
+    }
 }
 
 /// How to read an input.
@@ -116,17 +147,20 @@ pub struct ReadOptions {
     /// Threads parsing CSV blocks besides the reader (0: the reader parses). Records keep
     /// their input order whatever the count.
     pub threads: usize,
+    /// The instrument prefix where the format has none (Binance streams: `binance`).
+    pub venue: Option<String>,
 }
 
 impl ReadOptions {
     /// `format`, every representable `ts_event`, no stop flag, parsing on the reader's thread.
     pub fn new(format: Format) -> ReadOptions {
-        ReadOptions { format, ts_range: (NO_TS + 1, WM_END - 1), stop: None, threads: 0 }
+        ReadOptions { format, ts_range: (NO_TS + 1, WM_END - 1), stop: None, threads: 0, venue: None }
     }
 }
 
-/// Opens `path` (`-`: standard input) per `opt`. Gzip and zstd are decompressed whatever the
-/// format; a file that is none of the supported formats says what it looks like.
+/// Opens `path` (`-`: standard input) per `opt` for its trades. Gzip and zstd are
+/// decompressed whatever the format; a file that is none of the supported formats says what
+/// it looks like.
 pub fn open(path: &Path, opt: &ReadOptions) -> Result<Box<dyn Source>, InputError> {
     let stream = Stream::open(path, opt.stop.as_ref())?;
     let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
@@ -144,10 +178,72 @@ pub fn open(path: &Path, opt: &ReadOptions) -> Result<Box<dyn Source>, InputErro
             ),
             recoverable: false,
         }),
+        Format::BinanceStream => Ok(Box::new(BinanceSource::<Trade>::open(path, stream, opt))),
+        Format::Auto if is_stream_capture(&stream.head) => {
+            Ok(Box::new(BinanceSource::<Trade>::open(path, stream, opt)))
+        }
         Format::Csv => Ok(Box::new(CsvSource::open(path, stream, Some(false), opt)?)),
         Format::Tardis => Ok(Box::new(CsvSource::open(path, stream, Some(true), opt)?)),
         Format::Auto => Ok(Box::new(CsvSource::open(path, stream, None, opt)?)),
     }
+}
+
+/// Opens `path` per `opt` for its quotes: quotes CSV (ticklane or Tardis) or a Binance stream.
+pub fn open_quotes(path: &Path, opt: &ReadOptions) -> Result<Box<dyn Source<Quote>>, InputError> {
+    let stream = Stream::open(path, opt.stop.as_ref())?;
+    match opt.format {
+        Format::BinanceStream => Ok(Box::new(BinanceSource::<Quote>::open(path, stream, opt))),
+        Format::Auto if is_stream_capture(&stream.head) => {
+            Ok(Box::new(BinanceSource::<Quote>::open(path, stream, opt)))
+        }
+        Format::Auto | Format::Csv | Format::Tardis => Ok(Box::new(QuoteCsvSource::open(path, stream, opt)?)),
+        Format::Dbn => Err(InputError {
+            at: format!("{}: byte 0", path.display()),
+            reason: "unsupported",
+            detail: "DBN top-of-book schemas (MBP-1, BBO, TBBO) are not read yet: DBN input gives trades".into(),
+            recoverable: false,
+        }),
+    }
+}
+
+/// The record kinds an input holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Kinds {
+    /// Trades.
+    pub trades: bool,
+    /// Quotes.
+    pub quotes: bool,
+}
+
+/// What `path` holds, from its format, first bytes and header: DBN and trades CSV trades,
+/// quotes CSV quotes, a Binance stream capture both (it may hold either, read once per kind).
+/// Standard input, pipes and FIFOs cannot be looked at twice: they are taken for trades unless
+/// the format says otherwise.
+pub fn kinds(path: &Path, opt: &ReadOptions) -> Result<Kinds, InputError> {
+    const TRADES: Kinds = Kinds { trades: true, quotes: false };
+    const BOTH: Kinds = Kinds { trades: true, quotes: true };
+    match opt.format {
+        Format::Dbn => return Ok(TRADES),
+        Format::BinanceStream => return Ok(BOTH),
+        _ if path.as_os_str() == "-" || !std::fs::metadata(path).is_ok_and(|m| m.is_file()) => return Ok(TRADES),
+        _ => {}
+    }
+    let stream = Stream::open(path, opt.stop.as_ref())?;
+    if stream.head.starts_with(b"DBN") {
+        return Ok(TRADES);
+    }
+    if is_stream_capture(&stream.head) {
+        return Ok(if opt.format == Format::Auto { BOTH } else { TRADES });
+    }
+    let Ok((_, head)) = csv::first_line(path, stream) else { return Ok(TRADES) };
+    let quotes = csv::header_names(&head).is_ok_and(|h| quotes::looks_like(&h));
+    Ok(Kinds { trades: !quotes, quotes })
+}
+
+/// `<digits> {`: a receive time and a JSON message (a Binance stream capture's line).
+pub(crate) fn is_stream_capture(line: &[u8]) -> bool {
+    let digits = line.iter().take_while(|c| c.is_ascii_digit()).count();
+    digits > 0 && line[digits..].starts_with(b" {")
 }
 
 /// Why `ts_event` is refused: outside `range`.

@@ -42,7 +42,7 @@ pub(super) enum Compression {
 pub(super) struct Stream {
     pub(super) bytes: Bytes,
     pub(super) compression: Compression,
-    /// Up to 8 decompressed bytes from the start, for format detection.
+    /// Up to 64 decompressed bytes from the start, for format detection.
     pub(super) head: Vec<u8>,
     /// Raw (compressed) bytes read so far.
     pub(super) position: Arc<AtomicU64>,
@@ -82,7 +82,7 @@ impl Stream {
         } else {
             (Compression::None, raw)
         };
-        let (head, bytes) = peek(bytes, 8).map_err(at)?;
+        let (head, bytes) = peek(bytes, 64).map_err(at)?;
         Ok(Stream { bytes, compression, head, position, regular })
     }
 }
@@ -193,7 +193,7 @@ mod tests {
             ("z.csv.zst", &zst, Compression::Zstd),
         ] {
             let s = Stream::open(&tmp(name, bytes), None).expect("open");
-            assert_eq!((s.compression, &s.head[..]), (want, &text[..8]), "{name}");
+            assert_eq!((s.compression, &s.head[..]), (want, &text[..64]), "{name}");
             assert_eq!(read_all(s), text, "{name}");
         }
     }

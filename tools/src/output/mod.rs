@@ -9,4 +9,6 @@ mod sink;
 pub(crate) use parquet::ParquetBars;
 
 pub(crate) use sink::{LineSink, Target, Written};
-pub(crate) use ticklane_tools::format::{bar_line, trade_line, OutFormat, BARS_HEADER, TRADES_HEADER};
+pub(crate) use ticklane_tools::format::{
+    bar_line, quote_bar_line, trade_line, OutFormat, BARS_HEADER, QUOTE_BARS_HEADER, TRADES_HEADER,
+};

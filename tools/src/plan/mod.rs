@@ -12,22 +12,26 @@ mod store;
 
 pub(crate) use engine::EnginePlan;
 pub(crate) use outputs::{Destination, OutputPlan};
-pub(crate) use pipeline::{Pipeline, BARS, DEDUPE, FEED, LATE, OUT, THROTTLE};
+pub(crate) use pipeline::{Pipeline, BARS, DEDUPE, FEED, LATE, OUT, QUOTES, QUOTE_BARS, QUOTE_OUT, THROTTLE};
 pub(crate) use store::StorePlan;
 
-use crate::cli::{OnError, ReplayArgs, Speed};
+use crate::cli::{KindArg, OnError, ReplayArgs, Speed};
 use crate::output::OutFormat;
 use crate::select::Instruments;
 use std::fmt;
 use std::path::PathBuf;
 use ticklane::ConfigError;
-use ticklane_tools::input::Format;
+use ticklane_tools::input::{self, Format, Kinds, ReadOptions};
 
 /// A validated, ready-to-run replay.
 pub(crate) struct Plan {
     /// Capture files, replayed as one stream merged by `ts_event` (ties: this order).
     pub(crate) inputs: Vec<PathBuf>,
     pub(crate) input_format: Format,
+    /// `--venue`: the instrument prefix where the format has none.
+    pub(crate) venue: Option<String>,
+    /// Which records are read: trades (into bars), quotes (into quote bars), or both.
+    pub(crate) kinds: Kinds,
     /// What the graph computes.
     pub(crate) pipeline: Pipeline,
     pub(crate) engine: EnginePlan,
@@ -72,7 +76,8 @@ impl Plan {
     pub(crate) fn from_replay(a: &ReplayArgs) -> Result<Plan, PlanError> {
         let mut problems = PlanError::default();
         let store = StorePlan::from_args(&a.store, &mut problems);
-        let pipeline = Pipeline::from_replay(a, store.is_some(), &mut problems);
+        let kinds = kinds(a, &mut problems);
+        let pipeline = Pipeline::from_replay(a, kinds, store.is_some(), &mut problems);
         let engine = EnginePlan::from_replay(a, &mut problems);
         let to_stdout = a.out.as_ref().is_none_or(|p| p.as_os_str() == "-");
         if a.format == OutFormat::Parquet && to_stdout && (a.out.is_some() || store.is_none()) {
@@ -82,6 +87,8 @@ impl Plan {
             (Some(pipeline), Some(engine)) if problems.problems.is_empty() => Ok(Plan {
                 inputs: a.files.clone(),
                 input_format: a.input_format,
+                venue: a.venue.clone(),
+                kinds,
                 outputs: OutputPlan::from_replay(a, &pipeline),
                 pipeline,
                 engine,
@@ -94,4 +101,36 @@ impl Plan {
             _ => Err(problems),
         }
     }
+}
+
+/// The record kinds to read: `--kind`, or (auto) what the inputs hold. Reading both needs
+/// `{kind}` in `--out` and files (each is read once per kind).
+fn kinds(a: &ReplayArgs, problems: &mut PlanError) -> Kinds {
+    let kinds = match a.kind {
+        KindArg::Trades => Kinds { trades: true, quotes: false },
+        KindArg::Quotes => Kinds { trades: false, quotes: true },
+        KindArg::Auto => {
+            let opt = ReadOptions::new(a.input_format);
+            // An input that cannot be opened is reported when it is opened for reading.
+            let each = a.files.iter().map(|f| input::kinds(f, &opt).unwrap_or(Kinds { trades: true, quotes: false }));
+            each.fold(Kinds { trades: false, quotes: false }, |k, f| Kinds {
+                trades: k.trades || f.trades,
+                quotes: k.quotes || f.quotes,
+            })
+        }
+    };
+    if kinds.trades && kinds.quotes {
+        let placeholder = a.out.as_ref().is_some_and(|o| o.to_string_lossy().contains("{kind}"));
+        if !placeholder {
+            problems.push(
+                "--out: the input holds trades and quotes, which make two outputs: give --out a {kind} placeholder \
+                 (--out 'bars_{kind}.csv' writes bars_trades.csv and bars_quotes.csv), or choose one with --kind \
+                 trades|quotes",
+            );
+        }
+        if a.files.iter().any(|f| f.as_os_str() == "-") {
+            problems.push("--kind: standard input cannot be read once per kind: choose --kind trades or --kind quotes");
+        }
+    }
+    kinds
 }

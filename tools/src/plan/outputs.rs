@@ -14,8 +14,10 @@ pub(crate) enum Destination {
 
 /// The outputs of a run.
 pub(crate) struct OutputPlan {
-    /// Bars, unless they go only to the store.
+    /// Bars, unless they go only to the store (or no trades are read).
     pub(crate) bars: Option<(Destination, OutFormat)>,
+    /// Quote bars, when quotes are read.
+    pub(crate) quote_bars: Option<(Destination, OutFormat)>,
     /// Late trades (ticklane CSV), under a side-output late policy.
     pub(crate) late: Option<PathBuf>,
     /// The JSON run summary.
@@ -28,13 +30,16 @@ pub(crate) struct OutputPlan {
 impl OutputPlan {
     /// From `replay`'s flags (`--out`, `--format`, `--late-out`, `--summary`).
     pub(crate) fn from_replay(a: &ReplayArgs, p: &Pipeline) -> OutputPlan {
-        let target = match &a.out {
-            Some(path) if path.as_os_str() != "-" => Destination::File(path.clone()),
+        let target = |kind: &str| match &a.out {
+            Some(path) if path.as_os_str() != "-" => {
+                Destination::File(path.to_string_lossy().replace("{kind}", kind).into())
+            }
             _ => Destination::Stdout,
         };
-        let watched = matches!(target, Destination::Stdout) && !stdout_is_a_file();
+        let watched = matches!(target("trades"), Destination::Stdout) && !stdout_is_a_file();
         OutputPlan {
-            bars: p.to_out.then_some((target, a.format)),
+            bars: (p.trades && p.to_out).then(|| (target("trades"), a.format)),
+            quote_bars: p.quotes.map(|_| (target("quotes"), a.format)),
             late: a.late_out.clone().filter(|_| p.late_side),
             summary: a.summary.clone(),
             eager: a.speed != Speed::Max || watched,

@@ -6,9 +6,11 @@ use crate::cli::{EmptyArg, KeyArg, LateArg, ReplayArgs, ThrottleArg};
 use ticklane::operators::prelude::*;
 use ticklane::operators::store::StoreHandle;
 use ticklane::operators::{
-    BarSize, Beyond, DedupeConfig, DedupeKey, EmptyBars, LatePolicy, ThrottleConfig, ThrottlePolicy, TimeBarsConfig,
+    BarSize, Beyond, DedupeConfig, DedupeKey, EmptyBars, LatePolicy, QuoteBarsConfig, ThrottleConfig, ThrottlePolicy,
+    TimeBarsConfig,
 };
 use ticklane::{DagBuilder, Kind};
+use ticklane_tools::input::Kinds;
 
 /// The source the reader feeds.
 pub(crate) const FEED: &str = "feed";
@@ -24,6 +26,12 @@ pub(crate) const LATE: &str = "late";
 pub(crate) const STORE: &str = "store";
 /// The rate limit.
 pub(crate) const THROTTLE: &str = "throttle";
+/// The source the quote reader feeds.
+pub(crate) const QUOTES: &str = "quotes";
+/// The quote-bar operator.
+pub(crate) const QUOTE_BARS: &str = "quote_bars";
+/// The egress the quote-bar writer reads.
+pub(crate) const QUOTE_OUT: &str = "quote_out";
 
 /// Which bars: time windows, or bars that close on a trade count or a volume.
 #[derive(Clone, Copy)]
@@ -34,6 +42,10 @@ pub(crate) enum BarKind {
 
 /// The replay graph's parameters, validated.
 pub(crate) struct Pipeline {
+    /// Trades are read (bars are built).
+    pub(crate) trades: bool,
+    /// Quotes are read: quote bars of this configuration.
+    pub(crate) quotes: Option<QuoteBarsConfig>,
     pub(crate) bars: BarKind,
     pub(crate) dedupe: Option<DedupeConfig>,
     pub(crate) throttle: Option<ThrottleConfig>,
@@ -46,10 +58,26 @@ pub(crate) struct Pipeline {
 impl Pipeline {
     /// From `replay`'s flags; `to_store` when `--sink-postgres` is given. Records every
     /// problem and returns `None` if there was one.
-    pub(crate) fn from_replay(a: &ReplayArgs, to_store: bool, problems: &mut PlanError) -> Option<Pipeline> {
+    pub(crate) fn from_replay(
+        a: &ReplayArgs,
+        kinds: Kinds,
+        to_store: bool,
+        problems: &mut PlanError,
+    ) -> Option<Pipeline> {
         let late_side = a.late == LateArg::Side || (a.late == LateArg::Revise && a.late_out.is_some());
         let late = late_policy(a, late_side, problems);
         let bars = bar_kind(a, late, problems);
+        if kinds.quotes {
+            quote_limits(a, kinds, late_side, to_store, problems);
+        }
+        let quotes = match (kinds.quotes, late) {
+            (true, Some(late)) => {
+                let cfg = QuoteBarsConfig::builder(a.bars).late(late).offset(a.bar_offset).build();
+                let flags = [("window width", "--bars"), ("window offset", "--bar-offset")];
+                Some(cfg.map_err(|e| problems.config(e, &flags, "--bars")).ok())
+            }
+            _ => Some(None),
+        };
         let dedupe = match a.dedupe {
             false => Some(None),
             true => {
@@ -62,8 +90,12 @@ impl Pipeline {
             None => Some(None),
             Some(t) => throttle(t, problems).map(Some),
         };
-        let (Some(_), Some(bars), Some(dedupe), Some(throttle)) = (late, bars, dedupe, throttle) else { return None };
-        Some(Pipeline { bars, dedupe, throttle, late_side, to_out: a.out.is_some() || !to_store })
+        let (Some(_), Some(bars), Some(dedupe), Some(throttle), Some(quotes)) = (late, bars, dedupe, throttle, quotes)
+        else {
+            return None;
+        };
+        let to_out = a.out.is_some() || !to_store;
+        Some(Pipeline { trades: kinds.trades, quotes, bars, dedupe, throttle, late_side, to_out })
     }
 
     /// The `ts_event`s the bars can represent (others are malformed input).
@@ -78,6 +110,18 @@ impl Pipeline {
     /// The graph; `store` is the store coordinator's handle when bars go to the store (too).
     pub(crate) fn graph(&self, store: Option<&StoreHandle>) -> DagBuilder {
         let mut g = DagBuilder::new();
+        if let Some(cfg) = self.quotes {
+            g.source(QUOTES, Kind::Quote).quote_bars(QUOTE_BARS, cfg).connect(QUOTES, QUOTE_BARS);
+            g.sink_egress(QUOTE_OUT, Kind::QuoteBar).connect(QUOTE_BARS, QUOTE_OUT);
+        }
+        if self.trades {
+            self.trade_graph(&mut g, store);
+        }
+        g
+    }
+
+    /// feed → [dedupe] → [throttle] → bars → out, store, late.
+    fn trade_graph(&self, g: &mut DagBuilder, store: Option<&StoreHandle>) {
         g.source(FEED, Kind::Trade);
         match self.bars {
             BarKind::Time(t) => g.time_bars(BARS, t),
@@ -103,7 +147,34 @@ impl Pipeline {
         if self.late_side {
             g.sink_egress(LATE, Kind::Trade).connect_ports(BARS, 1, LATE, 0);
         }
-        g
+    }
+}
+
+/// What quote input cannot be combined with (yet): the trade-only options when the input holds
+/// no trades, the late side output, Parquet and the store.
+fn quote_limits(a: &ReplayArgs, kinds: Kinds, late_side: bool, to_store: bool, problems: &mut PlanError) {
+    if !kinds.trades {
+        let trade_only = [
+            (a.tick_bars.is_some(), "--tick-bars"),
+            (a.volume_bars.is_some(), "--volume-bars"),
+            (a.throttle.is_some(), "--throttle"),
+            (a.dedupe, "--dedupe"),
+            (a.empty_bars == EmptyArg::Flat, "--empty-bars flat"),
+        ];
+        for (_, flag) in trade_only.iter().filter(|(set, _)| *set) {
+            problems.push(format!("{flag}: applies to trades, and the input holds quotes (quote bars are time bars)"));
+        }
+    }
+    if late_side {
+        problems.push(
+            "--late-out: late quotes have no side output yet (use --late drop or --late revise without --late-out)",
+        );
+    }
+    if a.format == crate::output::OutFormat::Parquet {
+        problems.push("--format parquet: quote bars are written as csv or jsonl only, for now");
+    }
+    if to_store {
+        problems.push("--sink-postgres: the store takes trade bars; quote bars go to --out");
     }
 }
 

@@ -9,8 +9,8 @@ use crate::select::Instruments;
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
-use ticklane::{Ingress, InstrumentId, PushError, Trade};
-use ticklane_tools::input::{Chunk, InputError, Merge};
+use ticklane::{Ingress, InstrumentId, PushError};
+use ticklane_tools::input::{Chunk, Event, InputError, Merge};
 
 /// How far behind the recorded schedule a paced replay is (published with the progress).
 const PACING_LAG: &str = "ticklane_pacing_lag_seconds";
@@ -18,6 +18,7 @@ const PACING_LAG: &str = "ticklane_pacing_lag_seconds";
 const MALFORMED: &str = "ticklane_malformed_total";
 
 /// What the reader did.
+#[derive(Default)]
 pub(crate) struct Fed {
     /// Records read, malformed ones excluded.
     pub(crate) read: u64,
@@ -25,6 +26,8 @@ pub(crate) struct Fed {
     pub(crate) accepted: u64,
     /// Trades of instruments `--instruments` does not select (read, not pushed).
     pub(crate) filtered: u64,
+    /// Records of another kind passed over (a Binance stream's depth updates, say).
+    pub(crate) skipped: u64,
     /// Malformed records per reason.
     pub(crate) malformed: BTreeMap<&'static str, u64>,
     /// The malformed record that stopped the run under `--on-error fail`.
@@ -34,8 +37,8 @@ pub(crate) struct Fed {
 }
 
 /// Feeds the merged inputs into the engine.
-pub(super) struct Feeder {
-    merge: Merge,
+pub(super) struct Feeder<R: Event> {
+    merge: Merge<R>,
     /// Per merged symbol index: the engine's instrument id once interned, or [`SKIPPED`].
     ids: Vec<Option<InstrumentId>>,
     /// `--instruments`: the names kept.
@@ -43,10 +46,13 @@ pub(super) struct Feeder {
     on_error: OnError,
     pacer: Option<Pacer>,
     fed: Fed,
+    /// This feeder's count is the one the signal handler reports (the trade feeder's, when
+    /// trades and quotes are fed at once).
+    tally: bool,
 }
 
-impl Feeder {
-    pub(super) fn new(merge: Merge, plan: &Plan) -> Feeder {
+impl<R: Event> Feeder<R> {
+    pub(super) fn new(merge: Merge<R>, plan: &Plan, tally: bool) -> Feeder<R> {
         let pacer = match plan.speed {
             Speed::Max => None,
             Speed::Factor(f) => Some(Pacer { factor: f, start: None, max_ts: i64::MIN, lag: Duration::ZERO }),
@@ -55,27 +61,36 @@ impl Feeder {
             read: 0,
             accepted: 0,
             filtered: 0,
+            skipped: 0,
             malformed: BTreeMap::new(),
             failure: None,
             max_lag: Duration::ZERO,
         };
-        Feeder { ids: Vec::new(), instruments: plan.instruments.clone(), merge, on_error: plan.on_error, pacer, fed }
+        Feeder {
+            ids: Vec::new(),
+            instruments: plan.instruments.clone(),
+            merge,
+            on_error: plan.on_error,
+            pacer,
+            fed,
+            tally,
+        }
     }
 
     /// Feeds until the inputs end, a malformed record stops the run, or a signal arrives;
     /// then ends the source (everything accepted is flushed into the engine).
     pub(super) fn run(
         mut self,
-        mut feed: Ingress<Trade>,
+        mut feed: Ingress<R>,
         progress: &mut Progress,
         signals: &Signals,
     ) -> Result<Fed, PushError> {
-        let mut chunk = Chunk::default();
+        let mut chunk = Chunk::<R>::default();
         let mut go = Go { feed: &mut feed, progress, signals };
         'read: while !signals.stopping() && self.merge.next_chunk(&mut chunk) {
             let mut from = 0;
             for (at, e) in std::mem::take(&mut chunk.errors) {
-                if !self.feed(&mut go, &mut chunk.trades[from..at])? {
+                if !self.feed(&mut go, &mut chunk.records[from..at])? {
                     break 'read;
                 }
                 from = at;
@@ -83,22 +98,24 @@ impl Feeder {
                     break 'read;
                 }
             }
-            if !self.feed(&mut go, &mut chunk.trades[from..])? {
+            if !self.feed(&mut go, &mut chunk.records[from..])? {
                 break;
             }
             self.tick(&mut go);
         }
         feed.finish()?;
+        self.fed.skipped = self.merge.sources().iter().map(|s| s.skipped()).sum();
         Ok(self.fed)
     }
 
     /// Pushes good records in order, instrument names interned; paced if asked (then
     /// record by record, watching for signals). Whether to go on.
-    fn feed(&mut self, go: &mut Go<'_>, trades: &mut [Trade]) -> Result<bool, PushError> {
+    fn feed(&mut self, go: &mut Go<'_, R>, trades: &mut [R]) -> Result<bool, PushError> {
         let mut skipped = 0;
         for t in trades.iter_mut() {
-            t.instrument = self.instrument(go.feed, t.instrument.0)?;
-            skipped += usize::from(t.instrument == SKIPPED);
+            let id = self.instrument(go.feed, t.instrument().0)?;
+            t.set_instrument(id);
+            skipped += usize::from(id == SKIPPED);
         }
         self.fed.read += trades.len() as u64;
         self.fed.filtered += skipped as u64;
@@ -113,7 +130,7 @@ impl Feeder {
                 return Ok(false);
             }
             if let Some(p) = &mut self.pacer {
-                p.wait_for(t.ts_event, go.feed, &mut self.fed.max_lag)?;
+                p.wait_for(t.ts_event(), go.feed, &mut self.fed.max_lag)?;
             }
             go.feed.push(t)?;
             self.fed.accepted += 1;
@@ -124,8 +141,10 @@ impl Feeder {
 
     /// Publishes the count for the signal handler, and the progress (the bar and the lag gauge
     /// change ten times a second).
-    fn tick(&self, go: &mut Go<'_>) {
-        go.signals.tally.accepted.store(self.fed.accepted, Relaxed);
+    fn tick(&self, go: &mut Go<'_, R>) {
+        if self.tally {
+            go.signals.tally.accepted.store(self.fed.accepted, Relaxed);
+        }
         if go.progress.tick(self.merge.position(), self.fed.accepted) {
             if let Some(p) = &self.pacer {
                 metrics::gauge!(PACING_LAG).set(p.lag.as_secs_f64());
@@ -146,7 +165,7 @@ impl Feeder {
 
     /// The engine's id for the merge's symbol `sym`, interned on first sight.
     #[inline]
-    fn instrument(&mut self, feed: &mut Ingress<Trade>, sym: u32) -> Result<InstrumentId, PushError> {
+    fn instrument(&mut self, feed: &mut Ingress<R>, sym: u32) -> Result<InstrumentId, PushError> {
         let s = sym as usize;
         if self.ids.len() <= s {
             self.ids.resize(s + 1, None);
@@ -170,11 +189,11 @@ impl Feeder {
 /// one the engine hands out: its table is far smaller); such trades are not pushed.
 const SKIPPED: InstrumentId = InstrumentId(u32::MAX);
 
-/// Moves the trades not [`SKIPPED`] to the front, in order; returns them.
-fn keep_selected(trades: &mut [Trade]) -> &[Trade] {
+/// Moves the records not [`SKIPPED`] to the front, in order; returns them.
+fn keep_selected<R: Event>(trades: &mut [R]) -> &[R] {
     let mut n = 0;
     for i in 0..trades.len() {
-        if trades[i].instrument != SKIPPED {
+        if trades[i].instrument() != SKIPPED {
             trades[n] = trades[i];
             n += 1;
         }
@@ -183,8 +202,8 @@ fn keep_selected(trades: &mut [Trade]) -> &[Trade] {
 }
 
 /// Where the feed goes and what it reports to.
-struct Go<'a> {
-    feed: &'a mut Ingress<Trade>,
+struct Go<'a, R: Event> {
+    feed: &'a mut Ingress<R>,
     progress: &'a mut Progress,
     signals: &'a Signals,
 }
@@ -201,7 +220,7 @@ struct Pacer {
 }
 
 impl Pacer {
-    fn wait_for(&mut self, ts: i64, feed: &mut Ingress<Trade>, max_lag: &mut Duration) -> Result<(), PushError> {
+    fn wait_for<R: Event>(&mut self, ts: i64, feed: &mut Ingress<R>, max_lag: &mut Duration) -> Result<(), PushError> {
         self.max_ts = self.max_ts.max(ts);
         let (t0, ts0) = *self.start.get_or_insert((Instant::now(), ts));
         let due = t0 + Duration::from_nanos(((self.max_ts - ts0) as f64 / self.factor).max(0.0) as u64);

@@ -11,21 +11,23 @@ mod writers;
 pub(crate) use feed::Fed;
 
 use crate::outcome::{BadInput, Outcome};
-use crate::plan::{Plan, FEED};
+use crate::plan::{Plan, FEED, QUOTES};
 use crate::report::Report;
 use feed::Feeder;
 use progress::Progress;
 use signals::Signals;
 use std::time::Instant;
 use ticklane::operators::store::StoreCoordinator;
-use ticklane::{Engine, Trade};
-use ticklane_tools::input::{self, Merge, ReadOptions, Source};
+use ticklane::{Engine, Quote, Trade};
+use ticklane_tools::input::{self, Event, InputError, Merge, ReadOptions, Source};
 use writers::{Files, Writers};
 
 /// Runs `plan` to the end (input exhausted, a malformed record under `fail`, or a signal).
 pub(crate) fn execute(plan: &Plan) -> anyhow::Result<Outcome> {
     let signals = Signals::install()?;
-    let (sources, total_bytes) = open_inputs(plan, &signals)?;
+    let trades = plan.kinds.trades.then(|| open_inputs(plan, &signals, input::open)).transpose()?;
+    let quotes = plan.kinds.quotes.then(|| open_inputs(plan, &signals, input::open_quotes)).transpose()?;
+    let total_bytes = trades.as_ref().map(|t| t.1).or(quotes.as_ref().map(|q| q.1)).unwrap_or(0);
     // Settings checked and every writer connected (table created) before any input is read,
     // so a wrong URL or an unreachable database fails fast.
     let store = plan.store.as_ref().map(store::connect).transpose()?;
@@ -37,18 +39,40 @@ pub(crate) fn execute(plan: &Plan) -> anyhow::Result<Outcome> {
     let graph = plan.pipeline.graph(store.as_ref().map(StoreCoordinator::handle).as_ref());
     let mut engine = Engine::start(graph.build()?, plan.engine.config.clone())?;
     plan.engine.pin_reader();
-    let ingress = engine.ingress::<Trade>(FEED)?;
+    let trade_feed = trades.is_some().then(|| engine.ingress::<Trade>(FEED)).transpose()?;
+    let quote_feed = quotes.is_some().then(|| engine.ingress::<Quote>(QUOTES)).transpose()?;
     let writers = Writers::spawn(&mut engine, &mut files, plan.engine.writer_core, plan.outputs.eager, &signals.tally)?;
     let mut progress = Progress::new(total_bytes);
 
-    let fed = Feeder::new(Merge::new(sources), plan).run(ingress, &mut progress, &signals)?;
+    // Trades on this thread; quotes too when they are all there is, else on a thread of their own.
+    let (fed, quote_fed) = std::thread::scope(|s| -> anyhow::Result<_> {
+        let quoter = match (quotes, quote_feed, trades.is_some()) {
+            (Some((q, _)), Some(feed), true) => Some(s.spawn(|| {
+                let mut hidden = Progress::new(0);
+                Feeder::new(Merge::new(q), plan, false).run(feed, &mut hidden, &signals)
+            })),
+            (Some((q, _)), Some(feed), false) => {
+                return Ok((None, Some(Feeder::new(Merge::new(q), plan, true).run(feed, &mut progress, &signals)?)))
+            }
+            _ => None,
+        };
+        let fed = match (trades, trade_feed) {
+            (Some((t, _)), Some(feed)) => {
+                Some(Feeder::new(Merge::new(t), plan, true).run(feed, &mut progress, &signals)?)
+            }
+            _ => None,
+        };
+        let quote_fed =
+            quoter.map(|h| h.join().map_err(|_| anyhow::anyhow!("the quote reader panicked"))).transpose()?;
+        Ok((fed, quote_fed.transpose()?))
+    })?;
     // Input ended: the final flush to the store may take at most --pg-flush-timeout.
     if let (Some(st), Some(sp)) = (&store, &plan.store) {
         st.handle().set_deadline(Instant::now() + sp.flush_timeout);
     }
     let engine = engine.join()?;
     let store = store.map(StoreCoordinator::finish);
-    let (bars, late) = writers.join();
+    let (bars, late, quote_bars) = writers.join();
     progress.finish();
     let report = Report {
         files: plan.inputs.clone(),
@@ -56,9 +80,12 @@ pub(crate) fn execute(plan: &Plan) -> anyhow::Result<Outcome> {
         speed: plan.speed,
         bars,
         late,
+        quote_bars,
+        quotes: quote_fed,
         elapsed: started.elapsed(),
         signal: signals.received(),
-        fed,
+        trades: fed.is_some(),
+        fed: fed.unwrap_or_default(),
         engine,
         store,
     };
@@ -69,19 +96,26 @@ pub(crate) fn execute(plan: &Plan) -> anyhow::Result<Outcome> {
     report.outcome()
 }
 
-/// Opens every input (a missing file or an unknown format is bad input) and sums their sizes
-/// (for progress).
-fn open_inputs(plan: &Plan, signals: &Signals) -> anyhow::Result<(Vec<Box<dyn Source>>, u64)> {
+/// Opens one input for records of kind `R`.
+type Opener<R> = fn(&std::path::Path, &ReadOptions) -> Result<Box<dyn Source<R>>, InputError>;
+
+/// Every input, opened, and their total size.
+type Opened<R> = (Vec<Box<dyn Source<R>>>, u64);
+
+/// Opens every input with `open` (a missing file or an unknown format is bad input) and sums
+/// their sizes (for progress).
+fn open_inputs<R: Event>(plan: &Plan, signals: &Signals, open: Opener<R>) -> anyhow::Result<Opened<R>> {
     let opt = ReadOptions {
         ts_range: plan.pipeline.ts_range(),
         stop: Some(signals.stop_flag()),
         threads: plan.engine.parse_threads,
+        venue: plan.venue.clone(),
         ..ReadOptions::new(plan.input_format)
     };
     let mut sources = Vec::with_capacity(plan.inputs.len());
     let mut total_bytes = 0;
     for f in &plan.inputs {
-        sources.push(input::open(f, &opt).map_err(|e| BadInput(e.to_string()))?);
+        sources.push(open(f, &opt).map_err(|e| BadInput(e.to_string()))?);
         total_bytes += std::fs::metadata(f).ok().filter(|m| m.is_file()).map_or(0, |m| m.len());
     }
     Ok((sources, total_bytes))

@@ -7,20 +7,22 @@
 use super::signals::Tally;
 use crate::outcome::BadInput;
 use crate::output::{
-    bar_line, trade_line, LineSink, OutFormat, ParquetBars, Target, Written, BARS_HEADER, TRADES_HEADER,
+    bar_line, quote_bar_line, trade_line, LineSink, OutFormat, ParquetBars, Target, Written, BARS_HEADER,
+    QUOTE_BARS_HEADER, TRADES_HEADER,
 };
-use crate::plan::{Destination, OutputPlan, LATE, OUT};
+use crate::plan::{Destination, OutputPlan, LATE, OUT, QUOTE_OUT};
 use core_affinity::CoreId;
 use std::fs::File;
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use ticklane::{Bar, Egress, Engine, Record, Stamped, Trade};
+use ticklane::{Bar, Egress, Engine, QuoteBar, Record, Stamped, Trade};
 
 /// Every output file, opened before any input is read (a bad path is bad usage).
 pub(super) struct Files {
     bars: Option<(Target, OutFormat)>,
+    quote_bars: Option<(Target, OutFormat)>,
     late: Option<Target>,
     pub(super) summary: Option<File>,
 }
@@ -28,14 +30,17 @@ pub(super) struct Files {
 impl Files {
     /// Opens (truncating) every output of `o`; refuses one that is also an input.
     pub(super) fn create(o: &OutputPlan, inputs: &[std::path::PathBuf]) -> anyhow::Result<Files> {
-        let bars = match &o.bars {
-            None => None,
-            Some((Destination::File(p), format)) => Some((file(p, "--out", inputs)?, *format)),
-            Some((Destination::Stdout, format)) => Some((Target::Stdout, *format)),
+        let target = |t: &Option<(Destination, OutFormat)>| -> anyhow::Result<_> {
+            Ok(match t {
+                None => None,
+                Some((Destination::File(p), format)) => Some((file(p, "--out", inputs)?, *format)),
+                Some((Destination::Stdout, format)) => Some((Target::Stdout, *format)),
+            })
         };
+        let (bars, quote_bars) = (target(&o.bars)?, target(&o.quote_bars)?);
         let late = o.late.as_deref().map(|p| file(p, "--late-out", inputs)).transpose()?;
         let summary = o.summary.as_deref().map(|p| create(p, "--summary", inputs)).transpose()?;
-        Ok(Files { bars, late, summary })
+        Ok(Files { bars, quote_bars, late, summary })
     }
 }
 
@@ -55,6 +60,7 @@ fn create(path: &Path, flag: &str, inputs: &[std::path::PathBuf]) -> anyhow::Res
 pub(super) struct Writers {
     bars: Option<JoinHandle<Written>>,
     late: Option<JoinHandle<Written>>,
+    quote_bars: Option<JoinHandle<Written>>,
 }
 
 impl Writers {
@@ -93,17 +99,28 @@ impl Writers {
             }
             None => None,
         };
-        Ok(Writers { bars, late })
+        let quote_bars = match files.quote_bars.take() {
+            Some((target, format)) => {
+                let egress = engine.egress::<QuoteBar>(QUOTE_OUT)?;
+                let header = (format == OutFormat::Csv).then_some(QUOTE_BARS_HEADER);
+                let sink = LineSink::new(target, header, Arc::new(AtomicU64::new(0)));
+                Some(spawn_writer("ticklane-quote-bars", egress, sink, eager, None, move |name, b, line| {
+                    quote_bar_line(format, name, b, line)
+                })?)
+            }
+            None => None,
+        };
+        Ok(Writers { bars, late, quote_bars })
     }
 
-    /// Waits for both writers: what the bar output and the late output hold (`None` for a
-    /// writer not started).
-    pub(super) fn join(self) -> (Option<Written>, Option<Written>) {
+    /// Waits for every writer: what the bar output, the late output and the quote-bar output
+    /// hold (`None` for a writer not started).
+    pub(super) fn join(self) -> (Option<Written>, Option<Written>, Option<Written>) {
         let join = |h: JoinHandle<Written>| {
             h.join()
                 .unwrap_or_else(|_| Written { error: Some("the writer thread panicked".into()), ..Written::default() })
         };
-        (self.bars.map(join), self.late.map(join))
+        (self.bars.map(join), self.late.map(join), self.quote_bars.map(join))
     }
 }
 

@@ -3,7 +3,7 @@
 
 /// Where one line's fields are.
 #[derive(Default, Clone)]
-pub(super) struct Fields {
+pub(in crate::input) struct Fields {
     /// `(start, end)` per field, into the line, or into `unquoted` when the line was quoted.
     spans: Vec<(usize, usize)>,
     /// The line's field bytes with quoting removed (used only for quoted lines).
@@ -13,16 +13,16 @@ pub(super) struct Fields {
 
 /// A quoted field that does not end where a field ends.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) struct QuoteError {
+pub(in crate::input) struct QuoteError {
     /// Byte offset in the line.
-    pub(super) at: usize,
-    pub(super) what: &'static str,
+    pub(in crate::input) at: usize,
+    pub(in crate::input) what: &'static str,
 }
 
 impl Fields {
     /// Splits `line` (its line break already removed).
     #[inline]
-    pub(super) fn split(&mut self, line: &[u8]) -> Result<(), QuoteError> {
+    pub(in crate::input) fn split(&mut self, line: &[u8]) -> Result<(), QuoteError> {
         self.spans.clear();
         self.quoted = false;
         let mut start = 0;
@@ -83,13 +83,13 @@ impl Fields {
     }
 
     /// Number of fields.
-    pub(super) fn len(&self) -> usize {
+    pub(in crate::input) fn len(&self) -> usize {
         self.spans.len()
     }
 
     /// Field `i` of `line` (empty if the line has fewer fields).
     #[inline]
-    pub(super) fn get<'a>(&'a self, line: &'a [u8], i: usize) -> &'a [u8] {
+    pub(in crate::input) fn get<'a>(&'a self, line: &'a [u8], i: usize) -> &'a [u8] {
         let src = if self.quoted { &self.unquoted[..] } else { line };
         self.spans.get(i).map_or(&[][..], |&(a, b)| &src[a..b])
     }

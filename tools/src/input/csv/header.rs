@@ -6,13 +6,13 @@ use super::fields::Fields;
 
 /// What every error about an input's kind lists.
 pub(in super::super) const SUPPORTED: &str = "supported inputs: ticklane CSV (ts_event,instrument,price,size\
-[,ts_recv,side,trade_id]), Tardis trades CSV (either may be gzip- or zstd-compressed), Databento DBN \
-(.dbn, .dbn.zst)";
+[,ts_recv,side,trade_id]), Tardis trades CSV or quotes CSV (either may be gzip- or zstd-compressed), \
+Databento DBN (.dbn, .dbn.zst), Binance stream captures (<receive_ns> <json> lines)";
 
 const BOM: &[u8] = b"\xef\xbb\xbf";
 
 /// The header's column names, or why the line is no CSV header at all.
-pub(super) fn names(line: &[u8]) -> Result<Vec<String>, String> {
+pub(in crate::input) fn names(line: &[u8]) -> Result<Vec<String>, String> {
     let line = line.strip_prefix(BOM).unwrap_or(line);
     let line = trim_line_break(line);
     if let Some(at) = memchr::memchr(0, line) {
@@ -28,7 +28,7 @@ pub(super) fn names(line: &[u8]) -> Result<Vec<String>, String> {
 }
 
 /// `line` without its `\n` or `\r\n`.
-pub(super) fn trim_line_break(line: &[u8]) -> &[u8] {
+pub(in crate::input) fn trim_line_break(line: &[u8]) -> &[u8] {
     let end = line.iter().rposition(|&c| c != b'\n' && c != b'\r').map_or(0, |p| p + 1);
     &line[..end]
 }
@@ -39,11 +39,11 @@ pub(super) fn not_a_trades_header(line: &[u8], names: &[String], missing: &str) 
     let has = |n: &str| names.iter().any(|h| h == n);
     let line = trim_line_break(line.strip_prefix(BOM).unwrap_or(line));
     let looks = if has("bid_price") && has("ask_price") {
-        Some("a Tardis quotes file: quotes are not supported yet, `replay` reads trades")
+        Some("a Tardis quotes file: replay it with --kind quotes (or auto) for quote bars")
     } else if has("bid_px") || has("ask_px") {
-        Some("a ticklane quotes file: quotes are not supported yet, `replay` reads trades")
-    } else if is_stream_capture(line) {
-        Some("a Binance stream capture (`<receive_ns> <json>` lines): not supported yet")
+        Some("a ticklane quotes file: replay it with --kind quotes (or auto) for quote bars")
+    } else if super::super::is_stream_capture(line) {
+        Some("a Binance stream capture (`<receive_ns> <json>` lines): read it with --input-format binance-stream")
     } else if line.first() == Some(&b'{') {
         Some("JSON lines: not a supported input")
     } else {
@@ -53,12 +53,6 @@ pub(super) fn not_a_trades_header(line: &[u8], names: &[String], missing: &str) 
         Some(what) => format!("this looks like {what}; {SUPPORTED}; the first line is {}", excerpt(line)),
         None => format!("expected a header with a `{missing}` column, found {}; {SUPPORTED}", excerpt(line)),
     }
-}
-
-/// `<digits> {…`: a receive time and a JSON message.
-fn is_stream_capture(line: &[u8]) -> bool {
-    let digits = line.iter().take_while(|c| c.is_ascii_digit()).count();
-    digits > 0 && line[digits..].starts_with(b" {")
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ pub const MAX_LINE: usize = 1 << 20;
 
 /// What one read gave.
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum Line {
+pub(in crate::input) enum Line {
     /// The input ended.
     End,
     /// A whole line (with its `\n`, if any) is in the buffer.
@@ -18,25 +18,25 @@ pub(super) enum Line {
 }
 
 /// Reads lines into a reused buffer.
-pub(super) struct Lines<R> {
+pub(in crate::input) struct Lines<R> {
     reader: R,
     /// The previous line was cut: skip to its end first.
     skipping: bool,
     /// Whether the last line read holds a `"` (found in the same scan as its end).
     pub(super) quoted: bool,
     /// Bytes consumed, for error offsets.
-    pub(super) consumed: u64,
+    pub(in crate::input) consumed: u64,
     /// A read error met after some lines of a block, returned by the next call.
     pending: Option<io::Error>,
 }
 
 impl<R: BufRead> Lines<R> {
-    pub(super) fn new(reader: R) -> Lines<R> {
+    pub(in crate::input) fn new(reader: R) -> Lines<R> {
         Lines { reader, skipping: false, quoted: false, consumed: 0, pending: None }
     }
 
     /// The next line into `line` (cleared first).
-    pub(super) fn next(&mut self, line: &mut Vec<u8>) -> io::Result<Line> {
+    pub(in crate::input) fn next(&mut self, line: &mut Vec<u8>) -> io::Result<Line> {
         line.clear();
         self.quoted = false;
         if self.skipping {

@@ -11,14 +11,16 @@ mod names;
 mod parser;
 mod pool;
 
-pub(super) use header::SUPPORTED;
+pub(super) use fields::Fields;
+pub(super) use header::{names as header_names, trim_line_break, SUPPORTED};
 pub use lines::MAX_LINE;
+pub(super) use lines::{Line, Lines};
 
 use super::chunk::{Chunk, Cursor};
 use super::excerpt::excerpt;
 use super::stream::{Bytes, Stream};
 use super::{InputError, ReadOptions, Rec, Source};
-use lines::{Line, Lines};
+
 use names::Names;
 use parser::LineParser;
 use pool::{Job, Pool};
@@ -65,6 +67,30 @@ pub(super) fn find(header: &[String], name: &str) -> Option<usize> {
     header.iter().position(|h| h == name)
 }
 
+/// The first line of a text input (for its header, or to tell what it is), and the lines
+/// after it. Binary data, an empty input and an overlong first line are fatal errors at line 1.
+pub(super) fn first_line(path: &Path, stream: Stream) -> Result<(Lines<BufReader<Bytes>>, Vec<u8>), InputError> {
+    let fatal = |reason, detail| InputError { at: format!("{}:1", path.display()), reason, detail, recoverable: false };
+    // Only the first line's bytes: a NUL further on is a bad line, reported with its number.
+    let first = stream.head.split(|&c| c == b'\n').next().unwrap_or_default();
+    if let Some(at) = memchr::memchr(0, first) {
+        return Err(fatal(
+            "not_csv",
+            format!("does not look like text (a NUL byte at offset {at}); {}", header::SUPPORTED),
+        ));
+    }
+    let mut lines = Lines::new(BufReader::with_capacity(1 << 16, stream.bytes));
+    let mut head = Vec::new();
+    match lines.next(&mut head) {
+        Ok(Line::Whole) => Ok((lines, head)),
+        Ok(Line::End) => Err(fatal("header", "the file is empty: expected a header line".into())),
+        Ok(Line::TooLong) => {
+            Err(fatal("header", format!("the first line is longer than {MAX_LINE} bytes: {}", excerpt(&head))))
+        }
+        Err(e) => Err(InputError::unreadable(path, e)),
+    }
+}
+
 /// Bytes of input per block handed to a parser: a few thousand lines, whose trades (about
 /// 64 bytes each) stay in the cache on their way to the engine. (Tiny in unit tests, so that
 /// small files span many blocks.)
@@ -102,25 +128,9 @@ impl CsvSource {
     ) -> Result<CsvSource, InputError> {
         let at1 = format!("{}:1", path.display());
         let fatal = |reason, detail| InputError { at: at1.clone(), reason, detail, recoverable: false };
-        if let Some(at) = memchr::memchr(0, &stream.head) {
-            return Err(fatal(
-                "not_csv",
-                format!("does not look like text (a NUL byte at offset {at}); {}", header::SUPPORTED),
-            ));
-        }
-        let mut lines = Lines::new(BufReader::with_capacity(1 << 16, stream.bytes));
-        let mut head = Vec::new();
-        match lines.next(&mut head) {
-            Ok(Line::Whole) => {}
-            Ok(Line::End) => return Err(fatal("header", "the file is empty: expected a header line".into())),
-            Ok(Line::TooLong) => {
-                return Err(fatal(
-                    "header",
-                    format!("the first line is longer than {MAX_LINE} bytes: {}", excerpt(&head)),
-                ))
-            }
-            Err(e) => return Err(InputError::unreadable(path, e)),
-        }
+        let compression = stream.compression;
+        let position = stream.position.clone();
+        let (lines, head) = first_line(path, stream)?;
         let header = header::names(&head).map_err(|d| fatal("not_csv", d))?;
         let tardis = tardis.unwrap_or_else(|| super::tardis::looks_like(&header));
         let missing = |what: &str| fatal("header", header::not_a_trades_header(&head, &header, what));
@@ -130,7 +140,7 @@ impl CsvSource {
             path: path.to_path_buf(),
             delivered: lines.consumed,
             lines,
-            position: (stream.compression != super::stream::Compression::None).then_some(stream.position),
+            position: (compression != super::stream::Compression::None).then_some(position),
             line_no: 1,
             pool: Pool::new(parser, opt.threads),
             names: Names::default(),
@@ -167,7 +177,7 @@ impl CsvSource {
         for t in &mut job.out.trades {
             t.instrument = InstrumentId(map[t.instrument.0 as usize]);
         }
-        std::mem::swap(&mut chunk.trades, &mut job.out.trades);
+        std::mem::swap(&mut chunk.records, &mut job.out.trades);
         for e in job.out.errors.drain(..) {
             let at = format!("{}:{}", self.path.display(), self.line_no + e.line);
             let err = InputError { at, reason: e.bad.reason, detail: e.bad.detail, recoverable: true };

@@ -264,12 +264,12 @@ impl Source for DbnSource {
     /// Straight into the chunk (no per-record `Result` of a `Rec` to move).
     fn next_chunk(&mut self, chunk: &mut Chunk) -> bool {
         chunk.clear();
-        while chunk.trades.len() < super::chunk::CHUNK {
+        while chunk.records.len() < super::chunk::CHUNK {
             match self.next_trade() {
-                Some(Ok(t)) => chunk.trades.push(t),
+                Some(Ok(t)) => chunk.records.push(t),
                 Some(Err(e)) => {
                     let again = e.recoverable;
-                    chunk.errors.push((chunk.trades.len(), e));
+                    chunk.errors.push((chunk.records.len(), e));
                     if !again {
                         break;
                     }

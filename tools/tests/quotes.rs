@@ -1,0 +1,270 @@
+//! Quotes end to end through the real binary (design.md §3, §5, §6): quote bars of the bundled
+//! Tardis quotes capture and of the Binance stream capture (and that capture's trade bars),
+//! each equal to bars computed here from the raw file with plain integer arithmetic — not from
+//! ticklane's earlier output — and byte-identical at 1, 2 and 4 shards.
+
+mod common;
+
+use common::{data, replay, s, tmp, HEADER};
+use std::collections::BTreeMap;
+use std::io::Read;
+
+const QUOTE_HEADER: &str = "instrument,window_start,window_end,bid_open,bid_high,bid_low,bid_close,ask_open,\
+ask_high,ask_low,ask_close,spread_min,spread_max,spread_twa,quote_count,crossed_count,revision";
+const SECOND: i64 = 1_000_000_000;
+
+/// A decimal text as an integer of 10⁻⁹ units.
+fn dec(t: &str) -> i128 {
+    let (neg, t) = t.strip_prefix('-').map_or((false, t), |r| (true, r));
+    let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+    let v = int.parse::<i128>().expect("int") * 1_000_000_000 + format!("{frac:0<9}").parse::<i128>().expect("frac");
+    if neg {
+        -v
+    } else {
+        v
+    }
+}
+
+/// 10⁻⁹ units as design.md §5 prints them: exact, trailing zeros trimmed.
+fn text(v: i128) -> String {
+    let (sign, m) = if v < 0 { ("-", -v) } else { ("", v) };
+    let frac = format!("{:09}", m % 1_000_000_000);
+    let frac = frac.trim_end_matches('0');
+    if frac.is_empty() {
+        format!("{sign}{}", m / 1_000_000_000)
+    } else {
+        format!("{sign}{}.{frac}", m / 1_000_000_000)
+    }
+}
+
+fn opt(v: Option<i128>) -> String {
+    v.map(text).unwrap_or_default()
+}
+
+/// `n / d` rounded half away from zero.
+fn round(n: i128, d: i128) -> i128 {
+    let (q, r) = (n / d, n % d);
+    if 2 * r.abs() >= d.abs() {
+        q + n.signum() * d.signum()
+    } else {
+        q
+    }
+}
+
+/// One quote: `(ts_event, ts_recv, bid price, ask price)`, in file order.
+type Q = (i64, i64, Option<i128>, Option<i128>);
+
+/// The quote bars CSV of `quotes` (all one instrument) at 1 s, computed the plain way.
+fn quote_bars(name: &str, quotes: &[Q]) -> String {
+    let mut windows: BTreeMap<i64, Vec<(usize, Q)>> = BTreeMap::new();
+    for (k, q) in quotes.iter().enumerate() {
+        windows.entry(q.0.div_euclid(SECOND) * SECOND).or_default().push((k, *q));
+    }
+    let mut out = format!("{QUOTE_HEADER}\n");
+    for (start, mut qs) in windows {
+        qs.sort_by_key(|(k, q)| (q.0, q.1, *k));
+        let qs: Vec<Q> = qs.into_iter().map(|(_, q)| q).collect();
+        let end = start + SECOND;
+        let bids: Vec<i128> = qs.iter().filter_map(|q| q.2).collect();
+        let asks: Vec<i128> = qs.iter().filter_map(|q| q.3).collect();
+        let two: Vec<(usize, i128)> = qs.iter().enumerate().filter_map(|(i, q)| Some((i, q.3? - q.2?))).collect();
+        let (mut num, mut den) = (0i128, 0i128);
+        for &(i, spread) in &two {
+            let until = qs.get(i + 1).map_or(end, |n| n.0);
+            num += spread * i128::from(until - qs[i].0);
+            den += i128::from(until - qs[i].0);
+        }
+        let spreads: Vec<i128> = two.iter().map(|t| t.1).collect();
+        out += &format!(
+            "{name},{start},{end},{},{},{},{},{},{},{},{},{},{},{},{},{},0\n",
+            opt(bids.first().copied()),
+            opt(bids.iter().max().copied()),
+            opt(bids.iter().min().copied()),
+            opt(bids.last().copied()),
+            opt(asks.first().copied()),
+            opt(asks.iter().max().copied()),
+            opt(asks.iter().min().copied()),
+            opt(asks.last().copied()),
+            opt(spreads.iter().min().copied()),
+            opt(spreads.iter().max().copied()),
+            opt((den > 0).then(|| round(num, den))),
+            qs.len(),
+            spreads.iter().filter(|&&s| s <= 0).count(),
+        );
+    }
+    out
+}
+
+/// One trade: `(ts_event, ts_recv, price, size)`, in file order.
+type T = (i64, i64, i128, i128);
+
+/// The bars CSV of `trades` (one instrument) at 1 s, computed the plain way.
+fn trade_bars(name: &str, trades: &[T]) -> String {
+    let mut windows: BTreeMap<i64, Vec<(usize, T)>> = BTreeMap::new();
+    for (k, t) in trades.iter().enumerate() {
+        windows.entry(t.0.div_euclid(SECOND) * SECOND).or_default().push((k, *t));
+    }
+    let mut out = format!("{HEADER}\n");
+    for (start, mut ts) in windows {
+        ts.sort_by_key(|(k, t)| (t.0, t.1, *k));
+        let px: Vec<i128> = ts.iter().map(|(_, t)| t.2).collect();
+        let volume: i128 = ts.iter().map(|(_, t)| t.3).sum();
+        let notional: i128 = ts.iter().map(|(_, t)| t.2 * t.3).sum();
+        out += &format!(
+            "{name},{start},{},{},{},{},{},{},{},{},0\n",
+            start + SECOND,
+            text(px[0]),
+            text(*px.iter().max().expect("one")),
+            text(*px.iter().min().expect("one")),
+            text(px[px.len() - 1]),
+            text(volume),
+            ts.len(),
+            text(round(notional, volume)),
+        );
+    }
+    out
+}
+
+/// The bundled Binance stream capture's trades and quotes, read the plain way.
+fn binance() -> (Vec<T>, Vec<Q>) {
+    let mut gz = flate2::read::MultiGzDecoder::new(
+        std::fs::File::open(data("binance_spot_btcusdt_20240808.stream.gz")).expect("capture"),
+    );
+    let mut body = String::new();
+    gz.read_to_string(&mut body).expect("gunzip");
+    let (mut trades, mut quotes) = (Vec::new(), Vec::new());
+    for line in body.lines() {
+        let (recv, json) = line.split_once(' ').expect("two parts");
+        let recv: i64 = recv.parse().expect("receive time");
+        let v: serde_json::Value = serde_json::from_str(json).expect("json");
+        let (Some(stream), d) = (v["stream"].as_str(), &v["data"]) else { continue };
+        let str_of = |k: &str| d[k].as_str().expect("string field").to_string();
+        if stream.ends_with("@trade") {
+            let t = d["T"].as_i64().expect("T") * 1_000_000;
+            trades.push((t, recv, dec(&str_of("p")), dec(&str_of("q"))));
+        } else if stream.ends_with("@bookTicker") {
+            let side = |p: &str, q: &str| Some(dec(&str_of(p))).filter(|&x| x != 0 || dec(&str_of(q)) != 0);
+            quotes.push((recv, recv, side("b", "B"), side("a", "A")));
+        }
+    }
+    (trades, quotes)
+}
+
+/// The Tardis quotes capture, read the plain way.
+fn tardis_quotes() -> Vec<Q> {
+    let body = std::fs::read_to_string(data("tardis_binance-futures_BTCUSDT_quotes_2020-02-22.csv")).expect("capture");
+    let mut lines = body.lines();
+    assert_eq!(
+        lines.next(),
+        Some("exchange,symbol,timestamp,local_timestamp,ask_amount,ask_price,bid_price,bid_amount")
+    );
+    lines
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            let side = |p: &str| (!p.is_empty()).then(|| dec(p));
+            (
+                f[2].parse::<i64>().expect("ts") * 1_000,
+                f[3].parse::<i64>().expect("recv") * 1_000,
+                side(f[6]),
+                side(f[5]),
+            )
+        })
+        .collect()
+}
+
+fn summary(path: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("summary")).expect("json")
+}
+
+#[test]
+fn tardis_quote_bars_equal_the_plain_computation_at_every_shard_count() {
+    let quotes = tardis_quotes();
+    assert_eq!(quotes.len(), 9_999);
+    let want = quote_bars("binance-futures:BTCUSDT", &quotes);
+    let file = data("tardis_binance-futures_BTCUSDT_quotes_2020-02-22.csv");
+    for shards in ["1", "2", "4"] {
+        let (out, sum) = (tmp(&format!("tq{shards}.csv")), tmp(&format!("tq{shards}.json")));
+        // The capture's event times go back by up to a second or so: wait long enough that
+        // nothing is late, so every quote is in its bar.
+        let args = ["--max-delay", "60s", "--shards", shards, "--out", s(&out), "--summary", s(&sum), s(&file)];
+        let o = replay(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(std::fs::read_to_string(&out).expect("out") == want, "{shards} shard(s): quote bars differ");
+        let q = &summary(&sum)["quotes"];
+        assert_eq!((q["quotes_accepted"].as_u64(), q["late"]["total"].as_u64()), (Some(9_999), Some(0)));
+    }
+}
+
+#[test]
+fn binance_stream_trade_and_quote_bars_equal_the_plain_computation() {
+    let (trades, quotes) = binance();
+    assert_eq!((trades.len(), quotes.len()), (9_757, 28_040), "the capture as SOURCES.md describes it");
+    let want_trades = trade_bars("binance:BTCUSDT", &trades);
+    let want_quotes = quote_bars("binance:BTCUSDT", &quotes);
+    assert!(quotes.iter().all(|q| q.2.is_some() && q.3.is_some()), "spot book tickers are two-sided here");
+    let file = data("binance_spot_btcusdt_20240808.stream.gz");
+    for shards in ["1", "2", "4"] {
+        let (out, sum) = (tmp(&format!("bn{shards}_{{kind}}.csv")), tmp(&format!("bn{shards}.json")));
+        let args = ["--max-delay", "10s", "--shards", shards, "--out", s(&out), "--summary", s(&sum), s(&file)];
+        let o = replay(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        let read = |kind: &str| std::fs::read_to_string(s(&out).replace("{kind}", kind)).expect("out");
+        assert!(read("trades") == want_trades, "{shards} shard(s): trade bars differ");
+        assert!(read("quotes") == want_quotes, "{shards} shard(s): quote bars differ");
+        let v = summary(&sum);
+        assert_eq!((v["trades_accepted"].as_u64(), v["late"]["total"].as_u64()), (Some(9_757), Some(0)));
+        // Every line is a trade, a quote, or skipped and counted: 41,249 lines.
+        assert_eq!(v["records_skipped"].as_u64(), Some(41_249 - 9_757));
+        assert_eq!(v["quotes"]["records_skipped"].as_u64(), Some(41_249 - 28_040));
+    }
+}
+
+#[test]
+fn the_venue_names_the_instruments_and_kind_picks_one() {
+    let file = data("binance_spot_btcusdt_20240808.stream.gz");
+    let o = replay(&["--venue", "binance-us", "--kind", "quotes", "--bars", "1m", s(&file)]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.starts_with(QUOTE_HEADER), "{out}");
+    assert!(out.lines().skip(1).all(|l| l.starts_with("binance-us:BTCUSDT,")), "{out}");
+    assert_eq!(out.lines().count(), 1 + 6, "the minutes 23:54 … 23:59 of the receive clock");
+    let o = replay(&["--kind", "trades", "--input-format", "binance-stream", s(&file)]);
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with(HEADER));
+}
+
+#[test]
+fn bad_quote_options_and_lines_are_named() {
+    let file = data("tardis_binance-futures_BTCUSDT_quotes_2020-02-22.csv");
+    for (args, needle) in [
+        (vec!["--kind", "bogus"], "invalid value 'bogus' for '--kind <KIND>'"),
+        (vec!["--venue", "a:b"], "--venue <NAME>"),
+        (vec!["--tick-bars", "5"], "--tick-bars: applies to trades, and the input holds quotes"),
+        (vec!["--format", "parquet", "--out", "/dev/null"], "--format parquet: quote bars are written as csv or jsonl"),
+        (vec!["--late", "side", "--late-out", "/dev/null"], "--late-out: late quotes have no side output yet"),
+    ] {
+        let mut all = args.clone();
+        all.push(s(&file));
+        let o = replay(&all);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {needle:?} missing from {err}");
+    }
+    let bad = tmp("bad_quotes.csv");
+    std::fs::write(
+        &bad,
+        "ts_event,instrument,bid_px,bid_sz,ask_px,ask_sz\n1,X,1,1,2,1\n2,X,abc,1,2,1\n3,X,,,2,-1\n4,X,,,,\n",
+    )
+    .expect("write");
+    let o = replay(&[s(&bad)]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("bad_quotes.csv:3: bid price \"abc\""), "{err}");
+    let sum = tmp("bad_quotes.json");
+    let o = replay(&["--on-error", "skip", "--summary", s(&sum), s(&bad)]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let q = &summary(&sum)["quotes"];
+    assert_eq!((q["quotes_accepted"].as_u64(), q["malformed_total"].as_u64()), (Some(2), Some(2)));
+    // A quote with no side at all still counts (and a bar of it has no prices).
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(out.lines().nth(1), Some("X,0,1000000000,1,1,1,1,2,2,2,2,1,1,1,2,0,0"), "{out}");
+}
