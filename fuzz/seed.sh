@@ -5,10 +5,13 @@ set -euo pipefail
 cd "$(dirname "$0")"
 bin=../target/release/ticklane
 [ -x "$bin" ] || cargo build --release -p ticklane-tools --manifest-path ../Cargo.toml
-mkdir -p corpus/{read_csv,read_tardis,read_dbn,read_dbn_zst,decimal,duration}
+mkdir -p corpus/{read_csv,read_tardis,read_dbn,read_dbn_zst,read_quotes,read_binance,decimal,duration}
 head -c 3000 ../data/GLBX_ESH4_trades_2023-12-25.csv > corpus/read_csv/glbx
 head -c 3000 ../data/tardis_binance-futures_BTCUSDT_trades_2020-02-22.csv > corpus/read_csv/tardis
 cp corpus/read_csv/tardis corpus/read_tardis/tardis
+head -c 3000 ../data/tardis_binance-futures_BTCUSDT_quotes_2020-02-22.csv > corpus/read_quotes/tardis
+printf 'ts_event,instrument,bid_px,bid_sz,ask_px,ask_sz,ts_recv\n1,X,1.5,2,1.6,1,\n2,X,,,1.7,3,5\n' > corpus/read_quotes/ticklane
+zcat ../data/binance_spot_btcusdt_20240808.stream.gz | head -c 4000 > corpus/read_binance/spot
 tmp=$(mktemp -d)
 "$bin" gen --rows 30 --instruments 3 --dup-fraction 0.1 --disorder 1s --out "$tmp/g.csv" >/dev/null
 "$bin" gen --rows 30 --instruments 3 --names venue --out "$tmp/v.csv" >/dev/null
