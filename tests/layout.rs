@@ -12,5 +12,5 @@ fn hot_record_sizes() {
     assert_eq!(size_of::<Stamped<Trade>>(), 64, "one stamped trade per cache line");
     assert_eq!(size_of::<Quote>(), 56);
     assert_eq!(size_of::<Stamped<Quote>>(), 64);
-    assert_eq!(size_of::<Bar>(), 96);
+    assert_eq!(size_of::<Bar>(), 144, "96, plus the notional and the open/close times resampling needs");
 }

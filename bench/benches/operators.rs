@@ -166,7 +166,7 @@ fn more_operators(c: &mut Criterion) {
                         volume: ticklane::Wide::from_raw(a.6),
                         trade_count: 10,
                         vwap: ticklane::Fixed::from_raw((a.7 / a.6.max(1)) as i64),
-                        revision: 0,
+                        ..Bar::default()
                     };
                     out.push(Stamped { wm: t.wm, rec });
                     a.0 = 0;
@@ -248,7 +248,7 @@ fn more_operators(c: &mut Criterion) {
                         volume: ticklane::Wide::from_raw(i128::from(a.6)),
                         trade_count: a.0,
                         vwap: ticklane::Fixed::from_raw((a.7 / i128::from(a.6)) as i64),
-                        revision: 0,
+                        ..Bar::default()
                     };
                     out.push(Stamped { wm: t.wm, rec });
                     a.0 = 0;

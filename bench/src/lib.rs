@@ -399,7 +399,8 @@ pub mod hand {
                     volume: Wide::from_raw(o.volume),
                     trade_count: o.count,
                     vwap: Fixed::from_raw(vwap),
-                    revision: 0,
+                    notional: o.notional,
+                    ..Bar::default()
                 },
             });
         }

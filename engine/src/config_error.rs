@@ -59,6 +59,18 @@ pub enum ConfigViolation {
         /// Whether equality is also a violation.
         strict: bool,
     },
+    /// A value that must be a whole multiple of another.
+    #[error("{param} ({value}) must be a whole multiple of {of_param} ({of})")]
+    NotMultiple {
+        /// The parameter.
+        param: &'static str,
+        /// Its value, as given.
+        value: String,
+        /// The parameter it must be a multiple of.
+        of_param: &'static str,
+        /// That one's value.
+        of: String,
+    },
     /// A combination that is not supported.
     #[error("not supported: {what}")]
     Unsupported {
@@ -74,7 +86,8 @@ impl ConfigViolation {
         match self {
             ConfigViolation::Zero { param }
             | ConfigViolation::TooLarge { param, .. }
-            | ConfigViolation::TooMany { param, .. } => Some(param),
+            | ConfigViolation::TooMany { param, .. }
+            | ConfigViolation::NotMultiple { param, .. } => Some(param),
             ConfigViolation::OutOfOrder { low_param, .. } => Some(low_param),
             ConfigViolation::Unsupported { .. } => None,
         }

@@ -264,6 +264,13 @@ pub struct Bar {
     pub vwap: Fixed,
     /// 0 for the first emission; +1 for each re-emission under the `revise` late policy.
     pub revision: u32,
+    /// Σ price·size over the bar's trades, exact (raw units of 10⁻¹⁸; saturated like
+    /// `volume`): what resampling adds up, so a coarse bar's vwap is exact (design.md §3).
+    pub notional: i128,
+    /// `(ts_event, ts_recv)` of the trade that set `open` ([`NO_TS`] for a bar without trades).
+    pub open_at: (Timestamp, Timestamp),
+    /// `(ts_event, ts_recv)` of the trade that set `close`.
+    pub close_at: (Timestamp, Timestamp),
 }
 
 /// A record as it travels between nodes: the record plus its watermark stamp.

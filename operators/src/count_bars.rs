@@ -15,7 +15,7 @@
 use crate::vwap::vwap;
 use ticklane_engine::{
     Bar, ConfigError, ConfigViolation, DagBuilder, Fixed, InstrumentId, Stamped, Timestamp, Trade, Transform, Wide,
-    WM_END,
+    NO_TS, WM_END,
 };
 
 #[derive(Clone, Copy, Default)]
@@ -59,6 +59,9 @@ impl Acc {
             trade_count: self.count,
             vwap,
             revision: 0,
+            notional: self.notional,
+            open_at: (self.first_ts, NO_TS),
+            close_at: (self.last_ts, NO_TS),
         }
     }
 }

@@ -44,6 +44,7 @@ mod dedupe;
 mod filter;
 mod map;
 mod quote_bars;
+mod resample;
 mod router;
 pub mod store;
 mod throttle;
@@ -58,6 +59,7 @@ pub use dedupe::{
 pub use filter::{Filter, FilterExt};
 pub use map::{Map, MapExt};
 pub use quote_bars::{QuoteBars, QuoteBarsBuilder, QuoteBarsConfig, QuoteBarsCounters, QuoteBarsExt};
+pub use resample::{Resample, ResampleBuilder, ResampleConfig, ResampleCounters, ResampleExt};
 pub use router::{Classify, FnMask, InstrumentSets, RouteExt, Router, MAX_ROUTES};
 pub use throttle::{Throttle, ThrottleBuilder, ThrottleConfig, ThrottleExt, ThrottlePolicy};
 pub use time_bars::{EmptyBars, TimeBars, TimeBarsBuilder, TimeBarsConfig, TimeBarsCounters, TimeBarsExt};
@@ -66,7 +68,9 @@ pub use window::{Beyond, LatePolicy, Tumbling};
 /// Every builder method of this crate: `use ticklane_operators::prelude::*`.
 pub mod prelude {
     pub use crate::store::StoreSinkExt;
-    pub use crate::{CountBarsExt, DedupeExt, FilterExt, MapExt, QuoteBarsExt, RouteExt, ThrottleExt, TimeBarsExt};
+    pub use crate::{
+        CountBarsExt, DedupeExt, FilterExt, MapExt, QuoteBarsExt, ResampleExt, RouteExt, ThrottleExt, TimeBarsExt,
+    };
 }
 
 /// Every counter the operators report (read them with `Stats::counter` or

@@ -30,7 +30,7 @@ fn bars(rows: usize) -> Vec<StoreRow> {
                     volume: Wide::from_raw(12_345_000_000),
                     trade_count: 7,
                     vwap: px,
-                    revision: 0,
+                    ..Bar::default()
                 },
             }
         })

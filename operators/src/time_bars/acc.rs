@@ -3,7 +3,7 @@
 
 use crate::vwap::vwap;
 use std::collections::VecDeque;
-use ticklane_engine::{Bar, Fixed, InstrumentId, Timestamp, Trade, Wide};
+use ticklane_engine::{Bar, Fixed, InstrumentId, Timestamp, Trade, Wide, NO_TS};
 
 /// The tie-break order of a trade within its window: `(ts_event, ts_recv, arrival)`.
 pub(super) type Key = (Timestamp, Timestamp, u64);
@@ -94,6 +94,9 @@ pub(super) fn flat_bar(inst: u32, start: Timestamp, width: i64, close: Fixed) ->
         trade_count: 0,
         vwap: close,
         revision: 0,
+        notional: 0,
+        open_at: (NO_TS, NO_TS),
+        close_at: (NO_TS, NO_TS),
     }
 }
 
@@ -112,6 +115,9 @@ pub(super) fn bar(inst: u32, a: &Acc) -> Bar {
         trade_count: a.count,
         vwap,
         revision: a.revision,
+        notional: a.notional,
+        open_at: (a.first.0, a.first.1),
+        close_at: (a.last.0, a.last.1),
     }
 }
 

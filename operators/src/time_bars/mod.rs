@@ -67,12 +67,53 @@ pub enum EmptyBars {
     Flat,
 }
 
+/// What became of a late trade.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Late {
+    /// Added to its window (a revision).
+    Folded,
+    /// Dropped (counted).
+    Dropped,
+    /// Sent to the side output (counted).
+    Sided,
+}
+
+/// A trade as a one-trade bar of zero width: how the chain output passes on a trade this
+/// level did not fold in (see [`TimeBarsBuilder::chain`]).
+pub(crate) fn one_trade_bar(t: &Trade) -> Bar {
+    let size = i128::from(t.size.raw());
+    Bar {
+        instrument: t.instrument,
+        window_start: t.ts_event,
+        window_end: t.ts_event,
+        open: t.price,
+        high: t.price,
+        low: t.price,
+        close: t.price,
+        volume: ticklane_engine::Wide::from_raw(size),
+        trade_count: 1,
+        vwap: t.price,
+        revision: 0,
+        notional: i128::from(t.price.raw()) * size,
+        open_at: (t.ts_event, t.ts_recv),
+        close_at: (t.ts_event, t.ts_recv),
+    }
+}
+
+/// A chain mark: a bar of zero width and no trade. On a chain output it comes before each
+/// revision (or bar created late), stamped like it, so the coarser level moves its watermark
+/// there first — as bars built from the trades judge the late trade behind the revision.
+pub(crate) fn chain_mark(instrument: ticklane_engine::InstrumentId) -> Bar {
+    Bar { instrument, ..Bar::default() }
+}
+
 /// Configuration of [`TimeBars`], built by [`TimeBarsConfig::builder`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimeBarsConfig {
     window: Tumbling,
     late: LatePolicy,
     empty: EmptyBars,
+    forward: bool,
 }
 
 /// Builds a [`TimeBarsConfig`].
@@ -82,13 +123,20 @@ pub struct TimeBarsBuilder {
     offset: Duration,
     late: LatePolicy,
     empty: EmptyBars,
+    forward: bool,
 }
 
 impl TimeBarsConfig {
     /// Bars of `width` (positive), epoch-aligned, late trades dropped, empty windows skipped
     /// unless the builder says otherwise.
     pub fn builder(width: Duration) -> TimeBarsBuilder {
-        TimeBarsBuilder { width, offset: Duration::ZERO, late: LatePolicy::Drop, empty: EmptyBars::Skip }
+        TimeBarsBuilder {
+            width,
+            offset: Duration::ZERO,
+            late: LatePolicy::Drop,
+            empty: EmptyBars::Skip,
+            forward: false,
+        }
     }
 
     /// Window assignment.
@@ -104,6 +152,22 @@ impl TimeBarsConfig {
     /// The empty-window policy.
     pub fn empty_bars(&self) -> EmptyBars {
         self.empty
+    }
+
+    /// The output port a coarser [`Resample`](crate::Resample) reads (see
+    /// [`TimeBarsBuilder::chain`]), when there is one: after the bars (0) and the late side
+    /// output (1, when the policy has one).
+    pub fn chain_port(&self) -> Option<usize> {
+        self.forward.then_some(1 + usize::from(self.late.has_side_output()))
+    }
+
+    fn outputs(&self) -> &'static [Kind] {
+        match (self.late.has_side_output(), self.forward) {
+            (false, false) => &[Kind::Bar],
+            (true, false) => &[Kind::Bar, Kind::Trade],
+            (false, true) => &[Kind::Bar, Kind::Bar],
+            (true, true) => &[Kind::Bar, Kind::Trade, Kind::Bar],
+        }
     }
 }
 
@@ -126,6 +190,18 @@ impl TimeBarsBuilder {
         self
     }
 
+    /// Adds an output for a coarser [`Resample`](crate::Resample) (its port:
+    /// [`TimeBarsConfig::chain_port`]): every bar and revision, and, in the order they came,
+    /// the trades this operator did not fold in (too late: dropped or sent to the side output,
+    /// counted so here), each as a one-trade bar of zero width (`window_start == window_end
+    /// == ts_event`), so that the coarser level can judge them against its own windows — a
+    /// trade too late for its 1 s bar may be on time for its 1 m bar. Before each revision it
+    /// puts a mark (a zero-width bar without trades) stamped like the revision.
+    pub fn chain(mut self, forward: bool) -> Self {
+        self.forward = forward;
+        self
+    }
+
     /// Checks every parameter.
     pub fn build(self) -> Result<TimeBarsConfig, ConfigError> {
         let mut c = ConfigCheck::new();
@@ -133,7 +209,7 @@ impl TimeBarsBuilder {
         c.require(!(self.empty == EmptyBars::Flat && matches!(self.late, LatePolicy::Revise { .. })), || {
             ConfigViolation::Unsupported { what: "flat empty bars together with the revise late policy" }
         });
-        c.finish(TimeBarsConfig { window, late: self.late, empty: self.empty })
+        c.finish(TimeBarsConfig { window, late: self.late, empty: self.empty, forward: self.forward })
     }
 }
 
@@ -171,8 +247,7 @@ pub trait TimeBarsExt {
 
 impl TimeBarsExt for DagBuilder {
     fn time_bars(&mut self, name: &str, cfg: TimeBarsConfig) -> &mut Self {
-        let outputs: &[Kind] = if cfg.late.has_side_output() { &[Kind::Bar, Kind::Trade] } else { &[Kind::Bar] };
-        self.operator(name, &[Kind::Trade], outputs, move |_| Box::new(TimeBars::new(cfg)))
+        self.operator(name, &[Kind::Trade], cfg.outputs(), move |_| Box::new(TimeBars::new(cfg)))
     }
 }
 
@@ -212,6 +287,13 @@ pub struct TimeBars {
     counters: TimeBarsCounters,
     /// The `ts_event`s whose windows are representable ([`Tumbling::valid_range`]).
     range: (Timestamp, Timestamp),
+    /// With a chain output: the trades not folded in during this batch, each with the number of
+    /// bars emitted before it (to interleave them in order).
+    passed: Vec<(usize, Stamped<Bar>)>,
+    /// Scratch for the chain output.
+    chain_buf: Vec<Stamped<Bar>>,
+    /// Where this batch's bars begin in the output vector.
+    base: usize,
 }
 
 impl TimeBars {
@@ -226,6 +308,9 @@ impl TimeBars {
             hold: WM_END,
             counters: TimeBarsCounters::default(),
             range: cfg.window.valid_range(),
+            passed: Vec::new(),
+            chain_buf: Vec::new(),
+            base: 0,
         }
     }
 
@@ -326,62 +411,80 @@ impl TimeBars {
         }
     }
 
-    fn late(&mut self, t: &Stamped<Trade>, start: Timestamp, key: Key, bars: &mut Vec<Stamped<Bar>>) -> bool {
+    fn late(&mut self, t: &Stamped<Trade>, start: Timestamp, key: Key, bars: &mut Vec<Stamped<Bar>>) -> Late {
         self.counters.late += 1;
         let (horizon, beyond) = match self.cfg.late {
-            LatePolicy::Drop => {
-                self.counters.late_dropped += 1;
-                return false;
-            }
-            LatePolicy::Side => {
-                self.counters.late_side += 1;
-                return true;
-            }
-            LatePolicy::Revise { allowed_lateness, beyond } => (allowed_lateness, beyond),
+            LatePolicy::Drop => (None, Beyond::Drop),
+            LatePolicy::Side => (None, Beyond::Side),
+            LatePolicy::Revise { allowed_lateness, beyond } => (Some(allowed_lateness), beyond),
         };
         let end = self.cfg.window.end(start);
-        if end.saturating_add(horizon) > t.wm {
-            let inst = t.rec.instrument.0;
-            let slot = &mut self.slots[inst as usize];
-            let a = match slot.find_mut(start) {
-                Some(a) => {
-                    add(a, &t.rec, key, &mut self.counters.overflow);
-                    a.revision += 1;
-                    *a
-                }
-                None => {
-                    // No bar was ever emitted for this window: create it, already fired.
-                    let mut a = fresh(start, end, &t.rec, key);
-                    a.fired = true;
-                    slot.insert(a);
-                    a
-                }
-            };
-            bars.push(Stamped { wm: t.wm, rec: bar(inst, &a) });
-            self.counters.revised += 1;
-            self.counters.bars += 1;
-            self.schedule(inst);
-            return false;
+        if horizon.is_some_and(|h| end.saturating_add(h) > t.wm) {
+            self.revise(t, start, end, key, bars);
+            return Late::Folded;
         }
         match beyond {
             Beyond::Drop => {
                 self.counters.late_dropped += 1;
-                false
+                Late::Dropped
             }
             Beyond::Side => {
                 self.counters.late_side += 1;
-                true
+                Late::Sided
             }
         }
     }
 
-    /// Processes trades; late ones bound for the side output are pushed to `side`.
+    /// A late trade inside the horizon: its window updated (created if it never had a trade)
+    /// and its bar re-emitted, stamped with the trade's watermark.
+    fn revise(&mut self, t: &Stamped<Trade>, start: Timestamp, end: Timestamp, key: Key, bars: &mut Vec<Stamped<Bar>>) {
+        let inst = t.rec.instrument.0;
+        let slot = &mut self.slots[inst as usize];
+        let a = match slot.find_mut(start) {
+            Some(a) => {
+                add(a, &t.rec, key, &mut self.counters.overflow);
+                a.revision += 1;
+                *a
+            }
+            None => {
+                // No bar was ever emitted for this window: create it, already fired.
+                let mut a = fresh(start, end, &t.rec, key);
+                a.fired = true;
+                slot.insert(a);
+                a
+            }
+        };
+        if self.cfg.forward {
+            // On the chain, a mark before the revision: "the watermark is here now".
+            self.passed.push((bars.len() - self.base, Stamped { wm: t.wm, rec: chain_mark(t.rec.instrument) }));
+        }
+        bars.push(Stamped { wm: t.wm, rec: bar(inst, &a) });
+        self.counters.revised += 1;
+        self.counters.bars += 1;
+        self.schedule(inst);
+    }
+
+    /// Processes trades; late ones bound for the side output are pushed to `side`. With a
+    /// chain output, the trades passed on are kept for [`TimeBars::chain_into`], placed
+    /// relative to the bars pushed onto `bars` from its current length.
     pub fn process(
         &mut self,
         input: &[Stamped<Trade>],
         bars: &mut Vec<Stamped<Bar>>,
+        side: Option<&mut Vec<Stamped<Trade>>>,
+    ) {
+        self.process_from(bars.len(), input, bars, side);
+    }
+
+    fn process_from(
+        &mut self,
+        base: usize,
+        input: &[Stamped<Trade>],
+        bars: &mut Vec<Stamped<Bar>>,
         mut side: Option<&mut Vec<Stamped<Trade>>>,
     ) {
+        self.passed.clear();
+        self.base = base;
         let (lo, hi) = self.range;
         for t in input {
             self.advance(t.wm, bars); // judge the trade against the watermark before it
@@ -400,10 +503,14 @@ impl TimeBars {
             let start = self.cfg.window.start(tr.ts_event);
             let end = self.cfg.window.end(start);
             if end <= t.wm {
-                if self.late(t, start, key, bars) {
+                let verdict = self.late(t, start, key, bars);
+                if verdict == Late::Sided {
                     if let Some(side) = side.as_deref_mut() {
                         side.push(*t);
                     }
+                }
+                if verdict != Late::Folded && self.cfg.forward {
+                    self.passed.push((bars.len() - self.base, Stamped { wm: t.wm, rec: one_trade_bar(tr) }));
                 }
                 continue;
             }
@@ -423,19 +530,43 @@ impl TimeBars {
     }
 }
 
+impl TimeBars {
+    /// The chain output of what was just emitted: `fresh` (the bars since the batch began)
+    /// with the passed-on trades interleaved where they came.
+    pub fn chain_into(&mut self, fresh: &[Stamped<Bar>], chain: &mut Vec<Stamped<Bar>>) {
+        crate::resample::interleave(fresh, &mut self.passed, chain);
+    }
+
+    /// Copies what output 0 got since `before` (with the passed-on trades) to the chain port.
+    fn fill_chain(&mut self, before: usize, out: &mut Outputs<'_>) {
+        let Some(port) = self.cfg.chain_port() else { return };
+        let mut buf = std::mem::take(&mut self.chain_buf);
+        buf.clear();
+        let fresh = out.port::<Bar>(0);
+        self.chain_into(&fresh[before.min(fresh.len())..], &mut buf);
+        out.port::<Bar>(port).extend_from_slice(&buf);
+        self.chain_buf = buf;
+    }
+}
+
 impl Operator for TimeBars {
     fn on_batch(&mut self, _input: usize, batch: &Batch, out: &mut Outputs<'_>) {
         let Some(trades) = batch.as_slice::<Trade>() else { return };
+        let before = out.port::<Bar>(0).len();
         if self.cfg.late.has_side_output() {
             let (bars, side) = out.pair::<Bar, Trade>(0, 1);
-            self.process(trades, bars, Some(side));
+            self.process_from(before, trades, bars, Some(side));
         } else {
-            self.process(trades, out.port::<Bar>(0), None);
+            let bars = out.port::<Bar>(0);
+            self.process_from(before, trades, bars, None);
         }
+        self.fill_chain(before, out);
     }
 
     fn on_watermark(&mut self, wm: Timestamp, out: &mut Outputs<'_>) {
+        let before = out.port::<Bar>(0).len();
         self.advance(wm, out.port::<Bar>(0));
+        self.fill_chain(before, out);
     }
 
     fn hold(&self) -> Timestamp {
