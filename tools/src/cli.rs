@@ -59,6 +59,8 @@ const REPLAY_HELP: &str = concat!(
     "    ticklane replay --speed 50 data/tardis_binance-futures_BTCUSDT_trades_2020-02-22.csv\n",
     "  Bars into PostgreSQL:\n",
     "    ticklane replay --sink-postgres postgresql://postgres@127.0.0.1:5432/postgres data/GLBX_ESU4_trades_2024-07-01.dbn.zst\n",
+    "  1-second, 1-minute and 1-hour bars in one pass (the coarser resampled from the finer):\n",
+    "    ticklane replay --bars 1s,1m,1h --out 'bars_{bars}.csv' data/GLBX_ESH4_trades_2023-12-25.csv\n",
     "  Quote bars of a Tardis quotes file, and both kinds of a Binance stream capture:\n",
     "    ticklane replay --bars 1s data/tardis_binance-futures_BTCUSDT_quotes_2020-02-22.csv\n",
     "    ticklane replay --out 'bars_{kind}.csv' data/binance_spot_btcusdt_20240808.stream.gz\n",
@@ -80,9 +82,11 @@ pub(crate) struct ReplayArgs {
     /// one stream merged by ts_event (ties: this order).
     #[arg(help_heading = "Input", required = true)]
     pub(crate) files: Vec<PathBuf>,
-    /// Bar width: 100ms, 1s, 5m, 1h …
-    #[arg(help_heading = "Bars", long, value_parser = duration::parse, default_value = "1s")]
-    pub(crate) bars: Duration,
+    /// Bar width: 100ms, 1s, 5m, 1h …; several (1s,1m,1h) in one pass, each coarser one a
+    /// multiple of the one before and resampled from it (--out needs {bars}).
+    #[arg(help_heading = "Bars", long, value_name = "DUR[,DUR]", value_parser = BarWidth::parse, value_delimiter = ',',
+          default_value = "1s")]
+    pub(crate) bars: Vec<BarWidth>,
     /// Shifts the windows: with --bars 1h --bar-offset 30m they run from half past to half past.
     #[arg(help_heading = "Bars", long, value_name = "DUR", value_parser = duration::parse, default_value = "0s")]
     pub(crate) bar_offset: Duration,
@@ -203,6 +207,19 @@ pub(crate) struct StoreArgs {
     /// (the count not written is reported and the exit code is 1).
     #[arg(help_heading = "PostgreSQL store", long, value_parser = duration::parse, default_value = "30s", requires = "sink_postgres")]
     pub(crate) pg_flush_timeout: Duration,
+}
+
+/// One bar width as given (`1m`: the text goes into `{bars}`) and its length.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct BarWidth {
+    pub(crate) text: String,
+    pub(crate) width: Duration,
+}
+
+impl BarWidth {
+    fn parse(s: &str) -> Result<BarWidth, String> {
+        Ok(BarWidth { text: s.trim().to_string(), width: duration::parse(s)? })
+    }
 }
 
 /// Which records to make bars of.

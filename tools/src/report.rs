@@ -28,6 +28,8 @@ pub(crate) struct Report {
     pub(crate) quotes: Option<Fed>,
     /// What the quote-bar output holds, when quotes were read.
     pub(crate) quote_bars: Option<Written>,
+    /// What each coarser width's output holds (`--bars 1s,1m`: the 1m one).
+    pub(crate) coarser: Vec<(String, Written)>,
     /// The engine's final counters.
     pub(crate) engine: RunReport,
     /// What the bar output holds, if bars go to one.
@@ -60,7 +62,7 @@ impl Report {
 
     /// Every output file's account.
     fn written(&self) -> impl Iterator<Item = &Written> {
-        [&self.bars, &self.late, &self.quote_bars].into_iter().flatten()
+        [&self.bars, &self.late, &self.quote_bars].into_iter().flatten().chain(self.coarser.iter().map(|(_, w)| w))
     }
 
     fn rate(&self) -> f64 {
@@ -96,6 +98,10 @@ impl Report {
 
     fn print_trades(&self) {
         let f = &self.fed;
+        if !self.coarser.is_empty() {
+            let each: Vec<String> = self.coarser.iter().map(|(t, w)| format!("{} {t} bars", w.lines)).collect();
+            eprintln!("ticklane: resampled: {}.", each.join(", "));
+        }
         let bad_total: u64 = f.malformed.values().sum();
         eprintln!(
             "ticklane: {} trades from {} file(s) in {:.3} s ({:.0} trades/s) on {} shard(s): {} bars, \
@@ -209,6 +215,8 @@ impl Report {
             },
             "bars": self.bars(),
             "bars_not_written": self.bars.as_ref().map_or(0, |w| w.lost),
+            "resampled": self.coarser.iter().map(|(t, w)| (t.clone(), json!({"bars": w.lines, "not_written": w.lost})))
+                .collect::<serde_json::Map<_, _>>(),
             "trades_not_delivered": self.engine.stats.sources.iter().filter(|s| s.name == FEED).map(|s| s.not_delivered).sum::<u64>(),
             "output_errors": self.output_errors(),
             "shards": self.shard_summaries(),

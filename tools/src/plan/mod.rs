@@ -12,7 +12,9 @@ mod store;
 
 pub(crate) use engine::EnginePlan;
 pub(crate) use outputs::{Destination, OutputPlan};
-pub(crate) use pipeline::{Pipeline, BARS, DEDUPE, FEED, LATE, OUT, QUOTES, QUOTE_BARS, QUOTE_OUT, THROTTLE};
+pub(crate) use pipeline::{
+    coarser_names, Pipeline, BARS, DEDUPE, FEED, LATE, OUT, QUOTES, QUOTE_BARS, QUOTE_OUT, THROTTLE,
+};
 pub(crate) use store::StorePlan;
 
 use crate::cli::{KindArg, OnError, ReplayArgs, Speed};

@@ -18,6 +18,8 @@ pub(crate) struct OutputPlan {
     pub(crate) bars: Option<(Destination, OutFormat)>,
     /// Quote bars, when quotes are read.
     pub(crate) quote_bars: Option<(Destination, OutFormat)>,
+    /// The coarser widths' bars: `(width as given, destination)`, in the format of `bars`.
+    pub(crate) coarser: Vec<(String, Destination)>,
     /// Late trades (ticklane CSV), under a side-output late policy.
     pub(crate) late: Option<PathBuf>,
     /// The JSON run summary.
@@ -30,16 +32,18 @@ pub(crate) struct OutputPlan {
 impl OutputPlan {
     /// From `replay`'s flags (`--out`, `--format`, `--late-out`, `--summary`).
     pub(crate) fn from_replay(a: &ReplayArgs, p: &Pipeline) -> OutputPlan {
-        let target = |kind: &str| match &a.out {
+        let fine = &a.bars[0].text;
+        let place = |kind: &str, bars: &str| match &a.out {
             Some(path) if path.as_os_str() != "-" => {
-                Destination::File(path.to_string_lossy().replace("{kind}", kind).into())
+                Destination::File(path.to_string_lossy().replace("{kind}", kind).replace("{bars}", bars).into())
             }
             _ => Destination::Stdout,
         };
-        let watched = matches!(target("trades"), Destination::Stdout) && !stdout_is_a_file();
+        let watched = matches!(place("trades", fine), Destination::Stdout) && !stdout_is_a_file();
         OutputPlan {
-            bars: (p.trades && p.to_out).then(|| (target("trades"), a.format)),
-            quote_bars: p.quotes.map(|_| (target("quotes"), a.format)),
+            bars: (p.trades && p.to_out).then(|| (place("trades", fine), a.format)),
+            quote_bars: p.quotes.map(|_| (place("quotes", fine), a.format)),
+            coarser: p.coarser.iter().map(|(text, _)| (text.clone(), place("trades", text))).collect(),
             late: a.late_out.clone().filter(|_| p.late_side),
             summary: a.summary.clone(),
             eager: a.speed != Speed::Max || watched,

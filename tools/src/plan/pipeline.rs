@@ -6,8 +6,8 @@ use crate::cli::{EmptyArg, KeyArg, LateArg, ReplayArgs, ThrottleArg};
 use ticklane::operators::prelude::*;
 use ticklane::operators::store::StoreHandle;
 use ticklane::operators::{
-    BarSize, Beyond, DedupeConfig, DedupeKey, EmptyBars, LatePolicy, QuoteBarsConfig, ThrottleConfig, ThrottlePolicy,
-    TimeBarsConfig,
+    BarSize, Beyond, DedupeConfig, DedupeKey, EmptyBars, LatePolicy, QuoteBarsConfig, ResampleConfig, ThrottleConfig,
+    ThrottlePolicy, TimeBarsConfig,
 };
 use ticklane::{DagBuilder, Kind};
 use ticklane_tools::input::Kinds;
@@ -47,6 +47,8 @@ pub(crate) struct Pipeline {
     /// Quotes are read: quote bars of this configuration.
     pub(crate) quotes: Option<QuoteBarsConfig>,
     pub(crate) bars: BarKind,
+    /// Coarser widths resampled from the bars, finest first: `(text as given, config)`.
+    pub(crate) coarser: Vec<(String, ResampleConfig)>,
     pub(crate) dedupe: Option<DedupeConfig>,
     pub(crate) throttle: Option<ThrottleConfig>,
     /// Late trades leave on the bars' side output (to the late file).
@@ -67,12 +69,13 @@ impl Pipeline {
         let late_side = a.late == LateArg::Side || (a.late == LateArg::Revise && a.late_out.is_some());
         let late = late_policy(a, late_side, problems);
         let bars = bar_kind(a, late, problems);
+        let coarser = coarser(a, late, kinds, to_store, problems);
         if kinds.quotes {
             quote_limits(a, kinds, late_side, to_store, problems);
         }
         let quotes = match (kinds.quotes, late) {
             (true, Some(late)) => {
-                let cfg = QuoteBarsConfig::builder(a.bars).late(late).offset(a.bar_offset).build();
+                let cfg = QuoteBarsConfig::builder(a.bars[0].width).late(late).offset(a.bar_offset).build();
                 let flags = [("window width", "--bars"), ("window offset", "--bar-offset")];
                 Some(cfg.map_err(|e| problems.config(e, &flags, "--bars")).ok())
             }
@@ -90,12 +93,13 @@ impl Pipeline {
             None => Some(None),
             Some(t) => throttle(t, problems).map(Some),
         };
-        let (Some(_), Some(bars), Some(dedupe), Some(throttle), Some(quotes)) = (late, bars, dedupe, throttle, quotes)
+        let (Some(_), Some(bars), Some(dedupe), Some(throttle), Some(quotes), Some(coarser)) =
+            (late, bars, dedupe, throttle, quotes, coarser)
         else {
             return None;
         };
         let to_out = a.out.is_some() || !to_store;
-        Some(Pipeline { trades: kinds.trades, quotes, bars, dedupe, throttle, late_side, to_out })
+        Some(Pipeline { trades: kinds.trades, quotes, bars, coarser, dedupe, throttle, late_side, to_out })
     }
 
     /// The `ts_event`s the bars can represent (others are malformed input).
@@ -147,7 +151,80 @@ impl Pipeline {
         if self.late_side {
             g.sink_egress(LATE, Kind::Trade).connect_ports(BARS, 1, LATE, 0);
         }
+        self.coarser_graph(g);
     }
+
+    /// bars → bars_1m → bars_1h …, each level fed the one before's chain output, each into its
+    /// own egress (`out_1m` …).
+    fn coarser_graph(&self, g: &mut DagBuilder) {
+        let BarKind::Time(fine) = self.bars else { return };
+        let (mut from, mut port) = (BARS.to_string(), fine.chain_port());
+        for (text, cfg) in &self.coarser {
+            let (node, egress) = coarser_names(text);
+            g.resample(&node, *cfg).sink_egress(&egress, Kind::Bar).connect(&node, &egress);
+            if let Some(p) = port {
+                g.connect_ports(&from, p, &node, 0);
+            }
+            (from, port) = (node, cfg.chain_port());
+        }
+    }
+}
+
+/// The resampling node and the egress of the coarser width written `text`.
+pub(crate) fn coarser_names(text: &str) -> (String, String) {
+    (format!("{BARS}_{text}"), format!("{OUT}_{text}"))
+}
+
+/// The coarser widths of `--bars A,B,C` (B and C), each resampled from the one before: every
+/// width a multiple of the one before, time bars only, trades only, one output per width.
+fn coarser(
+    a: &ReplayArgs,
+    late: Option<LatePolicy>,
+    kinds: Kinds,
+    to_store: bool,
+    problems: &mut PlanError,
+) -> Option<Vec<(String, ResampleConfig)>> {
+    if a.bars.len() < 2 {
+        return Some(Vec::new());
+    }
+    let limits = [
+        (a.tick_bars.is_some() || a.volume_bars.is_some(), "--tick-bars and --volume-bars take no bar widths"),
+        (a.empty_bars == EmptyArg::Flat, "--empty-bars flat is for one width only, for now"),
+        (a.late_out.is_some(), "--late-out is for one width only, for now"),
+        (to_store, "--sink-postgres stores one width (its table is keyed by instrument and window start)"),
+        (kinds.quotes, "quote bars are built at one width only, for now"),
+        (
+            !a.out.as_ref().is_some_and(|o| o.to_string_lossy().contains("{bars}")),
+            "--out needs a {bars} placeholder (--out 'bars_{bars}.csv' writes bars_1s.csv, bars_1m.csv …)",
+        ),
+    ];
+    let mut ok = true;
+    for (_, why) in limits.iter().filter(|(bad, _)| *bad) {
+        problems.push(format!("--bars {}: {why}", texts(a)));
+        ok = false;
+    }
+    let late = late?;
+    let last = a.bars.len() - 1;
+    let mut out = Vec::new();
+    for i in 1..a.bars.len() {
+        let (from, to) = (&a.bars[i - 1], &a.bars[i]);
+        let cfg = ResampleConfig::builder(from.width, to.width).offset(a.bar_offset).late(late).chain(i < last).build();
+        match cfg {
+            Ok(c) => out.push((to.text.clone(), c)),
+            Err(e) => {
+                ok = false;
+                for v in e.violations {
+                    problems.push(format!("--bars {}: {} after {}: {v}", texts(a), to.text, from.text));
+                }
+            }
+        }
+    }
+    ok.then_some(out)
+}
+
+/// `--bars` as given.
+fn texts(a: &ReplayArgs) -> String {
+    a.bars.iter().map(|b| b.text.as_str()).collect::<Vec<_>>().join(",")
 }
 
 /// What quote input cannot be combined with (yet): the trade-only options when the input holds
@@ -187,7 +264,8 @@ fn bar_kind(a: &ReplayArgs, late: Option<LatePolicy>, problems: &mut PlanError) 
         return BarSize::volume(v).map(BarKind::Count).map_err(|e| problems.config(e, &[], "--volume-bars")).ok();
     }
     let empty = if a.empty_bars == EmptyArg::Flat { EmptyBars::Flat } else { EmptyBars::Skip };
-    let time = TimeBarsConfig::builder(a.bars).late(late.unwrap_or_default()).empty_bars(empty).offset(a.bar_offset);
+    let time = TimeBarsConfig::builder(a.bars[0].width).late(late.unwrap_or_default()).empty_bars(empty);
+    let time = time.offset(a.bar_offset).chain(a.bars.len() > 1);
     let flags = [("window width", "--bars"), ("window offset", "--bar-offset")];
     time.build().map(BarKind::Time).map_err(|e| problems.config(e, &flags, "--empty-bars flat")).ok()
 }

@@ -72,15 +72,16 @@ pub(crate) fn execute(plan: &Plan) -> anyhow::Result<Outcome> {
     }
     let engine = engine.join()?;
     let store = store.map(StoreCoordinator::finish);
-    let (bars, late, quote_bars) = writers.join();
+    let joined = writers.join();
     progress.finish();
     let report = Report {
         files: plan.inputs.clone(),
         shards: plan.engine.config.shards(),
         speed: plan.speed,
-        bars,
-        late,
-        quote_bars,
+        bars: joined.bars,
+        late: joined.late,
+        quote_bars: joined.quote_bars,
+        coarser: joined.coarser,
         quotes: quote_fed,
         elapsed: started.elapsed(),
         signal: signals.received(),

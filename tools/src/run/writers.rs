@@ -10,7 +10,7 @@ use crate::output::{
     bar_line, quote_bar_line, trade_line, LineSink, OutFormat, ParquetBars, Target, Written, BARS_HEADER,
     QUOTE_BARS_HEADER, TRADES_HEADER,
 };
-use crate::plan::{Destination, OutputPlan, LATE, OUT, QUOTE_OUT};
+use crate::plan::{coarser_names, Destination, OutputPlan, LATE, OUT, QUOTE_OUT};
 use core_affinity::CoreId;
 use std::fs::File;
 use std::path::Path;
@@ -23,6 +23,8 @@ use ticklane::{Bar, Egress, Engine, QuoteBar, Record, Stamped, Trade};
 pub(super) struct Files {
     bars: Option<(Target, OutFormat)>,
     quote_bars: Option<(Target, OutFormat)>,
+    /// The coarser widths' bars (in the format of `bars`).
+    coarser: Vec<(String, Target)>,
     late: Option<Target>,
     pub(super) summary: Option<File>,
 }
@@ -38,9 +40,23 @@ impl Files {
             })
         };
         let (bars, quote_bars) = (target(&o.bars)?, target(&o.quote_bars)?);
+        let format = o.bars.as_ref().map_or(OutFormat::Csv, |b| b.1);
+        let mut coarser = Vec::new();
+        for (text, d) in &o.coarser {
+            if let Some((t, _)) = target(&Some((clone(d), format)))? {
+                coarser.push((text.clone(), t));
+            }
+        }
         let late = o.late.as_deref().map(|p| file(p, "--late-out", inputs)).transpose()?;
         let summary = o.summary.as_deref().map(|p| create(p, "--summary", inputs)).transpose()?;
-        Ok(Files { bars, quote_bars, late, summary })
+        Ok(Files { bars, quote_bars, coarser, late, summary })
+    }
+}
+
+fn clone(d: &Destination) -> Destination {
+    match d {
+        Destination::Stdout => Destination::Stdout,
+        Destination::File(p) => Destination::File(p.clone()),
     }
 }
 
@@ -61,6 +77,7 @@ pub(super) struct Writers {
     bars: Option<JoinHandle<Written>>,
     late: Option<JoinHandle<Written>>,
     quote_bars: Option<JoinHandle<Written>>,
+    coarser: Vec<(String, JoinHandle<Written>)>,
 }
 
 impl Writers {
@@ -74,23 +91,17 @@ impl Writers {
         eager: bool,
         tally: &Tally,
     ) -> anyhow::Result<Writers> {
+        let format = files.bars.as_ref().map_or(OutFormat::Csv, |b| b.1);
         let bars = match files.bars.take() {
-            Some((Target::File { file, name }, OutFormat::Parquet)) => {
-                let egress = engine.egress::<Bar>(OUT)?;
-                let sink = ParquetBars::create(file, name.clone(), tally.bars.clone())
-                    .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
-                Some(spawn_parquet(egress, sink, core)?)
-            }
-            Some((target, format)) => {
-                let egress = engine.egress::<Bar>(OUT)?;
-                let header = (format == OutFormat::Csv).then_some(BARS_HEADER);
-                let sink = LineSink::new(target, header, tally.bars.clone());
-                Some(spawn_writer("ticklane-bars", egress, sink, eager, core, move |name, b, line| {
-                    bar_line(format, name, b, line)
-                })?)
-            }
+            Some((target, format)) => Some(bar_writer(engine, OUT, target, format, tally.bars.clone(), eager, core)?),
             None => None,
         };
+        let mut coarser = Vec::new();
+        for (text, target) in std::mem::take(&mut files.coarser) {
+            let egress = coarser_names(&text).1;
+            let w = bar_writer(engine, &egress, target, format, Arc::new(AtomicU64::new(0)), eager, None)?;
+            coarser.push((text, w));
+        }
         let late = match files.late.take() {
             Some(target) => {
                 let egress = engine.egress::<Trade>(LATE)?;
@@ -110,17 +121,55 @@ impl Writers {
             }
             None => None,
         };
-        Ok(Writers { bars, late, quote_bars })
+        Ok(Writers { bars, late, quote_bars, coarser })
     }
 
-    /// Waits for every writer: what the bar output, the late output and the quote-bar output
-    /// hold (`None` for a writer not started).
-    pub(super) fn join(self) -> (Option<Written>, Option<Written>, Option<Written>) {
+    /// Waits for every writer: what each output holds (`None` for a writer not started).
+    pub(super) fn join(self) -> Joined {
         let join = |h: JoinHandle<Written>| {
             h.join()
                 .unwrap_or_else(|_| Written { error: Some("the writer thread panicked".into()), ..Written::default() })
         };
-        (self.bars.map(join), self.late.map(join), self.quote_bars.map(join))
+        Joined {
+            bars: self.bars.map(join),
+            late: self.late.map(join),
+            quote_bars: self.quote_bars.map(join),
+            coarser: self.coarser.into_iter().map(|(t, h)| (t, join(h))).collect(),
+        }
+    }
+}
+
+/// What each output holds at the end.
+pub(super) struct Joined {
+    pub(super) bars: Option<Written>,
+    pub(super) late: Option<Written>,
+    pub(super) quote_bars: Option<Written>,
+    pub(super) coarser: Vec<(String, Written)>,
+}
+
+/// A writer of the bars of egress `name` into `target` (Parquet or lines).
+fn bar_writer(
+    engine: &mut Engine,
+    name: &str,
+    target: Target,
+    format: OutFormat,
+    lines: Arc<AtomicU64>,
+    eager: bool,
+    core: Option<CoreId>,
+) -> anyhow::Result<JoinHandle<Written>> {
+    let egress = engine.egress::<Bar>(name)?;
+    match (target, format) {
+        (Target::File { file, name }, OutFormat::Parquet) => {
+            let sink = ParquetBars::create(file, name.clone(), lines).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+            Ok(spawn_parquet(egress, sink, core)?)
+        }
+        (target, format) => {
+            let header = (format == OutFormat::Csv).then_some(BARS_HEADER);
+            let sink = LineSink::new(target, header, lines);
+            Ok(spawn_writer("ticklane-bars", egress, sink, eager, core, move |name, b, line| {
+                bar_line(format, name, b, line)
+            })?)
+        }
     }
 }
 
