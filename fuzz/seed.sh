@@ -11,8 +11,9 @@ head -c 3000 ../data/tardis_binance-futures_BTCUSDT_trades_2020-02-22.csv > corp
 cp corpus/read_csv/tardis corpus/read_tardis/tardis
 head -c 3000 ../data/tardis_binance-futures_BTCUSDT_quotes_2020-02-22.csv > corpus/read_quotes/tardis
 printf 'ts_event,instrument,bid_px,bid_sz,ask_px,ask_sz,ts_recv\n1,X,1.5,2,1.6,1,\n2,X,,,1.7,3,5\n' > corpus/read_quotes/ticklane
-zcat ../data/binance_spot_btcusdt_20240808.stream.gz | head -c 4000 > corpus/read_binance/spot
 tmp=$(mktemp -d)
+gzip -dc ../data/binance_spot_btcusdt_20240808.stream.gz > "$tmp/spot.stream"
+head -c 4000 "$tmp/spot.stream" > corpus/read_binance/spot
 "$bin" gen --rows 30 --instruments 3 --dup-fraction 0.1 --disorder 1s --out "$tmp/g.csv" >/dev/null
 "$bin" gen --rows 30 --instruments 3 --names venue --out "$tmp/v.csv" >/dev/null
 "$bin" gen --rows 20 --instruments 3 --format dbn --out "$tmp/g.dbn" >/dev/null
