@@ -32,11 +32,11 @@ mod zstd_frames;
 
 pub use binance::{BinanceSource, StreamKind, DEFAULT_VENUE};
 pub use chunk::Chunk;
-pub use csv::{CsvSource, MAX_LINE};
+use csv::CsvSource;
+pub use csv::MAX_LINE;
 pub use dbn::{DbnSource, MAX_METADATA};
 pub use excerpt::{excerpt, EXCERPT_BYTES};
 pub use merge::Merge;
-pub use quotes::QuoteCsvSource;
 pub use stream::StopFlag;
 pub use time::parse_rfc3339;
 
@@ -196,7 +196,7 @@ pub fn open_quotes(path: &Path, opt: &ReadOptions) -> Result<Box<dyn Source<Quot
         Format::Auto if is_stream_capture(&stream.head) => {
             Ok(Box::new(BinanceSource::<Quote>::open(path, stream, opt)))
         }
-        Format::Auto | Format::Csv | Format::Tardis => Ok(Box::new(QuoteCsvSource::open(path, stream, opt)?)),
+        Format::Auto | Format::Csv | Format::Tardis => Ok(Box::new(quotes::open(path, stream, opt)?)),
         Format::Dbn => Err(InputError {
             at: format!("{}: byte 0", path.display()),
             reason: "unsupported",

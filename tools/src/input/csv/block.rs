@@ -1,17 +1,29 @@
-//! A block of whole lines parsed in one go (on a parse thread or the reader's own): trades,
+//! A block of whole lines parsed in one go (on a parse thread or the reader's own): records,
 //! the malformed lines between them, and the instrument names first seen.
 
 use super::super::excerpt::excerpt;
 use super::header::trim_line_break;
-use super::parser::{Bad, LineParser};
+use super::parser::Bad;
 use super::MAX_LINE;
+use crate::input::Event;
 use std::sync::Arc;
-use ticklane::Trade;
+
+/// One CSV dialect's line parser (trades: `LineParser`; quotes: `QuoteParser`): a parse
+/// thread owns a clone.
+pub(in crate::input) trait RecordParser: Clone + Send + 'static {
+    /// What a line becomes.
+    type Rec: Event;
+    /// `line` (without its line break) as a record whose instrument is this parser's symbol
+    /// index; `quoted` if it holds a `"`.
+    fn parse(&mut self, line: &[u8], quoted: bool) -> Result<Self::Rec, Bad>;
+    /// The names this parser interned, by index.
+    fn names(&self) -> &[Arc<str>];
+}
 
 /// A malformed line of a block.
 #[derive(Debug)]
 pub(super) struct LineError {
-    /// Index of the trade it came before.
+    /// Index of the record it came before.
     pub(super) before: usize,
     /// Its line number within the block, from 1.
     pub(super) line: u64,
@@ -19,10 +31,9 @@ pub(super) struct LineError {
 }
 
 /// What parsing a block gave.
-#[derive(Default)]
-pub(super) struct ParsedBlock {
-    /// Trades; `instrument` is the parser's symbol index.
-    pub(super) trades: Vec<Trade>,
+pub(super) struct ParsedBlock<R> {
+    /// Records; `instrument` is the parser's symbol index.
+    pub(super) records: Vec<R>,
     pub(super) errors: Vec<LineError>,
     /// Lines in the block (blank ones included).
     pub(super) lines: u64,
@@ -32,13 +43,19 @@ pub(super) struct ParsedBlock {
     pub(super) names_from: u32,
 }
 
+impl<R> Default for ParsedBlock<R> {
+    fn default() -> Self {
+        ParsedBlock { records: Vec::new(), errors: Vec::new(), lines: 0, names: Vec::new(), names_from: 0 }
+    }
+}
+
 /// Parses `block` (whole lines; the last may lack its `\n`, and when `cut`, it is the start
 /// of a line longer than [`MAX_LINE`]) into `out` (cleared first).
-pub(super) fn parse_block(parser: &mut LineParser, block: &[u8], cut: bool, out: &mut ParsedBlock) {
-    out.trades.clear();
+pub(super) fn parse_block<P: RecordParser>(parser: &mut P, block: &[u8], cut: bool, out: &mut ParsedBlock<P::Rec>) {
+    out.records.clear();
     out.errors.clear();
     out.names.clear();
-    out.names_from = parser.symbols.names.len() as u32;
+    out.names_from = parser.names().len() as u32;
     // A quote is rare: if the block has none, no line needs looking at for one.
     let quotes = memchr::memchr(b'"', block).is_some();
     let (mut rest, mut n) = (block, 0u64);
@@ -52,7 +69,7 @@ pub(super) fn parse_block(parser: &mut LineParser, block: &[u8], cut: bool, out:
         if line.len() >= MAX_LINE || (cut && !whole) {
             let detail = format!("a line longer than {MAX_LINE} bytes (a binary file?): {}", excerpt(line));
             let bad = Bad { reason: "line_too_long", detail };
-            out.errors.push(LineError { before: out.trades.len(), line: n, bad });
+            out.errors.push(LineError { before: out.records.len(), line: n, bad });
             continue;
         }
         if line.iter().all(u8::is_ascii_whitespace) {
@@ -60,10 +77,10 @@ pub(super) fn parse_block(parser: &mut LineParser, block: &[u8], cut: bool, out:
         }
         let quoted = quotes && memchr::memchr(b'"', line).is_some();
         match parser.parse(trim_line_break(line), quoted) {
-            Ok(t) => out.trades.push(t),
-            Err(bad) => out.errors.push(LineError { before: out.trades.len(), line: n, bad }),
+            Ok(t) => out.records.push(t),
+            Err(bad) => out.errors.push(LineError { before: out.records.len(), line: n, bad }),
         }
     }
     out.lines = n;
-    out.names.extend_from_slice(&parser.symbols.names[out.names_from as usize..]);
+    out.names.extend_from_slice(&parser.names()[out.names_from as usize..]);
 }

@@ -19,9 +19,11 @@ pub(super) use lines::{Line, Lines};
 use super::chunk::{Chunk, Cursor};
 use super::excerpt::excerpt;
 use super::stream::{Bytes, Stream};
-use super::{InputError, ReadOptions, Rec, Source};
+use super::{Event, InputError, ReadOptions, Rec, Source};
 
+pub(super) use block::RecordParser;
 use names::Names;
+pub(super) use parser::Bad;
 use parser::LineParser;
 use pool::{Job, Pool};
 use std::io::{self, BufReader};
@@ -29,6 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use ticklane::InstrumentId;
+use ticklane::Record;
 
 /// Where each field of a trade is, by column index.
 #[derive(Clone)]
@@ -96,9 +99,9 @@ pub(super) fn first_line(path: &Path, stream: Stream) -> Result<(Lines<BufReader
 /// small files span many blocks.)
 const BLOCK: usize = if cfg!(test) { 64 } else { 1 << 18 };
 
-/// ticklane CSV or Tardis CSV, read in blocks of whole lines parsed on
-/// [`ReadOptions::threads`] threads (in input order, whatever the thread count).
-pub struct CsvSource {
+/// A CSV input read in blocks of whole lines parsed by `P` (ticklane or Tardis trades, or
+/// quotes) on [`ReadOptions::threads`] threads (in input order, whatever the thread count).
+pub(in crate::input) struct CsvSource<P: RecordParser = LineParser> {
     path: PathBuf,
     lines: Lines<BufReader<Bytes>>,
     /// Raw bytes read, for progress through a compressed file (else the lines consumed are).
@@ -107,14 +110,14 @@ pub struct CsvSource {
     delivered: u64,
     /// Lines handed out so far, the header included.
     line_no: u64,
-    pool: Pool,
+    pool: Pool<P>,
     names: Names,
     /// No more blocks to read.
     ended: bool,
     /// A read error, reported after every line before it.
     io_error: Option<io::Error>,
     /// For the record-at-a-time [`Source::next`].
-    cursor: Cursor,
+    cursor: Cursor<P::Rec>,
 }
 
 impl CsvSource {
@@ -136,7 +139,21 @@ impl CsvSource {
         let missing = |what: &str| fatal("header", header::not_a_trades_header(&head, &header, what));
         let cols = if tardis { super::tardis::columns(&header, missing)? } else { columns(&header, missing)? };
         let parser = LineParser::new(cols, header.len(), tardis, opt.ts_range);
-        Ok(CsvSource {
+        Ok(CsvSource::with_parser(path, lines, compression, position, parser, opt))
+    }
+}
+
+impl<P: RecordParser> CsvSource<P> {
+    /// The lines after the header, parsed by `parser`.
+    pub(super) fn with_parser(
+        path: &Path,
+        lines: Lines<BufReader<Bytes>>,
+        compression: super::stream::Compression,
+        position: Arc<AtomicU64>,
+        parser: P,
+        opt: &ReadOptions,
+    ) -> CsvSource<P> {
+        CsvSource {
             path: path.to_path_buf(),
             delivered: lines.consumed,
             lines,
@@ -147,7 +164,7 @@ impl CsvSource {
             ended: false,
             io_error: None,
             cursor: Cursor::default(),
-        })
+        }
     }
 
     /// Keeps the parsers busy: reads blocks while they have room.
@@ -172,12 +189,12 @@ impl CsvSource {
     }
 
     /// Moves a parsed block into `chunk`: symbol indexes made the source's, errors located.
-    fn deliver(&mut self, mut job: Job, chunk: &mut Chunk) {
+    fn deliver(&mut self, mut job: Job<P::Rec>, chunk: &mut Chunk<P::Rec>) {
         let map = self.names.learn(job.parser, &job.out.names, job.out.names_from);
-        for t in &mut job.out.trades {
-            t.instrument = InstrumentId(map[t.instrument.0 as usize]);
+        for t in &mut job.out.records {
+            t.set_instrument(InstrumentId(map[t.instrument().0 as usize]));
         }
-        std::mem::swap(&mut chunk.records, &mut job.out.trades);
+        std::mem::swap(&mut chunk.records, &mut job.out.records);
         for e in job.out.errors.drain(..) {
             let at = format!("{}:{}", self.path.display(), self.line_no + e.line);
             let err = InputError { at, reason: e.bad.reason, detail: e.bad.detail, recoverable: true };
@@ -195,8 +212,8 @@ impl CsvSource {
     }
 }
 
-impl Source for CsvSource {
-    fn next_chunk(&mut self, chunk: &mut Chunk) -> bool {
+impl<P: RecordParser> Source<P::Rec> for CsvSource<P> {
+    fn next_chunk(&mut self, chunk: &mut Chunk<P::Rec>) -> bool {
         chunk.clear();
         self.read_ahead();
         match self.pool.next_done() {
@@ -224,7 +241,7 @@ impl Source for CsvSource {
         }
     }
 
-    fn next(&mut self) -> Option<Result<Rec, InputError>> {
+    fn next(&mut self) -> Option<Result<Rec<P::Rec>, InputError>> {
         loop {
             if let Some(item) = self.cursor.next() {
                 return Some(item);

@@ -11,19 +11,32 @@ use ticklane::{Fixed, InstrumentId, Side, Timestamp, Trade, TradeId, NO_TS};
 
 /// What is wrong with a line (the caller adds where it is).
 #[derive(Debug)]
-pub(super) struct Bad {
-    pub(super) reason: &'static str,
-    pub(super) detail: String,
+pub(in crate::input) struct Bad {
+    pub(in crate::input) reason: &'static str,
+    pub(in crate::input) detail: String,
 }
 
 fn bad(reason: &'static str, detail: String) -> Bad {
     Bad { reason, detail }
 }
 
+impl super::block::RecordParser for LineParser {
+    type Rec = Trade;
+
+    #[inline]
+    fn parse(&mut self, line: &[u8], quoted: bool) -> Result<Trade, Bad> {
+        LineParser::parse(self, line, quoted)
+    }
+
+    fn names(&self) -> &[std::sync::Arc<str>] {
+        &self.symbols.names
+    }
+}
+
 /// Parses lines of one CSV dialect and interns their instrument names (per parser: each
 /// parse thread has its own).
 #[derive(Clone)]
-pub(super) struct LineParser {
+pub(in crate::input) struct LineParser {
     tardis: bool,
     cols: Columns,
     fast: Fast,

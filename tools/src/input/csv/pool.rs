@@ -2,15 +2,13 @@
 //! parsing runs on every core while the records keep their input order. With no threads,
 //! the reader parses each block itself.
 
-use super::block::{parse_block, ParsedBlock};
-use super::parser::LineParser;
+use super::block::{parse_block, ParsedBlock, RecordParser};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use std::collections::VecDeque;
 use std::thread::JoinHandle;
 
 /// One block on its way: the lines, and once parsed, what they gave.
-#[derive(Default)]
-pub(super) struct Job {
+pub(super) struct Job<R> {
     pub(super) block: Vec<u8>,
     /// The block's last line is the start of an overlong one.
     pub(super) cut: bool,
@@ -18,27 +16,33 @@ pub(super) struct Job {
     pub(super) position: u64,
     /// Which parser read it (its symbol indexes are that parser's).
     pub(super) parser: usize,
-    pub(super) out: ParsedBlock,
+    pub(super) out: ParsedBlock<R>,
+}
+
+impl<R> Default for Job<R> {
+    fn default() -> Self {
+        Job { block: Vec::new(), cut: false, position: 0, parser: 0, out: ParsedBlock::default() }
+    }
 }
 
 /// Blocks each parse thread may hold (queued or being parsed).
 const DEPTH: usize = 2;
 
-struct Worker {
-    to: Sender<Job>,
-    from: Receiver<Job>,
+struct Worker<R> {
+    to: Sender<Job<R>>,
+    from: Receiver<Job<R>>,
     handle: Option<JoinHandle<()>>,
 }
 
 /// The parse threads, or the reader's own parser.
-pub(super) struct Pool {
-    workers: Vec<Worker>,
+pub(super) struct Pool<P: RecordParser> {
+    workers: Vec<Worker<P::Rec>>,
     /// Without threads: the parser, and the block it parsed.
-    inline: Option<(LineParser, VecDeque<Job>)>,
+    inline: Option<(P, VecDeque<Job<P::Rec>>)>,
     next_in: usize,
     next_out: usize,
     in_flight: usize,
-    spare: Vec<Job>,
+    spare: Vec<Job<P::Rec>>,
     /// A parse thread is gone (it panicked): no more blocks come back.
     broken: bool,
 }
@@ -48,9 +52,9 @@ pub(super) struct Pool {
 #[derive(Debug)]
 pub(super) struct ParseThreadDied;
 
-impl Pool {
+impl<P: RecordParser> Pool<P> {
     /// `threads` parse threads each with a copy of `parser` (none: parse on the caller's).
-    pub(super) fn new(parser: LineParser, threads: usize) -> Pool {
+    pub(super) fn new(parser: P, threads: usize) -> Pool<P> {
         let mut pool = Pool {
             workers: Vec::new(),
             inline: None,
@@ -65,8 +69,8 @@ impl Pool {
             return pool;
         }
         for i in 0..threads {
-            let (to, jobs) = bounded::<Job>(DEPTH);
-            let (done, from) = bounded::<Job>(DEPTH);
+            let (to, jobs) = bounded::<Job<P::Rec>>(DEPTH);
+            let (done, from) = bounded::<Job<P::Rec>>(DEPTH);
             let mut p = parser.clone();
             let spawned = std::thread::Builder::new().name(format!("ticklane-parse-{i}")).spawn(move || {
                 for mut job in jobs {
@@ -97,17 +101,17 @@ impl Pool {
     }
 
     /// An empty job to read a block into.
-    pub(super) fn spare(&mut self) -> Job {
+    pub(super) fn spare(&mut self) -> Job<P::Rec> {
         self.spare.pop().unwrap_or_default()
     }
 
     /// Gives a job back for reuse.
-    pub(super) fn recycle(&mut self, job: Job) {
+    pub(super) fn recycle(&mut self, job: Job<P::Rec>) {
         self.spare.push(job);
     }
 
     /// Hands a block in to be parsed.
-    pub(super) fn submit(&mut self, mut job: Job) {
+    pub(super) fn submit(&mut self, mut job: Job<P::Rec>) {
         self.in_flight += 1;
         if let Some((parser, done)) = &mut self.inline {
             parse_block(parser, &job.block, job.cut, &mut job.out);
@@ -123,7 +127,7 @@ impl Pool {
     }
 
     /// The next parsed block in input order; `Ok(None)` when none is in flight.
-    pub(super) fn next_done(&mut self) -> Result<Option<Job>, ParseThreadDied> {
+    pub(super) fn next_done(&mut self) -> Result<Option<Job<P::Rec>>, ParseThreadDied> {
         if self.broken {
             return Err(ParseThreadDied);
         }
@@ -145,7 +149,7 @@ impl Pool {
     }
 }
 
-impl Drop for Pool {
+impl<P: RecordParser> Drop for Pool<P> {
     fn drop(&mut self) {
         for w in &mut self.workers {
             // Closing the job channel ends the thread once it has handed back what it holds
