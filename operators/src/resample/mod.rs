@@ -247,6 +247,31 @@ impl Resample {
         self.counters
     }
 
+    /// Processes the finer level's chain output: coarse bars into `bars`, late trades of a
+    /// side-output policy into `side`. With a chain output of its own, the trades passed on
+    /// are kept for [`Resample::chain_into`], placed relative to the bars pushed from now.
+    pub fn process(
+        &mut self,
+        input: &[Stamped<Bar>],
+        bars: &mut Vec<Stamped<Bar>>,
+        side: Option<&mut Vec<Stamped<Trade>>>,
+    ) {
+        self.passed.clear();
+        let base = bars.len();
+        self.on_bars(input, &mut Out { bars, side, base });
+    }
+
+    /// Advances the watermark (fires due coarse windows).
+    pub fn watermark(&mut self, wm: Timestamp, bars: &mut Vec<Stamped<Bar>>) {
+        self.advance(wm, bars);
+    }
+
+    /// This level's chain output of what was just emitted: `fresh` (the bars since
+    /// [`Resample::process`] began) with the passed-on trades interleaved where they came.
+    pub fn chain_into(&mut self, fresh: &[Stamped<Bar>], chain: &mut Vec<Stamped<Bar>>) {
+        interleave(fresh, &mut self.passed, chain);
+    }
+
     fn horizon(&self) -> i64 {
         self.cfg.late.horizon()
     }

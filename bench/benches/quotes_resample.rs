@@ -1,0 +1,242 @@
+//! Quote bars and resampling, ns/event, beside hand-written single-threaded loops doing the
+//! same jobs, in the same run (issue 13's speed item):
+//! - `quote_bars`: 1 s quote bars of 1M in-order quotes over 1,000 instruments, 10 µs apart
+//!   (every 7th quote one-sided). The hand loop is the strongest in-order program: one open
+//!   window per instrument, the time-weighted spread accumulated as each quote arrives (no
+//!   quote kept); ticklane's operator keeps each window's quotes, because it must accept any
+//!   order before the window fires.
+//! - `resample_1s_1m`: 1 s and 1 m bars of 1M trades: ticklane's time bars with a chain output
+//!   and a resampler; the hand loop updates a 1 s and a 1 m accumulator per trade.
+//!
+//! Batches of 256 with one call per batch per operator, as on a shard. Setup (outside the
+//! timed loop) checks both sides produce the same bars.
+#![allow(missing_docs)] // criterion_group! generates undocumented items
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use std::time::Duration;
+use ticklane::operators::{QuoteBars, QuoteBarsConfig, Resample, ResampleConfig, TimeBars, TimeBarsConfig};
+use ticklane::{Bar, Fixed, InstrumentId, Quote, QuoteBar, Stamped, Trade, WM_END};
+use ticklane_bench::{hand, stamped_with_duplicates};
+
+const N: usize = 1_000_000;
+const BATCH: usize = 256;
+const SECOND: i64 = 1_000_000_000;
+
+/// In-order quotes stamped with the watermark before each.
+fn quotes() -> Vec<Stamped<Quote>> {
+    let mut wm = i64::MIN;
+    stamped_with_duplicates(N, 1_000, 10_000)
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let t = t.rec;
+            let mut q =
+                Quote { ts_event: t.ts_event, ts_recv: ticklane::NO_TS, instrument: t.instrument, ..Quote::default() };
+            q = q.with_bid(t.price, t.size);
+            if i % 7 != 0 {
+                q = q.with_ask(Fixed::from_raw(t.price.raw() + 10_000_000 * (i % 3) as i64), t.size);
+            }
+            let s = Stamped { wm, rec: q };
+            wm = wm.max(q.ts_event);
+            s
+        })
+        .collect()
+}
+
+fn engine_quote_bars(input: &[Stamped<Quote>]) -> Vec<QuoteBar> {
+    let mut op = QuoteBars::new(QuoteBarsConfig::builder(Duration::from_secs(1)).build().expect("config"));
+    let mut out = Vec::with_capacity(16_384);
+    for chunk in input.chunks(BATCH) {
+        op.process(chunk, &mut out, None);
+    }
+    op.watermark(WM_END, &mut out);
+    out.into_iter().map(|b| b.rec).collect()
+}
+
+/// One instrument's open quote window in the hand loop.
+#[derive(Clone, Copy)]
+struct Open {
+    start: i64,
+    bid: [Option<i64>; 4],
+    ask: [Option<i64>; 4],
+    spread: (Option<i64>, Option<i64>),
+    num: i128,
+    den: i128,
+    /// The previous quote: its time and spread (two-sided only).
+    last: (i64, Option<i64>),
+    count: u64,
+    crossed: u64,
+}
+
+fn side(s: &mut [Option<i64>; 4], px: i64) {
+    s[0].get_or_insert(px);
+    s[1] = Some(s[1].map_or(px, |h| h.max(px)));
+    s[2] = Some(s[2].map_or(px, |l| l.min(px)));
+    s[3] = Some(px);
+}
+
+fn close(inst: usize, o: &Open, out: &mut Vec<QuoteBar>) {
+    let end = o.start + SECOND;
+    let (mut num, mut den) = (o.num, o.den);
+    if let Some(s) = o.last.1 {
+        num += i128::from(s) * i128::from(end - o.last.0);
+        den += i128::from(end - o.last.0);
+    }
+    let f = |v: Option<i64>| v.map(Fixed::from_raw);
+    let twa = (den > 0).then(|| {
+        let (q, r) = (num / den, num % den);
+        Fixed::from_raw((q + if 2 * r.abs() >= den { num.signum() } else { 0 }) as i64)
+    });
+    out.push(QuoteBar {
+        instrument: InstrumentId(inst as u32),
+        window_start: o.start,
+        window_end: end,
+        bid_open: f(o.bid[0]),
+        bid_high: f(o.bid[1]),
+        bid_low: f(o.bid[2]),
+        bid_close: f(o.bid[3]),
+        ask_open: f(o.ask[0]),
+        ask_high: f(o.ask[1]),
+        ask_low: f(o.ask[2]),
+        ask_close: f(o.ask[3]),
+        spread_min: f(o.spread.0),
+        spread_max: f(o.spread.1),
+        spread_twa: twa,
+        quote_count: o.count,
+        crossed_count: o.crossed,
+        revision: 0,
+    });
+}
+
+fn hand_quote_bars(input: &[Stamped<Quote>]) -> Vec<QuoteBar> {
+    let mut open: Vec<Option<Open>> = vec![None; 1_000];
+    let mut out = Vec::with_capacity(16_384);
+    for q in input {
+        let q = &q.rec;
+        let i = q.instrument.0 as usize;
+        let start = q.ts_event.div_euclid(SECOND) * SECOND;
+        if let Some(o) = open[i].filter(|o| o.start != start) {
+            close(i, &o, &mut out);
+            open[i] = None;
+        }
+        let o = open[i].get_or_insert(Open {
+            start,
+            bid: [None; 4],
+            ask: [None; 4],
+            spread: (None, None),
+            num: 0,
+            den: 0,
+            last: (q.ts_event, None),
+            count: 0,
+            crossed: 0,
+        });
+        if let Some(s) = o.last.1 {
+            o.num += i128::from(s) * i128::from(q.ts_event - o.last.0);
+            o.den += i128::from(q.ts_event - o.last.0);
+        }
+        o.count += 1;
+        let (b, a) = (q.bid().map(|b| b.0.raw()), q.ask().map(|a| a.0.raw()));
+        if let Some(b) = b {
+            side(&mut o.bid, b);
+        }
+        if let Some(a) = a {
+            side(&mut o.ask, a);
+        }
+        let spread = b.zip(a).map(|(b, a)| a - b);
+        if let Some(s) = spread {
+            o.spread = (Some(o.spread.0.map_or(s, |m| m.min(s))), Some(o.spread.1.map_or(s, |m| m.max(s))));
+            o.crossed += u64::from(s <= 0);
+        }
+        o.last = (q.ts_event, spread);
+    }
+    for (i, o) in open.iter().enumerate() {
+        if let Some(o) = o {
+            close(i, o, &mut out);
+        }
+    }
+    out
+}
+
+fn engine_resample(input: &[Stamped<Trade>]) -> (usize, Vec<Bar>) {
+    let (s, m) = (Duration::from_secs(1), Duration::from_secs(60));
+    let mut fine = TimeBars::new(TimeBarsConfig::builder(s).chain(true).build().expect("1s"));
+    let mut coarse = Resample::new(ResampleConfig::builder(s, m).build().expect("1m"));
+    let (mut bars, mut chain, mut minutes) = (Vec::new(), Vec::new(), Vec::new());
+    let mut seconds = 0;
+    let mut step =
+        |bars: &mut Vec<Stamped<Bar>>, chain: &mut Vec<Stamped<Bar>>, fine: &mut TimeBars, wm: Option<i64>| {
+            let n = bars.len();
+            fine.chain_into(&bars[..n], chain);
+            if let Some(wm) = wm {
+                fine.watermark(wm, bars);
+                chain.extend_from_slice(&bars[n..]);
+                coarse.process(chain, &mut minutes, None);
+                coarse.watermark(wm, &mut minutes);
+            } else {
+                coarse.process(chain, &mut minutes, None);
+            }
+            seconds += bars.len();
+            bars.clear();
+            chain.clear();
+        };
+    for chunk in input.chunks(BATCH) {
+        fine.process(chunk, &mut bars, None);
+        step(&mut bars, &mut chain, &mut fine, None);
+    }
+    step(&mut bars, &mut chain, &mut fine, Some(WM_END));
+    (seconds, minutes.into_iter().map(|b| b.rec).collect())
+}
+
+fn hand_resample(input: &[Stamped<Trade>]) -> (usize, Vec<Bar>) {
+    let (mut s, mut m) = (hand::Bars::new(SECOND), hand::Bars::new(60 * SECOND));
+    let (mut seconds, mut minutes) = (Vec::new(), Vec::new());
+    for t in input {
+        s.add(&t.rec, &mut seconds);
+        m.add(&t.rec, &mut minutes);
+    }
+    s.flush(&mut seconds);
+    m.flush(&mut minutes);
+    (seconds.len(), minutes.into_iter().map(|b| b.rec).collect())
+}
+
+/// What both sides must agree on for a bar (the hand loop truncates the vwap).
+fn key(b: &Bar) -> (u32, i64, i64, i64, i64, i64, i128, u64) {
+    (
+        b.instrument.0,
+        b.window_start,
+        b.open.raw(),
+        b.high.raw(),
+        b.low.raw(),
+        b.close.raw(),
+        b.volume.raw(),
+        b.trade_count,
+    )
+}
+
+fn benches(c: &mut Criterion) {
+    let q = quotes();
+    let (mut e, mut h) = (engine_quote_bars(&q), hand_quote_bars(&q));
+    e.sort_by_key(|b| (b.window_start, b.instrument.0));
+    h.sort_by_key(|b| (b.window_start, b.instrument.0));
+    assert!(e == h && e.len() > 9_000, "quote bars differ ({} vs {})", e.len(), h.len());
+    let mut g = c.benchmark_group("quote_bars");
+    g.throughput(Throughput::Elements(N as u64)).sample_size(20);
+    g.bench_function("hand_written", |b| b.iter(|| hand_quote_bars(&q)));
+    g.bench_function("ticklane", |b| b.iter(|| engine_quote_bars(&q)));
+    g.finish();
+
+    let t = stamped_with_duplicates(N, 1_000, 10_000);
+    let ((es, mut em), (hs, mut hm)) = (engine_resample(&t), hand_resample(&t));
+    em.sort_by_key(|b| (b.window_start, b.instrument.0));
+    hm.sort_by_key(|b| (b.window_start, b.instrument.0));
+    let (ek, hk): (Vec<_>, Vec<_>) = (em.iter().map(key).collect(), hm.iter().map(key).collect());
+    assert!(es == hs && ek == hk, "bars differ ({es} vs {hs} seconds; {} vs {} minutes)", em.len(), hm.len());
+    let mut g = c.benchmark_group("resample_1s_1m");
+    g.throughput(Throughput::Elements(N as u64)).sample_size(20);
+    g.bench_function("hand_written", |b| b.iter(|| hand_resample(&t)));
+    g.bench_function("ticklane", |b| b.iter(|| engine_resample(&t)));
+    g.finish();
+}
+
+criterion_group!(group, benches);
+criterion_main!(group);
