@@ -67,7 +67,10 @@ pub use decimal::{format_scaled, DecimalError, Fixed, Wide, FRAC_DIGITS, SCALE};
 pub use fold_hash::{FoldHasher, FoldState};
 pub use instrument::{fnv1a128, fnv1a64, shard_of, InstrumentId, InternError, Interner};
 pub use operator::{Operator, Outputs, ShardContext, ShardSink, Transform};
-pub use record::{Bar, Batch, Kind, Quote, QuoteBar, Record, Side, Stamped, Timestamp, Trade, TradeId, NO_TS, WM_END};
+pub use record::{
+    Bar, Batch, CustomBatch, CustomKind, CustomRecord, Kind, Quote, QuoteBar, Record, Side, Stamped, Timestamp, Trade,
+    TradeId, MAX_STAMPED_SIZE, NO_TS, WM_END,
+};
 pub use runtime::config::{Config, ConfigBuilder, WaitStrategy, MAX_SHARDS};
 pub use runtime::egress::Egress;
 pub use runtime::engine::Engine;

@@ -1,12 +1,15 @@
-//! Hot records (trade, quote, bar), the [`Stamped`] envelope they travel in, and the
-//! closed set of record [`Kind`]s that DAG ports are typed with.
+//! Hot records (trade, quote, bar, quote bar), the [`Stamped`] envelope they travel in, the
+//! record [`Kind`]s that DAG ports are typed with, and [`CustomRecord`]: a service's own record
+//! types, routed through shards, rings, watermarks and egresses like the built-in ones.
 
 use crate::decimal::{Fixed, Wide};
 use crate::instrument::InstrumentId;
 use std::fmt;
 
+mod custom;
 mod quote_bar;
 
+pub use custom::{CustomBatch, CustomKind, CustomRecord, MAX_STAMPED_SIZE};
 pub use quote_bar::QuoteBar;
 
 /// Nanoseconds since the Unix epoch, UTC (design.md §1).
@@ -290,7 +293,7 @@ pub struct Stamped<T> {
 }
 
 /// The record kinds a DAG port can carry. Edges must join ports of the same kind.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug)]
 pub enum Kind {
     /// [`Trade`] records.
     Trade,
@@ -300,6 +303,28 @@ pub enum Kind {
     Bar,
     /// [`QuoteBar`] records.
     QuoteBar,
+    /// A service's own records ([`CustomRecord`]), told apart by their kind's name.
+    Custom(&'static CustomKind),
+}
+
+impl PartialEq for Kind {
+    fn eq(&self, other: &Kind) -> bool {
+        match (self, other) {
+            (Kind::Custom(a), Kind::Custom(b)) => a.name == b.name,
+            (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
+        }
+    }
+}
+
+impl Eq for Kind {}
+
+impl std::hash::Hash for Kind {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        std::mem::discriminant(self).hash(h);
+        if let Kind::Custom(k) = self {
+            k.name.hash(h);
+        }
+    }
 }
 
 impl fmt::Display for Kind {
@@ -309,6 +334,7 @@ impl fmt::Display for Kind {
             Kind::Quote => "quote",
             Kind::Bar => "bar",
             Kind::QuoteBar => "quote bar",
+            Kind::Custom(k) => k.name,
         })
     }
 }
@@ -325,6 +351,8 @@ pub enum Batch {
     Bar(Vec<Stamped<Bar>>),
     /// Quote bars.
     QuoteBar(Vec<Stamped<QuoteBar>>),
+    /// A service's own records (a `Vec<Stamped<T>>` behind one `dyn` per batch).
+    Custom(Box<dyn CustomBatch>),
 }
 
 impl Batch {
@@ -340,6 +368,7 @@ impl Batch {
             Kind::Quote => Batch::Quote(Vec::with_capacity(cap)),
             Kind::Bar => Batch::Bar(Vec::with_capacity(cap)),
             Kind::QuoteBar => Batch::QuoteBar(Vec::with_capacity(cap)),
+            Kind::Custom(k) => (k.new_batch)(cap),
         }
     }
 
@@ -350,6 +379,7 @@ impl Batch {
             Batch::Quote(_) => Kind::Quote,
             Batch::Bar(_) => Kind::Bar,
             Batch::QuoteBar(_) => Kind::QuoteBar,
+            Batch::Custom(b) => b.kind(),
         }
     }
 
@@ -360,6 +390,7 @@ impl Batch {
             Batch::Quote(v) => v.len(),
             Batch::Bar(v) => v.len(),
             Batch::QuoteBar(v) => v.len(),
+            Batch::Custom(b) => b.len(),
         }
     }
 
@@ -375,6 +406,7 @@ impl Batch {
             Batch::Quote(v) => v.clear(),
             Batch::Bar(v) => v.clear(),
             Batch::QuoteBar(v) => v.clear(),
+            Batch::Custom(b) => b.clear(),
         }
     }
 
@@ -390,6 +422,7 @@ impl Batch {
             Batch::Quote(v) => v.iter_mut().for_each(|r| r.wm = r.wm.min(bound)),
             Batch::Bar(v) => v.iter_mut().for_each(|r| r.wm = r.wm.min(bound)),
             Batch::QuoteBar(v) => v.iter_mut().for_each(|r| r.wm = r.wm.min(bound)),
+            Batch::Custom(b) => b.clamp_stamps(bound),
         }
     }
 }
@@ -427,7 +460,7 @@ impl Inline {
     }
 }
 
-mod sealed {
+pub(crate) mod sealed {
     use super::{Inline, Stamped};
 
     pub trait Sealed: Sized {
@@ -460,7 +493,9 @@ mod sealed {
     }
 }
 
-/// A record type that DAG ports can carry. Sealed: the kinds are [`Kind`]'s variants.
+/// A record type that DAG ports can carry: the built-in ones (each with a batch variant of its
+/// own, and trades and quotes travelling inside a ring slot when sent one at a time) and every
+/// [`CustomRecord`]. Implement [`CustomRecord`] for a type of your own; this trait is sealed.
 pub trait Record: sealed::Sealed + Copy + Default + Send + Sync + fmt::Debug + 'static {
     /// The port kind of this record type.
     const KIND: Kind;
@@ -507,6 +542,19 @@ macro_rules! impl_record {
             }
         }
     };
+}
+
+/// Appends `src` to `dst` when both hold the same kind (the shard's fan-in of node outputs).
+pub(crate) fn append(dst: &mut Batch, src: &Batch) {
+    match (dst, src) {
+        (Batch::Trade(d), Batch::Trade(s)) => d.extend_from_slice(s),
+        (Batch::Quote(d), Batch::Quote(s)) => d.extend_from_slice(s),
+        (Batch::Bar(d), Batch::Bar(s)) => d.extend_from_slice(s),
+        (Batch::QuoteBar(d), Batch::QuoteBar(s)) => d.extend_from_slice(s),
+        (Batch::Custom(d), Batch::Custom(s)) => d.append(&**s),
+        // Unreachable for a validated graph: edges join ports of one kind.
+        _ => {}
+    }
 }
 
 impl_record!(Trade, ts_event);

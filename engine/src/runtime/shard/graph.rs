@@ -136,7 +136,7 @@ impl Graph {
                     n
                 }
                 Node::ShardSink(sink) => each_input(ups, before, |_, b| sink.on_batch(b)),
-                Node::Egress(e) => each_input(ups, before, |_, b| append(&mut e.pending, b)),
+                Node::Egress(e) => each_input(ups, before, |_, b| crate::record::append(&mut e.pending, b)),
             };
             if delivered > 0 {
                 bump(c.events_in.get(i), delivered as u64);
@@ -214,15 +214,4 @@ fn each_input(ups: &[Vec<(usize, usize)>], before: &[Vec<Batch>], mut f: impl Fn
         }
     }
     delivered
-}
-
-fn append(dst: &mut Batch, src: &Batch) {
-    match (dst, src) {
-        (Batch::Trade(d), Batch::Trade(s)) => d.extend_from_slice(s),
-        (Batch::Quote(d), Batch::Quote(s)) => d.extend_from_slice(s),
-        (Batch::Bar(d), Batch::Bar(s)) => d.extend_from_slice(s),
-        (Batch::QuoteBar(d), Batch::QuoteBar(s)) => d.extend_from_slice(s),
-        // Unreachable for a validated graph: edges join ports of one kind.
-        _ => {}
-    }
 }
