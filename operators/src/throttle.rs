@@ -1,5 +1,8 @@
-//! Per-instrument rate limit on event time (design.md §4): at most `limit` trades per
-//! instrument per `interval` (epoch-aligned tumbling intervals of `ts_event`).
+//! Per-instrument rate limit on event time (design.md §4): at most `limit` records per
+//! instrument per `interval` (epoch-aligned tumbling intervals of `ts_event`). Trades by
+//! default; any record kind (quotes, your own) through [`ThrottleExt::throttle_records`].
+//! **BBO conflation** (design.md: the latest quote per instrument per interval, emitted at the
+//! interval's end) is [`ThrottleConfig::latest`] on quotes: limit 0, conflate.
 //!
 //! - `Drop`: trades beyond the limit are dropped and counted ([`THROTTLED`]).
 //! - `Conflate`: beyond the limit, only the latest trade of the interval is kept and emitted
@@ -15,10 +18,10 @@
 //!
 //! Conservation: trades in = trades out + throttled.
 
-use std::num::NonZeroU32;
 use std::time::Duration;
 use ticklane_engine::{
-    ConfigCheck, ConfigError, ConfigViolation, Counter, DagBuilder, Stamped, Timestamp, Trade, Transform, WM_END,
+    ConfigCheck, ConfigError, ConfigViolation, Counter, DagBuilder, Record, Stamped, Timestamp, Trade, Transform,
+    WM_END,
 };
 
 /// Trades a [`Throttle`] dropped or replaced.
@@ -37,7 +40,8 @@ pub enum ThrottlePolicy {
 /// Configuration of [`Throttle`], built by [`ThrottleConfig::builder`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ThrottleConfig {
-    limit: NonZeroU32,
+    /// Records passed per interval (0: none; only the latest, conflated).
+    limit: u32,
     /// Interval width, ns (positive).
     interval: i64,
     policy: ThrottlePolicy,
@@ -58,9 +62,17 @@ impl ThrottleConfig {
         ThrottleBuilder { limit, interval, policy: ThrottlePolicy::Drop }
     }
 
-    /// Trades allowed per instrument per interval.
+    /// Records allowed per instrument per interval.
     pub fn limit(&self) -> u32 {
-        self.limit.get()
+        self.limit
+    }
+
+    /// Only the latest record per instrument per `interval` (positive), emitted when the
+    /// interval ends: BBO conflation on quotes.
+    pub fn latest(interval: Duration) -> Result<ThrottleConfig, ConfigError> {
+        let mut c = ConfigCheck::new();
+        let interval = c.positive_nanos("throttle interval", interval);
+        c.finish(ThrottleConfig { limit: 0, interval, policy: ThrottlePolicy::Conflate })
     }
 
     /// The excess policy.
@@ -79,10 +91,8 @@ impl ThrottleBuilder {
     /// Checks every parameter.
     pub fn build(self) -> Result<ThrottleConfig, ConfigError> {
         let mut c = ConfigCheck::new();
-        let limit = NonZeroU32::new(self.limit).unwrap_or_else(|| {
-            c.fail(ConfigViolation::Zero { param: "throttle limit" });
-            NonZeroU32::MIN
-        });
+        c.require(self.limit > 0, || ConfigViolation::Zero { param: "throttle limit" });
+        let limit = self.limit;
         let interval = c.positive_nanos("throttle interval", self.interval);
         c.finish(ThrottleConfig { limit, interval, policy: self.policy })
     }
@@ -108,26 +118,50 @@ pub trait ThrottleExt {
     /// # Ok::<(), ticklane_engine::ConfigError>(())
     /// ```
     fn throttle(&mut self, name: &str, cfg: ThrottleConfig) -> &mut Self;
+
+    /// The same for records of kind `R` (quotes: BBO conflation with
+    /// [`ThrottleConfig::latest`]; or a type of your own).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use ticklane_engine::{DagBuilder, Kind, Quote};
+    /// use ticklane_operators::{ThrottleConfig, ThrottleExt};
+    ///
+    /// let mut g = DagBuilder::new();
+    /// g.source("book", Kind::Quote)
+    ///     .throttle_records::<Quote>("bbo_100ms", ThrottleConfig::latest(Duration::from_millis(100))?)
+    ///     .sink_egress("out", Kind::Quote)
+    ///     .connect("book", "bbo_100ms")
+    ///     .connect("bbo_100ms", "out");
+    /// assert!(g.build().is_ok());
+    /// # Ok::<(), ticklane_engine::ConfigError>(())
+    /// ```
+    fn throttle_records<R: Record>(&mut self, name: &str, cfg: ThrottleConfig) -> &mut Self;
 }
 
 impl ThrottleExt for DagBuilder {
     fn throttle(&mut self, name: &str, cfg: ThrottleConfig) -> &mut Self {
-        self.transform::<Trade, Trade, _, _>(name, move |_| Throttle::new(cfg))
+        self.throttle_records::<Trade>(name, cfg)
+    }
+
+    fn throttle_records<R: Record>(&mut self, name: &str, cfg: ThrottleConfig) -> &mut Self {
+        self.transform::<R, R, _, _>(name, move |_| Throttle::<R>::new(cfg))
     }
 }
 
-#[derive(Clone, Copy, Default)]
-struct Slot {
+#[derive(Clone, Copy)]
+struct Slot<R> {
     start: Timestamp,
     count: u32,
-    pending: Option<Stamped<Trade>>,
+    pending: Option<Stamped<R>>,
 }
 
-/// The throttle operator (trades in, trades out); one instance per shard.
-pub struct Throttle {
+/// The throttle operator (records of one kind in and out, trades by default); one instance per
+/// shard.
+pub struct Throttle<R: Record = Trade> {
     cfg: ThrottleConfig,
     wm: Timestamp,
-    slots: Vec<Slot>,
+    slots: Vec<Slot<R>>,
     /// Instruments holding a conflated trade.
     pending: Vec<u32>,
     /// The least stamp a waiting conflated trade will be emitted with (`WM_END`: none waits).
@@ -135,9 +169,9 @@ pub struct Throttle {
     throttled: u64,
 }
 
-impl Throttle {
+impl<R: Record> Throttle<R> {
     /// A fresh instance.
-    pub fn new(cfg: ThrottleConfig) -> Throttle {
+    pub fn new(cfg: ThrottleConfig) -> Throttle<R> {
         Throttle { cfg, wm: i64::MIN, slots: Vec::new(), pending: Vec::new(), hold: WM_END, throttled: 0 }
     }
 
@@ -153,7 +187,7 @@ impl Throttle {
     /// Moves the watermark to `wm` and emits conflated trades whose interval ended by then.
     /// Called per trade: with nothing conflated waiting it is an inline store.
     #[inline]
-    fn flush(&mut self, wm: Timestamp, out: &mut Vec<Stamped<Trade>>) {
+    fn flush(&mut self, wm: Timestamp, out: &mut Vec<Stamped<R>>) {
         self.wm = wm;
         if !self.pending.is_empty() {
             self.flush_pending(wm, out);
@@ -161,7 +195,7 @@ impl Throttle {
     }
 
     /// Emits the waiting conflated trades due by `wm`, in instrument-id order.
-    fn flush_pending(&mut self, wm: Timestamp, out: &mut Vec<Stamped<Trade>>) {
+    fn flush_pending(&mut self, wm: Timestamp, out: &mut Vec<Stamped<R>>) {
         self.pending.sort_unstable();
         let mut keep = 0;
         for k in 0..self.pending.len() {
@@ -186,7 +220,7 @@ impl Throttle {
         self.hold = ends.min().unwrap_or(WM_END);
     }
 
-    fn emit_pending_now(&mut self, i: usize, out: &mut Vec<Stamped<Trade>>) {
+    fn emit_pending_now(&mut self, i: usize, out: &mut Vec<Stamped<R>>) {
         if let Some(p) = self.slots[i].pending.take() {
             // Not below the watermark (the stamps of this output stay in order), and not past
             // the interval's last instant.
@@ -200,24 +234,24 @@ impl Throttle {
     }
 }
 
-impl Transform<Trade, Trade> for Throttle {
-    fn on_batch(&mut self, input: &[Stamped<Trade>], out: &mut Vec<Stamped<Trade>>) {
+impl<R: Record> Transform<R, R> for Throttle<R> {
+    fn on_batch(&mut self, input: &[Stamped<R>], out: &mut Vec<Stamped<R>>) {
         for t in input {
             if t.wm > self.wm {
                 self.flush(t.wm, out);
             }
-            let i = t.rec.instrument.0 as usize;
+            let i = t.rec.instrument().0 as usize;
             if self.slots.len() <= i {
-                self.slots.resize(i + 1, Slot { start: i64::MIN, ..Slot::default() });
+                self.slots.resize(i + 1, Slot { start: i64::MIN, count: 0, pending: None });
             }
-            let start = t.rec.ts_event.div_euclid(self.cfg.interval).saturating_mul(self.cfg.interval);
+            let start = t.rec.ts_event().div_euclid(self.cfg.interval).saturating_mul(self.cfg.interval);
             if start > self.slots[i].start {
                 self.emit_pending_now(i, out); // the older interval is over for this instrument
                 self.slots[i].start = start;
                 self.slots[i].count = 0;
             }
             let slot = &mut self.slots[i];
-            if slot.count < self.cfg.limit.get() {
+            if slot.count < self.cfg.limit {
                 slot.count += 1;
                 out.push(*t);
                 continue;
@@ -242,7 +276,7 @@ impl Transform<Trade, Trade> for Throttle {
         }
     }
 
-    fn on_watermark(&mut self, wm: Timestamp, out: &mut Vec<Stamped<Trade>>) {
+    fn on_watermark(&mut self, wm: Timestamp, out: &mut Vec<Stamped<R>>) {
         self.flush(wm, out);
     }
 
@@ -314,6 +348,25 @@ mod tests {
         th.on_watermark(100, &mut out);
         assert_eq!(out.iter().map(|s| (s.wm, s.rec.price.raw())).collect::<Vec<_>>(), vec![(0, 1), (99, 3)]);
         assert_eq!(th.hold(), WM_END);
+    }
+
+    /// BBO conflation: only the latest quote per instrument per interval, at the interval's
+    /// last instant; every other counted.
+    #[test]
+    fn latest_keeps_one_quote_per_interval() {
+        use ticklane_engine::Quote;
+        let mut th = Throttle::<Quote>::new(ThrottleConfig::latest(Duration::from_nanos(100)).expect("cfg"));
+        let q = |wm, ts, px| Stamped {
+            wm,
+            rec: Quote { ts_event: ts, instrument: InstrumentId(0), ..Quote::default() }
+                .with_bid(Fixed::from_raw(px), Fixed::ONE),
+        };
+        let mut out = Vec::new();
+        th.on_batch(&[q(0, 10, 1), q(10, 20, 2), q(20, 99, 3), q(99, 100, 4), q(100, 150, 5)], &mut out);
+        assert_eq!(out.iter().map(|s| (s.wm, s.rec.bid_px.raw())).collect::<Vec<_>>(), vec![(99, 3)]);
+        th.on_watermark(WM_END, &mut out);
+        assert_eq!(out.iter().map(|s| (s.wm, s.rec.bid_px.raw())).collect::<Vec<_>>(), vec![(99, 3), (199, 5)]);
+        assert_eq!(th.throttled(), 3, "1, 2 and 4 were replaced");
     }
 
     #[test]

@@ -90,8 +90,9 @@ pub(crate) struct ReplayArgs {
     /// Shifts the windows: with --bars 1h --bar-offset 30m they run from half past to half past.
     #[arg(help_heading = "Bars", long, value_name = "DUR", value_parser = duration::parse, default_value = "0s")]
     pub(crate) bar_offset: Duration,
-    /// Rate limit before the bars: at most N trades per instrument per INTERVAL of event time;
-    /// the excess dropped, or with :conflate replaced by the latest, emitted when the interval ends.
+    /// Rate limit before the bars: at most N trades (or quotes) per instrument per INTERVAL of
+    /// event time; the excess dropped, or with :conflate replaced by the latest, emitted when the
+    /// interval ends. 0/INTERVAL:conflate keeps only the latest (BBO conflation).
     #[arg(help_heading = "Bars", long, value_name = "N/INTERVAL[:drop|conflate]", value_parser = ThrottleArg::parse)]
     pub(crate) throttle: Option<ThrottleArg>,
     /// Tick bars instead of time bars: one bar per instrument every N trades, in arrival order
@@ -334,7 +335,9 @@ impl ThrottleArg {
             _ => return Err(expected()),
         };
         let (n, interval) = rate.split_once('/').ok_or_else(expected)?;
-        let limit = n.parse::<u32>().ok().filter(|&n| n > 0).ok_or_else(expected)?;
+        // 0 only with :conflate: nothing passes at once, the latest per interval is emitted
+        // when it ends (BBO conflation, for quotes).
+        let limit = n.parse::<u32>().ok().filter(|&n| n > 0 || conflate).ok_or_else(expected)?;
         let interval = duration::parse(interval).map_err(|e| format!("{}: {e}", expected()))?;
         Ok(ThrottleArg { limit, interval, conflate })
     }

@@ -268,3 +268,29 @@ fn bad_quote_options_and_lines_are_named() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert_eq!(out.lines().nth(1), Some("X,0,1000000000,1,1,1,1,2,2,2,2,1,1,1,2,0,0"), "{out}");
 }
+
+#[test]
+fn bbo_conflation_keeps_the_latest_quote_of_each_interval() {
+    let (_, quotes) = binance();
+    // The latest quote (in file order) of each 1 s interval of the receive clock.
+    let mut latest: BTreeMap<i64, Q> = BTreeMap::new();
+    for q in &quotes {
+        latest.insert(q.0.div_euclid(SECOND), *q);
+    }
+    let kept: Vec<Q> = latest.into_values().collect();
+    let want = quote_bars("binance:BTCUSDT", &kept);
+    let file = data("binance_spot_btcusdt_20240808.stream.gz");
+    for shards in ["1", "2"] {
+        let sum = tmp(&format!("bbo{shards}.json"));
+        let args =
+            ["--kind", "quotes", "--throttle", "0/1s:conflate", "--shards", shards, "--summary", s(&sum), s(&file)];
+        let o = replay(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        assert!(String::from_utf8_lossy(&o.stdout) == want, "{shards} shard(s): conflated quote bars differ");
+        let q = &summary(&sum)["quotes"];
+        assert_eq!(q["throttled"].as_u64(), Some((quotes.len() - kept.len()) as u64), "every other quote counted");
+    }
+    let o = replay(&["--throttle", "0/1s", s(&file)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("expected N/INTERVAL[:drop|conflate]"));
+}

@@ -13,7 +13,7 @@ mod store;
 pub(crate) use engine::EnginePlan;
 pub(crate) use outputs::{Destination, OutputPlan};
 pub(crate) use pipeline::{
-    coarser_names, Pipeline, BARS, DEDUPE, FEED, LATE, OUT, QUOTES, QUOTE_BARS, QUOTE_OUT, THROTTLE,
+    coarser_names, Pipeline, BARS, DEDUPE, FEED, LATE, OUT, QUOTES, QUOTE_BARS, QUOTE_OUT, QUOTE_THROTTLE, THROTTLE,
 };
 pub(crate) use store::StorePlan;
 

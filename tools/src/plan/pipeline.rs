@@ -9,7 +9,7 @@ use ticklane::operators::{
     BarSize, Beyond, DedupeConfig, DedupeKey, EmptyBars, LatePolicy, QuoteBarsConfig, ResampleConfig, ThrottleConfig,
     ThrottlePolicy, TimeBarsConfig,
 };
-use ticklane::{DagBuilder, Kind};
+use ticklane::{DagBuilder, Kind, Quote};
 use ticklane_tools::input::Kinds;
 
 /// The source the reader feeds.
@@ -32,6 +32,8 @@ pub(crate) const QUOTES: &str = "quotes";
 pub(crate) const QUOTE_BARS: &str = "quote_bars";
 /// The egress the quote-bar writer reads.
 pub(crate) const QUOTE_OUT: &str = "quote_out";
+/// The quotes' rate limit (BBO conflation with `0/INTERVAL:conflate`).
+pub(crate) const QUOTE_THROTTLE: &str = "quote_throttle";
 
 /// Which bars: time windows, or bars that close on a trade count or a volume.
 #[derive(Clone, Copy)]
@@ -115,8 +117,16 @@ impl Pipeline {
     pub(crate) fn graph(&self, store: Option<&StoreHandle>) -> DagBuilder {
         let mut g = DagBuilder::new();
         if let Some(cfg) = self.quotes {
-            g.source(QUOTES, Kind::Quote).quote_bars(QUOTE_BARS, cfg).connect(QUOTES, QUOTE_BARS);
+            g.source(QUOTES, Kind::Quote).quote_bars(QUOTE_BARS, cfg);
             g.sink_egress(QUOTE_OUT, Kind::QuoteBar).connect(QUOTE_BARS, QUOTE_OUT);
+            // quotes → [throttle] → quote bars
+            match self.throttle {
+                Some(t) => g.throttle_records::<Quote>(QUOTE_THROTTLE, t).connect(QUOTES, QUOTE_THROTTLE),
+                None => g.connect(QUOTES, QUOTE_BARS),
+            };
+            if self.throttle.is_some() {
+                g.connect(QUOTE_THROTTLE, QUOTE_BARS);
+            }
         }
         if self.trades {
             self.trade_graph(&mut g, store);
@@ -234,7 +244,6 @@ fn quote_limits(a: &ReplayArgs, kinds: Kinds, late_side: bool, to_store: bool, p
         let trade_only = [
             (a.tick_bars.is_some(), "--tick-bars"),
             (a.volume_bars.is_some(), "--volume-bars"),
-            (a.throttle.is_some(), "--throttle"),
             (a.dedupe, "--dedupe"),
             (a.empty_bars == EmptyArg::Flat, "--empty-bars flat"),
         ];
@@ -273,7 +282,10 @@ fn bar_kind(a: &ReplayArgs, late: Option<LatePolicy>, problems: &mut PlanError) 
 /// The rate limit `--throttle` asks for.
 fn throttle(t: ThrottleArg, problems: &mut PlanError) -> Option<ThrottleConfig> {
     let policy = if t.conflate { ThrottlePolicy::Conflate } else { ThrottlePolicy::Drop };
-    let cfg = ThrottleConfig::builder(t.limit, t.interval).policy(policy).build();
+    let cfg = match t.limit {
+        0 => ThrottleConfig::latest(t.interval),
+        n => ThrottleConfig::builder(n, t.interval).policy(policy).build(),
+    };
     cfg.map_err(|e| problems.config(e, &[], "--throttle")).ok()
 }
 
