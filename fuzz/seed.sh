@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 bin=../target/release/ticklane
 [ -x "$bin" ] || cargo build --release -p ticklane-tools --manifest-path ../Cargo.toml
-mkdir -p corpus/{read_csv,read_tardis,read_dbn,read_dbn_zst,read_quotes,read_binance,decimal,duration}
+mkdir -p corpus/{read_csv,read_tardis,read_dbn,read_dbn_zst,read_quotes,read_binance,read_dbn_quotes,decimal,duration}
 head -c 3000 ../data/GLBX_ESH4_trades_2023-12-25.csv > corpus/read_csv/glbx
 head -c 3000 ../data/tardis_binance-futures_BTCUSDT_trades_2020-02-22.csv > corpus/read_csv/tardis
 cp corpus/read_csv/tardis corpus/read_tardis/tardis
@@ -20,6 +20,7 @@ head -c 4000 "$tmp/spot.stream" > corpus/read_binance/spot
 cp "$tmp/g.csv" corpus/read_csv/gen; cp "$tmp/v.csv" corpus/read_csv/venue
 printf 'ts_event,ts_recv,instrument,price,size,side,trade_id\n"2024-01-01T00:00:00.5Z",,"A,B",1.5,"2",buy,"x""y"\r\n' > corpus/read_csv/quoted
 cp "$tmp/g.dbn" corpus/read_dbn/gen
+cp "$tmp/g.dbn" corpus/read_dbn_quotes/gen
 cp ../data/GLBX_ESU4_trades_2024-07-01.dbn.zst corpus/read_dbn_zst/glbx
 zstd -dc ../data/GLBX_ESU4_trades_2024-07-01.dbn.zst > corpus/read_dbn/glbx 2>/dev/null || true
 for d in 0 1 -1 1.5 -0.000000001 9223372036.854775807 -9223372036.854775808 +12.340 .5 5.; do

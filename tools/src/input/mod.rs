@@ -34,7 +34,7 @@ pub use binance::{BinanceSource, StreamKind, DEFAULT_VENUE};
 pub use chunk::Chunk;
 use csv::CsvSource;
 pub use csv::MAX_LINE;
-pub use dbn::{DbnSource, MAX_METADATA};
+pub use dbn::{DbnQuotes, DbnSource, MAX_METADATA};
 pub use excerpt::{excerpt, EXCERPT_BYTES};
 pub use merge::Merge;
 pub use stream::StopFlag;
@@ -163,11 +163,8 @@ impl ReadOptions {
 /// it looks like.
 pub fn open(path: &Path, opt: &ReadOptions) -> Result<Box<dyn Source>, InputError> {
     let stream = Stream::open(path, opt.stop.as_ref())?;
-    let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
-    let dbn = stream.head.starts_with(b"DBN") || name.ends_with(".dbn") || name.ends_with(".dbn.zst");
-    let dbn_allowed = stream.compression != Compression::Gzip;
     match opt.format {
-        Format::Dbn | Format::Auto if dbn && dbn_allowed => Ok(Box::new(DbnSource::open(path, stream, opt)?)),
+        Format::Dbn | Format::Auto if is_dbn(path, &stream) => Ok(Box::new(DbnSource::open(path, stream, opt)?)),
         Format::Dbn => Err(InputError {
             at: format!("{}: byte 0", path.display()),
             reason: "bad_dbn_header",
@@ -191,19 +188,24 @@ pub fn open(path: &Path, opt: &ReadOptions) -> Result<Box<dyn Source>, InputErro
 /// Opens `path` per `opt` for its quotes: quotes CSV (ticklane or Tardis) or a Binance stream.
 pub fn open_quotes(path: &Path, opt: &ReadOptions) -> Result<Box<dyn Source<Quote>>, InputError> {
     let stream = Stream::open(path, opt.stop.as_ref())?;
+    if opt.format == Format::Auto && is_dbn(path, &stream) {
+        return Ok(Box::new(DbnQuotes(DbnSource::open(path, stream, opt)?)));
+    }
     match opt.format {
         Format::BinanceStream => Ok(Box::new(BinanceSource::<Quote>::open(path, stream, opt))),
         Format::Auto if is_stream_capture(&stream.head) => {
             Ok(Box::new(BinanceSource::<Quote>::open(path, stream, opt)))
         }
         Format::Auto | Format::Csv | Format::Tardis => Ok(Box::new(quotes::open(path, stream, opt)?)),
-        Format::Dbn => Err(InputError {
-            at: format!("{}: byte 0", path.display()),
-            reason: "unsupported",
-            detail: "DBN top-of-book schemas (MBP-1, BBO, TBBO) are not read yet: DBN input gives trades".into(),
-            recoverable: false,
-        }),
+        Format::Dbn => Ok(Box::new(DbnQuotes(DbnSource::open(path, stream, opt)?))),
     }
+}
+
+/// Whether `stream` is DBN: its magic bytes or a `.dbn` / `.dbn.zst` name (not gzip).
+fn is_dbn(path: &Path, stream: &Stream) -> bool {
+    let name = path.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
+    let dbn = stream.head.starts_with(b"DBN") || name.ends_with(".dbn") || name.ends_with(".dbn.zst");
+    dbn && stream.compression != Compression::Gzip
 }
 
 /// The record kinds an input holds.
@@ -215,22 +217,22 @@ pub struct Kinds {
     pub quotes: bool,
 }
 
-/// What `path` holds, from its format, first bytes and header: DBN and trades CSV trades,
-/// quotes CSV quotes, a Binance stream capture both (it may hold either, read once per kind).
+/// What `path` holds, from its format, first bytes, header or schema: trades CSV trades,
+/// quotes CSV quotes, DBN by its schema (trades; BBO quotes; MBP-1 and TBBO both), a Binance
+/// stream capture both (it may hold either); an input with both is read once per kind.
 /// Standard input, pipes and FIFOs cannot be looked at twice: they are taken for trades unless
 /// the format says otherwise.
 pub fn kinds(path: &Path, opt: &ReadOptions) -> Result<Kinds, InputError> {
     const TRADES: Kinds = Kinds { trades: true, quotes: false };
     const BOTH: Kinds = Kinds { trades: true, quotes: true };
     match opt.format {
-        Format::Dbn => return Ok(TRADES),
         Format::BinanceStream => return Ok(BOTH),
         _ if path.as_os_str() == "-" || !std::fs::metadata(path).is_ok_and(|m| m.is_file()) => return Ok(TRADES),
         _ => {}
     }
     let stream = Stream::open(path, opt.stop.as_ref())?;
-    if stream.head.starts_with(b"DBN") {
-        return Ok(TRADES);
+    if opt.format == Format::Dbn || (opt.format == Format::Auto && is_dbn(path, &stream)) {
+        return Ok(DbnSource::open(path, stream, opt).map_or(TRADES, |d| d.kinds()));
     }
     if is_stream_capture(&stream.head) {
         return Ok(if opt.format == Format::Auto { BOTH } else { TRADES });

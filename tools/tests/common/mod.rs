@@ -2,6 +2,8 @@
 //! scratch directory per test binary and process, and running it.
 #![allow(dead_code)] // each test file uses a part
 
+pub mod quote_oracle;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -39,23 +39,27 @@ pub(super) struct Fields {
     pub(super) ts_recv: u64,
 }
 
-/// What one whole record is.
+/// What one whole record is, for a reader of records `F` (trade or quote fields).
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum Decoded {
-    /// A trade, or an MBP-1 trade event.
-    Trade(Fields),
-    /// Any other record (quotes, definitions, statistics…): no trade.
+pub(super) enum Decoded<F> {
+    /// A record of the kind read: a trade (a trade record, an MBP-1 trade event, a TBBO
+    /// record), or a top-of-book quote (see `quote.rs`).
+    Rec(F),
+    /// Any other record (definitions, statistics, the other kind…).
     Other,
-    /// A trade-carrying record type too short for its layout.
+    /// A record type of the kind read, too short for its layout.
     Short { what: &'static str, got: usize, want: usize },
 }
 
-/// Decodes one whole record (`rec.len()` is its header's length, at least [`HEADER`]).
+/// Decodes one whole record as a trade (`rec.len()` is its header's length, at least
+/// [`HEADER`]): trade records, MBP-1 records whose action is a trade, and TBBO records (each a
+/// trade, with the book before it).
 #[inline]
-pub(super) fn decode(rec: &[u8]) -> Decoded {
+pub(super) fn decode(rec: &[u8]) -> Decoded<Fields> {
     let (what, want) = match rec[1] {
         dbn::rtype::MBP_0 => ("a trade", size_of::<TradeMsg>()),
         dbn::rtype::MBP_1 => ("an MBP-1", size_of::<Mbp1Msg>()),
+        dbn::rtype::TBBO => ("a TBBO", size_of::<Mbp1Msg>()),
         _ => return Decoded::Other,
     };
     if rec.len() < want {
@@ -64,7 +68,7 @@ pub(super) fn decode(rec: &[u8]) -> Decoded {
     if rec[1] == dbn::rtype::MBP_1 && rec[offset_of!(Mbp1Msg, action)] != b'T' {
         return Decoded::Other; // a book update, not a trade
     }
-    Decoded::Trade(Fields {
+    Decoded::Rec(Fields {
         instrument_id: u32_at(rec, offset_of!(RecordHeader, instrument_id)),
         ts_event: u64_at(rec, offset_of!(RecordHeader, ts_event)),
         price: u64_at(rec, offset_of!(TradeMsg, price)) as i64,
@@ -75,14 +79,14 @@ pub(super) fn decode(rec: &[u8]) -> Decoded {
 }
 
 #[inline]
-fn u64_at(b: &[u8], at: usize) -> u64 {
+pub(super) fn u64_at(b: &[u8], at: usize) -> u64 {
     let mut v = [0u8; 8];
     v.copy_from_slice(&b[at..at + 8]);
     u64::from_le_bytes(v)
 }
 
 #[inline]
-fn u32_at(b: &[u8], at: usize) -> u32 {
+pub(super) fn u32_at(b: &[u8], at: usize) -> u32 {
     let mut v = [0u8; 4];
     v.copy_from_slice(&b[at..at + 4]);
     u32::from_le_bytes(v)
@@ -197,11 +201,11 @@ mod tests {
             side: b'B',
             ts_recv: t.ts_recv,
         };
-        assert_eq!(decode(&bytes(&t)), Decoded::Trade(want));
+        assert_eq!(decode(&bytes(&t)), Decoded::Rec(want));
         // With `ts_out` the record is 8 bytes longer; the fields stay where they were.
         let mut out = WithTsOut::new(t.clone(), 99);
         out.rec.hd = RecordHeader::new::<WithTsOut<TradeMsg>>(dbn::rtype::MBP_0, 1, 42, t.hd.ts_event);
-        assert_eq!(decode(&bytes(&out)), Decoded::Trade(want));
+        assert_eq!(decode(&bytes(&out)), Decoded::Rec(want));
     }
 
     #[test]
@@ -216,7 +220,7 @@ mod tests {
             ..Mbp1Msg::default()
         };
         let want = Fields { instrument_id: 3, ts_event: 10, price: 5, size: 2, side: b'A', ts_recv: 11 };
-        assert_eq!(decode(&bytes(&m)), Decoded::Trade(want));
+        assert_eq!(decode(&bytes(&m)), Decoded::Rec(want));
         m.action = b'A' as _;
         assert_eq!(decode(&bytes(&m)), Decoded::Other);
     }

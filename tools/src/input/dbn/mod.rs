@@ -1,22 +1,25 @@
-//! Databento DBN trades (and MBP-1 trade events), plain or zstd-compressed: the metadata
-//! through the `dbn` crate, the records by [`body`] (a buffer of whole records read in place).
+//! Databento DBN trades (trade records, MBP-1 trade events, TBBO) and top-of-book quotes
+//! (MBP-1, TBBO, BBO-1s/1m: `quote.rs`), plain or zstd-compressed: the metadata through the
+//! `dbn` crate, the records by [`body`] (a buffer of whole records read in place).
 //! Records are decoded as written (no version upgrade: trade and MBP-1 layouts are the same
 //! in every DBN version) and each is checked for length before it is looked at, so a short or
 //! corrupt record is an error with its byte offset, never a panic.
 
 mod body;
+mod quote;
 
 use super::excerpt::excerpt;
 use super::stream::{Bytes, Compression, Stream};
 use super::symbols::Symbols;
 use super::{Chunk, InputError, ReadOptions, Rec, Source};
 use body::{Body, Decoded, Fields, Next};
+use quote::{decode_quote, QuoteFields};
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
-use ticklane::{Fixed, InstrumentId, Side, Timestamp, Trade, TradeId, NO_TS};
+use ticklane::{Fixed, InstrumentId, Quote, Side, Timestamp, Trade, TradeId, NO_TS};
 
 /// DBN instrument ids below this are mapped through a plain table.
 const DENSE_IDS: usize = 1 << 20;
@@ -48,6 +51,8 @@ pub struct DbnSource {
     done: bool,
     compression: Compression,
     regular: bool,
+    /// The schema the metadata names (`None`: mixed).
+    schema: Option<dbn::Schema>,
 }
 
 impl DbnSource {
@@ -70,7 +75,7 @@ impl DbnSource {
                 }
             }
         }
-        let dataset = meta.dataset.clone();
+        let (dataset, schema) = (meta.dataset.clone(), meta.schema);
         Ok(DbnSource {
             path: path.to_path_buf(),
             body: Body::new(bytes),
@@ -86,7 +91,19 @@ impl DbnSource {
             done: false,
             compression: stream.compression,
             regular: stream.regular,
+            schema,
         })
+    }
+
+    /// What the file holds, by its schema: trades (trades), quotes (BBO), or both (MBP-1 and
+    /// TBBO carry trades and the top of book; a mixed or other schema is read for both).
+    pub(super) fn kinds(&self) -> super::Kinds {
+        use dbn::Schema;
+        match self.schema {
+            Some(Schema::Trades) => super::Kinds { trades: true, quotes: false },
+            Some(Schema::Bbo1S | Schema::Bbo1M) => super::Kinds { trades: false, quotes: true },
+            _ => super::Kinds { trades: true, quotes: true },
+        }
     }
 
     /// `FILE: byte N` (of the decompressed stream, for a compressed file).
@@ -199,11 +216,16 @@ fn dbn_side(c: u8) -> Side {
 }
 
 impl DbnSource {
-    /// The next trade (its `instrument` the local symbol index), a malformed record, or
-    /// `None` at the end. Inlined into [`Source::next_chunk`]'s loop: the per-record cost
-    /// of a call returning an `Option<Result<Trade, InputError>>` was most of the reader's.
+    /// The next record that `decode` reads (made by `make`; its `instrument` the local symbol
+    /// index), a malformed record, or `None` at the end. Inlined into the chunk loops: the
+    /// per-record cost of a call returning an `Option<Result<Trade, InputError>>` was most of
+    /// the reader's.
     #[inline(always)]
-    fn next_trade(&mut self) -> Option<Result<Trade, InputError>> {
+    fn next_of<F, R>(
+        &mut self,
+        decode: fn(&[u8]) -> Decoded<F>,
+        make: fn(&mut Self, u64, F) -> Result<R, InputError>,
+    ) -> Option<Result<R, InputError>> {
         if self.done {
             return None;
         }
@@ -212,8 +234,8 @@ impl DbnSource {
             let problem = match self.body.next() {
                 Next::Record { start, len } => {
                     self.offset += len as u64;
-                    match body::decode(self.body.record(start, len)) {
-                        Decoded::Trade(f) => return Some(self.trade(at, f)),
+                    match decode(self.body.record(start, len)) {
+                        Decoded::Rec(f) => return Some(make(self, at, f)),
                         Decoded::Other => continue,
                         Decoded::Short { what, got, want } => {
                             format!("{what} record of {got} bytes, shorter than the {want} bytes such a record has")
@@ -230,6 +252,31 @@ impl DbnSource {
             let detail = format!("expected a complete DBN record after {} records: {problem}", self.records);
             return Some(Err(self.fatal(at, "bad_dbn_record", detail)));
         }
+    }
+
+    #[inline(always)]
+    fn next_trade(&mut self) -> Option<Result<Trade, InputError>> {
+        self.next_of(body::decode, Self::trade)
+    }
+
+    /// Quote `f` of the record at byte `at`, or what is wrong with it.
+    fn quote(&mut self, at: u64, f: QuoteFields) -> Result<Quote, InputError> {
+        self.records += 1;
+        let ts_event = i64::try_from(f.ts_event).unwrap_or(i64::MAX);
+        if ts_event < self.ts_range.0 || ts_event > self.ts_range.1 {
+            let detail = super::out_of_range(ts_event, self.ts_range);
+            return Err(InputError { at: self.at(at), reason: "bad_timestamp", detail, recoverable: true });
+        }
+        let level = |(px, sz): (i64, u32)| (Fixed::from_raw(px), Fixed::from_int(i64::from(sz)).unwrap_or(Fixed::ZERO));
+        let mut q = Quote { ts_event, ts_recv: i64::try_from(f.ts_recv).unwrap_or(NO_TS), ..Quote::default() };
+        if let Some((px, sz)) = f.bid.map(level) {
+            q = q.with_bid(px, sz);
+        }
+        if let Some((px, sz)) = f.ask.map(level) {
+            q = q.with_ask(px, sz);
+        }
+        q.instrument = InstrumentId(self.sym(f.instrument_id));
+        Ok(q)
     }
 
     /// Trade `f` of the record at byte `at`, or what is wrong with it.
@@ -289,5 +336,22 @@ impl Source for DbnSource {
             Compression::None => self.offset,
             _ => self.position.load(Relaxed),
         }
+    }
+}
+
+/// A DBN file read for its top-of-book quotes.
+pub struct DbnQuotes(pub(super) DbnSource);
+
+impl Source<Quote> for DbnQuotes {
+    fn next(&mut self) -> Option<Result<Rec<Quote>, InputError>> {
+        self.0.next_of(decode_quote, DbnSource::quote).map(|r| r.map(|q| (q.instrument.0, q)))
+    }
+
+    fn symbol(&self, i: u32) -> &str {
+        self.0.symbol(i)
+    }
+
+    fn position(&self) -> u64 {
+        self.0.position()
     }
 }
