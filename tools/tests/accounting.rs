@@ -130,3 +130,77 @@ fn a_signal_part_way_leaves_a_balanced_account() {
         assert!(accepted > 0 && accepted < 60_000, "stopped part-way: {accepted} accepted");
     }
 }
+
+/// The counts of a summary that do not depend on how far the output got.
+fn counts(v: &serde_json::Value) -> Vec<u64> {
+    let n = |k: &str| v[k].as_u64().unwrap_or(u64::MAX);
+    let late = |k: &str| v["late"][k].as_u64().unwrap_or(u64::MAX);
+    vec![n("records_read"), n("trades_accepted"), n("duplicates"), n("throttled"), late("dropped"), late("revised")]
+}
+
+/// Fault cell "sink error": the bar output fails (a full device). The run ends with exit 1, and
+/// every bar it made is either written or counted as not written; every trade is accounted for
+/// exactly as in a run whose output did not fail.
+#[test]
+fn a_failing_output_counts_every_bar_it_could_not_write() {
+    let (input, lines) = capture("sinkerr.csv", 20_000, 0);
+    let args =
+        ["replay", "--dedupe", "--bars", "1s", "--max-delay", "1s", "--late", "revise", "--allowed-lateness", "1s"];
+    let (bars, sum) = (tmp("clean-bars.csv"), tmp("clean-sum.json"));
+    let o = Command::new(BIN)
+        .args(args)
+        .args(["--summary", s(&sum), "--out", s(&bars), s(&input)])
+        .output()
+        .expect("clean");
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let clean = balanced(&sum, &bars, lines, "clean run");
+    let made = std::fs::read_to_string(&bars).expect("bars").lines().count() as u64 - 1;
+    let full = tmp("full-sum.json");
+    let o = Command::new(BIN)
+        .args(args)
+        .args(["--summary", s(&full), "--out", "/dev/full", s(&input)])
+        .output()
+        .expect("full");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "a failed output is a runtime failure: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/dev/full"), "{}", String::from_utf8_lossy(&o.stderr));
+    let v = summary(&full);
+    let (written, lost) = (v["bars"].as_u64().unwrap_or(0), v["bars_not_written"].as_u64().unwrap_or(0));
+    assert_eq!(written + lost, made, "every bar written or counted as not written");
+    assert!(lost > 0, "the device was full");
+    assert_eq!(counts(&v), counts(&clean), "the trades are accounted for as in the clean run");
+}
+
+/// Fault cell "SIGKILL + rerun": a run killed outright leaves nothing that changes the next
+/// one; the rerun's bars and account equal an undisturbed run's.
+#[test]
+fn a_killed_run_rerun_gives_the_undisturbed_result() {
+    let (input, lines) = capture("killed.csv", 40_000, 0);
+    let args = ["replay", "--dedupe", "--bars", "1s", "--max-delay", "1s"];
+    let (bars, sum) = (tmp("kill-bars.csv"), tmp("kill-sum.json"));
+    let run = || {
+        let o = Command::new(BIN)
+            .args(args)
+            .args(["--summary", s(&sum), "--out", s(&bars), s(&input)])
+            .output()
+            .expect("run");
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        (std::fs::read(&bars).expect("bars"), counts(&balanced(&sum, &bars, lines, "run")))
+    };
+    let undisturbed = run();
+    let mut child = Command::new(BIN)
+        .args(args)
+        .args(["--speed", "2", "--summary", s(&sum), "--out", s(&bars), s(&input)])
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_millis(700));
+    child.kill().expect("SIGKILL");
+    let status = child.wait().expect("wait");
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&status), Some(9), "killed, not finished");
+    assert!(run() == undisturbed, "the rerun equals the undisturbed run");
+}
