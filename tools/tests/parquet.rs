@@ -27,15 +27,17 @@ fn decimal_text(bytes: &[u8]) -> String {
     }
 }
 
-/// The file's rows as CSV lines, after checking its schema.
-fn rows_as_csv(path: &Path) -> Vec<String> {
+const HEADER: &str = "instrument,window_start,window_end,open,high,low,close,volume,trade_count,vwap,revision";
+const QUOTE_HEADER: &str = "instrument,window_start,window_end,bid_open,bid_high,bid_low,bid_close,ask_open,\
+ask_high,ask_low,ask_close,spread_min,spread_max,spread_twa,quote_count,crossed_count,revision";
+
+/// The file's rows as CSV lines (a null as an empty field), after checking its schema has the
+/// columns of `header` and design.md §5's types.
+fn rows_as_csv(path: &Path, header: &str) -> Vec<String> {
     let reader = SerializedFileReader::new(std::fs::File::open(path).expect("open")).expect("a Parquet file");
     let schema = reader.metadata().file_metadata().schema_descr_ptr();
     let names: Vec<&str> = schema.columns().iter().map(|c| c.name()).collect();
-    assert_eq!(
-        names.join(","),
-        "instrument,window_start,window_end,open,high,low,close,volume,trade_count,vwap,revision"
-    );
+    assert_eq!(names.join(","), header);
     for c in schema.columns() {
         match c.name() {
             "window_start" | "window_end" => {
@@ -45,13 +47,15 @@ fn rows_as_csv(path: &Path) -> Vec<String> {
                     Some(LogicalType::Timestamp { is_adjusted_to_u_t_c: true, .. })
                 ));
             }
-            "open" | "high" | "low" | "close" | "volume" | "vwap" => {
+            "instrument" | "trade_count" | "quote_count" | "crossed_count" | "revision" => {}
+            _ => {
                 assert_eq!(
                     (c.physical_type(), c.type_precision(), c.type_scale()),
-                    (Physical::FIXED_LEN_BYTE_ARRAY, 38, 9)
+                    (Physical::FIXED_LEN_BYTE_ARRAY, 38, 9),
+                    "{}",
+                    c.name()
                 );
             }
-            _ => {}
         }
     }
     let mut lines = Vec::new();
@@ -64,6 +68,7 @@ fn rows_as_csv(path: &Path) -> Vec<String> {
                 Field::Long(v) => v.to_string(),
                 Field::Int(v) => v.to_string(),
                 Field::Decimal(d) => decimal_text(d.data()),
+                Field::Null => String::new(),
                 other => panic!("unexpected field {other:?}"),
             })
             .collect();
@@ -113,9 +118,36 @@ fn parquet_rows_equal_the_csv_output_value_for_value() {
             ]
             .concat());
             assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-            let got = rows_as_csv(&out);
+            let got = rows_as_csv(&out, HEADER);
             assert_eq!(got.len(), want.len(), "{p} at {shards} shards");
             assert!(got == want, "{p} at {shards} shards: Parquet rows differ from the CSV lines");
+        }
+    }
+}
+
+/// Quote bars: absent values (a window without a two-sided quote has no spread) are nulls where
+/// the CSV has empty fields; every other value equal.
+#[test]
+fn quote_bar_rows_equal_the_csv_output_nulls_included() {
+    let dir = tmp("onesided.csv");
+    let mut text = String::from("ts_event,instrument,bid_px,bid_sz,ask_px,ask_sz\n");
+    for i in 0..5_000u64 {
+        let ask = if i % 4 == 0 || i % 7 == 0 { String::new() } else { format!("{}.5", 100 + i % 7) };
+        text += &format!("{},X{},{}.25,1,{ask},2\n", i * 70_000_000, i % 4, 100 + i % 5);
+    }
+    std::fs::write(&dir, text).expect("write");
+    for path in [data("tardis_binance-futures_BTCUSDT_quotes_2020-02-22.csv"), dir] {
+        let p = path.to_str().expect("utf8");
+        let csv = run(&["replay", "--max-delay", "60s", p]);
+        assert_eq!(csv.status.code(), Some(0), "{}", String::from_utf8_lossy(&csv.stderr));
+        let want: Vec<String> = String::from_utf8_lossy(&csv.stdout).lines().skip(1).map(String::from).collect();
+        let out = tmp("quote-bars.parquet");
+        let o = run(&["replay", "--max-delay", "60s", "--format", "parquet", "--out", out.to_str().expect("utf8"), p]);
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        let got = rows_as_csv(&out, QUOTE_HEADER);
+        assert!(got == want && !want.is_empty(), "{p}: Parquet rows differ from the CSV lines");
+        if p.ends_with("onesided.csv") {
+            assert!(want.iter().any(|l| l.contains(",,")), "some values are absent");
         }
     }
 }

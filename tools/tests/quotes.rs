@@ -154,7 +154,7 @@ fn bad_quote_options_and_lines_are_named() {
         (vec!["--kind", "bogus"], "invalid value 'bogus' for '--kind <KIND>'"),
         (vec!["--venue", "a:b"], "--venue <NAME>"),
         (vec!["--tick-bars", "5"], "--tick-bars: applies to trades, and the input holds quotes"),
-        (vec!["--format", "parquet", "--out", "/dev/null"], "--format parquet: quote bars are written as csv or jsonl"),
+        (vec!["--sink-postgres", "postgresql://x@127.0.0.1:1/x"], "--sink-postgres: the store takes trade bars"),
         (vec!["--late", "side", "--late-out", "/dev/null"], "--late-out: late quotes have no side output yet"),
     ] {
         let mut all = args.clone();

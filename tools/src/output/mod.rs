@@ -6,7 +6,7 @@
 mod parquet;
 mod sink;
 
-pub(crate) use parquet::ParquetBars;
+pub(crate) use parquet::{ParquetSink, Rows};
 
 pub(crate) use sink::{LineSink, Target, Written};
 pub(crate) use ticklane_tools::format::{

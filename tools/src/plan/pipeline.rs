@@ -238,7 +238,7 @@ fn texts(a: &ReplayArgs) -> String {
 }
 
 /// What quote input cannot be combined with (yet): the trade-only options when the input holds
-/// no trades, the late side output, Parquet and the store.
+/// no trades, the late side output and the store.
 fn quote_limits(a: &ReplayArgs, kinds: Kinds, late_side: bool, to_store: bool, problems: &mut PlanError) {
     if !kinds.trades {
         let trade_only = [
@@ -255,9 +255,6 @@ fn quote_limits(a: &ReplayArgs, kinds: Kinds, late_side: bool, to_store: bool, p
         problems.push(
             "--late-out: late quotes have no side output yet (use --late drop or --late revise without --late-out)",
         );
-    }
-    if a.format == crate::output::OutFormat::Parquet {
-        problems.push("--format parquet: quote bars are written as csv or jsonl only, for now");
     }
     if to_store {
         problems.push("--sink-postgres: the store takes trade bars; quote bars go to --out");

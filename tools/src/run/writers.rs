@@ -7,7 +7,7 @@
 use super::signals::Tally;
 use crate::outcome::BadInput;
 use crate::output::{
-    bar_line, quote_bar_line, trade_line, LineSink, OutFormat, ParquetBars, Target, Written, BARS_HEADER,
+    bar_line, quote_bar_line, trade_line, LineSink, OutFormat, ParquetSink, Rows, Target, Written, BARS_HEADER,
     QUOTE_BARS_HEADER, TRADES_HEADER,
 };
 use crate::plan::{coarser_names, Destination, OutputPlan, LATE, OUT, QUOTE_OUT};
@@ -111,6 +111,12 @@ impl Writers {
             None => None,
         };
         let quote_bars = match files.quote_bars.take() {
+            Some((Target::File { file, name }, OutFormat::Parquet)) => {
+                let egress = engine.egress::<QuoteBar>(QUOTE_OUT)?;
+                let sink = ParquetSink::create(file, name.clone(), Arc::new(AtomicU64::new(0)))
+                    .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+                Some(spawn_parquet(egress, sink, None)?)
+            }
             Some((target, format)) => {
                 let egress = engine.egress::<QuoteBar>(QUOTE_OUT)?;
                 let header = (format == OutFormat::Csv).then_some(QUOTE_BARS_HEADER);
@@ -160,7 +166,7 @@ fn bar_writer(
     let egress = engine.egress::<Bar>(name)?;
     match (target, format) {
         (Target::File { file, name }, OutFormat::Parquet) => {
-            let sink = ParquetBars::create(file, name.clone(), lines).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+            let sink = ParquetSink::create(file, name.clone(), lines).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
             Ok(spawn_parquet(egress, sink, core)?)
         }
         (target, format) => {
@@ -195,18 +201,18 @@ fn spawn_writer<T: Record>(
     })
 }
 
-/// A thread writing every bar of `egress` into a Parquet file.
-fn spawn_parquet(
-    mut egress: Egress<Bar>,
-    mut sink: ParquetBars,
+/// A thread writing every record of `egress` into a Parquet file.
+fn spawn_parquet<R: Record + Rows>(
+    mut egress: Egress<R>,
+    mut sink: ParquetSink<R>,
     core: Option<CoreId>,
 ) -> std::io::Result<JoinHandle<Written>> {
-    std::thread::Builder::new().name("ticklane-bars".into()).spawn(move || {
+    std::thread::Builder::new().name("ticklane-parquet".into()).spawn(move || {
         if let Some(c) = core {
             core_affinity::set_for_current(c);
         }
         while let Some(r) = egress.recv() {
-            sink.push(egress.name(r.rec.instrument).unwrap_or_default(), &r.rec);
+            sink.push(egress.name(r.rec.instrument()).unwrap_or_default(), &r.rec);
         }
         sink.finish()
     })
