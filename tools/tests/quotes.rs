@@ -152,6 +152,7 @@ fn bad_quote_options_and_lines_are_named() {
     let file = data("tardis_binance-futures_BTCUSDT_quotes_2020-02-22.csv");
     for (args, needle) in [
         (vec!["--kind", "bogus"], "invalid value 'bogus' for '--kind <KIND>'"),
+        (vec!["--input-format", "binance"], "invalid value 'binance' for '--input-format <INPUT_FORMAT>'"),
         (vec!["--venue", "a:b"], "--venue <NAME>"),
         (vec!["--tick-bars", "5"], "--tick-bars: applies to trades, and the input holds quotes"),
         (vec!["--sink-postgres", "postgresql://x@127.0.0.1:1/x"], "--sink-postgres: the store takes trade bars"),
