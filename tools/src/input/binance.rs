@@ -158,6 +158,8 @@ pub struct BinanceSource<R> {
     ts_range: (Timestamp, Timestamp),
     skipped: u64,
     position: Arc<AtomicU64>,
+    /// A read failed: nothing more comes (the error was the last item).
+    done: bool,
     kind: std::marker::PhantomData<R>,
 }
 
@@ -176,6 +178,7 @@ impl<R: StreamKind> BinanceSource<R> {
             ts_range: opt.ts_range,
             skipped: 0,
             position: stream.position,
+            done: false,
             kind: std::marker::PhantomData,
         }
     }
@@ -209,7 +212,7 @@ impl<R: StreamKind> BinanceSource<R> {
 
 impl<R: StreamKind> Source<R> for BinanceSource<R> {
     fn next(&mut self) -> Option<Result<Rec<R>, InputError>> {
-        loop {
+        while !self.done {
             let mut line = std::mem::take(&mut self.line);
             let got = self.lines.next(&mut line);
             self.line = line;
@@ -218,8 +221,11 @@ impl<R: StreamKind> Source<R> for BinanceSource<R> {
                 Some(Err(InputError { at: format!("{}:{}", s.path.display(), s.line_no), reason, detail, recoverable }))
             };
             match got {
-                Ok(Line::End) => return None,
-                Err(e) => return err(self, "unreadable", e.to_string(), false),
+                Ok(Line::End) => self.done = true,
+                Err(e) => {
+                    self.done = true;
+                    return err(self, "unreadable", e.to_string(), false);
+                }
                 Ok(Line::TooLong) => {
                     let detail = format!("a line longer than {MAX_LINE} bytes: {}", excerpt(&self.line));
                     return err(self, "line_too_long", detail, true);
@@ -232,6 +238,7 @@ impl<R: StreamKind> Source<R> for BinanceSource<R> {
                 },
             }
         }
+        None
     }
 
     fn symbol(&self, i: u32) -> &str {
@@ -244,5 +251,74 @@ impl<R: StreamKind> Source<R> for BinanceSource<R> {
 
     fn skipped(&self) -> u64 {
         self.skipped
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{open, open_quotes, Format, ReadOptions};
+    use std::io::Write;
+
+    fn file(name: &str, bytes: &[u8]) -> std::path::PathBuf {
+        let p = std::env::temp_dir().join(format!("ticklane-binance-{}-{name}", std::process::id()));
+        std::fs::write(&p, bytes).expect("write");
+        p
+    }
+
+    const LINES: &str = concat!(
+        "1723161254087896568 {\"stream\":\"btcusdt@trade\",\"data\":{\"e\":\"trade\",\"s\":\"BTCUSDT\",\"t\":7,\"p\":\"61837.63000000\",\"q\":\"0.02000000\",\"T\":1723161255342,\"m\":true}}\n",
+        "1723161254116723068 {\"stream\":\"btcusdt@bookTicker\",\"data\":{\"u\":1,\"s\":\"BTCUSDT\",\"b\":\"61837.63\",\"B\":\"3.7\",\"a\":\"0.00000000\",\"A\":\"0.00000000\"}}\n",
+        "1723161254137307667 {\"stream\":\"btcusdt@depth@100ms\",\"data\":{\"e\":\"depthUpdate\",\"b\":[[\"1\",\"2\"]]}}\n",
+        "1723161254206652067 {\"lastUpdateId\":50093239218,\"bids\":[]}\n",
+        "not-a-line\n",
+        "1723161254206652068 {\"stream\":\"btcusdt@trade\",\"data\":{\"s\":\"BTCUSDT\",\"p\":\"1\",\"q\":\"0\"}}\n",
+    );
+
+    #[test]
+    fn each_kind_reads_its_messages_and_counts_the_rest() {
+        let opt = ReadOptions { venue: Some("binance-us".into()), ..ReadOptions::new(Format::BinanceStream) };
+        let path = file("kinds.stream", LINES.as_bytes());
+        let mut trades = open(&path, &opt).expect("open");
+        let t = trades.next().expect("a trade").expect("ok").1;
+        assert_eq!(
+            (t.ts_event, t.ts_recv, t.side, t.trade_id.to_string()),
+            (1723161255342000000, 1723161254087896568, ticklane::Side::Sell, "7".into())
+        );
+        assert_eq!(trades.symbol(t.instrument.0), "binance-us:BTCUSDT");
+        let e = trades.next().expect("an error").expect_err("bad line");
+        assert_eq!((e.reason, e.at.ends_with(":5")), ("bad_line", true), "{e}");
+        let e = trades.next().expect("an error").expect_err("zero size");
+        assert_eq!(e.reason, "bad_size", "{e}");
+        assert!(trades.next().is_none());
+        assert_eq!(trades.skipped(), 3, "the quote, the depth update, the snapshot");
+        let mut quotes = open_quotes(&path, &opt).expect("open");
+        let q = quotes.next().expect("a quote").expect("ok").1;
+        assert_eq!(
+            (q.ts_event, q.has_bid, q.has_ask),
+            (1723161254116723068, true, false),
+            "a zero-filled ask is absent"
+        );
+    }
+
+    /// A failed read (a corrupt gzip stream) is the last item: the source is not read again.
+    #[test]
+    fn a_failed_read_ends_the_source() {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all(LINES.repeat(50).as_bytes()).expect("gzip");
+        let mut bytes = gz.finish().expect("gzip");
+        let n = bytes.len();
+        bytes[n / 2..n - 8].iter_mut().for_each(|b| *b ^= 0x5a);
+        let path = file("corrupt.stream.gz", &bytes);
+        let mut src = open(&path, &ReadOptions::new(Format::BinanceStream)).expect("open");
+        let mut fatal = 0;
+        for _ in 0..10_000 {
+            match src.next() {
+                Some(Err(e)) if !e.recoverable => fatal += 1,
+                Some(_) => {}
+                None => break,
+            }
+        }
+        assert_eq!(fatal, 1, "one fatal error, then the end");
+        assert!(src.next().is_none());
     }
 }
