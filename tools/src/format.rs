@@ -132,16 +132,39 @@ pub fn bar_line(format: OutFormat, name: &str, b: &Bar, line: &mut Vec<u8>) {
         // Parquet is written column by column (`output/parquet.rs`), never as lines.
         OutFormat::Csv | OutFormat::Parquet => push_bar_csv(line, name, b),
         OutFormat::Jsonl => {
-            // Written field by field: the design's column order (a JSON map would sort the keys).
-            let name = serde_json::Value::from(name);
-            let _ = writeln!(
-                line,
-                "{{\"instrument\":{name},\"window_start\":{},\"window_end\":{},\"open\":\"{}\",\"high\":\"{}\",\
-                 \"low\":\"{}\",\"close\":\"{}\",\"volume\":\"{}\",\"trade_count\":{},\"vwap\":\"{}\",\"revision\":{}}}",
-                b.window_start, b.window_end, b.open, b.high, b.low, b.close, b.volume, b.trade_count, b.vwap, b.revision
-            );
+            let head =
+                [("window_start", Json::Int(b.window_start.into())), ("window_end", Json::Int(b.window_end.into()))];
+            let prices = [("open", b.open), ("high", b.high), ("low", b.low), ("close", b.close)];
+            let mut fields: Vec<(&str, Json)> = head.into_iter().collect();
+            fields.extend(prices.map(|(k, v)| (k, Json::Dec(v.to_string()))));
+            fields.push(("volume", Json::Dec(b.volume.to_string())));
+            fields.push(("trade_count", Json::Int(b.trade_count.into())));
+            fields.push(("vwap", Json::Dec(b.vwap.to_string())));
+            fields.push(("revision", Json::Int(b.revision.into())));
+            push_json(line, name, &fields);
         }
     }
+}
+
+/// One JSONL value: an integer, a decimal (written as a string, exactly), or null.
+enum Json {
+    Int(i128),
+    Dec(String),
+    Null,
+}
+
+/// Appends `{"instrument": name, …fields}` and `\n`, fields in the order given (design.md §5's
+/// column order; a JSON map would sort the keys).
+fn push_json(line: &mut Vec<u8>, name: &str, fields: &[(&str, Json)]) {
+    let _ = write!(line, "{{\"instrument\":{}", serde_json::Value::from(name));
+    for (k, v) in fields {
+        let _ = match v {
+            Json::Int(n) => write!(line, ",\"{k}\":{n}"),
+            Json::Dec(d) => write!(line, ",\"{k}\":\"{d}\""),
+            Json::Null => write!(line, ",\"{k}\":null"),
+        };
+    }
+    line.extend_from_slice(b"}\n");
 }
 
 /// A quote bar's optional decimals in CSV column order, with their names.
@@ -166,22 +189,13 @@ fn quote_values(b: &QuoteBar) -> [(&'static str, Option<Fixed>); 11] {
 pub fn quote_bar_line(format: OutFormat, name: &str, b: &QuoteBar, line: &mut Vec<u8>) {
     line.clear();
     if format == OutFormat::Jsonl {
-        // Written field by field: the design's column order (a JSON map would sort the keys).
-        let name = serde_json::Value::from(name);
-        let _ =
-            write!(line, "{{\"instrument\":{name},\"window_start\":{},\"window_end\":{}", b.window_start, b.window_end);
-        for (k, x) in quote_values(b) {
-            match x {
-                Some(x) => write!(line, ",\"{k}\":\"{x}\""),
-                None => write!(line, ",\"{k}\":null"),
-            }
-            .unwrap_or_default();
-        }
-        let _ = writeln!(
-            line,
-            ",\"quote_count\":{},\"crossed_count\":{},\"revision\":{}}}",
-            b.quote_count, b.crossed_count, b.revision
-        );
+        let mut fields =
+            vec![("window_start", Json::Int(b.window_start.into())), ("window_end", Json::Int(b.window_end.into()))];
+        fields.extend(quote_values(b).map(|(k, v)| (k, v.map_or(Json::Null, |v| Json::Dec(v.to_string())))));
+        fields.push(("quote_count", Json::Int(b.quote_count.into())));
+        fields.push(("crossed_count", Json::Int(b.crossed_count.into())));
+        fields.push(("revision", Json::Int(b.revision.into())));
+        push_json(line, name, &fields);
         return;
     }
     push_name(line, name);
@@ -215,6 +229,25 @@ pub fn trade_line(name: &str, t: &Trade, line: &mut Vec<u8>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn jsonl_keeps_the_csv_column_order() {
+        let mut l = Vec::new();
+        bar_line(OutFormat::Jsonl, "X:\"q\"", &Bar { trade_count: 2, ..Bar::default() }, &mut l);
+        // The keys in the order they are written.
+        let keys = |t: &str| {
+            let at = t.match_indices("\":").map(|(i, _)| &t[..i]);
+            at.map(|s| s.rsplit('"').next().unwrap_or_default().to_string()).collect::<Vec<_>>().join(",")
+        };
+        let text = String::from_utf8_lossy(&l).into_owned();
+        let v: serde_json::Value = serde_json::from_str(&text).expect("one JSON object");
+        assert_eq!(v["instrument"], "X:\"q\"");
+        assert_eq!(keys(&text), BARS_HEADER);
+        quote_bar_line(OutFormat::Jsonl, "Y", &QuoteBar { quote_count: 1, ..QuoteBar::default() }, &mut l);
+        let text = String::from_utf8_lossy(&l).into_owned();
+        assert_eq!(keys(&text), QUOTE_BARS_HEADER);
+        assert!(text.contains("\"spread_twa\":null"), "{text}");
+    }
 
     #[test]
     fn numbers_are_written_as_format_scaled_and_display_write_them() {
