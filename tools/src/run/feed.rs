@@ -95,6 +95,7 @@ impl<R: Event> Feeder<R> {
                 }
                 from = at;
                 if self.malformed(e) == OnError::Fail {
+                    signals.halt();
                     break 'read;
                 }
             }

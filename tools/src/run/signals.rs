@@ -23,6 +23,9 @@ pub(super) struct Tally {
 /// The first signal received, if any (watched by a thread of its own).
 pub(super) struct Signals {
     received: Arc<AtomicI32>,
+    /// A reader stopped the run on a malformed record (`--on-error fail`): the other reader
+    /// (trades and quotes read at once) stops too.
+    halted: AtomicBool,
     stop: StopFlag,
     store: Arc<OnceLock<(StoreHandle, Duration)>>,
     pub(super) tally: Arc<Tally>,
@@ -34,6 +37,7 @@ impl Signals {
     pub(super) fn install() -> anyhow::Result<Signals> {
         let s = Signals {
             received: Arc::new(AtomicI32::new(0)),
+            halted: AtomicBool::new(false),
             stop: Arc::new(AtomicBool::new(false)),
             store: Arc::new(OnceLock::new()),
             tally: Arc::new(Tally::default()),
@@ -66,10 +70,15 @@ impl Signals {
         let _ = self.store.set((store, timeout));
     }
 
-    /// Whether a signal arrived (cheap: checked once per record).
+    /// Whether a signal arrived or a reader halted the run (cheap: checked once per record).
     #[inline]
     pub(super) fn stopping(&self) -> bool {
-        self.received.load(Ordering::Relaxed) != 0
+        self.received.load(Ordering::Relaxed) != 0 || self.halted.load(Ordering::Relaxed)
+    }
+
+    /// Stops every reader: a malformed record ended the run under `--on-error fail`.
+    pub(super) fn halt(&self) {
+        self.halted.store(true, Ordering::Relaxed);
     }
 
     /// The first signal received.
