@@ -39,6 +39,7 @@
 //! problem: each config has a builder whose `build()` checks all parameters together.
 #![deny(unsafe_code)]
 
+mod chain;
 mod count_bars;
 mod dedupe;
 mod filter;

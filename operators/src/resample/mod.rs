@@ -27,6 +27,7 @@
 
 mod coarse;
 
+use crate::chain;
 use crate::time_bars::{BARS, BAR_OVERFLOW, LATE_DROPPED, LATE_EVENTS, LATE_REVISED, LATE_SIDE, OUT_OF_RANGE};
 use crate::window::{Beyond, LatePolicy, Tumbling};
 use coarse::{Coarse, Loose};
@@ -70,16 +71,7 @@ impl ResampleConfig {
 
     /// The chain output's port, when there is one.
     pub fn chain_port(&self) -> Option<usize> {
-        self.forward.then_some(1 + usize::from(self.late.has_side_output()))
-    }
-
-    fn outputs(&self) -> &'static [Kind] {
-        match (self.late.has_side_output(), self.forward) {
-            (false, false) => &[Kind::Bar],
-            (true, false) => &[Kind::Bar, Kind::Trade],
-            (false, true) => &[Kind::Bar, Kind::Bar],
-            (true, true) => &[Kind::Bar, Kind::Trade, Kind::Bar],
-        }
+        chain::port(self.late, self.forward)
     }
 }
 
@@ -162,7 +154,7 @@ pub trait ResampleExt {
 
 impl ResampleExt for DagBuilder {
     fn resample(&mut self, name: &str, cfg: ResampleConfig) -> &mut Self {
-        self.operator(name, &[Kind::Bar], cfg.outputs(), move |_| Box::new(Resample::new(cfg)))
+        self.operator(name, &[Kind::Bar], chain::outputs(cfg.late, cfg.forward), move |_| Box::new(Resample::new(cfg)))
     }
 }
 
@@ -203,9 +195,8 @@ pub struct Resample {
     heap: BinaryHeap<Reverse<(Timestamp, u32)>>,
     counters: ResampleCounters,
     range: (Timestamp, Timestamp),
-    /// Trades passed on during this batch, with the number of coarse bars emitted before each.
-    passed: Vec<(usize, Stamped<Bar>)>,
-    chain_buf: Vec<Stamped<Bar>>,
+    /// What this batch passes on to a coarser level (trades not folded in, marks).
+    pub(super) passed: chain::Passed,
 }
 
 /// What becomes of a passed-on trade.
@@ -237,8 +228,7 @@ impl Resample {
             heap: BinaryHeap::new(),
             counters: ResampleCounters::default(),
             range: cfg.window.valid_range(),
-            passed: Vec::new(),
-            chain_buf: Vec::new(),
+            passed: chain::Passed::default(),
         }
     }
 
@@ -269,7 +259,7 @@ impl Resample {
     /// This level's chain output of what was just emitted: `fresh` (the bars since
     /// [`Resample::process`] began) with the passed-on trades interleaved where they came.
     pub fn chain_into(&mut self, fresh: &[Stamped<Bar>], chain: &mut Vec<Stamped<Bar>>) {
-        interleave(fresh, &mut self.passed, chain);
+        self.passed.interleave(fresh, chain);
     }
 
     fn horizon(&self) -> i64 {
@@ -355,8 +345,8 @@ impl Resample {
         self.counters.overflow += overflow;
         if let Some(rec) = emitted {
             if self.cfg.forward {
-                let mark = Stamped { wm: stamp, rec: crate::time_bars::chain_mark(rec.instrument) };
-                self.passed.push((out.bars.len() - out.base, mark));
+                let mark = Stamped { wm: stamp, rec: chain::mark(rec.instrument) };
+                self.passed.push(out.bars.len() - out.base, mark);
             }
             out.bars.push(Stamped { wm: stamp, rec });
             self.counters.bars += 1;
@@ -403,7 +393,7 @@ impl Resample {
         }
         if verdict != Late::Folded {
             if self.cfg.forward {
-                self.passed.push((out.bars.len() - out.base, *t));
+                self.passed.push(out.bars.len() - out.base, *t);
             }
             return;
         }
@@ -442,34 +432,6 @@ impl Resample {
             }
         }
     }
-
-    /// Copies what output 0 got since `before`, with the passed-on trades, to the chain port.
-    fn fill_chain(&mut self, before: usize, out: &mut Outputs<'_>) {
-        let Some(port) = self.cfg.chain_port() else { return };
-        let mut buf = std::mem::take(&mut self.chain_buf);
-        buf.clear();
-        let fresh = out.port::<Bar>(0);
-        interleave(&fresh[before.min(fresh.len())..], &mut self.passed, &mut buf);
-        out.port::<Bar>(port).extend_from_slice(&buf);
-        self.chain_buf = buf;
-    }
-}
-
-/// `fresh` with `passed` (each placed before the bar of its index) interleaved, into `chain`;
-/// `passed` is emptied.
-pub(crate) fn interleave(
-    fresh: &[Stamped<Bar>],
-    passed: &mut Vec<(usize, Stamped<Bar>)>,
-    chain: &mut Vec<Stamped<Bar>>,
-) {
-    let mut p = passed.drain(..).peekable();
-    for (i, b) in fresh.iter().enumerate() {
-        while let Some((_, t)) = p.next_if(|(at, _)| *at <= i) {
-            chain.push(t);
-        }
-        chain.push(*b);
-    }
-    chain.extend(p.map(|(_, t)| t));
 }
 
 /// A passed-on trade back as a trade (its id and side did not travel).
@@ -495,13 +457,13 @@ impl Operator for Resample {
         } else {
             self.on_bars(bars, &mut Out { bars: out.port::<Bar>(0), side: None, base: before });
         }
-        self.fill_chain(before, out);
+        self.passed.fill(self.cfg.chain_port(), before, out);
     }
 
     fn on_watermark(&mut self, wm: Timestamp, out: &mut Outputs<'_>) {
         let before = out.port::<Bar>(0).len();
         self.advance(wm, out.port::<Bar>(0));
-        self.fill_chain(before, out);
+        self.passed.fill(self.cfg.chain_port(), before, out);
     }
 
     fn counters(&self, report: &mut dyn FnMut(Counter, u64)) {

@@ -49,7 +49,7 @@ impl Chain {
             let (mut b2, mut s2, mut c2) = (Vec::new(), Vec::new(), Vec::new());
             r.passed.clear();
             r.on_bars(&chain, &mut Out { bars: &mut b2, side: Some(&mut s2), base: 0 });
-            interleave(&b2, &mut r.passed, &mut c2);
+            r.passed.interleave(&b2, &mut c2);
             let n = b2.len();
             r.advance(wm, &mut b2);
             c2.extend_from_slice(&b2[n..]);

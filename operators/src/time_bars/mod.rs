@@ -29,6 +29,7 @@
 
 mod acc;
 
+use crate::chain;
 use crate::window::{Beyond, LatePolicy, Tumbling};
 use acc::{add, bar, deadline, flat_bar, fresh, Acc, Key, Slot, UNQUEUED};
 use std::cmp::Reverse;
@@ -76,35 +77,6 @@ enum Late {
     Dropped,
     /// Sent to the side output (counted).
     Sided,
-}
-
-/// A trade as a one-trade bar of zero width: how the chain output passes on a trade this
-/// level did not fold in (see [`TimeBarsBuilder::chain`]).
-pub(crate) fn one_trade_bar(t: &Trade) -> Bar {
-    let size = i128::from(t.size.raw());
-    Bar {
-        instrument: t.instrument,
-        window_start: t.ts_event,
-        window_end: t.ts_event,
-        open: t.price,
-        high: t.price,
-        low: t.price,
-        close: t.price,
-        volume: ticklane_engine::Wide::from_raw(size),
-        trade_count: 1,
-        vwap: t.price,
-        revision: 0,
-        notional: i128::from(t.price.raw()) * size,
-        open_at: (t.ts_event, t.ts_recv),
-        close_at: (t.ts_event, t.ts_recv),
-    }
-}
-
-/// A chain mark: a bar of zero width and no trade. On a chain output it comes before each
-/// revision (or bar created late), stamped like it, so the coarser level moves its watermark
-/// there first — as bars built from the trades judge the late trade behind the revision.
-pub(crate) fn chain_mark(instrument: ticklane_engine::InstrumentId) -> Bar {
-    Bar { instrument, ..Bar::default() }
 }
 
 /// Configuration of [`TimeBars`], built by [`TimeBarsConfig::builder`].
@@ -158,16 +130,7 @@ impl TimeBarsConfig {
     /// [`TimeBarsBuilder::chain`]), when there is one: after the bars (0) and the late side
     /// output (1, when the policy has one).
     pub fn chain_port(&self) -> Option<usize> {
-        self.forward.then_some(1 + usize::from(self.late.has_side_output()))
-    }
-
-    fn outputs(&self) -> &'static [Kind] {
-        match (self.late.has_side_output(), self.forward) {
-            (false, false) => &[Kind::Bar],
-            (true, false) => &[Kind::Bar, Kind::Trade],
-            (false, true) => &[Kind::Bar, Kind::Bar],
-            (true, true) => &[Kind::Bar, Kind::Trade, Kind::Bar],
-        }
+        chain::port(self.late, self.forward)
     }
 }
 
@@ -247,7 +210,9 @@ pub trait TimeBarsExt {
 
 impl TimeBarsExt for DagBuilder {
     fn time_bars(&mut self, name: &str, cfg: TimeBarsConfig) -> &mut Self {
-        self.operator(name, &[Kind::Trade], cfg.outputs(), move |_| Box::new(TimeBars::new(cfg)))
+        self.operator(name, &[Kind::Trade], chain::outputs(cfg.late, cfg.forward), move |_| {
+            Box::new(TimeBars::new(cfg))
+        })
     }
 }
 
@@ -287,11 +252,8 @@ pub struct TimeBars {
     counters: TimeBarsCounters,
     /// The `ts_event`s whose windows are representable ([`Tumbling::valid_range`]).
     range: (Timestamp, Timestamp),
-    /// With a chain output: the trades not folded in during this batch, each with the number of
-    /// bars emitted before it (to interleave them in order).
-    passed: Vec<(usize, Stamped<Bar>)>,
-    /// Scratch for the chain output.
-    chain_buf: Vec<Stamped<Bar>>,
+    /// With a chain output: what this batch passes on (trades not folded in, marks).
+    passed: chain::Passed,
     /// Where this batch's bars begin in the output vector.
     base: usize,
 }
@@ -308,8 +270,7 @@ impl TimeBars {
             hold: WM_END,
             counters: TimeBarsCounters::default(),
             range: cfg.window.valid_range(),
-            passed: Vec::new(),
-            chain_buf: Vec::new(),
+            passed: chain::Passed::default(),
             base: 0,
         }
     }
@@ -456,7 +417,7 @@ impl TimeBars {
         };
         if self.cfg.forward {
             // On the chain, a mark before the revision: "the watermark is here now".
-            self.passed.push((bars.len() - self.base, Stamped { wm: t.wm, rec: chain_mark(t.rec.instrument) }));
+            self.passed.push(bars.len() - self.base, Stamped { wm: t.wm, rec: chain::mark(t.rec.instrument) });
         }
         bars.push(Stamped { wm: t.wm, rec: bar(inst, &a) });
         self.counters.revised += 1;
@@ -510,7 +471,7 @@ impl TimeBars {
                     }
                 }
                 if verdict != Late::Folded && self.cfg.forward {
-                    self.passed.push((bars.len() - self.base, Stamped { wm: t.wm, rec: one_trade_bar(tr) }));
+                    self.passed.push(bars.len() - self.base, Stamped { wm: t.wm, rec: chain::one_trade_bar(tr) });
                 }
                 continue;
             }
@@ -534,18 +495,7 @@ impl TimeBars {
     /// The chain output of what was just emitted: `fresh` (the bars since the batch began)
     /// with the passed-on trades interleaved where they came.
     pub fn chain_into(&mut self, fresh: &[Stamped<Bar>], chain: &mut Vec<Stamped<Bar>>) {
-        crate::resample::interleave(fresh, &mut self.passed, chain);
-    }
-
-    /// Copies what output 0 got since `before` (with the passed-on trades) to the chain port.
-    fn fill_chain(&mut self, before: usize, out: &mut Outputs<'_>) {
-        let Some(port) = self.cfg.chain_port() else { return };
-        let mut buf = std::mem::take(&mut self.chain_buf);
-        buf.clear();
-        let fresh = out.port::<Bar>(0);
-        self.chain_into(&fresh[before.min(fresh.len())..], &mut buf);
-        out.port::<Bar>(port).extend_from_slice(&buf);
-        self.chain_buf = buf;
+        self.passed.interleave(fresh, chain);
     }
 }
 
@@ -560,13 +510,13 @@ impl Operator for TimeBars {
             let bars = out.port::<Bar>(0);
             self.process_from(before, trades, bars, None);
         }
-        self.fill_chain(before, out);
+        self.passed.fill(self.cfg.chain_port(), before, out);
     }
 
     fn on_watermark(&mut self, wm: Timestamp, out: &mut Outputs<'_>) {
         let before = out.port::<Bar>(0).len();
         self.advance(wm, out.port::<Bar>(0));
-        self.fill_chain(before, out);
+        self.passed.fill(self.cfg.chain_port(), before, out);
     }
 
     fn hold(&self) -> Timestamp {

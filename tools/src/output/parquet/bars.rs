@@ -1,6 +1,6 @@
 //! Bars as Parquet rows: the bars CSV's columns, every value present.
 
-use super::{decimal, Rows};
+use super::{decimal, each_column, Rows};
 use parquet::data_type::{ByteArray, ByteArrayType, FixedLenByteArray, FixedLenByteArrayType, Int32Type, Int64Type};
 use parquet::errors::ParquetError;
 use parquet::file::writer::SerializedRowGroupWriter;
@@ -53,8 +53,7 @@ impl Rows for Bar {
     }
 
     fn write(group: &mut SerializedRowGroupWriter<'_, File>, rows: &Columns) -> Result<(), ParquetError> {
-        let mut k = 0;
-        while let Some(mut col) = group.next_column()? {
+        each_column(group, |k, col| {
             match k {
                 0 => col.typed::<ByteArrayType>().write_batch(&rows.instrument, None, None)?,
                 1 => col.typed::<Int64Type>().write_batch(&rows.start, None, None)?,
@@ -64,9 +63,7 @@ impl Rows for Bar {
                 9 => col.typed::<FixedLenByteArrayType>().write_batch(&rows.decimals[5], None, None)?,
                 _ => col.typed::<Int32Type>().write_batch(&rows.revision, None, None)?,
             };
-            col.close()?;
-            k += 1;
-        }
-        Ok(())
+            Ok(())
+        })
     }
 }

@@ -13,7 +13,7 @@ use parquet::basic::Compression;
 use parquet::data_type::FixedLenByteArray;
 use parquet::errors::ParquetError;
 use parquet::file::properties::WriterProperties;
-use parquet::file::writer::{SerializedFileWriter, SerializedRowGroupWriter};
+use parquet::file::writer::{SerializedColumnWriter, SerializedFileWriter, SerializedRowGroupWriter};
 use parquet::schema::parser::parse_message_type;
 use std::fs::File;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -45,6 +45,20 @@ pub(crate) struct ParquetSink<R: Rows> {
     lines: Arc<AtomicU64>,
     lost: u64,
     error: Option<String>,
+}
+
+/// Calls `write(k, column)` for each column `k` of `group` in the schema's order, then closes it.
+fn each_column(
+    group: &mut SerializedRowGroupWriter<'_, File>,
+    mut write: impl FnMut(usize, &mut SerializedColumnWriter<'_>) -> Result<(), ParquetError>,
+) -> Result<(), ParquetError> {
+    let mut k = 0;
+    while let Some(mut col) = group.next_column()? {
+        write(k, &mut col)?;
+        col.close()?;
+        k += 1;
+    }
+    Ok(())
 }
 
 /// A DECIMAL(38, 9) value.

@@ -2,7 +2,7 @@
 //! (no bid, no two-sided quote, no two-sided time) is a null (an OPTIONAL column, definition
 //! level 0), as it is an empty CSV field.
 
-use super::{decimal, Rows};
+use super::{decimal, each_column, Rows};
 use parquet::data_type::{ByteArray, ByteArrayType, FixedLenByteArray, FixedLenByteArrayType, Int32Type, Int64Type};
 use parquet::errors::ParquetError;
 use parquet::file::writer::SerializedRowGroupWriter;
@@ -90,8 +90,7 @@ impl Rows for QuoteBar {
     }
 
     fn write(group: &mut SerializedRowGroupWriter<'_, File>, rows: &Columns) -> Result<(), ParquetError> {
-        let mut k = 0;
-        while let Some(mut col) = group.next_column()? {
+        each_column(group, |k, col| {
             match k {
                 0 => col.typed::<ByteArrayType>().write_batch(&rows.instrument, None, None)?,
                 1 => col.typed::<Int64Type>().write_batch(&rows.start, None, None)?,
@@ -104,9 +103,7 @@ impl Rows for QuoteBar {
                 15 => col.typed::<Int64Type>().write_batch(&rows.crossed_count, None, None)?,
                 _ => col.typed::<Int32Type>().write_batch(&rows.revision, None, None)?,
             };
-            col.close()?;
-            k += 1;
-        }
-        Ok(())
+            Ok(())
+        })
     }
 }
