@@ -50,9 +50,9 @@ use ticklane::{InstrumentId, Quote, Timestamp, Trade, NO_TS, WM_END};
 pub enum Format {
     /// Decide from the file name and header.
     Auto,
-    /// ticklane CSV.
+    /// ticklane CSV (trades or quotes, by the header).
     Csv,
-    /// Tardis CSV.
+    /// Tardis CSV (trades or quotes, by the header).
     Tardis,
     /// Databento DBN (`.dbn`, `.dbn.zst`).
     Dbn,
