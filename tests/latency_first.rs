@@ -95,3 +95,58 @@ fn a_burst_into_a_lagging_shard_all_arrives_without_a_flush() {
         engine.join().expect("clean run");
     });
 }
+
+/// `try_push` never waits: into a stalled shard it accepts until the ring is full, then hands
+/// records back unaccepted (not counted, watermark unmoved); once the shard resumes, exactly
+/// the accepted records arrive, in order.
+#[test]
+fn try_push_hands_records_back_instead_of_waiting() {
+    watchdog(Duration::from_secs(300), || {
+        let (tx, rx) = unbounded();
+        let (open_tx, open_rx) = crossbeam_channel::bounded::<()>(0);
+        let mut g = DagBuilder::new();
+        g.source("feed", Kind::Trade)
+            .sink_shard::<Trade, _, _>("gated", move |_ctx| {
+                let (tx, open_rx) = (tx.clone(), open_rx.clone());
+                let mut opened = false;
+                move |b: &[Stamped<Trade>]| {
+                    if !opened {
+                        // Stalls on the first pass until the test opens the gate.
+                        opened = open_rx.recv().is_ok();
+                    }
+                    for t in b {
+                        let _ = tx.send(t.rec.size.raw());
+                    }
+                }
+            })
+            .connect("feed", "gated");
+        let cfg = Config::builder().shards(1).ring_capacity(8).flush_every(3).build().expect("config");
+        let mut engine = Engine::start(g.build().expect("graph"), cfg).expect("start");
+        let mut feed = engine.ingress::<Trade>("feed").expect("ingress");
+        let id = feed.intern("X").expect("intern");
+
+        let (mut accepted, mut refused) = (Vec::new(), 0);
+        for k in 1..=200i64 {
+            match feed.try_push(seq_trade(id, 1_000 + k, k as u64)) {
+                Ok(()) => accepted.push(k),
+                Err(ticklane::TryPushError::Full(t)) => {
+                    assert_eq!(t.size.raw(), k, "the refused record comes back");
+                    refused += 1;
+                }
+                Err(e) => panic!("unexpected: {e}"),
+            }
+        }
+        assert!(accepted.len() <= 8 + 1 + 2, "at most a ring's worth (and the stalled pass): {accepted:?}");
+        assert_eq!(refused, 200 - accepted.len(), "the rest were handed back, not waited on");
+        let wm_before = feed.watermark();
+        assert!(matches!(feed.try_push(seq_trade(id, 9_999_999, 999)), Err(ticklane::TryPushError::Full(_))));
+        assert_eq!(feed.watermark(), wm_before, "a refused record does not move the watermark");
+
+        open_tx.send(()).expect("open the gate");
+        feed.finish().expect("finish");
+        let report = engine.join().expect("clean run");
+        let got: Vec<i64> = rx.try_iter().collect();
+        assert_eq!(got, accepted, "exactly the accepted records, in order");
+        assert_eq!(report.stats.sources[0].pushed, accepted.len() as u64, "only accepted records are counted");
+    });
+}

@@ -39,6 +39,18 @@ pub enum PushError {
     Intern(#[from] InternError),
 }
 
+/// Why [`Ingress::try_push`] did not accept a record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TryPushError<T> {
+    /// The record's shard has no room in its ring right now: the record is handed back, not
+    /// accepted, not stamped and not counted.
+    #[error("the shard's ring is full: the record was not accepted")]
+    Full(T),
+    /// As [`Ingress::push`] would have failed.
+    #[error(transparent)]
+    Push(#[from] PushError),
+}
+
 const UNKNOWN: u16 = u16::MAX;
 
 /// Feeds one source of the DAG. `Send`, not `Clone`: one producer thread per source (declare
@@ -190,6 +202,26 @@ impl<T: Record> Ingress<T> {
         self.count_towards_flush(1)
     }
 
+    /// [`Ingress::push`] that never waits: when the record's shard has no room in its ring,
+    /// the record is handed back ([`TryPushError::Full`]) unaccepted and unstamped (the
+    /// watermark does not move), for a feed handler that must never block to drop, conflate
+    /// or retry. The periodic watermark flush skips full rings too and stays due.
+    #[inline]
+    pub fn try_push(&mut self, rec: T) -> Result<(), TryPushError<T>> {
+        let s = self.shard_for(rec.instrument())?;
+        if !self.txs[s].has_room() {
+            return Err(TryPushError::Full(rec));
+        }
+        let (s, st) = self.stamp(rec)?;
+        self.bufs[s].push(st);
+        self.send(s)?;
+        self.since_flush += 1;
+        if self.since_flush >= self.flush_every {
+            self.flush_shards(true)?;
+        }
+        Ok(())
+    }
+
     /// Accepts every record of `recs` in order, with the stamps that as many
     /// [`Ingress::push`] calls would give, and sends each shard its share before returning
     /// (in batches of at most `batch_size`; with one shard, each batch is stamped and copied
@@ -295,14 +327,27 @@ impl<T: Record> Ingress<T> {
 
     /// Sends every shard its buffered records and the current watermark.
     pub fn flush(&mut self) -> Result<(), PushError> {
-        self.since_flush = 0;
+        self.flush_shards(false).map(drop)
+    }
+
+    /// [`Ingress::flush`], skipping the shards whose ring is full when `only_with_room`;
+    /// whether every shard was sent what it was due (else the flush stays due).
+    fn flush_shards(&mut self, only_with_room: bool) -> Result<bool, PushError> {
         self.cell().watermark.store(self.wm, Relaxed);
+        let mut all = true;
         for s in 0..self.txs.len() {
             if !self.bufs[s].is_empty() || self.sent_wm[s] < self.wm {
-                self.send(s)?;
+                if only_with_room && !self.txs[s].has_room() {
+                    all = false;
+                } else {
+                    self.send(s)?;
+                }
             }
         }
-        Ok(())
+        if all {
+            self.since_flush = 0;
+        }
+        Ok(all)
     }
 
     /// Flushes, then ends the source (its watermark becomes +∞ on every shard).

@@ -174,6 +174,15 @@ impl<T> Producer<T> {
         Ok(())
     }
 
+    /// Whether [`Producer::try_send`] would find a free slot now (it stays free: only this
+    /// producer fills slots). A gone consumer counts as room: the send then reports it.
+    #[inline]
+    pub(crate) fn has_room(&self) -> bool {
+        let s = &self.shared;
+        // Acquire, as in `try_send`.
+        !s.consumer_alive.load(Relaxed) || s.slots[self.at.index].stamp.load(Acquire) == 2 * self.at.lap
+    }
+
     /// If the consumer has closed the ring (or is closing it: then this waits for the close to
     /// complete), hands `f` every value sent that it never took, in order, once. Call it when
     /// a send finds the consumer gone and before dropping the producer; with a live consumer
