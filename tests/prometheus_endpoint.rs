@@ -73,4 +73,20 @@ fn prometheus_text_carries_the_engine_counters() {
     assert_eq!(sample(&text, "ticklane_source_rejected_total", &src), 0.0, "{text}");
     assert_eq!(sample(&text, "ticklane_source_not_delivered_total", &src), 0.0, "{text}");
     assert!(get(addr, "/other").starts_with("HTTP/1.0 404"));
+
+    // Health: alive always; ready only while every probe is up and not draining.
+    assert!(get(addr, "/healthz").starts_with("HTTP/1.0 200 OK"));
+    assert!(get(addr, "/readyz").starts_with("HTTP/1.0 200 OK"), "no probes: ready");
+    let link = ticklane::health::probe("source ws://test");
+    let down = get(addr, "/readyz");
+    assert!(down.starts_with("HTTP/1.0 503") && down.contains("down source ws://test"), "{down}");
+    link.set(true);
+    let up = get(addr, "/readyz");
+    assert!(up.starts_with("HTTP/1.0 200 OK") && up.contains("up source ws://test"), "{up}");
+    ticklane::health::set_draining(true);
+    let draining = get(addr, "/readyz");
+    assert!(draining.starts_with("HTTP/1.0 503") && draining.contains("draining"), "{draining}");
+    ticklane::health::set_draining(false);
+    drop(link);
+    assert!(!get(addr, "/readyz").contains("ws://test"), "a dropped probe leaves the registry");
 }

@@ -75,6 +75,7 @@ pub use runtime::config::{Config, ConfigBuilder, WaitStrategy, MAX_SHARDS};
 pub use runtime::egress::Egress;
 pub use runtime::engine::Engine;
 pub use runtime::error::{EngineError, RunFailed, RunReport};
+pub use runtime::health;
 pub use runtime::ingress::{Ingress, PushError, TryPushError};
 pub use runtime::placement::Placement;
 pub use runtime::stats::{NodeStats, ShardStats, SourceStats, Stats};

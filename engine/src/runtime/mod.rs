@@ -14,6 +14,7 @@
 //! | `doorbell.rs`, `gate.rs`, `control.rs` | waking parked shards, the stop handshake, abort/stop/failure |
 //! | `config.rs`, `placement.rs` | validated configuration, where shard threads run |
 //! | `stats.rs`, `publisher.rs`, `prometheus.rs` | counters, their publication, the endpoint |
+//! | `health.rs` | readiness probes: what `/healthz` and `/readyz` answer |
 //! | `padded.rs`, `error.rs` | cache padding; errors and the run report |
 
 pub(crate) mod config;
@@ -23,6 +24,7 @@ pub(crate) mod egress;
 pub(crate) mod engine;
 pub(crate) mod error;
 mod gate;
+pub mod health;
 pub(crate) mod ingress;
 mod padded;
 pub(crate) mod placement;

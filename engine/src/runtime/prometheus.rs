@@ -17,7 +17,8 @@ const SECONDS_BUCKETS: &[f64] =
     &[0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 /// Installs the recorder (once per process) and serves `GET /metrics` on `addr` from a
-/// background thread for the rest of the process.
+/// background thread for the rest of the process, with `/healthz` and `/readyz`
+/// ([`super::health`]).
 pub(crate) fn serve(addr: SocketAddr) -> Result<(), String> {
     let handle = match HANDLE.get() {
         Some(h) => h.clone(),
@@ -62,11 +63,19 @@ fn respond(mut s: TcpStream, handle: &PrometheusHandle) -> std::io::Result<()> {
         }
     }
     let line = req[..n].split(|&b| b == b'\r' || b == b'\n').next().unwrap_or(b"");
-    let (status, body) = if line.starts_with(b"GET /metrics ") || line == b"GET /metrics" {
+    let get = |path: &[u8]| {
+        line.strip_prefix(b"GET ").and_then(|r| r.strip_prefix(path)).is_some_and(|r| r.is_empty() || r[0] == b' ')
+    };
+    let (status, body) = if get(b"/metrics") {
         handle.run_upkeep();
         ("200 OK", handle.render())
+    } else if get(b"/healthz") {
+        ("200 OK", "ok\n".to_string())
+    } else if get(b"/readyz") {
+        let r = super::health::readiness();
+        (if r.ready { "200 OK" } else { "503 Service Unavailable" }, r.body())
     } else {
-        ("404 Not Found", "only GET /metrics is served\n".to_string())
+        ("404 Not Found", "served: GET /metrics, /healthz, /readyz\n".to_string())
     };
     write!(
         s,
