@@ -17,3 +17,4 @@ pub mod duration;
 pub mod format;
 pub mod gen;
 pub mod input;
+pub mod live;

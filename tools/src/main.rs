@@ -38,6 +38,10 @@ fn main() -> ExitCode {
             Ok(p) => run::execute(&p),
             Err(problems) => Err(BadInput(problems.to_string()).into()),
         },
+        Command::Run(args) => match plan::Plan::from_run(&args) {
+            Ok(p) => run::execute(&p),
+            Err(problems) => Err(BadInput(problems.to_string()).into()),
+        },
         Command::Gen(g) => match g.validate() {
             Ok(()) => ticklane_tools::gen::run(&g).map(|()| Outcome::Done),
             Err(msg) => Err(BadInput(msg).into()),

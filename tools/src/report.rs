@@ -10,10 +10,13 @@ use serde_json::{json, Value};
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
 use std::time::Duration;
 use ticklane::operators::counters::{DUPLICATES, LATE_DROPPED, LATE_EVENTS, LATE_REVISED, LATE_SIDE, THROTTLED};
 use ticklane::operators::store::StoreReport;
 use ticklane::{Counter, RunReport};
+use ticklane_tools::live::LinkStats;
 
 /// Everything measured in one replay.
 pub(crate) struct Report {
@@ -40,6 +43,8 @@ pub(crate) struct Report {
     pub(crate) elapsed: Duration,
     /// The signal that stopped the run, if any.
     pub(crate) signal: Option<i32>,
+    /// `ticklane run`: the live link's counters (a signal is then the normal end).
+    pub(crate) link: Option<Arc<LinkStats>>,
 }
 
 impl Report {
@@ -76,6 +81,21 @@ impl Report {
         }
         if let Some(q) = &self.quotes {
             self.print_quotes(q);
+        }
+        if let Some(l) = &self.link {
+            eprintln!(
+                "ticklane: link {}: {} messages ({} bytes), {} connection(s), {} reconnect(s), {} failed attempt(s), \
+                 {} stall(s), {} not understood, {} of other streams.",
+                self.files.first().map_or(String::new(), |f| f.display().to_string()),
+                l.messages.load(Relaxed),
+                l.bytes.load(Relaxed),
+                l.connects.load(Relaxed),
+                l.reconnects(),
+                l.failed_connects.load(Relaxed),
+                l.stalls.load(Relaxed),
+                l.garbage.load(Relaxed),
+                l.skipped.load(Relaxed),
+            );
         }
     }
 
@@ -173,6 +193,21 @@ impl Report {
         let mut v = self.trade_summary();
         if let (Some(q), Value::Object(m)) = (&self.quotes, &mut v) {
             m.insert("quotes".into(), self.quote_summary(q));
+        }
+        if let (Some(l), Value::Object(m)) = (&self.link, &mut v) {
+            m.insert(
+                "link".into(),
+                json!({
+                    "messages": l.messages.load(Relaxed),
+                    "bytes": l.bytes.load(Relaxed),
+                    "connects": l.connects.load(Relaxed),
+                    "reconnects": l.reconnects(),
+                    "failed_connects": l.failed_connects.load(Relaxed),
+                    "stalls": l.stalls.load(Relaxed),
+                    "not_understood": l.garbage.load(Relaxed),
+                    "other_streams": l.skipped.load(Relaxed),
+                }),
+            );
         }
         v
     }
@@ -280,6 +315,12 @@ impl Report {
             (failure, _) => (accepted, bars, failure, "trades"),
         };
         match (self.signal, failure) {
+            (Some(sig), None) if self.link.is_some() => {
+                eprintln!(
+                    "ticklane: signal {sig}: the stream was drained after {accepted} {what}; every window fired."
+                );
+                Ok(Outcome::Done)
+            }
             (Some(sig), None) => {
                 eprintln!(
                     "ticklane: stopped by signal {sig} after {accepted} {what}; everything accepted was flushed."

@@ -31,11 +31,26 @@ pub const DEFAULT_VENUE: &str = "binance";
 
 /// One line's message: which stream, and its payload (parsed later, per kind).
 #[derive(Deserialize)]
-struct Message<'a> {
+pub(crate) struct Message<'a> {
     #[serde(borrow)]
     stream: Option<Cow<'a, str>>,
     #[serde(borrow)]
     data: Option<&'a RawValue>,
+}
+
+/// A combined-stream message, its payload not yet parsed.
+pub(crate) fn message(json: &str) -> Result<Message<'_>, Bad> {
+    serde_json::from_str(json).map_err(|e| ("bad_json", format!("{e}: {}", excerpt(json.as_bytes()))))
+}
+
+impl<'a> Message<'a> {
+    /// The stream kind (the stream name after its last `@`: `trade`, `bookTicker`, …) and
+    /// the payload; `None` for a message that is not a stream message (a REST snapshot, a
+    /// subscription reply).
+    pub(crate) fn parts(&self) -> Option<(&str, &'a RawValue)> {
+        let (Some(stream), Some(data)) = (&self.stream, self.data) else { return None };
+        Some((stream.rsplit('@').next().unwrap_or(""), data))
+    }
 }
 
 #[derive(Deserialize)]
@@ -69,7 +84,7 @@ struct BookData<'a> {
 }
 
 /// What is wrong with a line: its reason and what was expected.
-type Bad = (&'static str, String);
+pub(crate) type Bad = (&'static str, String);
 
 /// A record kind a Binance stream carries.
 pub trait StreamKind: Event {
@@ -193,10 +208,9 @@ impl<R: StreamKind> BinanceSource<R> {
             ("bad_timestamp", format!("receive time: expected integer nanoseconds, found {}", excerpt(&line[..space])))
         })?;
         let json = std::str::from_utf8(&line[space + 1..]).map_err(|e| ("bad_json", format!("not UTF-8: {e}")))?;
-        let m: Message<'_> =
-            serde_json::from_str(json).map_err(|e| ("bad_json", format!("{e}: {}", excerpt(json.as_bytes()))))?;
-        let (Some(stream), Some(data)) = (m.stream, m.data) else { return Ok(None) };
-        if stream.rsplit('@').next() != Some(R::STREAM) {
+        let m = message(json)?;
+        let Some((stream, data)) = m.parts() else { return Ok(None) };
+        if stream != R::STREAM {
             return Ok(None);
         }
         self.name.truncate(self.prefix);

@@ -36,7 +36,7 @@ impl<R: Event> Chunk<R> {
     }
 
     /// Appends one item of a record-at-a-time source; whether reading may go on.
-    pub(super) fn push(&mut self, item: Result<Rec<R>, InputError>) -> bool {
+    pub(crate) fn push(&mut self, item: Result<Rec<R>, InputError>) -> bool {
         match item {
             Ok((sym, mut t)) => {
                 t.set_instrument(InstrumentId(sym));
@@ -53,8 +53,8 @@ impl<R: Event> Chunk<R> {
 }
 
 /// Hands out a chunk's items one at a time (for the per-record `Source::next`).
-pub(super) struct Cursor<R = Trade> {
-    pub(super) chunk: Chunk<R>,
+pub(crate) struct Cursor<R = Trade> {
+    pub(crate) chunk: Chunk<R>,
     rec: usize,
     err: usize,
 }
@@ -67,7 +67,7 @@ impl<R> Default for Cursor<R> {
 
 impl<R: Event> Cursor<R> {
     /// The next item of the current chunk, `None` when it is used up.
-    pub(super) fn next(&mut self) -> Option<Result<Rec<R>, InputError>> {
+    pub(crate) fn next(&mut self) -> Option<Result<Rec<R>, InputError>> {
         if let Some((at, e)) = self.chunk.errors.get(self.err) {
             if *at == self.rec {
                 self.err += 1;
@@ -80,7 +80,7 @@ impl<R: Event> Cursor<R> {
     }
 
     /// Starts over on a refilled chunk.
-    pub(super) fn rewind(&mut self) {
+    pub(crate) fn rewind(&mut self) {
         (self.rec, self.err) = (0, 0);
     }
 }

@@ -16,8 +16,8 @@
 //! Errors quote at most [`EXCERPT_BYTES`] bytes of input, escaped; lines are kept up to
 //! [`MAX_LINE`] bytes; nothing read is ever held whole in memory.
 
-mod binance;
-mod chunk;
+pub(crate) mod binance;
+pub(crate) mod chunk;
 mod csv;
 mod dbn;
 mod digits;
@@ -25,7 +25,7 @@ mod excerpt;
 mod merge;
 mod quotes;
 mod stream;
-mod symbols;
+pub(crate) mod symbols;
 mod tardis;
 mod time;
 mod zstd_frames;
@@ -249,7 +249,7 @@ pub(crate) fn is_stream_capture(line: &[u8]) -> bool {
 }
 
 /// Why `ts_event` is refused: outside `range`.
-fn out_of_range(ts_event: Timestamp, range: (Timestamp, Timestamp)) -> String {
+pub(crate) fn out_of_range(ts_event: Timestamp, range: (Timestamp, Timestamp)) -> String {
     format!(
         "ts_event {ts_event} is outside {}..={} ns, the times whose windows the bars can represent \
          (a window end would pass the largest time, or a start the smallest)",

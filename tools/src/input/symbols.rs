@@ -13,10 +13,10 @@ const PACKED: usize = 32;
 /// keyed by packed integers, hashed ([`FoldState`]) over the words in use and compared as
 /// integers; longer names go through a byte-string table.
 #[derive(Default, Clone)]
-pub(in crate::input) struct Symbols {
+pub(crate) struct Symbols {
     short: hashbrown::HashMap<Packed, u32, FoldState>,
     long: hashbrown::HashMap<Vec<u8>, u32, ahash::RandomState>,
-    pub(in crate::input) names: Vec<Arc<str>>,
+    pub(crate) names: Vec<Arc<str>>,
 }
 
 /// A name of at most [`PACKED`] bytes, zero-padded, and its length.
@@ -62,7 +62,7 @@ impl Hash for Packed {
 
 impl Symbols {
     #[inline]
-    pub(in crate::input) fn get(&mut self, name: &[u8]) -> u32 {
+    pub(crate) fn get(&mut self, name: &[u8]) -> u32 {
         let n = self.names.len() as u32;
         let i = if name.len() <= PACKED {
             *self.short.entry(Packed::new(name)).or_insert(n)

@@ -17,13 +17,14 @@ pub(crate) use pipeline::{
 };
 pub(crate) use store::StorePlan;
 
-use crate::cli::{KindArg, OnError, ReplayArgs, Speed};
+use crate::cli::{KindArg, OnError, ReplayArgs, RunArgs, Speed};
 use crate::output::OutFormat;
 use crate::select::Instruments;
 use std::fmt;
 use std::path::PathBuf;
 use ticklane::ConfigError;
 use ticklane_tools::input::{self, Format, Kinds, ReadOptions};
+use ticklane_tools::live::{LinkOptions, LiveUrl};
 
 /// A validated, ready-to-run replay.
 pub(crate) struct Plan {
@@ -43,6 +44,14 @@ pub(crate) struct Plan {
     pub(crate) on_error: OnError,
     /// `--instruments`: the names kept (all when `None`).
     pub(crate) instruments: Option<Instruments>,
+    /// `ticklane run`: the live stream read instead of files.
+    pub(crate) live: Option<LivePlan>,
+}
+
+/// A live input and how its link reconnects.
+pub(crate) struct LivePlan {
+    pub(crate) url: LiveUrl,
+    pub(crate) link: LinkOptions,
 }
 
 /// Every usage problem found while planning (exit code 2).
@@ -76,9 +85,49 @@ impl fmt::Display for PlanError {
 impl Plan {
     /// The plan of `ticklane replay` with these flags, or every usage problem in them.
     pub(crate) fn from_replay(a: &ReplayArgs) -> Result<Plan, PlanError> {
+        Plan::build(a, None, PlanError::default())
+    }
+
+    /// The plan of `ticklane run` with these flags: one live URL as the input, at its own pace.
+    pub(crate) fn from_run(r: &RunArgs) -> Result<Plan, PlanError> {
         let mut problems = PlanError::default();
+        let a = &r.replay;
+        let url = match a.files.as_slice() {
+            [one] => match LiveUrl::parse(&one.to_string_lossy()) {
+                Ok(Some(url)) => Some(url),
+                Ok(None) => {
+                    problems.push(format!(
+                        "INPUT: {}: ticklane run reads a live stream: expected ws://… or wss://… (files: ticklane replay)",
+                        one.display()
+                    ));
+                    None
+                }
+                Err(e) => {
+                    problems.push(format!("INPUT: {e}"));
+                    None
+                }
+            },
+            _ => {
+                problems.push("INPUT: ticklane run reads exactly one live URL (ws://… or wss://…)");
+                None
+            }
+        };
+        if a.speed != Speed::Max {
+            problems.push("--speed: a live stream arrives at its own pace; --speed is for replay");
+        }
+        let link =
+            LinkOptions { reconnect_max: r.reconnect_max, stall_timeout: r.stall_timeout, ..LinkOptions::default() };
+        let live = url.map(|url| LivePlan { url, link });
+        let mut plan = Plan::build(a, live.as_ref().map(|l| l.url.kinds()), problems)?;
+        plan.on_error = a.on_error.unwrap_or(OnError::Skip);
+        plan.live = live;
+        Ok(plan)
+    }
+
+    /// The plan of replay's flags, the record kinds of a live input given (`live_kinds`).
+    fn build(a: &ReplayArgs, live_kinds: Option<Kinds>, mut problems: PlanError) -> Result<Plan, PlanError> {
         let store = StorePlan::from_args(&a.store, &mut problems);
-        let kinds = kinds(a, &mut problems);
+        let kinds = kinds(a, live_kinds, &mut problems);
         let pipeline = Pipeline::from_replay(a, kinds, store.is_some(), &mut problems);
         let engine = EnginePlan::from_replay(a, &mut problems);
         let to_stdout = a.out.as_ref().is_none_or(|p| p.as_os_str() == "-");
@@ -96,8 +145,9 @@ impl Plan {
                 engine,
                 store,
                 speed: a.speed,
-                on_error: a.on_error,
+                on_error: a.on_error.unwrap_or(OnError::Fail),
                 instruments: a.instruments.clone(),
+                live: None,
             }),
             // Each part that could not be planned recorded why.
             _ => Err(problems),
@@ -107,10 +157,11 @@ impl Plan {
 
 /// The record kinds to read: `--kind`, or (auto) what the inputs hold. Reading both needs
 /// `{kind}` in `--out` and files (each is read once per kind).
-fn kinds(a: &ReplayArgs, problems: &mut PlanError) -> Kinds {
+fn kinds(a: &ReplayArgs, live: Option<Kinds>, problems: &mut PlanError) -> Kinds {
     let kinds = match a.kind {
         KindArg::Trades => Kinds { trades: true, quotes: false },
         KindArg::Quotes => Kinds { trades: false, quotes: true },
+        KindArg::Auto if live.is_some() => live.unwrap_or(Kinds { trades: true, quotes: false }),
         KindArg::Auto => {
             let opt = ReadOptions::new(a.input_format);
             // An input that cannot be opened is reported when it is opened for reading.
@@ -130,7 +181,7 @@ fn kinds(a: &ReplayArgs, problems: &mut PlanError) -> Kinds {
                  trades|quotes",
             );
         }
-        if a.files.iter().any(|f| f.as_os_str() == "-") {
+        if live.is_none() && a.files.iter().any(|f| f.as_os_str() == "-") {
             problems.push("--kind: standard input cannot be read once per kind: choose --kind trades or --kind quotes");
         }
     }

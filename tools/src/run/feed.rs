@@ -49,6 +49,9 @@ pub(super) struct Feeder<R: Event> {
     /// This feeder's count is the one the signal handler reports (the trade feeder's, when
     /// trades and quotes are fed at once).
     tally: bool,
+    /// A live input: on a signal it stops reading by itself, and what it already received
+    /// is still pushed (the source then ends); files are simply not read further.
+    live: bool,
 }
 
 impl<R: Event> Feeder<R> {
@@ -74,6 +77,7 @@ impl<R: Event> Feeder<R> {
             pacer,
             fed,
             tally,
+            live: plan.live.is_some(),
         }
     }
 
@@ -87,7 +91,7 @@ impl<R: Event> Feeder<R> {
     ) -> Result<Fed, PushError> {
         let mut chunk = Chunk::<R>::default();
         let mut go = Go { feed: &mut feed, progress, signals };
-        'read: while !signals.stopping() && self.merge.next_chunk(&mut chunk) {
+        'read: while (self.live || !signals.stopping()) && self.merge.next_chunk(&mut chunk) {
             let mut from = 0;
             for (at, e) in std::mem::take(&mut chunk.errors) {
                 if !self.feed(&mut go, &mut chunk.records[from..at])? {

@@ -11,22 +11,30 @@ mod writers;
 pub(crate) use feed::Fed;
 
 use crate::outcome::{BadInput, Outcome};
-use crate::plan::{Plan, FEED, QUOTES};
+use crate::plan::{LivePlan, Plan, FEED, QUOTES};
 use crate::report::Report;
 use feed::Feeder;
 use progress::Progress;
 use signals::Signals;
+use std::sync::Arc;
 use std::time::Instant;
 use ticklane::operators::store::StoreCoordinator;
 use ticklane::{Engine, Quote, Trade};
 use ticklane_tools::input::{self, Event, InputError, Merge, ReadOptions, Source};
+use ticklane_tools::live::LinkStats;
 use writers::{Files, Writers};
 
 /// Runs `plan` to the end (input exhausted, a malformed record under `fail`, or a signal).
 pub(crate) fn execute(plan: &Plan) -> anyhow::Result<Outcome> {
     let signals = Signals::install()?;
-    let trades = plan.kinds.trades.then(|| open_inputs(plan, &signals, input::open)).transpose()?;
-    let quotes = plan.kinds.quotes.then(|| open_inputs(plan, &signals, input::open_quotes)).transpose()?;
+    let (trades, quotes, link) = match &plan.live {
+        Some(live) => open_live(plan, live, &signals)?,
+        None => (
+            plan.kinds.trades.then(|| open_inputs(plan, &signals, input::open)).transpose()?,
+            plan.kinds.quotes.then(|| open_inputs(plan, &signals, input::open_quotes)).transpose()?,
+            None,
+        ),
+    };
     let total_bytes = trades.as_ref().map(|t| t.1).or(quotes.as_ref().map(|q| q.1)).unwrap_or(0);
     // Settings checked and every writer connected (table created) before any input is read,
     // so a wrong URL or an unreachable database fails fast.
@@ -89,12 +97,36 @@ pub(crate) fn execute(plan: &Plan) -> anyhow::Result<Outcome> {
         fed: fed.unwrap_or_default(),
         engine,
         store,
+        link,
     };
     report.print();
     if let Some(file) = files.summary {
         report.write_summary(file, plan.outputs.summary.as_deref().unwrap_or(std::path::Path::new("")));
     }
     report.outcome()
+}
+
+/// Starts the live link (it connects, and reconnects, on its own thread) and hands out its
+/// sources as the run's inputs.
+fn open_live(plan: &Plan, live: &LivePlan, signals: &Signals) -> anyhow::Result<LiveInputs> {
+    let l = ticklane_tools::live::open(&live.url, plan.kinds, &read_options(plan, signals), &live.link)?;
+    let trades = l.trades.map(|s| (vec![Box::new(s) as Box<dyn Source<Trade>>], 0));
+    let quotes = l.quotes.map(|s| (vec![Box::new(s) as Box<dyn Source<Quote>>], 0));
+    Ok((trades, quotes, Some(l.stats)))
+}
+
+/// The inputs of a run: trades and quotes (when read), and a live link's counters.
+type LiveInputs = (Option<Opened<Trade>>, Option<Opened<Quote>>, Option<Arc<LinkStats>>);
+
+/// How the inputs are read.
+fn read_options(plan: &Plan, signals: &Signals) -> ReadOptions {
+    ReadOptions {
+        ts_range: plan.pipeline.ts_range(),
+        stop: Some(signals.stop_flag()),
+        threads: plan.engine.parse_threads,
+        venue: plan.venue.clone(),
+        ..ReadOptions::new(plan.input_format)
+    }
 }
 
 /// Opens one input for records of kind `R`.
@@ -106,13 +138,7 @@ type Opened<R> = (Vec<Box<dyn Source<R>>>, u64);
 /// Opens every input with `open` (a missing file or an unknown format is bad input) and sums
 /// their sizes (for progress).
 fn open_inputs<R: Event>(plan: &Plan, signals: &Signals, open: Opener<R>) -> anyhow::Result<Opened<R>> {
-    let opt = ReadOptions {
-        ts_range: plan.pipeline.ts_range(),
-        stop: Some(signals.stop_flag()),
-        threads: plan.engine.parse_threads,
-        venue: plan.venue.clone(),
-        ..ReadOptions::new(plan.input_format)
-    };
+    let opt = read_options(plan, signals);
     let mut sources = Vec::with_capacity(plan.inputs.len());
     let mut total_bytes = 0;
     for f in &plan.inputs {

@@ -51,7 +51,8 @@ impl Signals {
                     second_signal(sig, &tally);
                 }
                 stop.store(true, Ordering::SeqCst);
-                log::warn!("signal {sig}: stopping the replay and flushing what was accepted");
+                ticklane::health::set_draining(true);
+                log::warn!("signal {sig}: stopping the input and flushing what was accepted");
                 if let Some((h, t)) = store.get() {
                     h.set_deadline(Instant::now() + *t);
                 }
@@ -79,6 +80,7 @@ impl Signals {
     /// Stops every reader: a malformed record ended the run under `--on-error fail`.
     pub(super) fn halt(&self) {
         self.halted.store(true, Ordering::Relaxed);
+        self.stop.store(true, Ordering::SeqCst); // a live link stops reading too
     }
 
     /// The first signal received.

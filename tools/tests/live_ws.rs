@@ -1,0 +1,214 @@
+//! `ticklane run ws://…` against a WebSocket server written here that serves the real Binance
+//! capture (`data/binance_spot_btcusdt_20240808.stream.gz`) frame by frame, over several
+//! connections with faults between them: a connection dropped abruptly after garbage frames,
+//! one that stalls, one answering a ping. The live run's trade bars equal `ticklane replay`'s
+//! bars of the same capture byte for byte (the overlap re-sent after each reconnection is
+//! dropped by dedupe on trade id), and every fault is counted.
+
+mod common;
+
+use common::{data, replay, s, tmp, BIN};
+use std::io::{BufRead, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tungstenite::Message;
+
+/// The JSON of every line of the capture (its receive time stripped: a live peer sends only
+/// the message).
+fn frames() -> Vec<String> {
+    let gz = std::fs::File::open(data("binance_spot_btcusdt_20240808.stream.gz")).expect("capture");
+    let lines = std::io::BufReader::new(flate2::read::MultiGzDecoder::new(gz)).lines();
+    lines.map(|l| l.expect("line").split_once(' ').expect("<ns> <json>").1.to_string()).collect()
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
+}
+
+fn get(addr: SocketAddr, path: &str) -> String {
+    let Ok(mut s) = TcpStream::connect(addr) else { return String::new() };
+    let _ = write!(s, "GET {path} HTTP/1.0\r\n\r\n");
+    let mut body = String::new();
+    let _ = s.read_to_string(&mut body);
+    body
+}
+
+/// The sum of the samples of `name` on a Prometheus page.
+fn sample(text: &str, name: &str) -> f64 {
+    let lines = text.lines().filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")));
+    lines.filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
+}
+
+/// Polls `what` every 20 ms until it holds (a hang guard of two minutes, not a timing claim).
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !f() {
+        assert!(t0.elapsed() < Duration::from_secs(120), "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// What the server did, for the test to check and to wait on.
+#[derive(Default)]
+struct Served {
+    /// Text frames sent over all connections.
+    texts: AtomicUsize,
+    /// Trade messages sent twice (the overlaps after reconnections).
+    resent_trades: AtomicUsize,
+    /// The client answered the ping on the last connection.
+    pong: AtomicBool,
+    /// The stalled connection was given up by the client.
+    stall_seen: AtomicBool,
+    /// The test saw `/readyz` go down: the last connection may be accepted.
+    go: AtomicBool,
+    /// Everything was sent on the last connection.
+    all_sent: AtomicBool,
+    done: AtomicBool,
+}
+
+fn send_range(ws: &mut tungstenite::WebSocket<TcpStream>, frames: &[String], served: &Served) {
+    for f in frames {
+        ws.write(Message::text(f.clone())).expect("write");
+        served.texts.fetch_add(1, SeqCst);
+    }
+    ws.flush().expect("flush");
+}
+
+/// Connection 0: the first third, two garbage frames, then the socket dropped without a close.
+/// Connection 1: from 50 frames back to two thirds, then silence (the client must give up).
+/// Connection 2 (accepted once the test saw `/readyz` down): from 50 back to the end, a ping.
+fn serve(listener: TcpListener, frames: Vec<String>, served: Arc<Served>) {
+    let n = frames.len();
+    let (a, b) = (n / 3, 2 * n / 3);
+    let trades = |r: std::ops::Range<usize>| frames[r].iter().filter(|f| f.contains("@trade\"")).count();
+    served.resent_trades.store(trades(a - 50..a) + trades(b - 50..b), SeqCst);
+    for conn in 0..3 {
+        if conn == 2 {
+            wait_until("/readyz down between connections", || served.go.load(SeqCst));
+        }
+        let (tcp, _) = listener.accept().expect("accept");
+        let mut ws = tungstenite::accept(tcp).expect("handshake");
+        match conn {
+            0 => {
+                send_range(&mut ws, &frames[..a], &served);
+                send_range(&mut ws, &["{not json".to_string()], &served);
+                ws.send(Message::binary(vec![0xff, 0xfe, 0x00])).expect("binary");
+                drop(ws); // abrupt: no close frame
+            }
+            1 => {
+                send_range(&mut ws, &frames[a - 50..b], &served);
+                ws.get_mut().set_read_timeout(Some(Duration::from_millis(50))).expect("timeout");
+                // Silent; the client closes or drops the connection when its stall timeout passes.
+                loop {
+                    match ws.read() {
+                        Ok(Message::Close(_)) | Err(tungstenite::Error::ConnectionClosed) => break,
+                        Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(_) => break,
+                        Ok(_) => {}
+                    }
+                }
+                served.stall_seen.store(true, SeqCst);
+            }
+            _ => {
+                send_range(&mut ws, &frames[b - 50..], &served);
+                ws.send(Message::Ping(b"still there?".to_vec().into())).expect("ping");
+                ws.get_mut().set_read_timeout(Some(Duration::from_millis(50))).expect("timeout");
+                served.all_sent.store(true, SeqCst);
+                while !served.done.load(SeqCst) {
+                    match ws.read() {
+                        Ok(Message::Pong(p)) if &p[..] == b"still there?" => served.pong.store(true, SeqCst),
+                        Ok(Message::Close(_)) | Err(tungstenite::Error::ConnectionClosed) => break,
+                        Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                        Err(_) => break,
+                        Ok(_) => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn live_bars_equal_replay_bars_through_drops_garbage_and_a_stall() {
+    let frames = frames();
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
+    let url = format!("ws://{}/stream?streams=btcusdt@trade/btcusdt@bookTicker", listener.local_addr().expect("addr"));
+    let served = Arc::new(Served::default());
+    let server = {
+        let served = served.clone();
+        std::thread::spawn(move || serve(listener, frames, served))
+    };
+    let metrics: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let (live, sum) = (tmp("live.csv"), tmp("live.json"));
+    let child = Command::new(BIN)
+        .args(["run", "--kind", "trades", "--dedupe", "--stall-timeout", "1s", "--reconnect-max", "1s"])
+        .args(["--metrics-addr", &metrics.to_string(), "--out", s(&live), "--summary", s(&sum), &url])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ticklane run");
+
+    wait_until("the stall", || served.stall_seen.load(SeqCst));
+    wait_until("/readyz down", || {
+        let r = get(metrics, "/readyz");
+        r.starts_with("HTTP/1.0 503") && r.contains("down source ws://")
+    });
+    served.go.store(true, SeqCst);
+    wait_until("everything sent", || served.all_sent.load(SeqCst));
+    let texts = served.texts.load(SeqCst) as f64;
+    wait_until("every message read", || sample(&get(metrics, "/metrics"), "ticklane_link_messages_total") >= texts);
+    wait_until("the pong", || served.pong.load(SeqCst));
+    let ready = get(metrics, "/readyz");
+    assert!(ready.starts_with("HTTP/1.0 200") && ready.contains("up source ws://"), "{ready}");
+    assert!(get(metrics, "/healthz").starts_with("HTTP/1.0 200"));
+
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
+    let out = child.wait_with_output().expect("wait");
+    served.done.store(true, SeqCst);
+    server.join().expect("server");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "a drained live run exits 0: {stderr}");
+
+    let expected = tmp("replay.csv");
+    let capture = data("binance_spot_btcusdt_20240808.stream.gz");
+    let r = replay(&["--kind", "trades", "--dedupe", "--out", s(&expected), s(&capture)]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let (got, want) =
+        (std::fs::read_to_string(&live).expect("live"), std::fs::read_to_string(&expected).expect("replay"));
+    assert!(want.lines().count() > 300, "the capture makes hundreds of bars");
+    assert!(got == want, "live bars differ from the replay's:\n{stderr}");
+
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&sum).expect("summary")).expect("json");
+    let resent = served.resent_trades.load(SeqCst) as u64;
+    assert!(resent > 0);
+    assert_eq!(v["duplicates"], resent, "each re-sent trade dropped once: {v}");
+    assert_eq!(v["trades_accepted"], 9_757 + resent, "{v}");
+    assert_eq!(v["malformed_total"], 2, "the garbage text and binary frames: {v}");
+    assert_eq!(v["link"]["reconnects"], 2, "{v}");
+    assert_eq!(v["link"]["stalls"], 1, "{v}");
+    assert_eq!(v["link"]["messages"], served.texts.load(SeqCst) as u64, "{v}");
+}
+
+/// `ticklane run`'s usage errors exit 2 before anything connects, each naming what is wrong.
+#[test]
+fn run_usage_errors_exit_2_naming_the_input_or_flag() {
+    let file = data("GLBX_ESH4_trades_2023-12-25.csv");
+    let ws = "ws://127.0.0.1:9/stream?streams=btcusdt@trade";
+    for (args, needle) in [
+        (vec![s(&file)], "INPUT: "),
+        (vec![ws, ws], "exactly one live URL"),
+        (vec!["nats://127.0.0.1:4222/ticks"], "not built yet"),
+        (vec!["http://127.0.0.1/x"], "unknown URL scheme"),
+        (vec!["--speed", "10", ws], "--speed"),
+        (vec!["--stall-timeout", "soon", ws], "--stall-timeout"),
+        (vec!["--kind", "auto", "ws://127.0.0.1:9/stream?streams=a@trade/a@bookTicker"], "{kind}"),
+    ] {
+        let o = Command::new(BIN).arg("run").args(&args).output().expect("run");
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {e}");
+        assert!(e.contains(needle), "{args:?}: {e:?}");
+    }
+}
