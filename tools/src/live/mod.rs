@@ -14,6 +14,7 @@
 
 mod backoff;
 mod binance;
+mod link;
 mod outlet;
 mod ws;
 
@@ -139,24 +140,25 @@ pub struct Live {
 /// Starts reading `url` for `kinds` (per `opt`: venue, `ts_event` range; its stop flag ends
 /// the link). Connection problems are not errors here: the link retries until stopped, and
 /// `/readyz` says whether it is connected.
-pub fn open(url: &LiveUrl, kinds: Kinds, opt: &ReadOptions, link: &LinkOptions) -> std::io::Result<Live> {
+pub fn open(url: &LiveUrl, kinds: Kinds, opt: &ReadOptions, link_opt: &LinkOptions) -> std::io::Result<Live> {
     let LiveUrl::WebSocket(u) = url;
     let stop = opt.stop.clone().unwrap_or_else(|| StopFlag::new(false.into()));
     let stats = Arc::new(LinkStats::default());
-    let mut feed = binance::Feed::new(u.clone(), link.clone(), stop, stats.clone(), opt.venue.as_deref());
-    feed.ts_range = opt.ts_range;
+    let mut link = link::Link::new(u.clone(), stop, stats.clone());
+    link.ts_range = opt.ts_range;
     let (mut trades, mut quotes) = (None, None);
     if kinds.trades {
         let (o, s) = outlet::outlet(Some(stats.skipped.clone()), stats.bytes.clone());
-        feed.trades = Some(o);
+        link.trades = Some(o);
         trades = Some(s);
     }
     if kinds.quotes {
         let skipped = (!kinds.trades).then(|| stats.skipped.clone());
         let (o, s) = outlet::outlet(skipped, stats.bytes.clone());
-        feed.quotes = Some(o);
+        link.quotes = Some(o);
         quotes = Some(s);
     }
+    let feed = binance::Feed::new(link, link_opt.clone(), opt.venue.as_deref());
     std::thread::Builder::new().name("ticklane-link".into()).spawn(move || feed.run())?;
     Ok(Live { trades, quotes, stats })
 }
