@@ -18,3 +18,4 @@ pub mod format;
 pub mod gen;
 pub mod input;
 pub mod live;
+pub mod wire;
