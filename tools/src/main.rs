@@ -7,6 +7,7 @@ mod cli;
 mod outcome;
 mod output;
 mod plan;
+mod publish;
 mod report;
 mod run;
 mod select;
@@ -42,6 +43,7 @@ fn main() -> ExitCode {
             Ok(p) => run::execute(&p),
             Err(problems) => Err(BadInput(problems.to_string()).into()),
         },
+        Command::Publish(p) => publish::run(&p),
         Command::Gen(g) => match g.validate() {
             Ok(()) => ticklane_tools::gen::run(&g).map(|()| Outcome::Done),
             Err(msg) => Err(BadInput(msg).into()),

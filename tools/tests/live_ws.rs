@@ -7,13 +7,13 @@
 
 mod common;
 
-use common::{data, replay, s, tmp, BIN};
-use std::io::{BufRead, Read, Write};
+use common::{data, free_port, http_get, replay, s, sample, tmp, wait_until, Running, BIN};
+use std::io::BufRead;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tungstenite::Message;
 
 /// The JSON of every line of the capture (its receive time stripped: a live peer sends only
@@ -24,31 +24,8 @@ fn frames() -> Vec<String> {
     lines.map(|l| l.expect("line").split_once(' ').expect("<ns> <json>").1.to_string()).collect()
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
-}
-
 fn get(addr: SocketAddr, path: &str) -> String {
-    let Ok(mut s) = TcpStream::connect(addr) else { return String::new() };
-    let _ = write!(s, "GET {path} HTTP/1.0\r\n\r\n");
-    let mut body = String::new();
-    let _ = s.read_to_string(&mut body);
-    body
-}
-
-/// The sum of the samples of `name` on a Prometheus page.
-fn sample(text: &str, name: &str) -> f64 {
-    let lines = text.lines().filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")));
-    lines.filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
-}
-
-/// Polls `what` every 20 ms until it holds (a hang guard of two minutes, not a timing claim).
-fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let t0 = Instant::now();
-    while !f() {
-        assert!(t0.elapsed() < Duration::from_secs(120), "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    http_get(addr, path)
 }
 
 /// What the server did, for the test to check and to wait on.
@@ -143,12 +120,14 @@ fn live_bars_equal_replay_bars_through_drops_garbage_and_a_stall() {
     };
     let metrics: SocketAddr = ([127, 0, 0, 1], free_port()).into();
     let (live, sum) = (tmp("live.csv"), tmp("live.json"));
-    let child = Command::new(BIN)
-        .args(["run", "--kind", "trades", "--dedupe", "--stall-timeout", "1s", "--reconnect-max", "1s"])
-        .args(["--metrics-addr", &metrics.to_string(), "--out", s(&live), "--summary", s(&sum), &url])
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ticklane run");
+    let child = Running(Some(
+        Command::new(BIN)
+            .args(["run", "--kind", "trades", "--dedupe", "--stall-timeout", "1s", "--reconnect-max", "1s"])
+            .args(["--metrics-addr", &metrics.to_string(), "--out", s(&live), "--summary", s(&sum), &url])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ticklane run"),
+    ));
 
     wait_until("the stall", || served.stall_seen.load(SeqCst));
     wait_until("/readyz down", || {
@@ -164,13 +143,9 @@ fn live_bars_equal_replay_bars_through_drops_garbage_and_a_stall() {
     assert!(ready.starts_with("HTTP/1.0 200") && ready.contains("up source ws://"), "{ready}");
     assert!(get(metrics, "/healthz").starts_with("HTTP/1.0 200"));
 
-    let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
-    let out = child.wait_with_output().expect("wait");
+    let stderr = child.terminate();
     served.done.store(true, SeqCst);
     server.join().expect("server");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "a drained live run exits 0: {stderr}");
 
     let expected = tmp("replay.csv");
     let capture = data("binance_spot_btcusdt_20240808.stream.gz");
@@ -200,7 +175,7 @@ fn run_usage_errors_exit_2_naming_the_input_or_flag() {
     for (args, needle) in [
         (vec![s(&file)], "INPUT: "),
         (vec![ws, ws], "exactly one live URL"),
-        (vec!["nats://127.0.0.1:4222/ticks"], "not built yet"),
+        (vec!["nats://127.0.0.1:4222"], "nats://HOST:PORT/SUBJECT"),
         (vec!["http://127.0.0.1/x"], "unknown URL scheme"),
         (vec!["--speed", "10", ws], "--speed"),
         (vec!["--stall-timeout", "soon", ws], "--stall-timeout"),

@@ -45,18 +45,17 @@ impl Link {
 
     /// Connected: ready, counted, logged.
     pub(super) fn up(&mut self) {
-        let n = self.stats.connects.fetch_add(1, Relaxed);
-        log::info!("{}: connected{}", self.url, if n > 0 { " again" } else { "" });
-        self.probe.set(true);
-        self.stats.connected.store(1, Relaxed);
-        self.stats.publish(&self.url);
+        self.watcher().up();
     }
 
     /// Disconnected: not ready.
     pub(super) fn down(&mut self) {
-        self.probe.set(false);
-        self.stats.connected.store(0, Relaxed);
-        self.stats.publish(&self.url);
+        self.watcher().down();
+    }
+
+    /// What a client library's connection callbacks need to report state changes.
+    pub(super) fn watcher(&self) -> Watcher {
+        Watcher { url: self.url.clone(), stats: self.stats.clone(), probe: self.probe.clone() }
     }
 
     /// Sleeps `d`, waking early when stopped.
@@ -152,5 +151,40 @@ fn hand<R: Event>(
             o.push(Ok((sym, r)))
         }
         Err(b) => o.push(bad(b)),
+    }
+}
+
+/// Reports a link's connection state changes (from any thread).
+#[derive(Clone)]
+pub(super) struct Watcher {
+    url: String,
+    stats: Arc<LinkStats>,
+    probe: Probe,
+}
+
+impl Watcher {
+    /// Connected: ready, counted, logged.
+    pub(super) fn up(&self) {
+        let n = self.stats.connects.fetch_add(1, Relaxed);
+        log::info!("{}: connected{}", self.url, if n > 0 { " again" } else { "" });
+        self.probe.set(true);
+        self.stats.connected.store(1, Relaxed);
+        self.stats.publish(&self.url);
+    }
+
+    /// The client dropped messages for a subscriber that fell behind (core NATS).
+    pub(super) fn slow_consumer(&self) {
+        if self.stats.slow_consumer.fetch_add(1, Relaxed) == 0 {
+            log::warn!("{}: the client dropped messages: this reader fell behind the subject", self.url);
+        }
+    }
+
+    /// Disconnected: not ready, logged.
+    pub(super) fn down(&self) {
+        if self.stats.connected.swap(0, Relaxed) == 1 {
+            log::warn!("{}: disconnected", self.url);
+        }
+        self.probe.set(false);
+        self.stats.publish(&self.url);
     }
 }

@@ -6,6 +6,8 @@
 //! |---|---|
 //! | `ws.rs` | one WebSocket connection: TCP with timeouts, handshake (TLS for `wss://`), polled reads |
 //! | `binance.rs` | the feed thread for a Binance combined stream: decode, reconnect, stall, counts |
+//! | `nats.rs` | the feed thread for NATS subjects and JetStream consumers (async-nats on its own runtime) |
+//! | `link.rs` | what every feed thread shares: outlets, counters, readiness, malformed messages |
 //! | `outlet.rs` | the hand-over to the reader loop: bounded, latency first, chunks recycled |
 //! | `backoff.rs` | capped exponential backoff |
 //!
@@ -15,10 +17,12 @@
 mod backoff;
 mod binance;
 mod link;
+mod nats;
 mod outlet;
 mod ws;
 
 pub use backoff::Backoff;
+pub use nats::{connect_options, NatsTarget};
 pub use outlet::LiveSource;
 
 use crate::input::{Kinds, ReadOptions, StopFlag};
@@ -35,30 +39,51 @@ const PUBLISH_EVERY: Duration = Duration::from_millis(250);
 pub enum LiveUrl {
     /// `ws://…` or `wss://…`: a Binance combined stream.
     WebSocket(String),
+    /// `nats://HOST:PORT/SUBJECT` or `jetstream://HOST:PORT/STREAM[/CONSUMER]`: ticks on NATS.
+    Nats(NatsTarget),
 }
 
 impl LiveUrl {
-    /// `Ok(None)` for something that is not a URL (a file path); an error for a URL scheme
-    /// ticklane does not read (yet).
+    /// `Ok(None)` for something that is not a URL (a file path); an error for a URL ticklane
+    /// cannot read, saying what was expected.
     pub fn parse(s: &str) -> Result<Option<LiveUrl>, String> {
         let Some((scheme, rest)) = s.split_once("://") else { return Ok(None) };
         match scheme {
             "ws" | "wss" if !rest.is_empty() => Ok(Some(LiveUrl::WebSocket(s.to_string()))),
             "ws" | "wss" => Err(format!("{s}: expected ws://HOST[:PORT]/PATH")),
-            "nats" | "jetstream" => Err(format!("{s}: NATS sources are not built yet (issue 14); use ws:// or wss://")),
-            _ => Err(format!("{s}: unknown URL scheme `{scheme}`; expected ws:// or wss://")),
+            "nats" | "jetstream" => NatsTarget::parse(scheme == "jetstream", rest)
+                .map(|t| Some(LiveUrl::Nats(t)))
+                .map_err(|e| format!("{s}: {e}")),
+            _ => Err(format!(
+                "{s}: unknown URL scheme `{scheme}`; expected ws://, wss://, nats://HOST:PORT/SUBJECT or \
+                 jetstream://HOST:PORT/STREAM[/CONSUMER]"
+            )),
         }
     }
 
     /// The record kinds the URL asks for: a combined stream's `streams=` names (`…@trade`,
-    /// `…@bookTicker`); both when it names neither.
+    /// `…@bookTicker`; both when it names neither); trades on NATS (`--kind quotes` for quotes).
     pub fn kinds(&self) -> Kinds {
-        let LiveUrl::WebSocket(url) = self;
+        let url = match self {
+            LiveUrl::WebSocket(url) => url,
+            LiveUrl::Nats(_) => return Kinds { trades: true, quotes: false },
+        };
         let streams = url.split_once("streams=").map_or("", |(_, s)| s.split('&').next().unwrap_or(""));
         let has = |kind: &str| streams.split('/').any(|s| s.rsplit('@').next() == Some(kind));
         match (has("trade"), has("bookTicker")) {
             (false, false) => Kinds { trades: true, quotes: true },
             (trades, quotes) => Kinds { trades, quotes },
+        }
+    }
+
+    /// The URL as given (for names and messages).
+    pub fn text(&self) -> String {
+        match self {
+            LiveUrl::WebSocket(u) => u.clone(),
+            LiveUrl::Nats(NatsTarget::Core { server, subject }) => format!("nats://{server}/{subject}"),
+            LiveUrl::Nats(NatsTarget::JetStream { server, stream, consumer }) => {
+                format!("jetstream://{server}/{stream}/{consumer}")
+            }
         }
     }
 }
@@ -106,6 +131,8 @@ pub struct LinkStats {
     pub skipped: Arc<AtomicU64>,
     /// 1 while connected.
     pub connected: AtomicU64,
+    /// Times the client dropped messages for falling behind (core NATS).
+    pub slow_consumer: AtomicU64,
 }
 
 impl LinkStats {
@@ -124,6 +151,7 @@ impl LinkStats {
         metrics::counter!("ticklane_link_stalls_total", &l).absolute(self.stalls.load(Relaxed));
         metrics::counter!("ticklane_link_messages_total", &l).absolute(self.messages.load(Relaxed));
         metrics::counter!("ticklane_link_garbage_total", &l).absolute(self.garbage.load(Relaxed));
+        metrics::counter!("ticklane_link_slow_consumer_total", &l).absolute(self.slow_consumer.load(Relaxed));
     }
 }
 
@@ -141,10 +169,9 @@ pub struct Live {
 /// the link). Connection problems are not errors here: the link retries until stopped, and
 /// `/readyz` says whether it is connected.
 pub fn open(url: &LiveUrl, kinds: Kinds, opt: &ReadOptions, link_opt: &LinkOptions) -> std::io::Result<Live> {
-    let LiveUrl::WebSocket(u) = url;
     let stop = opt.stop.clone().unwrap_or_else(|| StopFlag::new(false.into()));
     let stats = Arc::new(LinkStats::default());
-    let mut link = link::Link::new(u.clone(), stop, stats.clone());
+    let mut link = link::Link::new(url.text(), stop, stats.clone());
     link.ts_range = opt.ts_range;
     let (mut trades, mut quotes) = (None, None);
     if kinds.trades {
@@ -158,8 +185,17 @@ pub fn open(url: &LiveUrl, kinds: Kinds, opt: &ReadOptions, link_opt: &LinkOptio
         link.quotes = Some(o);
         quotes = Some(s);
     }
-    let feed = binance::Feed::new(link, link_opt.clone(), opt.venue.as_deref());
-    std::thread::Builder::new().name("ticklane-link".into()).spawn(move || feed.run())?;
+    let thread = std::thread::Builder::new().name("ticklane-link".into());
+    match url {
+        LiveUrl::WebSocket(_) => {
+            let feed = binance::Feed::new(link, link_opt.clone(), opt.venue.as_deref());
+            thread.spawn(move || feed.run())?;
+        }
+        LiveUrl::Nats(target) => {
+            let feed = nats::Feed::new(link, target.clone(), link_opt.clone());
+            thread.spawn(move || feed.run())?;
+        }
+    }
     Ok(Live { trades, quotes, stats })
 }
 
@@ -176,7 +212,10 @@ mod tests {
         assert_eq!(k("ws://h/stream?streams=btcusdt@trade/btcusdt@bookTicker"), both);
         assert_eq!(k("ws://h/ws"), both, "no streams named: both kinds");
         assert_eq!(LiveUrl::parse("data/x.csv"), Ok(None), "a file");
-        for bad in ["ws://", "http://h/x", "nats://h:4222/ticks"] {
+        assert_eq!(k("nats://h:4222/ticks.>"), Kinds { trades: true, quotes: false });
+        let js = LiveUrl::parse("jetstream://h/TICKS").expect("ok").expect("a URL");
+        assert_eq!(js.text(), "jetstream://h:4222/TICKS/ticklane", "default port and consumer");
+        for bad in ["ws://", "http://h/x", "nats://h:4222", "nats:///x", "jetstream://h:1/a/b/c"] {
             assert!(LiveUrl::parse(bad).is_err(), "{bad}");
         }
     }

@@ -97,7 +97,8 @@ impl Plan {
                 Ok(Some(url)) => Some(url),
                 Ok(None) => {
                     problems.push(format!(
-                        "INPUT: {}: ticklane run reads a live stream: expected ws://… or wss://… (files: ticklane replay)",
+                        "INPUT: {}: ticklane run reads a live stream: expected ws://…, wss://…, nats://HOST:PORT/SUBJECT or \
+                         jetstream://HOST:PORT/STREAM[/CONSUMER] (files: ticklane replay)",
                         one.display()
                     ));
                     None
@@ -108,7 +109,7 @@ impl Plan {
                 }
             },
             _ => {
-                problems.push("INPUT: ticklane run reads exactly one live URL (ws://… or wss://…)");
+                problems.push("INPUT: ticklane run reads exactly one live URL (ws://, wss://, nats://, jetstream://)");
                 None
             }
         };

@@ -2,6 +2,7 @@
 //! scratch directory per test binary and process, and running it.
 #![allow(dead_code)] // each test file uses a part
 
+pub mod nats;
 pub mod quote_oracle;
 
 use std::path::{Path, PathBuf};
@@ -40,4 +41,59 @@ pub fn run(args: &[&str]) -> Output {
 /// `ticklane replay ARGS`, waited for.
 pub fn replay(args: &[&str]) -> Output {
     Command::new(BIN).arg("replay").args(args).output().expect("run ticklane")
+}
+
+/// `GET path` over HTTP/1.0; the whole response (empty if nothing answers).
+pub fn http_get(addr: impl std::net::ToSocketAddrs, path: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else { return String::new() };
+    let _ = write!(s, "GET {path} HTTP/1.0\r\n\r\n");
+    let mut body = String::new();
+    let _ = s.read_to_string(&mut body);
+    body
+}
+
+/// The sum of the samples of `name` on a Prometheus page.
+pub fn sample(text: &str, name: &str) -> f64 {
+    let lines = text.lines().filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")));
+    lines.filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok()).sum()
+}
+
+/// Polls `f` every 20 ms until it holds (a hang guard of two minutes, not a timing claim).
+pub fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let t0 = std::time::Instant::now();
+    while !f() {
+        assert!(t0.elapsed() < std::time::Duration::from_secs(120), "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// A free port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
+}
+
+/// A `ticklane` child process, killed if the test fails before stopping it.
+pub struct Running(pub Option<std::process::Child>);
+
+impl Running {
+    /// SIGTERM, then waits: asserts exit code 0 (a drained live run); returns stderr.
+    pub fn terminate(mut self) -> String {
+        let child = self.0.take().expect("running");
+        let pid = child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(0), "a drained live run exits 0: {stderr}");
+        stderr
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
 }

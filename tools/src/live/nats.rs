@@ -1,0 +1,219 @@
+//! A NATS feed (design.md §9) on a thread of its own, the official client (async-nats) driven by
+//! a single-threaded tokio runtime there: `nats://HOST:PORT/SUBJECT` subscribes to a subject
+//! (wildcards allowed); `jetstream://HOST:PORT/STREAM[/CONSUMER]` reads a stream through a
+//! durable pull consumer (default name `ticklane`), acknowledging (ack-all) what was handed to
+//! the engine's reader, so that a restart resumes after it. Each message is one tick
+//! ([`crate::wire`]), JSON or MessagePack, told apart by its first byte.
+//!
+//! The client reconnects by itself, with the same capped backoff as the other links; the
+//! connection callbacks flip readiness and count. Core NATS drops messages for a subscriber
+//! that falls too far behind (counted: `slow_consumer`); JetStream does not (the consumer stops
+//! pulling: backpressure).
+
+use super::link::{Link, Watcher};
+use super::ws::POLL;
+use super::LinkOptions;
+use crate::wire::{decode, Tick, WireFormat};
+use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy};
+use futures_util::StreamExt;
+use std::time::{Duration, Instant};
+
+/// Acknowledge at least every this many JetStream messages (and whenever the feed goes quiet).
+const ACK_EVERY: u64 = 512;
+/// How long JetStream waits for an ack before delivering a message again.
+const ACK_WAIT: Duration = Duration::from_secs(10);
+
+/// Where a NATS feed reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NatsTarget {
+    /// Core NATS: a subject.
+    Core {
+        /// `HOST:PORT`.
+        server: String,
+        /// The subject (wildcards allowed).
+        subject: String,
+    },
+    /// JetStream: a stream and a durable consumer.
+    JetStream {
+        /// `HOST:PORT`.
+        server: String,
+        /// The stream.
+        stream: String,
+        /// The durable consumer's name.
+        consumer: String,
+    },
+}
+
+impl NatsTarget {
+    /// From the part of a URL after `nats://` or `jetstream://`.
+    pub(super) fn parse(jetstream: bool, rest: &str) -> Result<NatsTarget, String> {
+        let (server, path) = rest.split_once('/').unwrap_or((rest, ""));
+        if server.is_empty() {
+            return Err("expected HOST:PORT after the scheme".into());
+        }
+        let server = if server.contains(':') { server.to_string() } else { format!("{server}:4222") };
+        let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+        match (jetstream, parts.as_slice()) {
+            (false, [subject]) => Ok(NatsTarget::Core { server, subject: subject.to_string() }),
+            (false, _) => Err("expected nats://HOST:PORT/SUBJECT".into()),
+            (true, [stream]) => {
+                Ok(NatsTarget::JetStream { server, stream: stream.to_string(), consumer: "ticklane".into() })
+            }
+            (true, [stream, consumer]) => {
+                Ok(NatsTarget::JetStream { server, stream: stream.to_string(), consumer: consumer.to_string() })
+            }
+            (true, _) => Err("expected jetstream://HOST:PORT/STREAM[/CONSUMER]".into()),
+        }
+    }
+
+    /// `HOST:PORT`.
+    pub fn server(&self) -> &str {
+        match self {
+            NatsTarget::Core { server, .. } | NatsTarget::JetStream { server, .. } => server,
+        }
+    }
+}
+
+/// The client's options: reconnect forever with the link's capped backoff.
+pub fn connect_options(opt: &LinkOptions) -> async_nats::ConnectOptions {
+    let (min, max) = (opt.reconnect_min, opt.reconnect_max);
+    async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .max_reconnects(None)
+        .connection_timeout(opt.connect_timeout)
+        .reconnect_delay_callback(move |attempts| min.saturating_mul(1u32 << attempts.min(20) as u32).min(max))
+}
+
+/// [`connect_options`] reporting state changes through `w`.
+fn watched(opt: &LinkOptions, w: Watcher) -> async_nats::ConnectOptions {
+    connect_options(opt).event_callback(move |event| {
+        let w = w.clone();
+        async move {
+            match event {
+                async_nats::Event::Connected => w.up(),
+                async_nats::Event::Disconnected | async_nats::Event::Closed => w.down(),
+                async_nats::Event::SlowConsumer(_) => w.slow_consumer(),
+                other => log::warn!("NATS: {other}"),
+            }
+        }
+    })
+}
+
+/// The feed thread's state.
+pub(super) struct Feed {
+    link: Link,
+    target: NatsTarget,
+    opt: LinkOptions,
+}
+
+impl Feed {
+    pub(super) fn new(link: Link, target: NatsTarget, opt: LinkOptions) -> Feed {
+        Feed { link, target, opt }
+    }
+
+    /// Reads until stopped (or no reader is left); then hands over what is pending.
+    pub(super) fn run(mut self) {
+        let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(rt) => rt,
+            Err(e) => {
+                log::error!("{}: cannot start the NATS client's runtime: {e}", self.link.url);
+                return self.link.finish();
+            }
+        };
+        if let Err(e) = rt.block_on(self.read()) {
+            log::error!("{}: {e}", self.link.url);
+        }
+        self.link.finish();
+    }
+
+    async fn read(&mut self) -> Result<(), String> {
+        let options = watched(&self.opt, self.link.watcher());
+        let client = options.connect(self.target.server()).await.map_err(|e| format!("cannot connect: {e}"))?;
+        match self.target.clone() {
+            NatsTarget::Core { subject, .. } => {
+                let mut sub = client.subscribe(subject.clone()).await.map_err(|e| format!("cannot subscribe: {e}"))?;
+                while !self.link.stopped() {
+                    match tokio::time::timeout(POLL, sub.next()).await {
+                        Ok(Some(m)) => self.on_message(&m.payload),
+                        Ok(None) => return Err("the subscription ended".into()),
+                        Err(_) => {}
+                    }
+                    if !self.link.send_pending(false) {
+                        break;
+                    }
+                }
+                let _ = sub.unsubscribe().await;
+            }
+            NatsTarget::JetStream { stream, consumer, .. } => self.read_stream(client, &stream, &consumer).await?,
+        }
+        Ok(())
+    }
+
+    /// Reads a JetStream stream through its durable consumer, acknowledging what was handed on.
+    async fn read_stream(&mut self, client: async_nats::Client, stream: &str, consumer: &str) -> Result<(), String> {
+        let js = jetstream::new(client);
+        let s = loop {
+            match js.get_stream(stream).await {
+                Ok(s) => break s,
+                Err(e) if self.link.stopped() => return Err(format!("stream {stream}: {e}")),
+                Err(e) => {
+                    log::warn!("{}: stream {stream}: {e}; retrying", self.link.url);
+                    self.link.sleep(self.opt.reconnect_max.min(Duration::from_secs(1)));
+                }
+            }
+        };
+        let config = pull::Config {
+            durable_name: Some(consumer.to_string()),
+            ack_policy: AckPolicy::All,
+            ack_wait: ACK_WAIT,
+            ..pull::Config::default()
+        };
+        let c: jetstream::consumer::PullConsumer =
+            s.get_or_create_consumer(consumer, config).await.map_err(|e| format!("consumer {consumer}: {e}"))?;
+        let mut messages = c.messages().await.map_err(|e| format!("consumer {consumer}: {e}"))?;
+        let (mut unacked, mut last): (u64, Option<jetstream::Message>) = (0, None);
+        let mut quiet_since = Instant::now();
+        while !self.link.stopped() {
+            match tokio::time::timeout(POLL, messages.next()).await {
+                Ok(Some(Ok(m))) => {
+                    self.on_message(&m.payload);
+                    (unacked, last, quiet_since) = (unacked + 1, Some(m), Instant::now());
+                }
+                Ok(Some(Err(e))) => log::warn!("{}: {e}", self.link.url),
+                Ok(None) => return Err("the consumer's message stream ended".into()),
+                Err(_) => {}
+            }
+            if !self.link.send_pending(false) {
+                break;
+            }
+            if unacked >= ACK_EVERY || (unacked > 0 && quiet_since.elapsed() >= POLL) {
+                // Ack-all: everything up to this message was handed to the reader.
+                if let Some(m) = last.take() {
+                    if let Err(e) = m.ack().await {
+                        log::warn!("{}: ack: {e}", self.link.url);
+                    }
+                }
+                unacked = 0;
+            }
+        }
+        self.link.send_pending(true);
+        if let Some(m) = last {
+            let _ = m.ack().await;
+        }
+        Ok(())
+    }
+
+    /// One tick: a trade or quote for its reader, or counted as skipped or malformed.
+    fn on_message(&mut self, payload: &[u8]) {
+        let n = self.link.count(payload.len());
+        let format = if payload.first() == Some(&b'{') { WireFormat::Json } else { WireFormat::Msgpack };
+        let taken = match decode(payload, format) {
+            Ok(Tick::Trade(t, name)) => self.link.trade(Ok(t), name.as_bytes(), n),
+            Ok(Tick::Quote(q, name)) => self.link.quote(Ok(q), name.as_bytes(), n),
+            Err(bad) => return self.link.malformed(bad),
+        };
+        if !taken {
+            self.link.skip();
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! `ticklane publish`: a capture onto NATS or JetStream, one tick per message ([`wire`]).
+//! Files are read and merged as `replay` reads them; malformed records stop the command
+//! (exit 2, `FILE:LINE`) after what came before was published. On JetStream, at most
+//! [`IN_FLIGHT`] publishes wait for their acknowledgement; all are acknowledged before the end.
+
+use crate::cli::{KindArg, PublishArgs, Speed};
+use crate::outcome::{BadInput, Outcome};
+use anyhow::Context;
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+use ticklane_tools::input::{self, Chunk, Event, Merge, ReadOptions, Source};
+use ticklane_tools::live::{LiveUrl, NatsTarget};
+use ticklane_tools::wire::{self, WireFormat};
+
+/// JetStream publishes awaiting their acknowledgement at most.
+const IN_FLIGHT: usize = 1024;
+
+/// Where messages go.
+enum Bus {
+    Core(async_nats::Client, String),
+    Stream(async_nats::jetstream::Context, String, VecDeque<async_nats::jetstream::context::PublishAckFuture>),
+}
+
+/// What was published.
+#[derive(Default)]
+struct Published {
+    messages: u64,
+    acknowledged: u64,
+}
+
+pub(crate) fn run(a: &PublishArgs) -> anyhow::Result<Outcome> {
+    let target = match LiveUrl::parse(&a.to) {
+        Ok(Some(LiveUrl::Nats(t))) => t,
+        Ok(_) => {
+            return Err(BadInput(format!(
+                "--to {}: expected nats://HOST:PORT/SUBJECT or jetstream://HOST:PORT/STREAM",
+                a.to
+            ))
+            .into())
+        }
+        Err(e) => return Err(BadInput(format!("--to {e}")).into()),
+    };
+    let opt = ReadOptions { venue: a.venue.clone(), ..ReadOptions::new(a.input_format) };
+    let quotes = match a.kind {
+        KindArg::Trades => false,
+        KindArg::Quotes => true,
+        KindArg::Auto => a.files.iter().try_fold(true, |only_quotes, f| {
+            let k = input::kinds(f, &opt).map_err(|e| BadInput(e.to_string()))?;
+            anyhow::Ok(only_quotes && k.quotes && !k.trades)
+        })?,
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let started = Instant::now();
+    let (published, failure) = rt.block_on(async {
+        let mut bus = connect(&target).await?;
+        let r = if quotes {
+            let sources = open_all(a, &opt, input::open_quotes)?;
+            send_all(Merge::new(sources), &mut bus, a, wire::encode_quote).await
+        } else {
+            let sources = open_all(a, &opt, input::open)?;
+            send_all(Merge::new(sources), &mut bus, a, wire::encode_trade).await
+        };
+        let (mut published, failure) = r?;
+        published.acknowledged += finish(&mut bus).await?;
+        anyhow::Ok((published, failure))
+    })?;
+    eprintln!(
+        "ticklane: published {} {} to {} in {:.3} s{}.",
+        published.messages,
+        if quotes { "quotes" } else { "trades" },
+        a.to,
+        started.elapsed().as_secs_f64(),
+        match target {
+            NatsTarget::JetStream { .. } => format!(" ({} acknowledged by JetStream)", published.acknowledged),
+            NatsTarget::Core { .. } => String::new(),
+        }
+    );
+    Ok(match failure {
+        Some(e) => Outcome::BadInput(format!(
+            "{e}\n(stopped there: the {} records before it were published)",
+            published.messages
+        )),
+        None => Outcome::Done,
+    })
+}
+
+type Opener<R> = fn(&std::path::Path, &ReadOptions) -> Result<Box<dyn Source<R>>, input::InputError>;
+
+fn open_all<R: Event>(a: &PublishArgs, opt: &ReadOptions, open: Opener<R>) -> anyhow::Result<Vec<Box<dyn Source<R>>>> {
+    a.files.iter().map(|f| open(f, opt).map_err(|e| BadInput(e.to_string()).into())).collect()
+}
+
+/// Connects (failing after the connect timeout rather than retrying forever); on JetStream,
+/// creates the stream when missing (subjects `STREAM.>`, file storage).
+async fn connect(target: &NatsTarget) -> anyhow::Result<Bus> {
+    let options = async_nats::ConnectOptions::new().connection_timeout(Duration::from_secs(10));
+    let client =
+        options.connect(target.server()).await.with_context(|| format!("cannot connect to {}", target.server()))?;
+    Ok(match target {
+        NatsTarget::Core { subject, .. } => Bus::Core(client, subject.clone()),
+        NatsTarget::JetStream { stream, .. } => {
+            let js = async_nats::jetstream::new(client);
+            let config = async_nats::jetstream::stream::Config {
+                name: stream.clone(),
+                subjects: vec![format!("{stream}.>")],
+                storage: async_nats::jetstream::stream::StorageType::File,
+                ..Default::default()
+            };
+            js.get_or_create_stream(config).await.with_context(|| format!("JetStream stream {stream}"))?;
+            Bus::Stream(js, format!("{stream}.ticks"), VecDeque::new())
+        }
+    })
+}
+
+/// Publishes every record of `merge`, paced if asked; stops at a malformed record (returned).
+async fn send_all<R: Event>(
+    mut merge: Merge<R>,
+    bus: &mut Bus,
+    a: &PublishArgs,
+    encode: fn(&R, &str, WireFormat, &mut Vec<u8>),
+) -> anyhow::Result<(Published, Option<input::InputError>)> {
+    let mut chunk = Chunk::<R>::default();
+    let mut out = Published::default();
+    let mut buf = Vec::with_capacity(256);
+    let mut pace: Option<(Instant, i64)> = None;
+    while merge.next_chunk(&mut chunk) {
+        let stop_at = chunk.errors.first().map(|(at, _)| *at);
+        for (i, r) in chunk.records.iter().enumerate() {
+            if stop_at == Some(i) {
+                break;
+            }
+            if let Speed::Factor(f) = a.speed {
+                let (t0, ts0) = *pace.get_or_insert((Instant::now(), r.ts_event()));
+                let due = t0 + Duration::from_nanos(((r.ts_event() - ts0).max(0) as f64 / f) as u64);
+                tokio::time::sleep_until(due.into()).await;
+            }
+            buf.clear();
+            encode(r, merge.symbol(r.instrument().0), a.format, &mut buf);
+            out.acknowledged += publish(bus, buf.clone()).await?;
+            out.messages += 1;
+        }
+        if let Some((_, e)) = chunk.errors.drain(..).next() {
+            return Ok((out, Some(e)));
+        }
+    }
+    Ok((out, None))
+}
+
+/// Publishes one message; the acknowledgements that came back meanwhile.
+async fn publish(bus: &mut Bus, payload: Vec<u8>) -> anyhow::Result<u64> {
+    match bus {
+        Bus::Core(c, subject) => {
+            c.publish(subject.clone(), payload.into()).await.context("publish")?;
+            Ok(0)
+        }
+        Bus::Stream(js, subject, acks) => {
+            let mut acked = 0;
+            if acks.len() >= IN_FLIGHT {
+                if let Some(f) = acks.pop_front() {
+                    f.await.context("JetStream did not acknowledge a publish")?;
+                    acked += 1;
+                }
+            }
+            acks.push_back(js.publish(subject.clone(), payload.into()).await.context("publish")?);
+            Ok(acked)
+        }
+    }
+}
+
+/// Waits for every acknowledgement (JetStream) or for the buffer to reach the server (core).
+async fn finish(bus: &mut Bus) -> anyhow::Result<u64> {
+    match bus {
+        Bus::Core(c, _) => {
+            c.flush().await.context("flush")?;
+            Ok(0)
+        }
+        Bus::Stream(_, _, acks) => {
+            let mut n = 0;
+            while let Some(f) = acks.pop_front() {
+                f.await.context("JetStream did not acknowledge a publish")?;
+                n += 1;
+            }
+            Ok(n)
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! A throwaway `nats-server` (Debian's package; `.ci/test` installs it when missing) on free
+//! 127.0.0.1 ports, with JetStream storage in a directory of its own and the monitoring
+//! endpoint (for `/subsz`). Killed when dropped; restartable on the same port and storage.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running (or stopped) server.
+pub struct NatsServer {
+    pub port: u16,
+    pub monitor: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
+}
+
+/// The server binary: `TICKLANE_NATS_SERVER`, else `nats-server` on the PATH or in /usr/sbin.
+fn binary() -> String {
+    if let Ok(b) = std::env::var("TICKLANE_NATS_SERVER") {
+        return b;
+    }
+    for b in ["/usr/sbin/nats-server", "/usr/bin/nats-server"] {
+        if std::path::Path::new(b).exists() {
+            return b.into();
+        }
+    }
+    "nats-server".into()
+}
+
+impl NatsServer {
+    /// Starts a server with JetStream storage under `dir`.
+    pub fn start(dir: PathBuf) -> NatsServer {
+        let mut s = NatsServer { port: free_port(), monitor: free_port(), dir, child: None };
+        s.restart();
+        s
+    }
+
+    /// (Re)starts the server on its port and storage; waits until it accepts connections.
+    pub fn restart(&mut self) {
+        self.stop();
+        std::fs::create_dir_all(&self.dir).expect("nats dir");
+        let child = Command::new(binary())
+            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-m", &self.monitor.to_string()])
+            .args(["-js", "-sd", self.dir.to_str().expect("utf-8 dir")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start nats-server ({e}): install Debian's nats-server package (bash .ci/test does)")
+            });
+        self.child = Some(child);
+        let t0 = Instant::now();
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(t0.elapsed() < Duration::from_secs(30), "nats-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills the server outright (as a crash would).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// `HOST:PORT`.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The number of subscriptions the server holds (its monitoring endpoint's `/subsz`).
+    pub fn subscriptions(&self) -> u64 {
+        let body = super::http_get(("127.0.0.1", self.monitor), "/subsz");
+        let json = body.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        serde_json::from_str::<serde_json::Value>(json).ok().and_then(|v| v["num_subscriptions"].as_u64()).unwrap_or(0)
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

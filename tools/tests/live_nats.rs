@@ -1,0 +1,130 @@
+//! `ticklane publish` → NATS → `ticklane run`, against a real `nats-server` started here
+//! (tests/common/nats.rs): the run's bars equal `ticklane replay`'s of the same capture, over
+//! core NATS (JSON) and over JetStream (MessagePack) through a server crash and restart
+//! between the two halves of the stream (readiness goes down and up; nothing lost, and
+//! anything delivered twice is dropped by dedupe).
+
+mod common;
+
+use common::nats::NatsServer;
+use common::{data, free_port, http_get, replay, run, s, sample, tmp, wait_until, Running, BIN};
+use std::io::{BufRead, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+const CAPTURE: &str = "binance_spot_btcusdt_20240808.stream.gz";
+/// Trades in the capture.
+const TRADES: f64 = 9_757.0;
+
+/// `ticklane run` on `url` with dedupe, its bars to `out`, metrics on a free port.
+fn start_run(url: &str, out: &Path, summary: &Path) -> (Running, SocketAddr) {
+    let metrics: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let child = Command::new(BIN)
+        .args(["run", "--dedupe", "--metrics-addr", &metrics.to_string(), "--reconnect-max", "500ms"])
+        .args(["--out", s(out), "--summary", s(summary), url])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ticklane run");
+    (Running(Some(child)), metrics)
+}
+
+fn messages(metrics: SocketAddr) -> f64 {
+    sample(&http_get(metrics, "/metrics"), "ticklane_link_messages_total")
+}
+
+fn ready(metrics: SocketAddr) -> bool {
+    http_get(metrics, "/readyz").starts_with("HTTP/1.0 200")
+}
+
+fn publish(to: &str, format: &str, file: &Path) {
+    let o = run(&["publish", "--to", to, "--format", format, s(file)]);
+    assert!(o.status.success(), "publish: {}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// The replay's trade bars of the whole capture, with dedupe.
+fn replay_bars() -> String {
+    let out = tmp("replay.csv");
+    let o = replay(&["--kind", "trades", "--dedupe", "--out", s(&out), s(&data(CAPTURE))]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let bars = std::fs::read_to_string(out).expect("replay bars");
+    assert!(bars.lines().count() > 300);
+    bars
+}
+
+/// The capture's lines split into two plain stream captures at its middle line.
+fn halves() -> (PathBuf, PathBuf) {
+    let gz = std::fs::File::open(data(CAPTURE)).expect("capture");
+    let lines: Vec<String> =
+        std::io::BufReader::new(flate2::read::MultiGzDecoder::new(gz)).lines().map(|l| l.expect("line")).collect();
+    let (a, b) = lines.split_at(lines.len() / 2);
+    let write = |name: &str, part: &[String]| {
+        let p = tmp(name);
+        let mut f = std::fs::File::create(&p).expect("half");
+        for l in part {
+            writeln!(f, "{l}").expect("write");
+        }
+        p
+    };
+    (write("first.stream", a), write("second.stream", b))
+}
+
+#[test]
+fn core_nats_json_bars_equal_replay_bars() {
+    let server = NatsServer::start(tmp("nats-core"));
+    let url = format!("nats://{}/ticks.binance", server.addr());
+    let (out, sum) = (tmp("core.csv"), tmp("core.json"));
+    let before = server.subscriptions(); // the server's own
+    let (child, metrics) = start_run(&url, &out, &sum);
+    // Core NATS keeps nothing for absent subscribers: publish once the run's subscription is in.
+    wait_until("the run's subscription", || server.subscriptions() > before);
+    publish(&url, "json", &data(CAPTURE));
+    wait_until("every tick read", || messages(metrics) >= TRADES);
+    let stderr = child.terminate();
+    let got = std::fs::read_to_string(&out).expect("run bars");
+    assert!(got == replay_bars(), "core NATS bars differ from the replay's:\n{stderr}");
+}
+
+#[test]
+fn jetstream_msgpack_survives_a_server_crash_mid_stream() {
+    let mut server = NatsServer::start(tmp("nats-js"));
+    let url = format!("jetstream://{}/TICKS", server.addr());
+    let (first, second) = halves();
+    publish(&url, "msgpack", &first);
+    let (out, sum) = (tmp("js.csv"), tmp("js.json"));
+    let (child, metrics) = start_run(&url, &out, &sum);
+    wait_until("the first half read", || messages(metrics) > 0.0 && ready(metrics));
+    let first_trades = messages_settled(metrics);
+
+    server.stop(); // a crash: no goodbye
+    wait_until("/readyz down", || {
+        let r = http_get(metrics, "/readyz");
+        r.starts_with("HTTP/1.0 503") && r.contains("down source jetstream://")
+    });
+    server.restart();
+    wait_until("/readyz up again", || ready(metrics));
+    publish(&url, "msgpack", &second);
+    wait_until("every tick read", || messages(metrics) >= TRADES);
+    let stderr = child.terminate();
+
+    let got = std::fs::read_to_string(&out).expect("run bars");
+    assert!(got == replay_bars(), "JetStream bars differ from the replay's:\n{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&sum).expect("summary")).expect("json");
+    let (accepted, dups) = (v["trades_accepted"].as_u64().unwrap_or(0), v["duplicates"].as_u64().unwrap_or(0));
+    assert_eq!(accepted - dups, TRADES as u64, "every trade once, redeliveries dropped by dedupe: {v}");
+    assert!(v["link"]["reconnects"].as_u64() >= Some(1), "{v}");
+    assert!(first_trades > 0.0 && first_trades < TRADES, "the crash came mid-stream ({first_trades} read before it)");
+}
+
+/// The message count once it stops moving for a moment (the first half fully read).
+fn messages_settled(metrics: SocketAddr) -> f64 {
+    let mut last = -1.0;
+    loop {
+        let now = messages(metrics);
+        if now == last {
+            return now;
+        }
+        last = now;
+        std::thread::sleep(std::time::Duration::from_millis(600));
+    }
+}
