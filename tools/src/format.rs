@@ -2,6 +2,7 @@
 //! §5). In the library so that `bench/`'s hand-written yardstick writes bars with the same
 //! code as `ticklane replay`: the fastest formatting we have.
 
+use crate::wire::WireFormat;
 use std::io::Write;
 use ticklane::{format_scaled, Bar, Fixed, QuoteBar, Trade, SCALE};
 
@@ -15,6 +16,9 @@ pub enum OutFormat {
     /// Parquet (needs `--out FILE`): the same columns, decimals as DECIMAL(38, 9), times as
     /// INT64 nanosecond timestamps (UTC).
     Parquet,
+    /// One MessagePack map per bar, the JSONL object's keys and values (only with
+    /// `--out nats://…` or `jetstream://…`; there csv and jsonl mean one JSON object per bar).
+    Msgpack,
 }
 
 /// The bars CSV header (design.md §5).
@@ -129,20 +133,65 @@ pub fn push_bar_csv(out: &mut Vec<u8>, name: &str, b: &Bar) {
 pub fn bar_line(format: OutFormat, name: &str, b: &Bar, line: &mut Vec<u8>) {
     line.clear();
     match format {
-        // Parquet is written column by column (`output/parquet.rs`), never as lines.
-        OutFormat::Csv | OutFormat::Parquet => push_bar_csv(line, name, b),
-        OutFormat::Jsonl => {
-            let head =
-                [("window_start", Json::Int(b.window_start.into())), ("window_end", Json::Int(b.window_end.into()))];
-            let prices = [("open", b.open), ("high", b.high), ("low", b.low), ("close", b.close)];
-            let mut fields: Vec<(&str, Json)> = head.into_iter().collect();
-            fields.extend(prices.map(|(k, v)| (k, Json::Dec(v.to_string()))));
-            fields.push(("volume", Json::Dec(b.volume.to_string())));
-            fields.push(("trade_count", Json::Int(b.trade_count.into())));
-            fields.push(("vwap", Json::Dec(b.vwap.to_string())));
-            fields.push(("revision", Json::Int(b.revision.into())));
-            push_json(line, name, &fields);
+        // Parquet is written column by column (`output/parquet.rs`), never as lines; MessagePack
+        // only as bus messages ([`bar_message`]).
+        OutFormat::Csv | OutFormat::Parquet | OutFormat::Msgpack => push_bar_csv(line, name, b),
+        OutFormat::Jsonl => push_json(line, name, &bar_fields(b)),
+    }
+}
+
+/// A bar's fields after `instrument`, in design.md §5's column order.
+fn bar_fields(b: &Bar) -> Vec<(&'static str, Json)> {
+    let head = [("window_start", Json::Int(b.window_start.into())), ("window_end", Json::Int(b.window_end.into()))];
+    let prices = [("open", b.open), ("high", b.high), ("low", b.low), ("close", b.close)];
+    let mut fields: Vec<(&str, Json)> = head.into_iter().collect();
+    fields.extend(prices.map(|(k, v)| (k, Json::Dec(v.to_string()))));
+    fields.push(("volume", Json::Dec(b.volume.to_string())));
+    fields.push(("trade_count", Json::Int(b.trade_count.into())));
+    fields.push(("vwap", Json::Dec(b.vwap.to_string())));
+    fields.push(("revision", Json::Int(b.revision.into())));
+    fields
+}
+
+/// Replaces `msg` with bar `b` of instrument `name` as one bus message (design.md §9): the JSONL
+/// object without its newline, or a MessagePack map with the same keys and values.
+pub fn bar_message(format: WireFormat, name: &str, b: &Bar, msg: &mut Vec<u8>) {
+    push_message(format, name, &bar_fields(b), msg);
+}
+
+/// Replaces `msg` with quote bar `b` of instrument `name` as one bus message.
+pub fn quote_bar_message(format: WireFormat, name: &str, b: &QuoteBar, msg: &mut Vec<u8>) {
+    push_message(format, name, &quote_bar_fields(b), msg);
+}
+
+fn push_message(format: WireFormat, name: &str, fields: &[(&str, Json)], msg: &mut Vec<u8>) {
+    msg.clear();
+    match format {
+        WireFormat::Json => {
+            push_json(msg, name, fields);
+            msg.pop(); // the newline
         }
+        WireFormat::Msgpack => push_msgpack(msg, name, fields),
+    }
+}
+
+/// `{"instrument": name, …fields}` as a MessagePack map, in the order given.
+fn push_msgpack(msg: &mut Vec<u8>, name: &str, fields: &[(&str, Json)]) {
+    use rmp::encode as mp;
+    // Writing into a Vec cannot fail.
+    let _ = mp::write_map_len(msg, 1 + fields.len() as u32);
+    let _ = mp::write_str(msg, "instrument");
+    let _ = mp::write_str(msg, name);
+    for (k, v) in fields {
+        let _ = mp::write_str(msg, k);
+        let _ = match v {
+            Json::Int(n) => match i64::try_from(*n) {
+                Ok(n) => mp::write_sint(msg, n).map(drop).map_err(|e| e.to_string()),
+                Err(_) => mp::write_str(msg, &n.to_string()).map_err(|e| e.to_string()),
+            },
+            Json::Dec(d) => mp::write_str(msg, d).map_err(|e| e.to_string()),
+            Json::Null => mp::write_nil(msg).map_err(|e| e.to_string()),
+        };
     }
 }
 
@@ -184,18 +233,23 @@ fn quote_values(b: &QuoteBar) -> [(&'static str, Option<Fixed>); 11] {
     ]
 }
 
+/// A quote bar's fields after `instrument`, in design.md §5's column order.
+fn quote_bar_fields(b: &QuoteBar) -> Vec<(&'static str, Json)> {
+    let mut fields =
+        vec![("window_start", Json::Int(b.window_start.into())), ("window_end", Json::Int(b.window_end.into()))];
+    fields.extend(quote_values(b).map(|(k, v)| (k, v.map_or(Json::Null, |v| Json::Dec(v.to_string())))));
+    fields.push(("quote_count", Json::Int(b.quote_count.into())));
+    fields.push(("crossed_count", Json::Int(b.crossed_count.into())));
+    fields.push(("revision", Json::Int(b.revision.into())));
+    fields
+}
+
 /// Replaces `line` with quote bar `b` of instrument `name` in `format` (CSV: an absent value
 /// is an empty field; JSONL: `null`), ending in `\n`.
 pub fn quote_bar_line(format: OutFormat, name: &str, b: &QuoteBar, line: &mut Vec<u8>) {
     line.clear();
     if format == OutFormat::Jsonl {
-        let mut fields =
-            vec![("window_start", Json::Int(b.window_start.into())), ("window_end", Json::Int(b.window_end.into()))];
-        fields.extend(quote_values(b).map(|(k, v)| (k, v.map_or(Json::Null, |v| Json::Dec(v.to_string())))));
-        fields.push(("quote_count", Json::Int(b.quote_count.into())));
-        fields.push(("crossed_count", Json::Int(b.crossed_count.into())));
-        fields.push(("revision", Json::Int(b.revision.into())));
-        push_json(line, name, &fields);
+        push_json(line, name, &quote_bar_fields(b));
         return;
     }
     push_name(line, name);

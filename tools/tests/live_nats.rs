@@ -128,3 +128,79 @@ fn messages_settled(metrics: SocketAddr) -> f64 {
         std::thread::sleep(std::time::Duration::from_millis(600));
     }
 }
+
+/// A bar message (JSON or MessagePack) as the bars CSV line it stands for.
+fn csv_line(v: &serde_json::Value) -> String {
+    let cols = common::HEADER.split(',');
+    cols.map(|k| match &v[k] {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    })
+    .collect::<Vec<_>>()
+    .join(",")
+}
+
+/// The replay's bars CSV lines (header dropped), with `--out` to the bus as well.
+fn replay_lines() -> Vec<String> {
+    replay_bars().lines().skip(1).map(str::to_string).collect()
+}
+
+#[test]
+fn bars_onto_core_nats_as_json_and_jetstream_as_msgpack_equal_the_csv() {
+    let server = NatsServer::start(tmp("nats-sink"));
+    let want = replay_lines();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let client = rt.block_on(async_nats::connect(server.addr())).expect("connect");
+    let mut sub = rt.block_on(client.subscribe("bars.>")).expect("subscribe");
+    rt.block_on(client.flush()).expect("flush");
+
+    // Core NATS, JSON, a subject per instrument.
+    let out = format!("nats://{}/bars.{{instrument}}", server.addr());
+    let o = replay(&["--kind", "trades", "--dedupe", "--out", &out, s(&data(CAPTURE))]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut got = Vec::new();
+    while got.len() < want.len() {
+        let next = futures_util::StreamExt::next(&mut sub);
+        let m = rt.block_on(async { tokio::time::timeout(std::time::Duration::from_secs(60), next).await });
+        let m = m.expect("a bar within a minute").expect("subscription open");
+        assert_eq!(m.subject.as_str(), "bars.binance:BTCUSDT");
+        got.push(csv_line(&serde_json::from_slice(&m.payload).expect("JSON bar")));
+    }
+    assert_eq!(got, want, "core NATS JSON bars");
+
+    // JetStream, MessagePack: every bar stored once, acknowledged before the run ended.
+    let out = format!("jetstream://{}/BARS", server.addr());
+    let o = replay(&["--kind", "trades", "--dedupe", "--format", "msgpack", "--out", &out, s(&data(CAPTURE))]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let got: Vec<String> = rt.block_on(async {
+        let js = async_nats::jetstream::new(client);
+        let stream = js.get_stream("BARS").await.expect("stream");
+        let n = stream.cached_info().state.messages;
+        let mut lines = Vec::new();
+        for seq in 1..=n {
+            let m = stream.get_raw_message(seq).await.expect("message");
+            let v: serde_json::Value = rmp_serde::from_slice(&m.payload).expect("MessagePack bar");
+            lines.push(csv_line(&v));
+        }
+        lines
+    });
+    assert_eq!(got, want, "JetStream MessagePack bars");
+}
+
+#[test]
+fn bus_output_usage_errors_exit_2() {
+    let f = data(CAPTURE);
+    for (args, needle) in [
+        (vec!["--format", "msgpack", "--out", "bars.bin"], "--format msgpack: only for"),
+        (vec!["--format", "parquet", "--out", "nats://127.0.0.1:4222/bars"], "--format parquet: a bus"),
+        (vec!["--out", "nats://127.0.0.1:4222"], "--out nats://127.0.0.1:4222: expected"),
+    ] {
+        let mut a = vec!["--kind", "trades"];
+        a.extend(args.iter().copied());
+        a.push(s(&f));
+        let o = replay(&a);
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {e}");
+        assert!(e.contains(needle), "{args:?}: {e}");
+    }
+}

@@ -3,12 +3,15 @@
 //! lines into a file or stdout. The line formats are in the library (`ticklane_tools::format`),
 //! so that `bench/`'s yardstick writes with the same code.
 
+mod bus;
 mod parquet;
 mod sink;
 
+pub(crate) use bus::BusSink;
 pub(crate) use parquet::{ParquetSink, Rows};
 
 pub(crate) use sink::{LineSink, Target, Written};
 pub(crate) use ticklane_tools::format::{
-    bar_line, quote_bar_line, trade_line, OutFormat, BARS_HEADER, QUOTE_BARS_HEADER, TRADES_HEADER,
+    bar_line, bar_message, quote_bar_line, quote_bar_message, trade_line, OutFormat, BARS_HEADER, QUOTE_BARS_HEADER,
+    TRADES_HEADER,
 };

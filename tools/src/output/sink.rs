@@ -39,10 +39,12 @@ pub(crate) struct Written {
     pub(crate) error: Option<String>,
 }
 
-/// Where lines go: a file (which can be cut back) or stdout.
+/// Where output goes: a file (which can be cut back) or stdout (lines), or a message bus (one
+/// message per record: never a [`LineSink`]'s target).
 pub(crate) enum Target {
     File { file: File, name: String },
     Stdout,
+    Bus(Box<super::BusSink>),
 }
 
 /// Writes whole lines in blocks.
@@ -80,7 +82,7 @@ impl LineSink {
         let header_pending = header.is_some();
         let regular = match &target {
             Target::File { file, .. } => file.metadata().is_ok_and(|m| m.is_file()),
-            Target::Stdout => false,
+            Target::Stdout | Target::Bus(_) => false,
         };
         let piece = if regular { usize::MAX } else { PIPE_BUF };
         LineSink { target, block, pending: 0, durable: 0, lines, lost: 0, error: None, header_pending, piece }
@@ -125,6 +127,7 @@ impl LineSink {
                 let (n, r) = write_some(&mut out, &block, self.piece, &mut count);
                 (n, r.and_then(|()| out.flush()))
             }
+            Target::Bus(_) => (0, Err(io::Error::other("a bus takes messages, not lines"))),
         };
         // Only whole lines stay: a partly written one is cut back out of a file.
         self.durable += block[..done].iter().rposition(|&c| c == b'\n').map_or(0, |p| p + 1) as u64;
@@ -148,6 +151,7 @@ impl LineSink {
                 name.clone()
             }
             Target::Stdout => "stdout".to_string(),
+            Target::Bus(_) => "the bus".to_string(),
         };
         self.error = Some(OutputError { target: name, error, written: self.lines.load(Relaxed) });
     }

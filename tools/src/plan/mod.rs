@@ -132,6 +132,20 @@ impl Plan {
         let pipeline = Pipeline::from_replay(a, kinds, store.is_some(), &mut problems);
         let engine = EnginePlan::from_replay(a, &mut problems);
         let to_stdout = a.out.as_ref().is_none_or(|p| p.as_os_str() == "-");
+        let out_text = a.out.as_ref().map(|o| o.to_string_lossy().to_string()).unwrap_or_default();
+        match LiveUrl::parse(&out_text) {
+            Ok(Some(LiveUrl::Nats(_))) if a.format == OutFormat::Parquet => {
+                problems.push("--format parquet: a bus takes one message per bar: --format jsonl (JSON) or msgpack")
+            }
+            Ok(Some(LiveUrl::Nats(_))) => {}
+            Ok(Some(LiveUrl::WebSocket(_))) => {
+                problems.push(format!("--out {out_text}: bars go to files, stdout, nats:// or jetstream://"))
+            }
+            Err(e) => problems.push(format!("--out {e}")),
+            Ok(None) if a.format == OutFormat::Msgpack => problems
+                .push("--format msgpack: only for --out nats://HOST:PORT/SUBJECT or jetstream://HOST:PORT/STREAM"),
+            Ok(None) => {}
+        }
         if a.format == OutFormat::Parquet && to_stdout && (a.out.is_some() || store.is_none()) {
             problems.push("--format parquet needs --out FILE (Parquet is binary, with its footer written at the end)");
         }

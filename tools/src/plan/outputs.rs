@@ -5,11 +5,14 @@ use super::Pipeline;
 use crate::cli::{ReplayArgs, Speed};
 use crate::output::OutFormat;
 use std::path::PathBuf;
+use ticklane_tools::live::{LiveUrl, NatsTarget};
 
 /// A place to write.
 pub(crate) enum Destination {
     Stdout,
     File(PathBuf),
+    /// `--out nats://…` or `jetstream://…`: one message per bar.
+    Bus(String, NatsTarget),
 }
 
 /// The outputs of a run.
@@ -35,7 +38,11 @@ impl OutputPlan {
         let fine = &a.bars[0].text;
         let place = |kind: &str, bars: &str| match &a.out {
             Some(path) if path.as_os_str() != "-" => {
-                Destination::File(path.to_string_lossy().replace("{kind}", kind).replace("{bars}", bars).into())
+                let text = path.to_string_lossy().replace("{kind}", kind).replace("{bars}", bars);
+                match LiveUrl::parse(&text) {
+                    Ok(Some(LiveUrl::Nats(t))) => Destination::Bus(text, t),
+                    _ => Destination::File(text.into()),
+                }
             }
             _ => Destination::Stdout,
         };

@@ -7,8 +7,8 @@
 use super::signals::Tally;
 use crate::outcome::BadInput;
 use crate::output::{
-    bar_line, quote_bar_line, trade_line, LineSink, OutFormat, ParquetSink, Rows, Target, Written, BARS_HEADER,
-    QUOTE_BARS_HEADER, TRADES_HEADER,
+    bar_line, bar_message, quote_bar_line, quote_bar_message, trade_line, BusSink, LineSink, OutFormat, ParquetSink,
+    Rows, Target, Written, BARS_HEADER, QUOTE_BARS_HEADER, TRADES_HEADER,
 };
 use crate::plan::{coarser_names, Destination, OutputPlan, LATE, OUT, QUOTE_OUT};
 use core_affinity::CoreId;
@@ -18,6 +18,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use ticklane::{Bar, Egress, Engine, QuoteBar, Record, Stamped, Trade};
+use ticklane_tools::wire::WireFormat;
 
 /// Every output file, opened before any input is read (a bad path is bad usage).
 pub(super) struct Files {
@@ -37,6 +38,9 @@ impl Files {
                 None => None,
                 Some((Destination::File(p), format)) => Some((file(p, "--out", inputs)?, *format)),
                 Some((Destination::Stdout, format)) => Some((Target::Stdout, *format)),
+                Some((Destination::Bus(url, t), format)) => {
+                    Some((Target::Bus(Box::new(BusSink::connect(t, format!("--out {url}"))?)), *format))
+                }
             })
         };
         let (bars, quote_bars) = (target(&o.bars)?, target(&o.quote_bars)?);
@@ -57,6 +61,7 @@ fn clone(d: &Destination) -> Destination {
     match d {
         Destination::Stdout => Destination::Stdout,
         Destination::File(p) => Destination::File(p.clone()),
+        Destination::Bus(u, t) => Destination::Bus(u.clone(), t.clone()),
     }
 }
 
@@ -111,6 +116,10 @@ impl Writers {
             None => None,
         };
         let quote_bars = match files.quote_bars.take() {
+            Some((Target::Bus(sink), format)) => {
+                let egress = engine.egress::<QuoteBar>(QUOTE_OUT)?;
+                Some(spawn_bus(egress, *sink, wire(format), Arc::new(AtomicU64::new(0)), quote_bar_message)?)
+            }
             Some((Target::File { file, name }, OutFormat::Parquet)) => {
                 let egress = engine.egress::<QuoteBar>(QUOTE_OUT)?;
                 let sink = ParquetSink::create(file, name.clone(), Arc::new(AtomicU64::new(0)))
@@ -165,6 +174,7 @@ fn bar_writer(
 ) -> anyhow::Result<JoinHandle<Written>> {
     let egress = engine.egress::<Bar>(name)?;
     match (target, format) {
+        (Target::Bus(sink), format) => Ok(spawn_bus(egress, *sink, wire(format), lines, bar_message)?),
         (Target::File { file, name }, OutFormat::Parquet) => {
             let sink = ParquetSink::create(file, name.clone(), lines).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
             Ok(spawn_parquet(egress, sink, core)?)
@@ -196,6 +206,52 @@ fn spawn_writer<T: Record>(
         while let Some(r) = next(&mut egress, &mut sink, eager) {
             format(egress.name(r.rec.instrument()).unwrap_or_default(), &r.rec, &mut line);
             sink.line(&line);
+        }
+        sink.finish()
+    })
+}
+
+/// The message encoding for an output format on a bus: MessagePack, or JSON.
+fn wire(format: OutFormat) -> WireFormat {
+    if format == OutFormat::Msgpack {
+        WireFormat::Msgpack
+    } else {
+        WireFormat::Json
+    }
+}
+
+/// A bar of either kind: what identifies one on the bus (`instrument/window_start/revision`).
+trait BusId {
+    fn bus_id(&self, name: &str) -> String;
+}
+
+impl BusId for Bar {
+    fn bus_id(&self, name: &str) -> String {
+        format!("{name}/{}/{}", self.window_start, self.revision)
+    }
+}
+
+impl BusId for QuoteBar {
+    fn bus_id(&self, name: &str) -> String {
+        format!("{name}/{}/{}", self.window_start, self.revision)
+    }
+}
+
+/// A thread publishing every record of `egress` onto the bus, one message each.
+fn spawn_bus<T: Record + BusId>(
+    mut egress: Egress<T>,
+    mut sink: BusSink,
+    format: WireFormat,
+    count: Arc<AtomicU64>,
+    encode: fn(WireFormat, &str, &T, &mut Vec<u8>),
+) -> std::io::Result<JoinHandle<Written>> {
+    std::thread::Builder::new().name("ticklane-bus".into()).spawn(move || {
+        let mut msg = Vec::with_capacity(256);
+        while let Some(r) = egress.recv() {
+            let name = egress.name(r.rec.instrument()).unwrap_or_default();
+            encode(format, name, &r.rec, &mut msg);
+            sink.send(name, &r.rec.bus_id(name), &msg);
+            count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         sink.finish()
     })

@@ -1,0 +1,187 @@
+//! Bars onto NATS (design.md §9): one message per bar, JSON or MessagePack
+//! ([`ticklane_tools::format::bar_message`]).
+//!
+//! - `nats://HOST:PORT/SUBJECT`: core NATS; `{instrument}` in the subject becomes the bar's
+//!   instrument (`.`, `*`, `>` and spaces replaced by `_`), so subscribers can pick instruments
+//!   or classes with wildcards. Published when the client has sent them (flushed at the end).
+//! - `jetstream://HOST:PORT/STREAM`: the stream (created when missing, subjects `STREAM.>`),
+//!   subject `STREAM.bars`; each publish carries `Nats-Msg-Id: instrument/window_start/revision`,
+//!   so a retried publish is stored once; at most [`IN_FLIGHT`] wait for their acknowledgement,
+//!   and a full window blocks the writer — backpressure through the egress to the shards and
+//!   the source, as with the store.
+//!
+//! A publish that fails for good is counted as lost (never silently): the run ends with exit 1
+//! and the summary says how many bars did not reach the bus.
+
+use super::Written;
+use async_nats::jetstream::context::PublishAckFuture;
+use std::collections::VecDeque;
+use std::future::IntoFuture;
+use std::time::Duration;
+use ticklane_tools::live::NatsTarget;
+
+/// JetStream publishes awaiting their acknowledgement at most.
+const IN_FLIGHT: usize = 256;
+/// Tries of one JetStream publish before its bar is counted as lost (pauses of 100 ms doubling:
+/// about 25 s in all, enough for a server restart).
+const TRIES: u32 = 8;
+
+/// A JetStream publish awaiting its acknowledgement, and what to publish again if it fails.
+struct InFlight {
+    ack: PublishAckFuture,
+    headers: async_nats::HeaderMap,
+    payload: Vec<u8>,
+}
+
+enum Bus {
+    Core { client: async_nats::Client, subject: String },
+    Stream { js: async_nats::jetstream::Context, subject: String, acks: VecDeque<InFlight> },
+}
+
+/// A connected bus output.
+pub(crate) struct BusSink {
+    rt: tokio::runtime::Runtime,
+    bus: Bus,
+    name: String,
+    published: u64,
+    acked: u64,
+    lost: u64,
+    error: Option<String>,
+}
+
+impl BusSink {
+    /// Connects (failing within ten seconds: a wrong address is found before any input is read).
+    pub(crate) fn connect(target: &NatsTarget, name: String) -> anyhow::Result<BusSink> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let bus = rt.block_on(async {
+            let options = async_nats::ConnectOptions::new().connection_timeout(Duration::from_secs(10));
+            let client =
+                options.connect(target.server()).await.map_err(|e| anyhow::anyhow!("{name}: cannot connect: {e}"))?;
+            anyhow::Ok(match target {
+                NatsTarget::Core { subject, .. } => Bus::Core { client, subject: subject.clone() },
+                NatsTarget::JetStream { stream, .. } => {
+                    let js = async_nats::jetstream::new(client);
+                    let config = async_nats::jetstream::stream::Config {
+                        name: stream.clone(),
+                        subjects: vec![format!("{stream}.>")],
+                        storage: async_nats::jetstream::stream::StorageType::File,
+                        ..Default::default()
+                    };
+                    js.get_or_create_stream(config)
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{name}: stream {stream}: {e}"))?;
+                    Bus::Stream { js, subject: format!("{stream}.bars"), acks: VecDeque::new() }
+                }
+            })
+        })?;
+        Ok(BusSink { rt, bus, name, published: 0, acked: 0, lost: 0, error: None })
+    }
+
+    /// Publishes one bar's message (`id`: `instrument/window_start/revision`).
+    pub(crate) fn send(&mut self, instrument: &str, id: &str, payload: &[u8]) {
+        let r = match &mut self.bus {
+            Bus::Core { client, subject } => {
+                let subject = subject.replace("{instrument}", &token(instrument));
+                self.rt.block_on(client.publish(subject, payload.to_vec().into())).map_err(|e| e.to_string())
+            }
+            Bus::Stream { js, subject, acks } => {
+                let mut r = Ok(());
+                if acks.len() >= IN_FLIGHT {
+                    if let Some(f) = acks.pop_front() {
+                        r = settle(&self.rt, js, subject, f).map(|()| self.acked += 1);
+                    }
+                }
+                let mut headers = async_nats::HeaderMap::new();
+                headers.insert("Nats-Msg-Id", id);
+                let publish = publish_retried(&self.rt, js, subject, headers.clone(), payload);
+                r.and(publish.map(|ack| acks.push_back(InFlight { ack, headers, payload: payload.to_vec() })))
+            }
+        };
+        match r {
+            Ok(()) => self.published += 1,
+            Err(e) => self.fail(e),
+        }
+    }
+
+    fn fail(&mut self, e: String) {
+        self.lost += 1;
+        if self.error.is_none() {
+            log::error!("{}: {e}", self.name);
+            self.error = Some(format!("{}: {e}", self.name));
+        }
+    }
+
+    /// Waits for every acknowledgement (JetStream) or for the client's buffer to reach the
+    /// server (core): what the bus holds.
+    pub(crate) fn finish(mut self) -> Written {
+        match &mut self.bus {
+            Bus::Core { client, .. } => {
+                if let Err(e) = self.rt.block_on(client.flush()) {
+                    self.error.get_or_insert(format!("{}: flush: {e}", self.name));
+                }
+                self.acked = self.published;
+            }
+            Bus::Stream { js, subject, acks } => {
+                while let Some(f) = acks.pop_front() {
+                    match settle(&self.rt, js, subject, f) {
+                        Ok(()) => self.acked += 1,
+                        Err(e) => {
+                            self.lost += 1;
+                            self.error.get_or_insert(format!("{}: {e}", self.name));
+                        }
+                    }
+                }
+            }
+        }
+        Written { lines: self.acked, lost: self.lost, error: self.error }
+    }
+}
+
+/// Waits for a publish's acknowledgement; when it fails (the server restarted, say), publishes
+/// the same message again (its id makes that harmless) until acknowledged or out of tries.
+fn settle(
+    rt: &tokio::runtime::Runtime,
+    js: &async_nats::jetstream::Context,
+    subject: &str,
+    f: InFlight,
+) -> Result<(), String> {
+    let mut last = match rt.block_on(f.ack.into_future()) {
+        Ok(_) => return Ok(()),
+        Err(e) => e.to_string(),
+    };
+    for attempt in 0..TRIES {
+        std::thread::sleep(Duration::from_millis(100 << attempt));
+        match publish_retried(rt, js, subject, f.headers.clone(), &f.payload).map(|ack| rt.block_on(ack.into_future()))
+        {
+            Ok(Ok(_)) => return Ok(()),
+            Ok(Err(e)) => last = e.to_string(),
+            Err(e) => last = e,
+        }
+    }
+    Err(format!("not acknowledged after {TRIES} tries: {last}"))
+}
+
+/// Publishes to JetStream, retrying a refused publish with a growing pause (the message id
+/// makes a retry of one that did land harmless).
+fn publish_retried(
+    rt: &tokio::runtime::Runtime,
+    js: &async_nats::jetstream::Context,
+    subject: &str,
+    headers: async_nats::HeaderMap,
+    payload: &[u8],
+) -> Result<PublishAckFuture, String> {
+    let mut last = String::new();
+    for attempt in 0..TRIES {
+        match rt.block_on(js.publish_with_headers(subject.to_string(), headers.clone(), payload.to_vec().into())) {
+            Ok(f) => return Ok(f),
+            Err(e) => last = e.to_string(),
+        }
+        std::thread::sleep(Duration::from_millis(100 << attempt));
+    }
+    Err(format!("publish failed {TRIES} times: {last}"))
+}
+
+/// An instrument name as one subject token.
+fn token(name: &str) -> String {
+    name.chars().map(|c| if matches!(c, '.' | '*' | '>') || c.is_whitespace() { '_' } else { c }).collect()
+}
