@@ -31,6 +31,10 @@ pub(crate) enum Command {
     /// bars until SIGINT/SIGTERM, then drain: replay's options, a URL as the input.
     #[command(after_help = RUN_HELP)]
     Run(Box<RunArgs>),
+    /// Check a pipeline file (ticklane run PIPELINE.toml): every error as FILE:LINE: KEY, or
+    /// the graph and the command line it means.
+    #[command(after_help = CHECK_HELP)]
+    Check(CheckArgs),
     /// Put a capture onto NATS (a subject) or JetStream (a stream), one tick per message,
     /// JSON or MessagePack (for demos and tests of `ticklane run`).
     #[command(after_help = PUBLISH_HELP)]
@@ -108,6 +112,19 @@ const GEN_HELP: &str = concat!(
     "Exit codes: 0 done; 1 the output could not be written; 2 bad usage."
 );
 
+/// `ticklane check`'s argument.
+#[derive(clap::Args)]
+pub(crate) struct CheckArgs {
+    /// The pipeline file (TOML; see docs/pipelines.md and examples/pipelines/).
+    pub(crate) pipeline: PathBuf,
+}
+
+const CHECK_HELP: &str = concat!(
+    "Example:\n",
+    "  ticklane check examples/pipelines/flagship.toml && ticklane run examples/pipelines/flagship.toml\n\n",
+    "Exit codes: 0 the pipeline is valid; 2 it is not (every problem printed as FILE:LINE: KEY: what was expected)."
+);
+
 /// `ticklane publish`'s flags.
 #[derive(clap::Args)]
 pub(crate) struct PublishArgs {
@@ -145,6 +162,10 @@ pub(crate) struct RunArgs {
     /// No message (data or ping) for this long: the connection is dropped and remade.
     #[arg(help_heading = "Live", long, value_name = "DUR", value_parser = duration::parse, default_value = "60s")]
     pub(crate) stall_timeout: Duration,
+    /// After SIGINT/SIGTERM, how long draining (windows firing, outputs and the store flushing)
+    /// may take; past it the run exits 1 saying what was not written.
+    #[arg(help_heading = "Live", long, value_name = "DUR", value_parser = duration::parse, default_value = "30s")]
+    pub(crate) drain_timeout: Duration,
 }
 
 /// `ticklane replay`'s flags.
@@ -186,6 +207,18 @@ pub(crate) struct ReplayArgs {
     /// Thread pinning: auto (pin only when nothing else runs at start), always, never.
     #[arg(help_heading = "Running", long, value_enum, default_value = "auto")]
     pub(crate) pin: PinArg,
+    /// Most records per batch the reader hands a shard (default 1,024); a batch never waits to
+    /// fill, it takes what is there. The engine's `Config::batch_size`.
+    #[arg(help_heading = "Running", long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) batch_size: Option<u64>,
+    /// Batches each shard's ring holds (default 64): with --batch-size, the records in flight
+    /// per shard. The engine's `Config::ring_capacity`.
+    #[arg(help_heading = "Running", long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) ring_capacity: Option<u64>,
+    /// A source silent this long (wall clock) stops holding the watermark back, so quiet
+    /// instruments' windows still fire. The engine's `Config::idle_timeout` (default: never).
+    #[arg(help_heading = "Running", long, value_name = "DUR", value_parser = duration::parse)]
+    pub(crate) idle_timeout: Option<Duration>,
     /// Drop repeated trades.
     #[arg(help_heading = "Dedupe", long)]
     pub(crate) dedupe: bool,
@@ -253,7 +286,7 @@ pub(crate) struct ReplayArgs {
 #[derive(clap::Args)]
 pub(crate) struct StoreArgs {
     /// Also (or, without --out, only) write bars to PostgreSQL: postgresql://USER@HOST:PORT/DB
-    /// or "host=… user=… dbname=…".
+    /// or "host=… user=… dbname=…". With several --bars widths, the finest is stored.
     #[arg(help_heading = "PostgreSQL store", long, value_name = "URL")]
     pub(crate) sink_postgres: Option<String>,
     /// Table for --sink-postgres (NAME or SCHEMA.NAME; created if missing).

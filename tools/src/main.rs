@@ -11,6 +11,7 @@ mod publish;
 mod report;
 mod run;
 mod select;
+mod spec;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -39,9 +40,22 @@ fn main() -> ExitCode {
             Ok(p) => run::execute(&p),
             Err(problems) => Err(BadInput(problems.to_string()).into()),
         },
-        Command::Run(args) => match plan::Plan::from_run(&args) {
-            Ok(p) => run::execute(&p),
-            Err(problems) => Err(BadInput(problems.to_string()).into()),
+        Command::Run(args) => match spec::is_pipeline(&args.replay.files) {
+            Some(file) => match spec::plan(file) {
+                Ok((p, _)) => run::execute(&p),
+                Err(problems) => Err(BadInput(problems).into()),
+            },
+            None => match plan::Plan::from_run(&args) {
+                Ok(p) => run::execute(&p),
+                Err(problems) => Err(BadInput(problems.to_string()).into()),
+            },
+        },
+        Command::Check(c) => match spec::check(&c.pipeline) {
+            Ok(text) => {
+                print!("{text}");
+                Ok(Outcome::Done)
+            }
+            Err(problems) => Err(BadInput(problems).into()),
         },
         Command::Publish(p) => publish::run(&p),
         Command::Gen(g) => match g.validate() {

@@ -30,7 +30,12 @@ impl EnginePlan {
         // not depend on batch size.
         // Rings of 64 messages: replay sends full batches, and 64 of them per shard bound
         // the memory in flight (64 × 1,024 records × 64 bytes = 4 MiB per shard).
-        let mut b = Config::builder().shards(shards).max_delay(a.max_delay).batch_size(1024).ring_capacity(64);
+        let batch = a.batch_size.map_or(1024, |n| n as usize);
+        let ring = a.ring_capacity.map_or(64, |n| n as usize);
+        let mut b = Config::builder().shards(shards).max_delay(a.max_delay).batch_size(batch).ring_capacity(ring);
+        if let Some(t) = a.idle_timeout {
+            b = b.idle_timeout(t);
+        }
         if let Some(addr) = a.metrics_addr {
             b = b.prometheus(addr);
         }
@@ -59,10 +64,7 @@ impl EnginePlan {
         if shards + 1 > cores {
             b = b.wait(WaitStrategy::Park { spins: 16, timeout: Duration::from_millis(10) });
         }
-        let config = b
-            .build()
-            .map_err(|e| problems.config(e, &[("shards", "--shards"), ("max_delay", "--max-delay")], "engine"))
-            .ok()?;
+        let config = b.build().map_err(|e| problems.config(e, &ENGINE_FLAGS, "engine")).ok()?;
         let (reader_core, writer_core) = if split { (ids.first().copied(), ids.last().copied()) } else { (None, None) };
         let parse_threads = std::env::var("TICKLANE_PARSE_THREADS")
             .ok()
@@ -80,6 +82,15 @@ impl EnginePlan {
         }
     }
 }
+
+/// The engine parameters' flags, for naming them in an error.
+const ENGINE_FLAGS: [(&str, &str); 5] = [
+    ("shards", "--shards"),
+    ("max_delay", "--max-delay"),
+    ("batch_size", "--batch-size"),
+    ("ring_capacity", "--ring-capacity"),
+    ("idle_timeout", "--idle-timeout"),
+];
 
 /// Most shards per core without `--oversubscribe`: past it, shards mostly wait for each other
 /// (measured on 2 cores, 120 trades: 1,000 shards took 18.6 s, 4,096 took 90 s; 8 shards ran

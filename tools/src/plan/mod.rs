@@ -52,6 +52,8 @@ pub(crate) struct Plan {
 pub(crate) struct LivePlan {
     pub(crate) url: LiveUrl,
     pub(crate) link: LinkOptions,
+    /// After a signal, how long the drain may take (`--drain-timeout`).
+    pub(crate) drain_timeout: std::time::Duration,
 }
 
 /// Every usage problem found while planning (exit code 2).
@@ -118,7 +120,7 @@ impl Plan {
         }
         let link =
             LinkOptions { reconnect_max: r.reconnect_max, stall_timeout: r.stall_timeout, ..LinkOptions::default() };
-        let live = url.map(|url| LivePlan { url, link });
+        let live = url.map(|url| LivePlan { url, link, drain_timeout: r.drain_timeout });
         let mut plan = Plan::build(a, live.as_ref().map(|l| l.url.kinds()), problems)?;
         plan.on_error = a.on_error.unwrap_or(OnError::Skip);
         plan.live = live;

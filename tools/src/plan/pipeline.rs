@@ -71,7 +71,7 @@ impl Pipeline {
         let late_side = a.late == LateArg::Side || (a.late == LateArg::Revise && a.late_out.is_some());
         let late = late_policy(a, late_side, problems);
         let bars = bar_kind(a, late, problems);
-        let coarser = coarser(a, late, kinds, to_store, problems);
+        let coarser = coarser(a, late, kinds, problems);
         if kinds.quotes {
             quote_limits(a, kinds, late_side, to_store, problems);
         }
@@ -186,12 +186,12 @@ pub(crate) fn coarser_names(text: &str) -> (String, String) {
 }
 
 /// The coarser widths of `--bars A,B,C` (B and C), each resampled from the one before: every
-/// width a multiple of the one before, time bars only, trades only, one output per width.
+/// width a multiple of the one before, time bars only, trades only, one output per width. The
+/// store takes the finest width only (its table is keyed by instrument and window start).
 fn coarser(
     a: &ReplayArgs,
     late: Option<LatePolicy>,
     kinds: Kinds,
-    to_store: bool,
     problems: &mut PlanError,
 ) -> Option<Vec<(String, ResampleConfig)>> {
     if a.bars.len() < 2 {
@@ -201,7 +201,6 @@ fn coarser(
         (a.tick_bars.is_some() || a.volume_bars.is_some(), "--tick-bars and --volume-bars take no bar widths"),
         (a.empty_bars == EmptyArg::Flat, "--empty-bars flat is for one width only, for now"),
         (a.late_out.is_some(), "--late-out is for one width only, for now"),
-        (to_store, "--sink-postgres stores one width (its table is keyed by instrument and window start)"),
         (kinds.quotes, "quote bars are built at one width only, for now"),
         (
             !a.out.as_ref().is_some_and(|o| o.to_string_lossy().contains("{bars}")),

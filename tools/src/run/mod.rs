@@ -26,7 +26,7 @@ use writers::{Files, Writers};
 
 /// Runs `plan` to the end (input exhausted, a malformed record under `fail`, or a signal).
 pub(crate) fn execute(plan: &Plan) -> anyhow::Result<Outcome> {
-    let signals = Signals::install()?;
+    let signals = Signals::install(plan.live.as_ref().map(|l| l.drain_timeout))?;
     let (trades, quotes, link) = match &plan.live {
         Some(live) => open_live(plan, live, &signals)?,
         None => (

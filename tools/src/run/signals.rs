@@ -1,7 +1,8 @@
 //! SIGTERM / SIGINT. The first: reading stops (a read blocked on a pipe or FIFO gives up too),
 //! every window fires, everything accepted is written (to the store within
 //! `--pg-flush-timeout` from then), and the exit code is 128 + N. A second, while that
-//! drain runs: exit at once, saying exactly how many bars the output holds.
+//! drain runs: exit at once, saying exactly how many bars the output holds. A live run's
+//! drain has a deadline (`--drain-timeout`): past it, the run exits 1 the same way.
 
 use anyhow::Context;
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -34,7 +35,7 @@ pub(super) struct Signals {
 impl Signals {
     /// Installs the handlers (before anything is opened, so that even a blocked open or read
     /// is interrupted).
-    pub(super) fn install() -> anyhow::Result<Signals> {
+    pub(super) fn install(drain_timeout: Option<Duration>) -> anyhow::Result<Signals> {
         let s = Signals {
             received: Arc::new(AtomicI32::new(0)),
             halted: AtomicBool::new(false),
@@ -54,7 +55,14 @@ impl Signals {
                 ticklane::health::set_draining(true);
                 log::warn!("signal {sig}: stopping the input and flushing what was accepted");
                 if let Some((h, t)) = store.get() {
-                    h.set_deadline(Instant::now() + *t);
+                    h.set_deadline(Instant::now() + drain_timeout.map_or(*t, |d| d.min(*t)));
+                }
+                if let Some(d) = drain_timeout {
+                    let tally = tally.clone();
+                    let _ = std::thread::Builder::new().name("ticklane-drain".into()).spawn(move || {
+                        std::thread::sleep(d);
+                        exit_unfinished(&format!("the drain took longer than --drain-timeout {d:?}"), 1, &tally)
+                    });
                 }
             }
         })?;
@@ -94,10 +102,15 @@ impl Signals {
 
 /// Exits 128 + `sig` at once, saying how far the output got.
 fn second_signal(sig: i32, tally: &Tally) -> ! {
+    exit_unfinished("second signal: exiting without waiting for the drain", 128 + sig, tally)
+}
+
+/// Exits with `code` at once, saying why and how far the output got.
+fn exit_unfinished(why: &str, code: i32, tally: &Tally) -> ! {
     let (bars, accepted) = (tally.bars.load(Ordering::SeqCst), tally.accepted.load(Ordering::SeqCst));
     eprintln!(
-        "ticklane: second signal: exiting without waiting for the drain; the output holds {bars} complete bars \
-         (bars of the {accepted} trades accepted that were not yet released are not written)"
+        "ticklane: {why}; the output holds {bars} complete bars (bars of the {accepted} trades accepted that \
+         were not yet released are not written)"
     );
-    std::process::exit(128 + sig);
+    std::process::exit(code);
 }

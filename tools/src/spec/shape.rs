@@ -1,0 +1,318 @@
+//! The graph of a pipeline file checked (every input names a node, flows match, no cycles,
+//! nothing left unconnected) and lowered to the `replay`/`run` flags that build the same
+//! graph. The run planner builds source → [dedupe] → [throttle] → bars → [resample …] and
+//! source → [throttle | bbo] → quote bars; a graph of another shape is reported, not guessed.
+
+use super::doc::{At, Problems};
+use super::nodes::{Arg, Flow, Node, Role};
+use std::collections::{BTreeMap, HashMap};
+
+/// The graph, its nodes by name.
+pub(crate) struct Graph {
+    pub(crate) nodes: Vec<Node>,
+}
+
+impl Graph {
+    fn get(&self, name: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// Every node whose inputs include `name`.
+    fn consumers<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Node> + 'a {
+        self.nodes.iter().filter(move |n| n.inputs.iter().any(|e| e.from == name))
+    }
+
+    /// What flows out of `from` at `port` into a node taking `takes`.
+    fn flow(&self, from: &Node, port: Option<&str>, takes: &[Flow]) -> Result<Flow, String> {
+        let gives: Vec<Flow> = match (from.role, port) {
+            (Role::Source { .. }, None) => match from.arg("--kind").and_then(|a| a.value.as_deref()) {
+                Some("trades") => vec![Flow::Trades],
+                Some("quotes") => vec![Flow::Quotes],
+                _ => vec![Flow::Trades, Flow::Quotes],
+            },
+            (Role::Op("time_bars"), Some("late")) => vec![Flow::Trades],
+            (Role::Op(_), None) => {
+                let op = from.op().expect("operators have a type");
+                match op.gives {
+                    Some(f) => vec![f],
+                    None => op.takes.to_vec(),
+                }
+            }
+            (Role::Sink(_), _) => return Err(format!("`{}` is a sink: nothing flows out of it", from.name)),
+            (_, Some(p)) => return Err(format!("`{}` has no output port {p:?} (time_bars has `late`)", from.name)),
+        };
+        gives.iter().copied().find(|g| takes.contains(g)).ok_or_else(|| {
+            let want: Vec<&str> = takes.iter().map(|f| f.name()).collect();
+            let have: Vec<&str> = gives.iter().map(|f| f.name()).collect();
+            format!("type mismatch: this takes {}, but `{}` gives {}", want.join(" or "), from.name, have.join(" or "))
+        })
+    }
+}
+
+/// What a node takes.
+fn takes(n: &Node) -> &'static [Flow] {
+    match n.role {
+        Role::Source { .. } => &[],
+        Role::Op(_) => n.op().map_or(&[], |o| o.takes),
+        Role::Sink(_) => &[Flow::Bars, Flow::QuoteBars, Flow::Trades],
+    }
+}
+
+/// Checks every edge (known node, matching flow), cycles and unconnected outputs; returns the
+/// flow on each edge, by (consumer, producer).
+pub(crate) fn check(g: &Graph, problems: &mut Problems) -> HashMap<(String, String), Flow> {
+    let mut flows = HashMap::new();
+    for n in &g.nodes {
+        for e in &n.inputs {
+            match g.get(&e.from) {
+                None => problems.push(&e.at, format!("no source or operator named `{}`", e.from)),
+                Some(from) => match g.flow(from, e.port.as_deref(), takes(n)) {
+                    Ok(f) => {
+                        flows.insert((n.name.clone(), e.from.clone()), f);
+                    }
+                    Err(msg) => problems.push(&e.at, msg),
+                },
+            }
+        }
+    }
+    cycles(g, problems);
+    for n in g.nodes.iter().filter(|n| !matches!(n.role, Role::Sink(_))) {
+        if g.consumers(&n.name).next().is_none() {
+            problems.push(&n.at, "its output goes nowhere: connect it to an operator or a sink (input = …)");
+        }
+    }
+    flows
+}
+
+/// Reports each cycle once, at its first node in the file: `a → b → a`.
+fn cycles(g: &Graph, problems: &mut Problems) {
+    let mut reported: Vec<String> = Vec::new();
+    for start in &g.nodes {
+        let mut path = vec![start.name.as_str()];
+        let mut at = start;
+        // Follow the first input; a cycle through other inputs is found from their nodes.
+        while let Some(next) = at.inputs.first().and_then(|e| g.get(&e.from)) {
+            if let Some(i) = path.iter().position(|p| *p == next.name) {
+                let mut cycle: Vec<&str> = path[i..].to_vec();
+                cycle.sort_unstable();
+                let key = cycle.join(",");
+                if !reported.contains(&key) {
+                    let mut shown: Vec<&str> = path[i..].iter().rev().copied().collect();
+                    shown.push(shown[0]);
+                    let first = g.nodes.iter().find(|n| path[i..].contains(&n.name.as_str())).unwrap_or(start);
+                    problems.push(&first.at, format!("cycle: {}", shown.join(" → ")));
+                    reported.push(key);
+                }
+                break;
+            }
+            path.push(&next.name);
+            at = next;
+        }
+    }
+}
+
+/// The flags of the graph (in a stable order) and its inputs; shapes the planner does not
+/// build are problems.
+pub(crate) fn lower(g: &Graph, run: &[Arg], problems: &mut Problems) -> (Vec<Arg>, Vec<String>, bool) {
+    let sources: Vec<&Node> = g.nodes.iter().filter(|n| matches!(n.role, Role::Source { .. })).collect();
+    let Some(src) = sources.first() else {
+        let at = g.nodes.first().map(|n| n.at.clone());
+        problems.push(&at.unwrap_or_else(|| file_at(g)), "no [sources.NAME]: a pipeline reads one source");
+        return (Vec::new(), Vec::new(), false);
+    };
+    for extra in &sources[1..] {
+        problems.push(
+            &extra.at,
+            "one source per pipeline, for now (a second one would need the merge of a capture and a live feed)",
+        );
+    }
+    let mut flags: BTreeMap<&'static str, Arg> = BTreeMap::new();
+    let mut widths: Vec<Arg> = Vec::new();
+    let mut uses = (false, false);
+    let mut outs = 0;
+    for n in &g.nodes {
+        shape(g, n, src, &mut uses, problems);
+        let sinks;
+        let args = match n.role {
+            Role::Sink(_) => {
+                sinks = sink_args(g, n, &mut outs, problems);
+                &sinks
+            }
+            _ => &n.args,
+        };
+        for a in args.iter().filter(|a| !matches!(n.role, Role::Source { .. }) || a.flag != "--kind") {
+            if a.flag == "--bars" {
+                widths.push(a.clone());
+            } else {
+                set(&mut flags, a, problems);
+            }
+        }
+        if n.role == Role::Op("dedupe") {
+            set(&mut flags, &Arg { flag: "--dedupe", value: None, at: n.at.clone(), shown: None }, problems);
+        }
+    }
+    kind(src, uses, &mut flags, problems);
+    run.iter().for_each(|a| set(&mut flags, a, problems));
+    let mut args: Vec<Arg> = flags.into_values().collect();
+    if let Some(first) = bar_widths(g, &widths, problems) {
+        args.insert(0, first);
+    }
+    let live = matches!(src.role, Role::Source { live: true });
+    (args, src.inputs_text.clone(), live)
+}
+
+fn file_at(g: &Graph) -> At {
+    g.nodes.first().map_or(At { file: String::new(), line: 1, key: "sources".into() }, |n| n.at.clone())
+}
+
+/// Records `a`; the same flag with another value from elsewhere is a problem (the planner
+/// has one of each).
+fn set(flags: &mut BTreeMap<&'static str, Arg>, a: &Arg, problems: &mut Problems) {
+    match flags.get(a.flag) {
+        Some(prev) if prev.value != a.value => problems.push(
+            &a.at,
+            format!("differs from {} (line {}): one value per pipeline, for now", prev.at.key, prev.at.line),
+        ),
+        Some(_) => {}
+        None => {
+            flags.insert(a.flag, a.clone());
+        }
+    }
+}
+
+/// `--kind` from what the graph reads of the source (and its own `kind`, if given).
+fn kind(src: &Node, (trades, quotes): (bool, bool), flags: &mut BTreeMap<&'static str, Arg>, problems: &mut Problems) {
+    let value = match (trades, quotes) {
+        (true, false) => "trades",
+        (false, true) => "quotes",
+        _ => "auto",
+    };
+    let at = src.arg("--kind").map_or(src.at.clone(), |a| a.at.clone());
+    set(flags, &Arg { flag: "--kind", value: Some(value.into()), at, shown: None }, problems);
+}
+
+/// Checks that node `n` sits where the planner puts its type; notes which kinds are read.
+fn shape(g: &Graph, n: &Node, src: &Node, uses: &mut (bool, bool), problems: &mut Problems) {
+    let Some(input) = n.inputs.first() else { return };
+    let from = g.get(&input.from);
+    let from_role = from.map(|f| f.role);
+    let ok = match n.role {
+        Role::Op("dedupe") => from_role == Some(src.role),
+        Role::Op("throttle") | Role::Op("bbo") => {
+            from_role == Some(src.role) || (from_role == Some(Role::Op("dedupe")) && n.role == Role::Op("throttle"))
+        }
+        Role::Op("time_bars") | Role::Op("tick_bars") | Role::Op("volume_bars") => {
+            matches!(from_role, Some(Role::Op("dedupe") | Role::Op("throttle"))) || from_role == Some(src.role)
+        }
+        Role::Op("quote_bars") => {
+            matches!(from_role, Some(Role::Op("throttle") | Role::Op("bbo"))) || from_role == Some(src.role)
+        }
+        Role::Op("resample") => matches!(from_role, Some(Role::Op("time_bars") | Role::Op("resample"))),
+        _ => true,
+    };
+    if !ok {
+        problems.push(
+            &input.at,
+            "not a shape the run planner builds: source → [dedupe] → [throttle] → bars → [resample …], \
+             source → [throttle | bbo] → quote_bars",
+        );
+    }
+    if from_role == Some(src.role) {
+        match n.role {
+            Role::Op("dedupe" | "time_bars" | "tick_bars" | "volume_bars") => uses.0 = true,
+            Role::Op("bbo" | "quote_bars") => uses.1 = true,
+            _ => {}
+        }
+    }
+    if n.role == Role::Op("throttle") && from_role == Some(src.role) {
+        let feeds_quotes = g.consumers(&n.name).any(|c| matches!(c.role, Role::Op("quote_bars")));
+        if feeds_quotes {
+            uses.1 = true
+        } else {
+            uses.0 = true
+        }
+    }
+}
+
+/// `--bars`: the time or quote bars' width, then each resample's, in chain order.
+fn bar_widths(g: &Graph, widths: &[Arg], problems: &mut Problems) -> Option<Arg> {
+    let base = g.nodes.iter().find(|n| matches!(n.role, Role::Op("time_bars") | Role::Op("quote_bars")));
+    let mut chain: Vec<&Arg> = Vec::new();
+    let mut at = base?;
+    let base_width = at.arg("--bars")?;
+    for n in g.nodes.iter().filter(|n| n.role == Role::Op("quote_bars")) {
+        let w = n.arg("--bars")?;
+        if w.value != base_width.value {
+            problems.push(&w.at, "trade and quote bars have one width per pipeline, for now");
+        }
+    }
+    while let Some(next) = g.consumers(&at.name).find(|c| c.role == Role::Op("resample")) {
+        chain.push(next.arg("--bars")?);
+        at = next;
+    }
+    let resamples = g.nodes.iter().filter(|n| n.role == Role::Op("resample")).count();
+    if chain.len() != resamples {
+        let n = widths.iter().find(|w| !chain.iter().any(|c| c.at.line == w.at.line)).unwrap_or(base_width);
+        problems.push(&n.at, "resampling is one chain (each resample reads the one before), for now");
+    }
+    let mut all = vec![base_width.value.clone().unwrap_or_default()];
+    all.extend(chain.iter().map(|c| c.value.clone().unwrap_or_default()));
+    Some(Arg { flag: "--bars", value: Some(all.join(",")), at: base_width.at.clone(), shown: None })
+}
+
+/// Nodes that make bars (time, tick, volume and quote bars, and resamples).
+fn bar_nodes(g: &Graph) -> Vec<&str> {
+    let makes =
+        |n: &&Node| matches!(n.role, Role::Op("time_bars" | "tick_bars" | "volume_bars" | "quote_bars" | "resample"));
+    g.nodes.iter().filter(makes).map(|n| n.name.as_str()).collect()
+}
+
+/// A sink's flags where the planner puts what it takes: late trades to `--late-out`, the store
+/// the finest trade bars, one output (`--out`) every bar node.
+fn sink_args(g: &Graph, n: &Node, outs: &mut usize, problems: &mut Problems) -> Vec<Arg> {
+    let Role::Sink(t) = n.role else { return Vec::new() };
+    let mut args = n.args.clone();
+    let late = n.inputs.iter().filter(|e| e.port.as_deref() == Some("late")).count();
+    let Some(first) = n.inputs.first() else { return args };
+    if late > 0 {
+        if late < n.inputs.len() || t != "file" {
+            problems.push(&first.at, "late trades go to a file sink of their own (type = \"file\", CSV)");
+        }
+        args.iter_mut().filter(|a| a.flag == "--out").for_each(|a| a.flag = "--late-out");
+        if let Some(f) = args.iter().find(|a| a.flag == "--format" && a.value.as_deref() != Some("csv")) {
+            problems.push(&f.at, "late trades are written as ticklane CSV");
+        }
+        args.retain(|a| a.flag != "--format");
+        return args;
+    }
+    let bars = bar_nodes(g);
+    if t == "postgres" {
+        let base = g.nodes.iter().find(|n| matches!(n.role, Role::Op("time_bars" | "tick_bars" | "volume_bars")));
+        if n.inputs.len() != 1 || base.is_none_or(|b| b.name != first.from) {
+            problems.push(
+                &first.at,
+                "the store takes the finest trade bars (one width: its table is keyed by instrument and window start)",
+            );
+        }
+        return args;
+    }
+    *outs += 1;
+    if *outs > 1 {
+        problems
+            .push(&n.at, "one file, stdout or nats output per pipeline, for now (besides postgres and late trades)");
+    }
+    let missing: Vec<&str> = bars.iter().copied().filter(|b| !n.inputs.iter().any(|e| e.from == *b)).collect();
+    if !missing.is_empty() {
+        problems.push(
+            &first.at,
+            format!(
+                "the output takes every bar node (with {{bars}} / {{kind}} in its path or subject); missing {}",
+                missing.join(", ")
+            ),
+        );
+    }
+    if t == "stdout" {
+        args.push(Arg { flag: "--out", value: Some("-".into()), at: n.at.clone(), shown: None });
+    }
+    args
+}

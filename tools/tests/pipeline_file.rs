@@ -1,0 +1,221 @@
+//! `ticklane check` and `ticklane run PIPELINE.toml` through the real binary: the bundled
+//! examples check; a file with each kind of error gets one message per error naming
+//! FILE:LINE: KEY; a file pipeline writes exactly what the equivalent `replay` writes; and end
+//! to end, `ticklane publish` → JetStream → a pipeline → PostgreSQL equals the replay's CSV.
+
+mod common;
+
+#[path = "../../tests/common/pg.rs"]
+mod pg;
+
+use common::nats::NatsServer;
+use common::{data, free_port, http_get, replay, run, s, sample, tmp, wait_until, Running, BIN};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// Writes `text` as a pipeline file in the scratch directory.
+fn pipeline(name: &str, text: &str) -> PathBuf {
+    let p = tmp(name);
+    std::fs::write(&p, text).expect("pipeline file");
+    p
+}
+
+fn check(file: &Path) -> (Option<i32>, String, String) {
+    let o = Command::new(BIN).args(["check", s(file)]).env("TICKLANE_PG_URL", "postgresql://u@h/db").output();
+    let o = o.expect("ticklane check");
+    (o.status.code(), String::from_utf8_lossy(&o.stdout).into(), String::from_utf8_lossy(&o.stderr).into())
+}
+
+#[test]
+fn every_bundled_example_checks_and_says_what_it_means() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/pipelines");
+    let mut seen = 0;
+    for f in std::fs::read_dir(&dir).expect("examples/pipelines") {
+        let f = f.expect("entry").path();
+        let (code, out, err) = check(&f);
+        assert_eq!(code, Some(0), "{}: {err}", f.display());
+        assert!(out.contains(": ok\n") && out.contains("as a command line:\n  ticklane "), "{out}");
+        seen += 1;
+    }
+    assert!(seen >= 4, "the examples: flagship, capture, jetstream_to_postgres, quotes");
+    let (_, out, _) = check(&dir.join("capture.toml"));
+    assert!(out.ends_with(
+        "ticklane replay --bars 1s,1m --dedupe --kind trades --out 'bars_{bars}.csv' data/GLBX_ESH4_trades_2023-12-25.csv\n"
+    ));
+    let (_, out, _) = check(&dir.join("flagship.toml"));
+    assert!(out.contains("--sink-postgres \"$TICKLANE_PG_URL\""), "the secret is shown by its variable: {out}");
+    assert!(!out.contains("postgresql://u@h/db"), "never its value: {out}");
+}
+
+/// One of each kind of error; `check` lists every one, in file order, each at its line.
+const BROKEN: &str = r#"[run]
+shards = 2
+shardz = 3
+
+[sources.feed]
+paths = ["data/GLBX_ESH4_trades_2023-12-25.csv"]
+
+[operators.dedupe]
+type = "dedup"
+input = "feed"
+
+[operators.a]
+type = "throttle"
+input = "b"
+rate = "10/1s"
+
+[operators.b]
+type = "throttle"
+input = "a"
+rate = "10/1s"
+
+[operators.bars]
+type = "time_bars"
+input = "feed"
+width = "1 sec"
+
+[operators.coarse]
+type = "resample"
+input = "feed"
+width = "1m"
+
+[sinks.db]
+type = "postgres"
+input = "bars"
+url_env = "TICKLANE_TEST_UNSET_SECRET"
+
+[sinks.out]
+type = "file"
+input = ["bars", "coarse", "nowhere"]
+path = "x_{bars}.csv"
+"#;
+
+#[test]
+fn each_kind_of_error_gets_one_message_naming_file_and_line() {
+    let f = pipeline("broken.toml", BROKEN);
+    let (code, out, err) = check(&f);
+    assert_eq!(code, Some(2), "{out}");
+    let at = |line: usize, key: &str, what: &str| format!("{}:{line}: {key}: {what}", f.display());
+    let want = [
+        at(3, "run.shardz", "unknown key; run takes"),
+        at(9, "operators.dedupe.type", "unknown operator \"dedup\"; the operators are dedupe, throttle"),
+        at(12, "operators.a", "cycle: b → a → b"),
+        at(25, "operators.bars.width", "invalid value '1 sec' for '--bars <DUR[,DUR]>': unknown unit"),
+        at(29, "operators.coarse.input", "type mismatch: this takes bars, but `feed` gives trades or quotes"),
+        at(35, "sinks.db.url_env", "environment variable TICKLANE_TEST_UNSET_SECRET is not set"),
+        at(39, "sinks.out.input", "no source or operator named `nowhere`"),
+    ];
+    let lines: Vec<&str> = err.trim_start_matches("ticklane: ").lines().collect();
+    assert_eq!(lines.len(), want.len(), "one message per error:\n{err}");
+    for (got, want) in lines.iter().zip(&want) {
+        assert!(got.starts_with(want.as_str()), "got  {got}\nwant {want}…");
+    }
+}
+
+#[test]
+fn syntax_types_ports_and_shapes_are_located_too() {
+    for (text, line, needle) in [
+        ("[sources.x]\npaths = [\"a\"\n", 2, "TOML: "),
+        ("[sources.x]\npaths = [\"a.csv\"]\n[run]\nshards = \"two\"\n", 4, "run.shards: invalid value 'two'"),
+        ("[sources.x]\nurl = \"ws://h/s\"\n[sinks.o]\ntype = \"stdout\"\ninput = \"x.late\"\n", 5, "no output port"),
+        (
+            "[sources.x]\npaths = [\"a.csv\"]\n[sinks.db]\ntype = \"postgres\"\ninput = \"x\"\nurl = \"postgresql://u:pw@h/d\"\n",
+            6,
+            "sinks.db.url: a database URL holds a password",
+        ),
+        (
+            "[sources.x]\npaths = [\"a.csv\"]\n[operators.t]\ntype = \"throttle\"\ninput = \"x\"\nrate = \"1/1s\"\n\
+             [operators.d]\ntype = \"dedupe\"\ninput = \"t\"\n[operators.b]\ntype = \"time_bars\"\ninput = \"d\"\nwidth = \"1s\"\n\
+             [sinks.o]\ntype = \"stdout\"\ninput = \"b\"\n",
+            9,
+            "not a shape the run planner builds",
+        ),
+    ] {
+        let f = pipeline("located.toml", text);
+        let (code, _, err) = check(&f);
+        assert_eq!(code, Some(2), "{text}: {err}");
+        let want = format!("{}:{line}: ", f.display());
+        assert!(err.contains(&want) && err.contains(needle), "{text}\nwant {want}…{needle}\ngot {err}");
+    }
+}
+
+#[test]
+fn a_file_pipeline_writes_what_the_equivalent_replay_writes() {
+    let capture = data("tardis_binance-futures_BTCUSDT_trades_2020-02-22.csv");
+    let (dir_p, dir_r) = (tmp("p"), tmp("r"));
+    std::fs::create_dir_all(&dir_p).expect("dir");
+    std::fs::create_dir_all(&dir_r).expect("dir");
+    let text = format!(
+        "[run]\nshards = 2\nbatch_size = 7\nring_capacity = 4\nsummary = \"{summary}\"\n\n\
+         [sources.tardis]\npaths = [\"{capture}\"]\n\n\
+         [operators.dedupe]\ntype = \"dedupe\"\ninput = \"tardis\"\n\n\
+         [operators.bars_1s]\ntype = \"time_bars\"\ninput = \"dedupe\"\nwidth = \"1s\"\nmax_delay = \"1s\"\n\n\
+         [operators.bars_1m]\ntype = \"resample\"\ninput = \"bars_1s\"\nwidth = \"1m\"\n\n\
+         [sinks.files]\ntype = \"file\"\ninput = [\"bars_1s\", \"bars_1m\"]\npath = \"{out}\"\n",
+        summary = s(&dir_p.join("run.json")),
+        capture = s(&capture),
+        out = s(&dir_p.join("bars_{bars}.csv")),
+    );
+    let f = pipeline("files.toml", &text);
+    let o = run(&["run", s(&f)]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = dir_r.join("bars_{bars}.csv");
+    let o = replay(&["--dedupe", "--bars", "1s,1m", "--max-delay", "1s", "--out", s(&out), s(&capture)]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    for w in ["1s", "1m"] {
+        let name = format!("bars_{w}.csv");
+        let (p, r) =
+            (std::fs::read(dir_p.join(&name)).expect("pipeline"), std::fs::read(dir_r.join(&name)).expect("replay"));
+        assert!(p.len() > 1000 && p == r, "{name}: the pipeline's bars differ from the replay's");
+    }
+    assert!(dir_p.join("run.json").exists(), "[run] summary honoured");
+}
+
+/// `ticklane publish` a real capture into JetStream → `ticklane run PIPELINE.toml` (dedupe,
+/// 1-second bars) → PostgreSQL: the table equals `ticklane replay`'s CSV of the capture.
+#[test]
+fn publish_to_jetstream_then_a_pipeline_into_postgres_equals_the_replay() {
+    let capture = data("binance_spot_btcusdt_20240808.stream.gz");
+    let server = NatsServer::start(tmp("nats-pipeline"));
+    let db = pg::PgCluster::start();
+    let url = format!("jetstream://{}/TICKS", server.addr());
+    let o = run(&["publish", "--to", &url, "--format", "msgpack", s(&capture)]);
+    assert!(o.status.success(), "publish: {}", String::from_utf8_lossy(&o.stderr));
+
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let text = format!(
+        "[run]\nmetrics_addr = \"{metrics}\"\n\n\
+         [sources.ticks]\nurl = \"{url}/bars\"\nkind = \"trades\"\n\n\
+         [operators.dedupe]\ntype = \"dedupe\"\ninput = \"ticks\"\n\n\
+         [operators.bars]\ntype = \"time_bars\"\ninput = \"dedupe\"\nwidth = \"1s\"\n\n\
+         [sinks.db]\ntype = \"postgres\"\ninput = \"bars\"\nurl_env = \"TICKLANE_PIPELINE_PG\"\ntable = \"live_bars\"\n"
+    );
+    let f = pipeline("jetstream_pg.toml", &text);
+    let child = Command::new(BIN)
+        .args(["run", s(&f)])
+        .env("TICKLANE_PIPELINE_PG", db.url())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ticklane run");
+    let child = Running(Some(child));
+    wait_until("every tick read", || {
+        sample(&http_get(&metrics, "/metrics"), "ticklane_link_messages_total") >= 9_757.0
+    });
+    child.terminate();
+
+    let want = replay(&["--kind", "trades", "--dedupe", s(&capture)]);
+    assert!(want.status.success());
+    let want = String::from_utf8_lossy(&want.stdout);
+    let table = db.psql(
+        "COPY (SELECT instrument,window_start,window_end,open,high,low,close,volume,trade_count,vwap,revision \
+         FROM live_bars ORDER BY window_end, instrument COLLATE \"C\") TO STDOUT WITH (FORMAT csv)",
+    );
+    let want = want.split_once('\n').expect("header").1;
+    assert!(want.lines().count() > 300);
+    assert!(
+        table == want,
+        "the table differs from the replay's CSV ({} vs {} rows)",
+        table.lines().count(),
+        want.lines().count()
+    );
+}
