@@ -1,7 +1,8 @@
 //! `ticklane check` and `ticklane run PIPELINE.toml` through the real binary: the bundled
 //! examples check; a file with each kind of error gets one message per error naming
 //! FILE:LINE: KEY; a file pipeline writes exactly what the equivalent `replay` writes; and end
-//! to end, `ticklane publish` → JetStream → a pipeline → PostgreSQL equals the replay's CSV.
+//! to end, `ticklane publish` → JetStream → a pipeline → PostgreSQL equals the replay's CSV, and
+//! the README's Kubernetes manifests match that live run.
 
 mod common;
 
@@ -201,6 +202,7 @@ fn publish_to_jetstream_then_a_pipeline_into_postgres_equals_the_replay() {
     wait_until("every tick read", || {
         sample(&http_get(&metrics, "/metrics"), "ticklane_link_messages_total") >= 9_757.0
     });
+    readme_manifests_match(&metrics);
     child.terminate();
 
     let want = replay(&["--kind", "trades", "--dedupe", s(&capture)]);
@@ -217,5 +219,54 @@ fn publish_to_jetstream_then_a_pipeline_into_postgres_equals_the_replay() {
         "the table differs from the replay's CSV ({} vs {} rows)",
         table.lines().count(),
         want.lines().count()
+    );
+}
+
+/// The README's YAML manifests against a live run on `metrics`: a ConfigMap's pipeline passes
+/// `ticklane check`; a Deployment's probe paths answer 200 on its metrics port, which is the
+/// pipeline's; every `ticklane_*` metric a ScaledObject's query names is on the live page.
+fn readme_manifests_match(metrics: &str) {
+    use yaml_rust2::{Yaml, YamlLoader};
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")).expect("README");
+    let blocks = readme.split("```yaml\n").skip(1).map(|b| b.split("```").next().unwrap_or_default());
+    let docs: Vec<Yaml> = blocks.flat_map(|b| YamlLoader::load_from_str(b).expect("README YAML parses")).collect();
+    let kind = |k: &'static str| docs.iter().filter(move |d| d["kind"].as_str() == Some(k));
+    let page = http_get(metrics, "/metrics");
+    let (mut configs, mut deployments, mut queries) = (0, 0, 0);
+    let mut port = None;
+    for c in kind("ConfigMap") {
+        let text = c["data"]["pipeline.toml"].as_str().expect("pipeline.toml in the ConfigMap");
+        let (code, out, err) = check(&pipeline("configmap.toml", text));
+        assert_eq!(code, Some(0), "the README's pipeline: {err}");
+        port = out.split("--metrics-addr 0.0.0.0:").nth(1).and_then(|r| r.split(' ').next()).map(str::to_string);
+        configs += 1;
+    }
+    for d in kind("Deployment") {
+        let c = &d["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(c["args"][0].as_str(), Some("run"));
+        for probe in ["livenessProbe", "readinessProbe"] {
+            let get = &c[probe]["httpGet"];
+            assert_eq!(get["port"].as_i64().map(|p| p.to_string()), port, "{probe} on the pipeline's metrics port");
+            let path = get["path"].as_str().expect("probe path");
+            assert!(http_get(metrics, path).starts_with("HTTP/1.0 200"), "{probe} {path} on a live run");
+        }
+        deployments += 1;
+    }
+    for so in kind("ScaledObject") {
+        for t in so["spec"]["triggers"].as_vec().expect("triggers") {
+            let q = t["metadata"]["query"].as_str().unwrap_or_default();
+            for name in
+                q.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).filter(|w| w.starts_with("ticklane_"))
+            {
+                let on_page =
+                    page.lines().any(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")));
+                assert!(on_page, "{name} (a ScaledObject's query in the README) is not on a live /metrics page");
+                queries += 1;
+            }
+        }
+    }
+    assert!(
+        configs >= 1 && deployments >= 1 && queries >= 3,
+        "the README's manifests: {configs} {deployments} {queries}"
     );
 }

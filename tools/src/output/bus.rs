@@ -5,7 +5,7 @@
 //!   instrument (`.`, `*`, `>` and spaces replaced by `_`), so subscribers can pick instruments
 //!   or classes with wildcards. Published when the client has sent them (flushed at the end).
 //! - `jetstream://HOST:PORT/STREAM`: the stream (created when missing, subjects `STREAM.>`),
-//!   subject `STREAM.bars`; each publish carries `Nats-Msg-Id: instrument/window_start/revision`,
+//!   subject `STREAM.bars`; each publish carries `Nats-Msg-Id: instrument/window_start/window_end/revision`,
 //!   so a retried publish is stored once; at most [`IN_FLIGHT`] wait for their acknowledgement,
 //!   and a full window blocks the writer — backpressure through the egress to the shards and
 //!   the source, as with the store.
@@ -77,7 +77,7 @@ impl BusSink {
         Ok(BusSink { rt, bus, name, published: 0, acked: 0, lost: 0, error: None })
     }
 
-    /// Publishes one bar's message (`id`: `instrument/window_start/revision`).
+    /// Publishes one bar's message (`id`: `instrument/window_start/window_end/revision`).
     pub(crate) fn send(&mut self, instrument: &str, id: &str, payload: &[u8]) {
         let r = match &mut self.bus {
             Bus::Core { client, subject } => {

@@ -220,20 +220,26 @@ fn wire(format: OutFormat) -> WireFormat {
     }
 }
 
-/// A bar of either kind: what identifies one on the bus (`instrument/window_start/revision`).
+/// A bar of either kind: what identifies one on the bus
+/// (`instrument/window_start/window_end/revision`: unique across widths and revisions).
 trait BusId {
-    fn bus_id(&self, name: &str) -> String;
+    fn window(&self) -> (ticklane::Timestamp, ticklane::Timestamp, u32);
+
+    fn bus_id(&self, name: &str) -> String {
+        let (start, end, revision) = self.window();
+        format!("{name}/{start}/{end}/{revision}")
+    }
 }
 
 impl BusId for Bar {
-    fn bus_id(&self, name: &str) -> String {
-        format!("{name}/{}/{}", self.window_start, self.revision)
+    fn window(&self) -> (ticklane::Timestamp, ticklane::Timestamp, u32) {
+        (self.window_start, self.window_end, self.revision)
     }
 }
 
 impl BusId for QuoteBar {
-    fn bus_id(&self, name: &str) -> String {
-        format!("{name}/{}/{}", self.window_start, self.revision)
+    fn window(&self) -> (ticklane::Timestamp, ticklane::Timestamp, u32) {
+        (self.window_start, self.window_end, self.revision)
     }
 }
 
