@@ -232,6 +232,13 @@ fn a_dead_store_is_reported_exactly_at_the_deadline() {
     };
     std::thread::sleep(Duration::from_millis(50));
     assert!(!producer.is_finished(), "a dead store must turn into backpressure");
+    // The open circuit says so on /readyz (polled: the breaker opens after its third failure).
+    let store_down = || ticklane_engine::health::readiness().probes.iter().any(|(n, up)| n == "sink store" && !up);
+    let t = Instant::now();
+    while !store_down() {
+        assert!(t.elapsed() < Duration::from_secs(10), "the open circuit never showed on /readyz");
+        std::thread::sleep(Duration::from_millis(1));
+    }
     h.set_deadline(Instant::now() + Duration::from_millis(50));
     producer.join().expect("the deadline releases the producer");
     let r = coord.finish();

@@ -13,15 +13,18 @@ use ticklane_engine::Bar;
 /// How often an idle or waiting writer publishes the queue gauges.
 const TICK: Duration = Duration::from_millis(100);
 
-/// Consecutive failures and, when open, when the breaker lets one probe through.
-#[derive(Default)]
+/// Consecutive failures and, when open, when the breaker lets one probe through; `/readyz`
+/// says the store is not writable while the circuit is open.
 struct Breaker {
     consecutive: u32,
     open_until: Option<Instant>,
+    ready: ticklane_engine::health::Probe,
 }
 
 pub(crate) fn run<S: BarStore>(shared: Arc<Shared>, mut store: S) {
-    let mut breaker = Breaker::default();
+    let ready = ticklane_engine::health::probe("sink store");
+    ready.set(true);
+    let mut breaker = Breaker { consecutive: 0, open_until: None, ready };
     let mut published = Instant::now();
     publish(&shared);
     loop {
@@ -101,6 +104,7 @@ fn write<S: BarStore>(shared: &Shared, store: &mut S, breaker: &mut Breaker, row
                 c.written.fetch_add(rows.len() as u64, Relaxed);
                 c.batches.fetch_add(1, Relaxed);
                 if breaker.open_until.take().is_some() {
+                    breaker.ready.set(true);
                     log::info!("store: circuit closed, writes succeed again");
                 } else if breaker.consecutive > 0 {
                     log::info!("store: write succeeded after {} failure(s)", breaker.consecutive);
@@ -120,6 +124,7 @@ fn write<S: BarStore>(shared: &Shared, store: &mut S, breaker: &mut Breaker, row
                 let probe_failed = breaker.open_until.is_some();
                 if probe_failed || breaker.consecutive >= cfg.breaker_failures {
                     if !probe_failed {
+                        breaker.ready.set(false);
                         c.breaker_opens.fetch_add(1, Relaxed);
                         log::warn!(
                             "store: circuit open after {} consecutive failures; probing every {:?}",
