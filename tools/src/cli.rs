@@ -215,8 +215,9 @@ pub(crate) struct ReplayArgs {
     /// per shard. The engine's `Config::ring_capacity`.
     #[arg(help_heading = "Running", long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) ring_capacity: Option<u64>,
-    /// A source silent this long (wall clock) stops holding the watermark back, so quiet
-    /// instruments' windows still fire. The engine's `Config::idle_timeout` (default: never).
+    /// Live runs: a source silent this long (wall clock) stops holding the other sources'
+    /// watermark back. The engine's `Config::idle_timeout` (default: never, which keeps
+    /// replays deterministic).
     #[arg(help_heading = "Running", long, value_name = "DUR", value_parser = duration::parse)]
     pub(crate) idle_timeout: Option<Duration>,
     /// Drop repeated trades.
