@@ -31,12 +31,38 @@ pub enum WireFormat {
 }
 
 /// A trade id as a producer may send it: text, or a JSON/MessagePack integer.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 #[serde(untagged)]
 enum Id<'a> {
     Num(u64),
-    #[serde(borrow)]
     Text(Cow<'a, str>),
+}
+
+/// By hand rather than `untagged`: the derive buffers every id into an intermediate value
+/// before trying each variant, a cost paid on every message.
+impl<'de: 'a, 'a> Deserialize<'de> for Id<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Id<'a>, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Id<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a trade id: text or a non-negative integer")
+            }
+            fn visit_u64<E>(self, n: u64) -> Result<Id<'de>, E> {
+                Ok(Id::Num(n))
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Id<'de>, E> {
+                u64::try_from(n).map(Id::Num).map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(n), &self))
+            }
+            fn visit_borrowed_str<E>(self, t: &'de str) -> Result<Id<'de>, E> {
+                Ok(Id::Text(Cow::Borrowed(t)))
+            }
+            fn visit_str<E>(self, t: &str) -> Result<Id<'de>, E> {
+                Ok(Id::Text(Cow::Owned(t.to_owned())))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// The map on the wire (keys in the CSV formats' order).
@@ -228,6 +254,8 @@ mod tests {
             (r#"{"ts_event":1,"instrument":"X","price":"1","size":"1","side":"up"}"#, "bad_side"),
             (r#"{"ts_event":1,"instrument":"","price":"1","size":"1"}"#, "bad_instrument"),
             (r#"{"ts_event":1,"instrument":"X"}"#, "expected a trade"),
+            (r#"{"ts_event":1,"instrument":"X","price":"1","size":"1","trade_id":-3}"#, "a trade id"),
+            (r#"{"ts_event":1,"instrument":"X","price":"1","size":"1","trade_id":[1]}"#, "a trade id"),
             ("{", "bad_message"),
         ];
         for (msg, want) in cases {
@@ -240,5 +268,8 @@ mod tests {
             panic!("an integer trade id")
         };
         assert_eq!(t.trade_id, TradeId::from_u64(42));
+        let json = br#"{"ts_event":1,"instrument":"X","price":"1","size":"1","trade_id":"a\"b"}"#;
+        let Ok(Tick::Trade(t, _)) = decode(json, WireFormat::Json) else { panic!("an escaped text id") };
+        assert_eq!(t.trade_id, TradeId::from_text(b"a\"b"));
     }
 }

@@ -1,0 +1,145 @@
+//! Ticks/s from NATS JetStream into bars (`ticklane run --dedupe jetstream://…`) beside a plain
+//! subscribe-and-count loop with the same client and the same settings (async-nats: a durable
+//! pull consumer, 1,000 messages per pull, ack-all every 512 messages, as ticklane's link does), in one run against one throwaway
+//! `nats-server`, interleaved, median of RUNS, for MessagePack and JSON ticks.
+//!
+//! `target/release/nats_throughput [TICKS] [RUNS]` (defaults 1,000,000 and 5). Needs
+//! `target/release/ticklane` (`cargo build --release -p ticklane-tools`) and Debian's
+//! `nats-server` (started and removed by the program).
+//!
+//! ticklane's rate is taken from its own `ticklane_link_messages_total` (published every
+//! 250 ms; polled every 2 ms, so each sample's time is known to 2 ms): the steady rate between
+//! the first sample and the one reaching TICKS. The baseline's rate is measured the same way
+//! (from its first message to its last), so start-up costs (process start, connecting, the
+//! consumer's creation) are left out of both.
+
+// The tests' throwaway server (it reaches `super::http_get` for its monitoring page).
+#[path = "../../../tools/tests/common/nats.rs"]
+#[allow(dead_code)]
+mod nats;
+
+use futures_util::StreamExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let ticks: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let runs: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
+    let bin = ticklane();
+    let dir = std::env::temp_dir().join(format!("ticklane-nats-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let capture = dir.join("ticks.csv");
+    let rows = ticks.to_string();
+    ok(Command::new(&bin).args(["gen", "--rows", &rows, "--instruments", "1000", "--out"]).arg(&capture));
+    let server = nats::NatsServer::start(dir.join("nats"));
+    println!("{ticks} ticks over 1,000 instruments, JetStream file storage, {runs} interleaved runs each");
+    println!("| ticks as | subscribe-and-count (ticks/s) | ticklane run → 1 s bars (ticks/s) | ratio |");
+    println!("|---|---:|---:|---:|");
+    for format in ["msgpack", "json"] {
+        let stream = format!("TICKS_{}", format.to_uppercase());
+        let to = format!("jetstream://{}/{stream}", server.addr());
+        ok(Command::new(&bin).args(["publish", "--to", &to, "--format", format]).arg(&capture));
+        let (mut plain, mut engine) = (Vec::new(), Vec::new());
+        for run in 0..runs {
+            plain.push(count(&server.addr(), &stream, &format!("count{run}"), ticks));
+            engine.push(ticklane_run(&bin, &format!("{to}/run{run}"), ticks, &dir));
+        }
+        let (p, e) = (median(&mut plain), median(&mut engine));
+        println!("| {format} | {p:.0} | {e:.0} | {:.2}× |", e / p);
+    }
+}
+
+/// `target/release/ticklane` beside this binary.
+fn ticklane() -> PathBuf {
+    let me = std::env::current_exe().expect("current exe");
+    let bin = me.with_file_name("ticklane");
+    assert!(bin.exists(), "{} missing: cargo build --release -p ticklane-tools", bin.display());
+    bin
+}
+
+fn ok(c: &mut Command) {
+    let o = c.output().expect("run");
+    assert!(o.status.success(), "{c:?}: {}", String::from_utf8_lossy(&o.stderr));
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Reads `ticks` messages through a new durable consumer, acking every 512 (ack-all); the
+/// rate from the first message to the last.
+fn count(addr: &str, stream: &str, consumer: &str, ticks: u64) -> f64 {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    rt.block_on(async {
+        use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy};
+        let js = jetstream::new(async_nats::connect(addr).await.expect("connect"));
+        let s = js.get_stream(stream).await.expect("stream");
+        let config =
+            pull::Config { durable_name: Some(consumer.into()), ack_policy: AckPolicy::All, ..Default::default() };
+        let c: jetstream::consumer::PullConsumer = s.create_consumer(config).await.expect("consumer");
+        // The pull settings of ticklane's link (tools/src/live/nats.rs): 1,000 per pull is
+        // faster than the client's default of 200 for both.
+        let stream = c.stream().max_messages_per_batch(1000).heartbeat(Duration::from_secs(15));
+        let mut messages = stream.messages().await.expect("messages");
+        let (mut n, mut first) = (0u64, None);
+        while n < ticks {
+            let m = messages.next().await.expect("open").expect("message");
+            first.get_or_insert_with(Instant::now);
+            n += 1;
+            if n % 512 == 0 || n == ticks {
+                m.ack().await.expect("ack");
+            }
+        }
+        (ticks - 1) as f64 / first.expect("a message").elapsed().as_secs_f64()
+    })
+}
+
+/// `ticklane run --dedupe` on `url` until its link has read `ticks` messages; the steady rate.
+fn ticklane_run(bin: &Path, url: &str, ticks: u64, dir: &Path) -> f64 {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+    let metrics = format!("127.0.0.1:{port}");
+    let mut child = Command::new(bin)
+        .args(["run", "--kind", "trades", "--dedupe", "--metrics-addr", &metrics])
+        .arg("--out")
+        .arg(dir.join("bars.csv"))
+        .arg(url)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ticklane run");
+    let mut first: Option<(Instant, f64)> = None;
+    let t0 = Instant::now();
+    let rate = loop {
+        let n = messages(&metrics);
+        let now = Instant::now();
+        match first {
+            None if n > 0.0 => first = Some((now, n)),
+            Some((t, n0)) if n >= ticks as f64 => break (n - n0) / now.duration_since(t).as_secs_f64(),
+            _ => {}
+        }
+        assert!(t0.elapsed() < Duration::from_secs(600), "ticklane run never read every tick");
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+    rate
+}
+
+/// `ticklane_link_messages_total` on the metrics page (0 when not up yet).
+fn messages(addr: &str) -> f64 {
+    let page = http_get(addr, "/metrics");
+    let line = page.lines().find(|l| l.starts_with("ticklane_link_messages_total"));
+    line.and_then(|l| l.rsplit(' ').next()?.parse().ok()).unwrap_or(0.0)
+}
+
+/// The whole HTTP/1.0 answer to `GET path` (empty when nothing listens).
+fn http_get(addr: impl std::net::ToSocketAddrs, path: &str) -> String {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else { return String::new() };
+    let _ = write!(s, "GET {path} HTTP/1.0\r\n\r\n");
+    let mut body = String::new();
+    let _ = s.read_to_string(&mut body);
+    body
+}
