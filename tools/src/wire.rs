@@ -42,26 +42,29 @@ enum Id<'a> {
 /// before trying each variant, a cost paid on every message.
 impl<'de: 'a, 'a> Deserialize<'de> for Id<'a> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Id<'a>, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = Id<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a trade id: text or a non-negative integer")
-            }
-            fn visit_u64<E>(self, n: u64) -> Result<Id<'de>, E> {
-                Ok(Id::Num(n))
-            }
-            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Id<'de>, E> {
-                u64::try_from(n).map(Id::Num).map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(n), &self))
-            }
-            fn visit_borrowed_str<E>(self, t: &'de str) -> Result<Id<'de>, E> {
-                Ok(Id::Text(Cow::Borrowed(t)))
-            }
-            fn visit_str<E>(self, t: &str) -> Result<Id<'de>, E> {
-                Ok(Id::Text(Cow::Owned(t.to_owned())))
-            }
-        }
-        d.deserialize_any(V)
+        d.deserialize_any(IdVisitor)
+    }
+}
+
+/// Reads an [`Id`]: a string (borrowed when it can be) or a non-negative integer.
+struct IdVisitor;
+
+impl<'de> serde::de::Visitor<'de> for IdVisitor {
+    type Value = Id<'de>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a trade id: text or a non-negative integer")
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<Id<'de>, E> {
+        Ok(Id::Num(n))
+    }
+    fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Id<'de>, E> {
+        u64::try_from(n).map(Id::Num).map_err(|_| E::invalid_value(serde::de::Unexpected::Signed(n), &self))
+    }
+    fn visit_borrowed_str<E>(self, t: &'de str) -> Result<Id<'de>, E> {
+        Ok(Id::Text(Cow::Borrowed(t)))
+    }
+    fn visit_str<E>(self, t: &str) -> Result<Id<'de>, E> {
+        Ok(Id::Text(Cow::Owned(t.to_owned())))
     }
 }
 
