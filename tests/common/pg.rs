@@ -148,6 +148,72 @@ impl PgCluster {
     }
 }
 
+impl PgCluster {
+    /// A bars table as CSV lines (no header) in `(window_end, instrument)` order: the order and
+    /// columns of the CSV output, so a table compares with a replay's file byte for byte.
+    pub fn bars_csv(&self, table: &str) -> String {
+        self.psql(&format!(
+            "COPY (SELECT {BAR_COLUMNS} FROM {table} ORDER BY window_end, instrument COLLATE \"C\") \
+             TO STDOUT WITH (FORMAT csv)"
+        ))
+    }
+}
+
+impl PgCluster {
+    /// Takes `ACCESS EXCLUSIVE` on `table` in an open transaction of its own (a `psql` session
+    /// kept waiting on its input) and returns once the lock is granted: every write to the
+    /// table waits until the holder is released.
+    pub fn lock(&self, table: &str) -> TableLock {
+        let local = self.bin.join("psql");
+        let mut child = Command::new(if local.exists() { local.as_path() } else { Path::new("psql") })
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &self.url()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("run psql");
+        let sql = format!("BEGIN;\nLOCK TABLE {table} IN ACCESS EXCLUSIVE MODE;\n");
+        std::io::Write::write_all(child.stdin.as_mut().expect("stdin"), sql.as_bytes()).expect("send the lock");
+        let granted = format!(
+            "SELECT count(*) FROM pg_locks WHERE relation = '{table}'::regclass \
+             AND mode = 'AccessExclusiveLock' AND granted"
+        );
+        let t0 = std::time::Instant::now();
+        while self.psql(&granted).trim() != "1" {
+            assert!(t0.elapsed() < std::time::Duration::from_secs(30), "the lock on {table} was never granted");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        TableLock(Some(child))
+    }
+}
+
+/// A held table lock: [`TableLock::release`] commits (also on drop).
+pub struct TableLock(Option<std::process::Child>);
+
+impl TableLock {
+    /// Ends the transaction and waits for the session to exit.
+    pub fn release(mut self) {
+        self.end();
+    }
+
+    fn end(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            if let Some(mut stdin) = c.stdin.take() {
+                let _ = std::io::Write::write_all(&mut stdin, b"COMMIT;\n");
+            } // stdin dropped: psql sees the end of its input and exits
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for TableLock {
+    fn drop(&mut self) {
+        self.end();
+    }
+}
+
+/// The bar columns in the CSV output's order.
+pub const BAR_COLUMNS: &str = "instrument,window_start,window_end,open,high,low,close,volume,trade_count,vwap,revision";
+
 impl Drop for PgCluster {
     fn drop(&mut self) {
         let exe = self.bin.join("pg_ctl");

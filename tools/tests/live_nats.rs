@@ -2,9 +2,13 @@
 //! (tests/common/nats.rs): the run's bars equal `ticklane replay`'s of the same capture, over
 //! core NATS (JSON) and over JetStream (MessagePack) through a server crash and restart
 //! between the two halves of the stream (readiness goes down and up; nothing lost, and
-//! anything delivered twice is dropped by dedupe).
+//! anything delivered twice is dropped by dedupe). A stalled PostgreSQL store holds the
+//! JetStream consumer back (it stops pulling; memory stays bounded) and loses nothing.
 
 mod common;
+
+#[path = "../../tests/common/pg.rs"]
+mod pg;
 
 use common::nats::NatsServer;
 use common::{data, free_port, http_get, replay, run, s, sample, tmp, wait_until, Running, BIN};
@@ -114,6 +118,120 @@ fn jetstream_msgpack_survives_a_server_crash_mid_stream() {
     assert_eq!(accepted - dups, TRADES as u64, "every trade once, redeliveries dropped by dedupe: {v}");
     assert!(v["link"]["reconnects"].as_u64() >= Some(1), "{v}");
     assert!(first_trades > 0.0 && first_trades < TRADES, "the crash came mid-stream ({first_trades} read before it)");
+}
+
+/// Ticks in the stall test's capture: several times what the run can hold between the
+/// consumer and the store (outlet chunks, pending records, rings, one pull).
+const STALL_TICKS: u64 = 300_000;
+
+/// The resident set of a process, in bytes.
+fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    let kb = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).expect("VmRSS");
+    kb.trim().trim_end_matches("kB").trim().parse::<u64>().expect("kB") * 1024
+}
+
+/// A generated capture of [`STALL_TICKS`] trades over 100 instruments, split into two files:
+/// its first 20,000 trades and the rest.
+fn stall_capture() -> (PathBuf, PathBuf, PathBuf) {
+    let ticks = tmp("stall.csv");
+    let o = run(&["gen", "--rows", &STALL_TICKS.to_string(), "--instruments", "100", "--out", s(&ticks)]);
+    assert!(o.status.success(), "gen: {}", String::from_utf8_lossy(&o.stderr));
+    let text = std::fs::read_to_string(&ticks).expect("ticks");
+    let (header, rows) = text.split_once('\n').expect("header");
+    let cut = rows.match_indices('\n').nth(19_999).expect("20,000 rows").0 + 1;
+    let (head, rest) = (tmp("stall-head.csv"), tmp("stall-rest.csv"));
+    std::fs::write(&head, format!("{header}\n{}", &rows[..cut])).expect("head");
+    std::fs::write(&rest, format!("{header}\n{}", &rows[cut..])).expect("rest");
+    (ticks, head, rest)
+}
+
+/// The consumer's delivered count once it has not moved for a second while the stream still
+/// holds ticks it has not delivered: the run stopped pulling.
+fn stopped_pulling(server: &NatsServer, stream: &str) -> u64 {
+    let delivered = |c: &serde_json::Value| c["delivered"]["stream_seq"].as_u64().unwrap_or(0);
+    let mut last = server.consumer(stream, "ticklane");
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+        let now = server.consumer(stream, "ticklane");
+        let n = delivered(&now);
+        if n > 0 && n == delivered(&last) && now["num_pending"].as_u64() > Some(0) {
+            return n;
+        }
+        assert!(n < STALL_TICKS, "the consumer delivered every tick although the store was locked: {now}");
+        last = now;
+    }
+}
+
+#[test]
+fn a_stalled_store_stops_the_jetstream_consumer_and_loses_nothing() {
+    let server = NatsServer::start(tmp("nats-stall"));
+    let db = pg::PgCluster::start();
+    let (ticks, head, rest) = stall_capture();
+    let url = format!("jetstream://{}/STALL", server.addr());
+    publish(&url, "msgpack", &head);
+    let metrics: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let child = Command::new(BIN)
+        .args(["run", "--dedupe", "--metrics-addr", &metrics.to_string(), "--sink-postgres", &db.url()])
+        .args(["--pg-table", "stall_bars", "--pg-queue-high", "50", "--pg-queue-low", "10", &url])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ticklane run");
+    let pid = child.id();
+    let child = Running(Some(child));
+    wait_until("bars in the table", || {
+        db.psql("SELECT to_regclass('stall_bars') IS NOT NULL").trim() == "t"
+            && db.psql("SELECT count(*) > 0 FROM stall_bars").trim() == "t"
+    });
+
+    // Every write now waits: the store's queue fills, the shards block, the reader stops
+    // taking from the link, and the link stops pulling while the stream still holds ticks.
+    let lock = db.lock("stall_bars");
+    publish(&url, "msgpack", &rest);
+    let delivered = stopped_pulling(&server, "STALL");
+    let page = http_get(metrics, "/metrics");
+    assert_eq!(sample(&page, "ticklane_store_pressure"), 1.0, "the store is under pressure while locked");
+    assert!(delivered <= STALL_TICKS / 3, "the run took {delivered} of {STALL_TICKS} ticks while stalled: not bounded");
+    let resident = rss(pid);
+    eprintln!("stalled: the consumer delivered {delivered} of {STALL_TICKS} ticks; resident set {resident} bytes");
+    assert!(resident < 256 << 20, "resident set while stalled: {resident} bytes");
+
+    lock.release();
+    wait_until("every tick read", || messages(metrics) >= STALL_TICKS as f64);
+    let stderr = child.terminate();
+    let want = replay(&["--kind", "trades", "--dedupe", s(&ticks)]);
+    assert!(want.status.success());
+    let want = String::from_utf8_lossy(&want.stdout);
+    let want = want.split_once('\n').expect("header").1;
+    let table = db.bars_csv("stall_bars");
+    assert!(want.lines().count() > 1000);
+    let (got_n, want_n) = (table.lines().count(), want.lines().count());
+    assert!(table == want, "the table differs from the replay ({got_n} vs {want_n} rows):\n{stderr}");
+}
+
+/// A run whose database does not answer fails before its link pulls a message: the durable
+/// consumer keeps every tick for the next run. (The peer accepts and stays silent for the
+/// whole connect timeout: time in which a link started first would take the stream.)
+#[test]
+fn an_unreachable_store_fails_the_run_before_anything_is_pulled() {
+    let server = NatsServer::start(tmp("nats-nostore"));
+    let url = format!("jetstream://{}/NOSTORE", server.addr());
+    publish(&url, "msgpack", &data(CAPTURE));
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let port = silent.local_addr().expect("addr").port();
+    let held = std::thread::spawn(move || {
+        let conn = silent.accept();
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        drop(conn);
+    });
+    let dsn = format!("host=127.0.0.1 port={port} user=postgres dbname=postgres connect_timeout=2");
+    let o = run(&["run", "--sink-postgres", &dsn, &url]);
+    let _ = held.join();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{e}");
+    assert!(e.contains("--sink-postgres"), "{e}");
+    let c = server.consumer("NOSTORE", "ticklane");
+    assert_eq!(c["delivered"]["stream_seq"].as_u64().unwrap_or(0), 0, "nothing taken from the stream: {c}");
 }
 
 /// The message count once it stops moving for a moment (the first half fully read).

@@ -3,9 +3,13 @@
 //! connections with faults between them: a connection dropped abruptly after garbage frames,
 //! one that stalls, one answering a ping. The live run's trade bars equal `ticklane replay`'s
 //! bars of the same capture byte for byte (the overlap re-sent after each reconnection is
-//! dropped by dedupe on trade id), and every fault is counted.
+//! dropped by dedupe on trade id), and every fault is counted. The same run also writes its
+//! bars to a PostgreSQL server started here: the table equals the replay's CSV too.
 
 mod common;
+
+#[path = "../../tests/common/pg.rs"]
+mod pg;
 
 use common::{data, free_port, http_get, replay, s, sample, tmp, wait_until, Running, BIN};
 use std::io::BufRead;
@@ -114,6 +118,7 @@ fn live_bars_equal_replay_bars_through_drops_garbage_and_a_stall() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
     let url = format!("ws://{}/stream?streams=btcusdt@trade/btcusdt@bookTicker", listener.local_addr().expect("addr"));
     let served = Arc::new(Served::default());
+    let db = pg::PgCluster::start();
     let server = {
         let served = served.clone();
         std::thread::spawn(move || serve(listener, frames, served))
@@ -123,7 +128,8 @@ fn live_bars_equal_replay_bars_through_drops_garbage_and_a_stall() {
     let child = Running(Some(
         Command::new(BIN)
             .args(["run", "--kind", "trades", "--dedupe", "--stall-timeout", "1s", "--reconnect-max", "1s"])
-            .args(["--metrics-addr", &metrics.to_string(), "--out", s(&live), "--summary", s(&sum), &url])
+            .args(["--metrics-addr", &metrics.to_string(), "--out", s(&live), "--summary", s(&sum)])
+            .args(["--sink-postgres", &db.url(), "--pg-table", "ws_bars", &url])
             .stderr(Stdio::piped())
             .spawn()
             .expect("ticklane run"),
@@ -155,6 +161,8 @@ fn live_bars_equal_replay_bars_through_drops_garbage_and_a_stall() {
         (std::fs::read_to_string(&live).expect("live"), std::fs::read_to_string(&expected).expect("replay"));
     assert!(want.lines().count() > 300, "the capture makes hundreds of bars");
     assert!(got == want, "live bars differ from the replay's:\n{stderr}");
+    let table = db.bars_csv("ws_bars");
+    assert!(table == want.split_once('\n').expect("header").1, "the table differs from the replay's CSV:\n{stderr}");
 
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&sum).expect("summary")).expect("json");
     let resent = served.resent_trades.load(SeqCst) as u64;

@@ -208,10 +208,7 @@ fn publish_to_jetstream_then_a_pipeline_into_postgres_equals_the_replay() {
     let want = replay(&["--kind", "trades", "--dedupe", s(&capture)]);
     assert!(want.status.success());
     let want = String::from_utf8_lossy(&want.stdout);
-    let table = db.psql(
-        "COPY (SELECT instrument,window_start,window_end,open,high,low,close,volume,trade_count,vwap,revision \
-         FROM live_bars ORDER BY window_end, instrument COLLATE \"C\") TO STDOUT WITH (FORMAT csv)",
-    );
+    let table = db.bars_csv("live_bars");
     let want = want.split_once('\n').expect("header").1;
     assert!(want.lines().count() > 300);
     assert!(

@@ -18,8 +18,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const COLUMNS: &str = "instrument,window_start,window_end,open,high,low,close,volume,trade_count,vwap,revision";
-
 fn tmp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ticklane-pgtest-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("tmp dir");
@@ -36,13 +34,6 @@ fn gen(name: &str, extra: &[&str]) -> PathBuf {
     args.extend_from_slice(extra);
     ok(&run(&args));
     path
-}
-
-/// The table as CSV lines in `(window_end, instrument)` order (the CSV output's order).
-fn table_csv(db: &PgCluster, table: &str) -> String {
-    db.psql(&format!(
-        "COPY (SELECT {COLUMNS} FROM {table} ORDER BY window_end, instrument COLLATE \"C\") TO STDOUT WITH (FORMAT csv)"
-    ))
 }
 
 /// The newest revision of each `(instrument, window_start)` in a bars CSV, in the table's
@@ -133,7 +124,7 @@ fn the_table_equals_the_csv_output_of_the_same_replay() {
         ok(&run(&args));
         let csv = std::fs::read_to_string(&out).expect("csv");
         assert!(csv.lines().count() > 100, "{bars}: too few bars to compare");
-        assert_same(&table_csv(&db, &table), csv.split_once('\n').expect("header").1, bars);
+        assert_same(&db.bars_csv(&table), csv.split_once('\n').expect("header").1, bars);
     }
     // Without --out the store replaces stdout; a bad table name is bad usage.
     let o = run(&[
@@ -183,7 +174,7 @@ fn sigkill_at_random_points_then_rerun_converges_to_the_expected_table() {
     let csv = std::fs::read_to_string(&expected_csv).expect("csv");
     let expected = newest_per_key(&csv);
     assert!(csv.lines().count() - 1 > expected.lines().count(), "the capture must produce revisions");
-    assert_same(&table_csv(&db, "kill_ref"), &expected, "an uninterrupted run");
+    assert_same(&db.bars_csv("kill_ref"), &expected, "an uninterrupted run");
 
     let mut rng = 0x9E37_79B9_7F4A_7C15u64;
     let mut partial = 0;
@@ -211,11 +202,7 @@ fn sigkill_at_random_points_then_rerun_converges_to_the_expected_table() {
         }
         let status = cmd(&table).status().expect("rerun");
         assert!(status.success(), "rerun {i}");
-        assert_same(
-            &table_csv(&db, &table),
-            &expected,
-            &format!("kill {i} after {at:?} ({rows_at_kill} rows at kill)"),
-        );
+        assert_same(&db.bars_csv(&table), &expected, &format!("kill {i} after {at:?} ({rows_at_kill} rows at kill)"));
         let dup = db.psql(&format!("SELECT count(*) - count(DISTINCT (instrument, window_start)) FROM {table}"));
         assert_eq!(dup.trim(), "0", "duplicate keys after kill {i}");
     }
@@ -329,7 +316,7 @@ fn a_locked_table_flips_pressure_and_back_and_block_loses_nothing() {
     assert_eq!((n(&s, "shed"), n(&s, "not_written"), n(&s, "conflated")), (0, 0, 0));
     assert_eq!(n(&s, "bars_in"), n(&s, "rows_written"));
     let csv = std::fs::read_to_string(&out).expect("csv");
-    assert_same(&table_csv(&db, "stall"), csv.split_once('\n').expect("header").1, "no bar lost under block");
+    assert_same(&db.bars_csv("stall"), csv.split_once('\n').expect("header").1, "no bar lost under block");
 }
 
 #[test]
@@ -369,7 +356,7 @@ fn a_stopped_server_opens_the_breaker_and_the_rerun_of_writes_loses_nothing() {
     assert!(n(&s, "breaker_openings") >= 1 && n(&s, "retries") >= 1, "{s}");
     assert_eq!((n(&s, "not_written"), n(&s, "shed")), (0, 0));
     let csv = std::fs::read_to_string(&out).expect("csv");
-    assert_same(&table_csv(&db, "outage"), csv.split_once('\n').expect("header").1, "after an outage");
+    assert_same(&db.bars_csv("outage"), csv.split_once('\n').expect("header").1, "after an outage");
 }
 
 #[test]
@@ -419,7 +406,7 @@ fn sigterm_stops_gracefully_and_flushes_every_accepted_bar() {
     assert_eq!(n(&s, "bars_in"), n(&s, "rows_written"), "{s}");
     assert_eq!(n(&s, "not_written"), 0);
     let csv = std::fs::read_to_string(&out).expect("csv");
-    assert_same(&table_csv(&db, "term"), csv.split_once('\n').expect("header").1, "after SIGTERM");
+    assert_same(&db.bars_csv("term"), csv.split_once('\n').expect("header").1, "after SIGTERM");
 }
 
 #[test]
@@ -445,5 +432,5 @@ fn conflate_with_a_tiny_queue_keeps_the_newest_revision_of_every_bar() {
     assert_eq!(n(&s, "bars_in"), n(&s, "rows_written") + n(&s, "conflated"), "{s}");
     assert_eq!((n(&s, "shed"), n(&s, "not_written")), (0, 0));
     let csv = std::fs::read_to_string(&out).expect("csv");
-    assert_same(&table_csv(&db, "conf"), &newest_per_key(&csv), "conflate");
+    assert_same(&db.bars_csv("conf"), &newest_per_key(&csv), "conflate");
 }

@@ -11,7 +11,7 @@ mod writers;
 pub(crate) use feed::Fed;
 
 use crate::outcome::{BadInput, Outcome};
-use crate::plan::{LivePlan, Plan, FEED, QUOTES};
+use crate::plan::{Plan, FEED, QUOTES};
 use crate::report::Report;
 use feed::Feeder;
 use progress::Progress;
@@ -27,18 +27,17 @@ use writers::{Files, Writers};
 /// Runs `plan` to the end (input exhausted, a malformed record under `fail`, or a signal).
 pub(crate) fn execute(plan: &Plan) -> anyhow::Result<Outcome> {
     let signals = Signals::install(plan.live.as_ref().map(|l| l.drain_timeout))?;
-    let (trades, quotes, link) = match &plan.live {
-        Some(live) => open_live(plan, live, &signals)?,
-        None => (
-            plan.kinds.trades.then(|| open_inputs(plan, &signals, input::open)).transpose()?,
-            plan.kinds.quotes.then(|| open_inputs(plan, &signals, input::open_quotes)).transpose()?,
-            None,
-        ),
+    // Files first: a missing one is bad usage, reported before anything connects.
+    let files = plan.live.is_none().then(|| open_files(plan, &signals)).transpose()?;
+    // Every writer connected (table created) before any input is read or a live link pulls
+    // anything: a wrong URL or an unreachable database fails fast, and a durable consumer is
+    // not left with messages taken by a run that never started.
+    let store = plan.store.as_ref().map(store::connect).transpose()?;
+    let (trades, quotes, link) = match files {
+        Some(opened) => opened,
+        None => open_live(plan, &signals)?,
     };
     let total_bytes = trades.as_ref().map(|t| t.1).or(quotes.as_ref().map(|q| q.1)).unwrap_or(0);
-    // Settings checked and every writer connected (table created) before any input is read,
-    // so a wrong URL or an unreachable database fails fast.
-    let store = plan.store.as_ref().map(store::connect).transpose()?;
     if let (Some(st), Some(sp)) = (&store, &plan.store) {
         signals.bound_store_flush(st.handle(), sp.flush_timeout);
     }
@@ -108,15 +107,23 @@ pub(crate) fn execute(plan: &Plan) -> anyhow::Result<Outcome> {
 
 /// Starts the live link (it connects, and reconnects, on its own thread) and hands out its
 /// sources as the run's inputs.
-fn open_live(plan: &Plan, live: &LivePlan, signals: &Signals) -> anyhow::Result<LiveInputs> {
+fn open_live(plan: &Plan, signals: &Signals) -> anyhow::Result<Inputs> {
+    let Some(live) = &plan.live else { return Ok((None, None, None)) };
     let l = ticklane_tools::live::open(&live.url, plan.kinds, &read_options(plan, signals), &live.link)?;
     let trades = l.trades.map(|s| (vec![Box::new(s) as Box<dyn Source<Trade>>], 0));
     let quotes = l.quotes.map(|s| (vec![Box::new(s) as Box<dyn Source<Quote>>], 0));
     Ok((trades, quotes, Some(l.stats)))
 }
 
+/// The files of a replay (or of `run` without a live URL), opened per kind read.
+fn open_files(plan: &Plan, signals: &Signals) -> anyhow::Result<Inputs> {
+    let trades = plan.kinds.trades.then(|| open_inputs(plan, signals, input::open)).transpose()?;
+    let quotes = plan.kinds.quotes.then(|| open_inputs(plan, signals, input::open_quotes)).transpose()?;
+    Ok((trades, quotes, None))
+}
+
 /// The inputs of a run: trades and quotes (when read), and a live link's counters.
-type LiveInputs = (Option<Opened<Trade>>, Option<Opened<Quote>>, Option<Arc<LinkStats>>);
+type Inputs = (Option<Opened<Trade>>, Option<Opened<Quote>>, Option<Arc<LinkStats>>);
 
 /// How the inputs are read.
 fn read_options(plan: &Plan, signals: &Signals) -> ReadOptions {
