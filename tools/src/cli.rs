@@ -255,6 +255,11 @@ pub(crate) struct ReplayArgs {
     /// Output format.
     #[arg(help_heading = "Output", long, value_enum, default_value = "csv")]
     pub(crate) format: OutFormat,
+    /// Start a new output file each DURATION of event time (1h, 1d, …): --out holds {period},
+    /// each file's start in UTC (bars_{period}.csv → bars_20240808T130000Z.csv). A bar goes to
+    /// the file of the newest window start so far, so the files in order hold what one file would.
+    #[arg(help_heading = "Output", long, value_name = "DURATION", value_parser = duration::parse)]
+    pub(crate) rotate: Option<Duration>,
     /// Input format.
     #[arg(help_heading = "Input", long, value_enum, default_value = "auto")]
     pub(crate) input_format: input::Format,

@@ -5,10 +5,12 @@
 
 mod bus;
 mod parquet;
+mod rotate;
 mod sink;
 
 pub(crate) use bus::BusSink;
 pub(crate) use parquet::{ParquetSink, Rows};
+pub(crate) use rotate::{Rotation, Segment, Segments, PERIOD};
 
 pub(crate) use sink::{LineSink, Target, Written};
 pub(crate) use ticklane_tools::format::{

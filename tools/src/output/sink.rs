@@ -163,6 +163,12 @@ impl LineSink {
     }
 }
 
+impl super::Segment for LineSink {
+    fn finish(self) -> Written {
+        LineSink::finish(self)
+    }
+}
+
 /// Writes as much of `block` as the target takes, at most `piece` bytes a call, calling
 /// `written` with each chunk that went out: how many bytes did, and the error that stopped it.
 fn write_some(

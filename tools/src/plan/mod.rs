@@ -18,7 +18,7 @@ pub(crate) use pipeline::{
 pub(crate) use store::StorePlan;
 
 use crate::cli::{KindArg, OnError, ReplayArgs, RunArgs, Speed};
-use crate::output::OutFormat;
+use crate::output::{OutFormat, Rotation, PERIOD};
 use crate::select::Instruments;
 use std::fmt;
 use std::path::PathBuf;
@@ -148,6 +148,7 @@ impl Plan {
                 .push("--format msgpack: only for --out nats://HOST:PORT/SUBJECT or jetstream://HOST:PORT/STREAM"),
             Ok(None) => {}
         }
+        rotation(a, &out_text, to_stdout, &mut problems);
         if a.format == OutFormat::Parquet && to_stdout && (a.out.is_some() || store.is_none()) {
             problems.push("--format parquet needs --out FILE (Parquet is binary, with its footer written at the end)");
         }
@@ -169,6 +170,23 @@ impl Plan {
             // Each part that could not be planned recorded why.
             _ => Err(problems),
         }
+    }
+}
+
+/// `--rotate` cuts files, and `{period}` in `--out` is filled only by it.
+fn rotation(a: &ReplayArgs, out: &str, to_stdout: bool, problems: &mut PlanError) {
+    let bus = matches!(LiveUrl::parse(out), Ok(Some(_)));
+    match a.rotate {
+        Some(_) if to_stdout || bus => problems.push("--rotate cuts files: give --out a file path holding {period}"),
+        Some(every) => {
+            if let Err(e) = Rotation::new(out, every, "--out") {
+                problems.push(e);
+            }
+        }
+        None if out.contains(PERIOD) && !bus => {
+            problems.push(format!("--out {out}: {PERIOD} is filled only with --rotate DURATION"))
+        }
+        None => {}
     }
 }
 

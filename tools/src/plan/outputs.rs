@@ -3,16 +3,19 @@
 
 use super::Pipeline;
 use crate::cli::{ReplayArgs, Speed};
-use crate::output::OutFormat;
+use crate::output::{OutFormat, Rotation};
 use std::path::PathBuf;
 use ticklane_tools::live::{LiveUrl, NatsTarget};
 
 /// A place to write.
+#[derive(Clone)]
 pub(crate) enum Destination {
     Stdout,
     File(PathBuf),
     /// `--out nats://…` or `jetstream://…`: one message per bar.
     Bus(String, NatsTarget),
+    /// `--out …{period}… --rotate DURATION`: a file per period of event time.
+    Rotated(Rotation),
 }
 
 /// The outputs of a run.
@@ -39,8 +42,9 @@ impl OutputPlan {
         let place = |kind: &str, bars: &str| match &a.out {
             Some(path) if path.as_os_str() != "-" => {
                 let text = path.to_string_lossy().replace("{kind}", kind).replace("{bars}", bars);
-                match LiveUrl::parse(&text) {
-                    Ok(Some(LiveUrl::Nats(t))) => Destination::Bus(text, t),
+                match (LiveUrl::parse(&text), a.rotate.and_then(|every| Rotation::new(&text, every, "--out").ok())) {
+                    (Ok(Some(LiveUrl::Nats(t))), _) => Destination::Bus(text, t),
+                    (_, Some(r)) => Destination::Rotated(r),
                     _ => Destination::File(text.into()),
                 }
             }

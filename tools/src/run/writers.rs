@@ -8,7 +8,7 @@ use super::signals::Tally;
 use crate::outcome::BadInput;
 use crate::output::{
     bar_line, bar_message, quote_bar_line, quote_bar_message, trade_line, BusSink, LineSink, OutFormat, ParquetSink,
-    Rows, Target, Written, BARS_HEADER, QUOTE_BARS_HEADER, TRADES_HEADER,
+    Rotation, Rows, Segments, Target, Written, BARS_HEADER, QUOTE_BARS_HEADER, TRADES_HEADER,
 };
 use crate::plan::{coarser_names, Destination, OutputPlan, LATE, OUT, QUOTE_OUT};
 use core_affinity::CoreId;
@@ -22,12 +22,28 @@ use ticklane_tools::wire::WireFormat;
 
 /// Every output file, opened before any input is read (a bad path is bad usage).
 pub(super) struct Files {
-    bars: Option<(Target, OutFormat)>,
-    quote_bars: Option<(Target, OutFormat)>,
+    bars: Option<(Place, OutFormat)>,
+    quote_bars: Option<(Place, OutFormat)>,
     /// The coarser widths' bars (in the format of `bars`).
-    coarser: Vec<(String, Target)>,
-    late: Option<Target>,
+    coarser: Vec<(String, Place)>,
+    late: Option<Place>,
     pub(super) summary: Option<File>,
+}
+
+/// Where one output goes: a target opened before any input is read, or files cut by event
+/// time (each created when its first bar comes).
+pub(super) enum Place {
+    Target(Target),
+    Rotated(Rotation),
+}
+
+/// A rotated output, its directory checked now (a missing one is bad usage).
+fn rotated(r: &Rotation) -> anyhow::Result<Place> {
+    let dir = r.dir();
+    if !dir.is_dir() {
+        return Err(BadInput(format!("--out {}: no such directory for --rotate's files", dir.display())).into());
+    }
+    Ok(Place::Rotated(r.clone()))
 }
 
 impl Files {
@@ -36,32 +52,26 @@ impl Files {
         let target = |t: &Option<(Destination, OutFormat)>| -> anyhow::Result<_> {
             Ok(match t {
                 None => None,
-                Some((Destination::File(p), format)) => Some((file(p, "--out", inputs)?, *format)),
-                Some((Destination::Stdout, format)) => Some((Target::Stdout, *format)),
+                Some((Destination::File(p), format)) => Some((Place::Target(file(p, "--out", inputs)?), *format)),
+                Some((Destination::Stdout, format)) => Some((Place::Target(Target::Stdout), *format)),
                 Some((Destination::Bus(url, t), format)) => {
-                    Some((Target::Bus(Box::new(BusSink::connect(t, format!("--out {url}"))?)), *format))
+                    let sink = BusSink::connect(t, format!("--out {url}"))?;
+                    Some((Place::Target(Target::Bus(Box::new(sink))), *format))
                 }
+                Some((Destination::Rotated(r), format)) => Some((rotated(r)?, *format)),
             })
         };
         let (bars, quote_bars) = (target(&o.bars)?, target(&o.quote_bars)?);
         let format = o.bars.as_ref().map_or(OutFormat::Csv, |b| b.1);
         let mut coarser = Vec::new();
         for (text, d) in &o.coarser {
-            if let Some((t, _)) = target(&Some((clone(d), format)))? {
+            if let Some((t, _)) = target(&Some((d.clone(), format)))? {
                 coarser.push((text.clone(), t));
             }
         }
-        let late = o.late.as_deref().map(|p| file(p, "--late-out", inputs)).transpose()?;
+        let late = o.late.as_deref().map(|p| file(p, "--late-out", inputs)).transpose()?.map(Place::Target);
         let summary = o.summary.as_deref().map(|p| create(p, "--summary", inputs)).transpose()?;
         Ok(Files { bars, quote_bars, coarser, late, summary })
-    }
-}
-
-fn clone(d: &Destination) -> Destination {
-    match d {
-        Destination::Stdout => Destination::Stdout,
-        Destination::File(p) => Destination::File(p.clone()),
-        Destination::Bus(u, t) => Destination::Bus(u.clone(), t.clone()),
     }
 }
 
@@ -98,41 +108,29 @@ impl Writers {
     ) -> anyhow::Result<Writers> {
         let format = files.bars.as_ref().map_or(OutFormat::Csv, |b| b.1);
         let bars = match files.bars.take() {
-            Some((target, format)) => Some(bar_writer(engine, OUT, target, format, tally.bars.clone(), eager, core)?),
+            Some((place, format)) => {
+                let egress = engine.egress::<Bar>(OUT)?;
+                Some(bar_writer(egress, place, format, tally.bars.clone(), eager, core, bar_line)?)
+            }
             None => None,
         };
         let mut coarser = Vec::new();
-        for (text, target) in std::mem::take(&mut files.coarser) {
-            let egress = coarser_names(&text).1;
-            let w = bar_writer(engine, &egress, target, format, Arc::new(AtomicU64::new(0)), eager, None)?;
-            coarser.push((text, w));
+        for (text, place) in std::mem::take(&mut files.coarser) {
+            let egress = engine.egress::<Bar>(&coarser_names(&text).1)?;
+            coarser.push((text, bar_writer(egress, place, format, Arc::default(), eager, None, bar_line)?));
         }
         let late = match files.late.take() {
-            Some(target) => {
+            Some(place) => {
                 let egress = engine.egress::<Trade>(LATE)?;
-                let sink = LineSink::new(target, Some(TRADES_HEADER), Arc::new(AtomicU64::new(0)));
+                let sink = lines(place, Some(TRADES_HEADER), Arc::default());
                 Some(spawn_writer("ticklane-late", egress, sink, eager, None, trade_line)?)
             }
             None => None,
         };
         let quote_bars = match files.quote_bars.take() {
-            Some((Target::Bus(sink), format)) => {
+            Some((place, format)) => {
                 let egress = engine.egress::<QuoteBar>(QUOTE_OUT)?;
-                Some(spawn_bus(egress, *sink, wire(format), Arc::new(AtomicU64::new(0)), quote_bar_message)?)
-            }
-            Some((Target::File { file, name }, OutFormat::Parquet)) => {
-                let egress = engine.egress::<QuoteBar>(QUOTE_OUT)?;
-                let sink = ParquetSink::create(file, name.clone(), Arc::new(AtomicU64::new(0)))
-                    .map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
-                Some(spawn_parquet(egress, sink, None)?)
-            }
-            Some((target, format)) => {
-                let egress = engine.egress::<QuoteBar>(QUOTE_OUT)?;
-                let header = (format == OutFormat::Csv).then_some(QUOTE_BARS_HEADER);
-                let sink = LineSink::new(target, header, Arc::new(AtomicU64::new(0)));
-                Some(spawn_writer("ticklane-quote-bars", egress, sink, eager, None, move |name, b, line| {
-                    quote_bar_line(format, name, b, line)
-                })?)
+                Some(bar_writer(egress, place, format, Arc::default(), eager, None, quote_bar_line)?)
             }
             None => None,
         };
@@ -162,38 +160,71 @@ pub(super) struct Joined {
     pub(super) coarser: Vec<(String, Written)>,
 }
 
-/// A writer of the bars of egress `name` into `target` (Parquet or lines).
-fn bar_writer(
-    engine: &mut Engine,
-    name: &str,
-    target: Target,
+/// Per kind of bar: the header line of its CSV output and its bus message.
+trait BarKind: Sized {
+    const CSV: &'static str;
+    const MESSAGE: fn(WireFormat, &str, &Self, &mut Vec<u8>);
+}
+
+impl BarKind for Bar {
+    const CSV: &'static str = BARS_HEADER;
+    const MESSAGE: fn(WireFormat, &str, &Self, &mut Vec<u8>) = bar_message;
+}
+
+impl BarKind for QuoteBar {
+    const CSV: &'static str = QUOTE_BARS_HEADER;
+    const MESSAGE: fn(WireFormat, &str, &Self, &mut Vec<u8>) = quote_bar_message;
+}
+
+/// A writer of the bars of `egress` into `place`: a bus, Parquet, or lines as `line` makes
+/// them in `format`.
+fn bar_writer<B: Record + BusId + Rows + BarKind>(
+    egress: Egress<B>,
+    place: Place,
     format: OutFormat,
-    lines: Arc<AtomicU64>,
+    count: Arc<AtomicU64>,
     eager: bool,
     core: Option<CoreId>,
+    line: fn(OutFormat, &str, &B, &mut Vec<u8>),
 ) -> anyhow::Result<JoinHandle<Written>> {
-    let egress = engine.egress::<Bar>(name)?;
-    match (target, format) {
-        (Target::Bus(sink), format) => Ok(spawn_bus(egress, *sink, wire(format), lines, bar_message)?),
-        (Target::File { file, name }, OutFormat::Parquet) => {
-            let sink = ParquetSink::create(file, name.clone(), lines).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
-            Ok(spawn_parquet(egress, sink, core)?)
+    Ok(match (place, format) {
+        (Place::Target(Target::Bus(sink)), format) => spawn_bus(egress, *sink, wire(format), count, B::MESSAGE)?,
+        (place, OutFormat::Parquet) => spawn_parquet(egress, parquet(place, count)?, core)?,
+        (place, format) => {
+            let sink = lines(place, (format == OutFormat::Csv).then_some(B::CSV), count);
+            spawn_writer("ticklane-bars", egress, sink, eager, core, move |name, b, out| line(format, name, b, out))?
         }
-        (target, format) => {
-            let header = (format == OutFormat::Csv).then_some(BARS_HEADER);
-            let sink = LineSink::new(target, header, lines);
-            Ok(spawn_writer("ticklane-bars", egress, sink, eager, core, move |name, b, line| {
-                bar_line(format, name, b, line)
-            })?)
-        }
+    })
+}
+
+/// Line output into `place`, each file starting with `header`.
+fn lines(place: Place, header: Option<&'static str>, count: Arc<AtomicU64>) -> Segments<LineSink> {
+    match place {
+        Place::Target(t) => Segments::single(LineSink::new(t, header, count)),
+        Place::Rotated(r) => Segments::rotating(
+            r,
+            Box::new(move |file, name| Ok(LineSink::new(Target::File { file, name }, header, count.clone()))),
+        ),
     }
 }
 
-/// A thread writing every record of `egress` to `sink` as `format` makes it.
-fn spawn_writer<T: Record>(
+/// Parquet output into `place` (a file, or files cut by time).
+fn parquet<R: Rows>(place: Place, count: Arc<AtomicU64>) -> anyhow::Result<Segments<ParquetSink<R>>> {
+    let open = move |file, name: String| {
+        ParquetSink::create(file, name.clone(), count.clone()).map_err(|e| format!("{name}: {e}"))
+    };
+    Ok(match place {
+        Place::Target(Target::File { file, name }) => Segments::single(open(file, name).map_err(anyhow::Error::msg)?),
+        Place::Target(_) => anyhow::bail!("--format parquet writes a file"),
+        Place::Rotated(r) => Segments::rotating(r, Box::new(open)),
+    })
+}
+
+/// A thread writing every record of `egress` to `out` as `format` makes it.
+fn spawn_writer<T: Record + BusId>(
     name: &str,
     mut egress: Egress<T>,
-    mut sink: LineSink,
+    mut out: Segments<LineSink>,
     eager: bool,
     core: Option<CoreId>,
     format: impl Fn(&str, &T, &mut Vec<u8>) + Send + 'static,
@@ -203,11 +234,13 @@ fn spawn_writer<T: Record>(
             core_affinity::set_for_current(c);
         }
         let mut line = Vec::with_capacity(256);
-        while let Some(r) = next(&mut egress, &mut sink, eager) {
-            format(egress.name(r.rec.instrument()).unwrap_or_default(), &r.rec, &mut line);
-            sink.line(&line);
+        while let Some(r) = next(&mut egress, &mut out, eager) {
+            if let Some(sink) = out.at(r.rec.window().0) {
+                format(egress.name(r.rec.instrument()).unwrap_or_default(), &r.rec, &mut line);
+                sink.line(&line);
+            }
         }
-        sink.finish()
+        out.finish()
     })
 }
 
@@ -220,7 +253,8 @@ fn wire(format: OutFormat) -> WireFormat {
     }
 }
 
-/// A bar of either kind: what identifies one on the bus
+/// A record's window (start, end, revision; a trade's is its event time) — the time a rotated
+/// output cuts by — and, for a bar of either kind, what identifies it on the bus
 /// (`instrument/window_start/window_end/revision`: unique across widths and revisions).
 trait BusId {
     fn window(&self) -> (ticklane::Timestamp, ticklane::Timestamp, u32);
@@ -240,6 +274,12 @@ impl BusId for Bar {
 impl BusId for QuoteBar {
     fn window(&self) -> (ticklane::Timestamp, ticklane::Timestamp, u32) {
         (self.window_start, self.window_end, self.revision)
+    }
+}
+
+impl BusId for Trade {
+    fn window(&self) -> (ticklane::Timestamp, ticklane::Timestamp, u32) {
+        (self.ts_event, self.ts_event, 0)
     }
 }
 
@@ -264,9 +304,9 @@ fn spawn_bus<T: Record + BusId>(
 }
 
 /// A thread writing every record of `egress` into a Parquet file.
-fn spawn_parquet<R: Record + Rows>(
+fn spawn_parquet<R: Record + Rows + BusId>(
     mut egress: Egress<R>,
-    mut sink: ParquetSink<R>,
+    mut out: Segments<ParquetSink<R>>,
     core: Option<CoreId>,
 ) -> std::io::Result<JoinHandle<Written>> {
     std::thread::Builder::new().name("ticklane-parquet".into()).spawn(move || {
@@ -274,20 +314,24 @@ fn spawn_parquet<R: Record + Rows>(
             core_affinity::set_for_current(c);
         }
         while let Some(r) = egress.recv() {
-            sink.push(egress.name(r.rec.instrument()).unwrap_or_default(), &r.rec);
+            if let Some(sink) = out.at(r.rec.window().0) {
+                sink.push(egress.name(r.rec.instrument()).unwrap_or_default(), &r.rec);
+            }
         }
-        sink.finish()
+        out.finish()
     })
 }
 
 /// The next record; with `eager`, what is gathered is written before waiting for it.
 #[inline]
-fn next<T: Record>(egress: &mut Egress<T>, sink: &mut LineSink, eager: bool) -> Option<Stamped<T>> {
+fn next<T: Record>(egress: &mut Egress<T>, out: &mut Segments<LineSink>, eager: bool) -> Option<Stamped<T>> {
     if eager {
         if let Some(r) = egress.try_recv() {
             return Some(r);
         }
-        sink.commit();
+        if let Some(sink) = out.current() {
+            sink.commit();
+        }
     }
     egress.recv()
 }

@@ -89,7 +89,10 @@ struct SinkType {
 }
 
 const SINKS: [SinkType; 4] = [
-    SinkType { name: "file", keys: &[("path", "--out", true), ("format", "--format", false)] },
+    SinkType {
+        name: "file",
+        keys: &[("path", "--out", true), ("format", "--format", false), ("rotate", "--rotate", false)],
+    },
     SinkType { name: "stdout", keys: &[("format", "--format", false)] },
     SinkType { name: "nats", keys: &[("url", "--out", true), ("format", "--format", false)] },
     SinkType {

@@ -282,7 +282,10 @@ fn sink_args(g: &Graph, n: &Node, outs: &mut usize, problems: &mut Problems) -> 
         if let Some(f) = args.iter().find(|a| a.flag == "--format" && a.value.as_deref() != Some("csv")) {
             problems.push(&f.at, "late trades are written as ticklane CSV");
         }
-        args.retain(|a| a.flag != "--format");
+        if let Some(r) = args.iter().find(|a| a.flag == "--rotate") {
+            problems.push(&r.at, "late trades go to one file (rotate cuts bar outputs)");
+        }
+        args.retain(|a| a.flag != "--format" && a.flag != "--rotate");
         return args;
     }
     let bars = bar_nodes(g);

@@ -118,3 +118,9 @@ impl<R: Rows> ParquetSink<R> {
         Written { lines: self.lines.load(Relaxed), lost: self.lost, error: self.error }
     }
 }
+
+impl<R: Rows> crate::output::Segment for ParquetSink<R> {
+    fn finish(self) -> Written {
+        ParquetSink::finish(self)
+    }
+}
