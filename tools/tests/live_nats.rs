@@ -209,6 +209,47 @@ fn a_stalled_store_stops_the_jetstream_consumer_and_loses_nothing() {
     assert!(table == want, "the table differs from the replay ({got_n} vs {want_n} rows):\n{stderr}");
 }
 
+/// SIGTERM while the store cannot write: the drain gives up at `--drain-timeout` (well before
+/// `--pg-flush-timeout`), exits 1 and says how far the output and the store got.
+#[test]
+fn a_drain_past_its_timeout_exits_1_saying_what_the_store_holds() {
+    let server = NatsServer::start(tmp("nats-drain"));
+    let db = pg::PgCluster::start();
+    let url = format!("jetstream://{}/DRAIN", server.addr());
+    let (first, second) = halves();
+    publish(&url, "msgpack", &first);
+    let metrics: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let child = Command::new(BIN)
+        .args(["run", "--dedupe", "--metrics-addr", &metrics.to_string(), "--drain-timeout", "1s"])
+        .args(["--sink-postgres", &db.url(), "--pg-table", "drain_bars", "--pg-flush-timeout", "5m", &url])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ticklane run");
+    let mut child = Running(Some(child));
+    wait_until("bars in the table", || {
+        db.psql("SELECT to_regclass('drain_bars') IS NOT NULL").trim() == "t"
+            && db.psql("SELECT count(*) > 0 FROM drain_bars").trim() == "t"
+    });
+    let lock = db.lock("drain_bars");
+    publish(&url, "msgpack", &second);
+    wait_until("every tick read", || messages(metrics) >= TRADES);
+
+    let c = child.0.take().expect("running");
+    assert!(Command::new("kill").args(["-TERM", &c.id().to_string()]).status().expect("kill").success());
+    let out = c.wait_with_output().expect("wait");
+    lock.release();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{e}");
+    assert!(e.contains("the drain took longer than --drain-timeout 1s"), "{e}");
+    // "PostgreSQL holds W of the A bars handed to it, F were in a write that may still land, …"
+    let said = e.split_once("PostgreSQL holds ").expect("what the store holds").1;
+    let n: Vec<u64> = said.split(|c: char| !c.is_ascii_digit()).filter_map(|w| w.parse().ok()).take(4).collect();
+    let (written, accepted, in_flight, waiting) = (n[0], n[1], n[2], n[3]);
+    let rows: u64 = db.psql("SELECT count(*) FROM drain_bars").trim().parse().expect("count");
+    assert!(waiting > 0 && written + in_flight + waiting == accepted, "{e}");
+    assert!((written..=written + in_flight).contains(&rows), "the table ({rows} rows) and the message: {e}");
+}
+
 /// A run whose database does not answer fails before its link pulls a message: the durable
 /// consumer keeps every tick for the next run. (The peer accepts and stays silent for the
 /// whole connect timeout: time in which a link started first would take the stream.)

@@ -1,8 +1,9 @@
 //! SIGTERM / SIGINT. The first: reading stops (a read blocked on a pipe or FIFO gives up too),
 //! every window fires, everything accepted is written (to the store within
 //! `--pg-flush-timeout` from then), and the exit code is 128 + N. A second, while that
-//! drain runs: exit at once, saying exactly how many bars the output holds. A live run's
-//! drain has a deadline (`--drain-timeout`): past it, the run exits 1 the same way.
+//! drain runs: exit at once, saying exactly how many bars the output (and the store) holds. A
+//! live run's drain has a deadline (`--drain-timeout`): past it, the run exits 1 the same way,
+//! whatever the store's own flush deadline.
 
 use anyhow::Context;
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -49,19 +50,20 @@ impl Signals {
         std::thread::Builder::new().name("ticklane-signals".into()).spawn(move || {
             for sig in signals.forever() {
                 if received.swap(sig, Ordering::SeqCst) != 0 {
-                    second_signal(sig, &tally);
+                    second_signal(sig, &tally, store.get().map(|(h, _)| h));
                 }
                 stop.store(true, Ordering::SeqCst);
                 ticklane::health::set_draining(true);
                 log::warn!("signal {sig}: stopping the input and flushing what was accepted");
                 if let Some((h, t)) = store.get() {
-                    h.set_deadline(Instant::now() + drain_timeout.map_or(*t, |d| d.min(*t)));
+                    h.set_deadline(Instant::now() + *t);
                 }
                 if let Some(d) = drain_timeout {
-                    let tally = tally.clone();
+                    let (tally, store) = (tally.clone(), store.clone());
                     let _ = std::thread::Builder::new().name("ticklane-drain".into()).spawn(move || {
                         std::thread::sleep(d);
-                        exit_unfinished(&format!("the drain took longer than --drain-timeout {d:?}"), 1, &tally)
+                        let why = format!("the drain took longer than --drain-timeout {d:?}");
+                        exit_unfinished(&why, 1, &tally, store.get().map(|(h, _)| h))
                     });
                 }
             }
@@ -101,16 +103,27 @@ impl Signals {
 }
 
 /// Exits 128 + `sig` at once, saying how far the output got.
-fn second_signal(sig: i32, tally: &Tally) -> ! {
-    exit_unfinished("second signal: exiting without waiting for the drain", 128 + sig, tally)
+fn second_signal(sig: i32, tally: &Tally, store: Option<&StoreHandle>) -> ! {
+    exit_unfinished("second signal: exiting without waiting for the drain", 128 + sig, tally, store)
 }
 
-/// Exits with `code` at once, saying why and how far the output got.
-fn exit_unfinished(why: &str, code: i32, tally: &Tally) -> ! {
+/// Exits with `code` at once, saying why and how far the output and the store got.
+fn exit_unfinished(why: &str, code: i32, tally: &Tally, store: Option<&StoreHandle>) -> ! {
     let (bars, accepted) = (tally.bars.load(Ordering::SeqCst), tally.accepted.load(Ordering::SeqCst));
+    let store = store.map(StoreHandle::stats).map_or(String::new(), |s| {
+        let settled = s.written + s.depth as u64 + s.conflated + s.shed + s.unwritten;
+        format!(
+            "; PostgreSQL holds {} of the {} bars handed to it, {} were in a write that may still land (the \
+             upsert makes a rerun harmless), {} waiting are not written",
+            s.written,
+            s.accepted,
+            s.accepted.saturating_sub(settled),
+            s.depth
+        )
+    });
     eprintln!(
         "ticklane: {why}; the output holds {bars} complete bars (bars of the {accepted} trades accepted that \
-         were not yet released are not written)"
+         were not yet released are not written){store}"
     );
     std::process::exit(code);
 }
