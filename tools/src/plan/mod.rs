@@ -94,27 +94,7 @@ impl Plan {
     pub(crate) fn from_run(r: &RunArgs) -> Result<Plan, PlanError> {
         let mut problems = PlanError::default();
         let a = &r.replay;
-        let url = match a.files.as_slice() {
-            [one] => match LiveUrl::parse(&one.to_string_lossy()) {
-                Ok(Some(url)) => Some(url),
-                Ok(None) => {
-                    problems.push(format!(
-                        "INPUT: {}: ticklane run reads a live stream: expected ws://…, wss://…, nats://HOST:PORT/SUBJECT or \
-                         jetstream://HOST:PORT/STREAM[/CONSUMER] (files: ticklane replay)",
-                        one.display()
-                    ));
-                    None
-                }
-                Err(e) => {
-                    problems.push(format!("INPUT: {e}"));
-                    None
-                }
-            },
-            _ => {
-                problems.push("INPUT: ticklane run reads exactly one live URL (ws://, wss://, nats://, jetstream://)");
-                None
-            }
-        };
+        let url = live_url(a, &mut problems);
         if a.speed != Speed::Max {
             problems.push("--speed: a live stream arrives at its own pace; --speed is for replay");
         }
@@ -169,6 +149,31 @@ impl Plan {
             }),
             // Each part that could not be planned recorded why.
             _ => Err(problems),
+        }
+    }
+}
+
+/// The one live URL `ticklane run` reads, or why its inputs are not that.
+fn live_url(a: &ReplayArgs, problems: &mut PlanError) -> Option<LiveUrl> {
+    const EXPECTED: &str = "ws://…, wss://…, nats://HOST:PORT/SUBJECT or jetstream://HOST:PORT/STREAM[/CONSUMER]";
+    match a.files.as_slice() {
+        [one] => match LiveUrl::parse(&one.to_string_lossy()) {
+            Ok(Some(url)) => Some(url),
+            Ok(None) => {
+                let one = one.display();
+                problems.push(format!(
+                    "INPUT: {one}: ticklane run reads a live stream: expected {EXPECTED} (files: ticklane replay)"
+                ));
+                None
+            }
+            Err(e) => {
+                problems.push(format!("INPUT: {e}"));
+                None
+            }
+        },
+        _ => {
+            problems.push("INPUT: ticklane run reads exactly one live URL (ws://, wss://, nats://, jetstream://)");
+            None
         }
     }
 }
