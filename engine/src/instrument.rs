@@ -42,8 +42,9 @@ pub fn fnv1a128(bytes: &[u8]) -> u128 {
     h
 }
 
-/// SplitMix64's finaliser: spreads FNV's weak low bits over the whole word.
-fn mix64(mut z: u64) -> u64 {
+/// SplitMix64's finaliser: spreads FNV's weak low bits over the whole word (used by
+/// [`shard_of`], and by the scale-out's rendezvous weights in the CLI's library).
+pub fn mix64(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)

@@ -65,7 +65,7 @@ pub use counter::Counter;
 pub use dag::{BuildError, Dag, DagBuilder, Violation};
 pub use decimal::{format_scaled, DecimalError, Fixed, Wide, FRAC_DIGITS, SCALE};
 pub use fold_hash::{FoldHasher, FoldState};
-pub use instrument::{fnv1a128, fnv1a64, shard_of, InstrumentId, InternError, Interner};
+pub use instrument::{fnv1a128, fnv1a64, mix64, shard_of, InstrumentId, InternError, Interner};
 pub use operator::{Operator, Outputs, ShardContext, ShardSink, Transform};
 pub use record::{
     Bar, Batch, CustomBatch, CustomKind, CustomRecord, Kind, Quote, QuoteBar, Record, Side, Stamped, Timestamp, Trade,

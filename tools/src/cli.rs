@@ -39,6 +39,12 @@ pub(crate) enum Command {
     /// JSON or MessagePack (for demos and tests of `ticklane run`).
     #[command(after_help = PUBLISH_HELP)]
     Publish(PublishArgs),
+    /// Print the partition of each instrument name (scale-out, design.md §10).
+    #[command(after_help = crate::ops::PARTITION_HELP)]
+    Partition(crate::ops::PartitionArgs),
+    /// Print the worker that owns each partition for a membership (scale-out, design.md §10).
+    #[command(after_help = crate::ops::ASSIGN_HELP)]
+    Assign(crate::ops::AssignArgs),
     /// Write a deterministic synthetic trade capture (ticklane CSV).
     #[command(after_help = GEN_HELP)]
     Gen(gen::GenArgs),
@@ -99,6 +105,8 @@ const PUBLISH_HELP: &str = concat!(
     "Examples:\n",
     "  A capture's trades onto a JetStream stream (created when missing, subjects TICKS.>), as MessagePack:\n",
     "    ticklane publish --to jetstream://127.0.0.1:4222/TICKS --format msgpack data/GLBX_ESH4_trades_2023-12-25.csv\n",
+    "  Partitioned by instrument over 64 subjects TICKS.ticks.0 … TICKS.ticks.63 (scale-out, design.md §10):\n",
+    "    ticklane publish --to jetstream://127.0.0.1:4222/TICKS --partitions 64 data/GLBX_ESH4_trades_2023-12-25.csv\n",
     "  At ten times the recorded speed onto a core NATS subject:\n",
     "    ticklane publish --to nats://127.0.0.1:4222/ticks --speed 10 data/binance_spot_btcusdt_20240808.stream.gz\n\n",
     "Each message is one tick (design.md §9): JSON or MessagePack, the same map. On JetStream every message is \
@@ -131,9 +139,15 @@ pub(crate) struct PublishArgs {
     /// Capture files, merged by ts_event as replay merges them.
     #[arg(required = true)]
     pub(crate) files: Vec<PathBuf>,
-    /// Where: nats://HOST:PORT/SUBJECT, or jetstream://HOST:PORT/STREAM (subject STREAM.ticks).
+    /// Where: nats://HOST:PORT/SUBJECT, or jetstream://HOST:PORT/STREAM (subject STREAM.ticks, or
+    /// STREAM.ticks.PARTITION when the stream is partitioned).
     #[arg(long, value_name = "URL")]
     pub(crate) to: String,
+    /// Partition the ticks by instrument over P subjects of a JetStream stream (design.md §10);
+    /// fixed when the stream is created: an existing stream's own count is used, and a different
+    /// --partitions is refused.
+    #[arg(long, value_name = "P", value_parser = crate::ops::parse_partitions)]
+    pub(crate) partitions: Option<u32>,
     /// The encoding of each message.
     #[arg(long, value_enum, default_value = "json")]
     pub(crate) format: ticklane_tools::wire::WireFormat,

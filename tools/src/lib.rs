@@ -18,4 +18,5 @@ pub mod format;
 pub mod gen;
 pub mod input;
 pub mod live;
+pub mod scale;
 pub mod wire;

@@ -4,6 +4,7 @@
 //! [`report`]; exit codes per design.md §7 ([`outcome`]).
 
 mod cli;
+mod ops;
 mod outcome;
 mod output;
 mod plan;
@@ -58,6 +59,8 @@ fn main() -> ExitCode {
             Err(problems) => Err(BadInput(problems).into()),
         },
         Command::Publish(p) => publish::run(&p),
+        Command::Partition(a) => ops::partition(&a),
+        Command::Assign(a) => ops::assign(&a),
         Command::Gen(g) => match g.validate() {
             Ok(()) => ticklane_tools::gen::run(&g).map(|()| Outcome::Done),
             Err(msg) => Err(BadInput(msg).into()),

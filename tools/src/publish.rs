@@ -10,6 +10,7 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 use ticklane_tools::input::{self, Chunk, Event, Merge, ReadOptions, Source};
 use ticklane_tools::live::{LiveUrl, NatsTarget};
+use ticklane_tools::scale::{self, Layout};
 use ticklane_tools::wire::{self, WireFormat};
 
 /// JetStream publishes awaiting their acknowledgement at most.
@@ -18,7 +19,36 @@ const IN_FLIGHT: usize = 1024;
 /// Where messages go.
 enum Bus {
     Core(async_nats::Client, String),
-    Stream(async_nats::jetstream::Context, String, VecDeque<async_nats::jetstream::context::PublishAckFuture>),
+    Stream(async_nats::jetstream::Context, Subjects, VecDeque<async_nats::jetstream::context::PublishAckFuture>),
+}
+
+/// A stream's tick subjects: one, or one per partition (each instrument's partition computed
+/// once, by instrument id).
+struct Subjects {
+    layout: Layout,
+    subjects: Vec<String>,
+    by_id: Vec<Option<u32>>,
+}
+
+impl Subjects {
+    fn new(stream: &str, layout: Layout) -> Subjects {
+        let subjects = match layout {
+            Layout::Single => vec![layout.subject(stream, "")],
+            Layout::Partitioned(p) => (0..p).map(|i| scale::partition_subject(stream, i)).collect(),
+        };
+        Subjects { layout, subjects, by_id: Vec::new() }
+    }
+
+    /// The subject of instrument `id` (named `name`).
+    fn of(&mut self, id: u32, name: &str) -> &str {
+        let Layout::Partitioned(p) = self.layout else { return &self.subjects[0] };
+        let i = id as usize;
+        if self.by_id.len() <= i {
+            self.by_id.resize(i + 1, None);
+        }
+        let part = *self.by_id[i].get_or_insert_with(|| scale::partition_of(name, p));
+        &self.subjects[part as usize]
+    }
 }
 
 /// What was published.
@@ -40,6 +70,13 @@ pub(crate) fn run(a: &PublishArgs) -> anyhow::Result<Outcome> {
         }
         Err(e) => return Err(BadInput(format!("--to {e}")).into()),
     };
+    if let (Some(_), NatsTarget::Core { .. }) = (a.partitions, &target) {
+        return Err(BadInput(format!(
+            "--partitions needs --to jetstream://HOST:PORT/STREAM (the count is recorded with the stream), found {}",
+            a.to
+        ))
+        .into());
+    }
     let opt = ReadOptions { venue: a.venue.clone(), ..ReadOptions::new(a.input_format) };
     let quotes = match a.kind {
         KindArg::Trades => false,
@@ -52,7 +89,7 @@ pub(crate) fn run(a: &PublishArgs) -> anyhow::Result<Outcome> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let started = Instant::now();
     let (published, failure) = rt.block_on(async {
-        let mut bus = connect(&target).await?;
+        let mut bus = connect(&target, a.partitions).await?;
         let r = if quotes {
             let sources = open_all(a, &opt, input::open_quotes)?;
             send_all(Merge::new(sources), &mut bus, a, wire::encode_quote).await
@@ -91,8 +128,9 @@ fn open_all<R: Event>(a: &PublishArgs, opt: &ReadOptions, open: Opener<R>) -> an
 }
 
 /// Connects (failing after the connect timeout rather than retrying forever); on JetStream,
-/// creates the stream when missing (subjects `STREAM.>`, file storage).
-async fn connect(target: &NatsTarget) -> anyhow::Result<Bus> {
+/// creates the stream when missing (subjects `STREAM.>`, file storage, the partition count
+/// asked for recorded with it) or follows the layout an existing one records.
+async fn connect(target: &NatsTarget, partitions: Option<u32>) -> anyhow::Result<Bus> {
     let options = async_nats::ConnectOptions::new().connection_timeout(Duration::from_secs(10));
     let client =
         options.connect(target.server()).await.with_context(|| format!("cannot connect to {}", target.server()))?;
@@ -100,16 +138,50 @@ async fn connect(target: &NatsTarget) -> anyhow::Result<Bus> {
         NatsTarget::Core { subject, .. } => Bus::Core(client, subject.clone()),
         NatsTarget::JetStream { stream, .. } => {
             let js = async_nats::jetstream::new(client);
-            let config = async_nats::jetstream::stream::Config {
-                name: stream.clone(),
-                subjects: vec![format!("{stream}.>")],
-                storage: async_nats::jetstream::stream::StorageType::File,
-                ..Default::default()
-            };
-            js.get_or_create_stream(config).await.with_context(|| format!("JetStream stream {stream}"))?;
-            Bus::Stream(js, format!("{stream}.ticks"), VecDeque::new())
+            let layout = stream_layout(&js, stream, partitions).await?;
+            Bus::Stream(js, Subjects::new(stream, layout), VecDeque::new())
         }
     })
+}
+
+/// The layout `stream` records, the stream created with `partitions` when missing; an error
+/// when it records another partition count than `partitions` asks for.
+async fn stream_layout(
+    js: &async_nats::jetstream::Context,
+    stream: &str,
+    partitions: Option<u32>,
+) -> anyhow::Result<Layout> {
+    use async_nats::jetstream::{context::GetStreamErrorKind, stream, ErrorCode};
+    let asked = partitions.map_or(Layout::Single, Layout::Partitioned);
+    let found = match js.get_stream(stream).await {
+        Ok(mut s) => s.info().await.with_context(|| format!("JetStream stream {stream}"))?.config.description.clone(),
+        Err(e) if matches!(e.kind(), GetStreamErrorKind::JetStream(j) if j.error_code() == ErrorCode::STREAM_NOT_FOUND) =>
+        {
+            let config = stream::Config {
+                name: stream.to_string(),
+                subjects: vec![format!("{stream}.>")],
+                storage: stream::StorageType::File,
+                description: asked.description(),
+                ..Default::default()
+            };
+            js.create_stream(config).await.with_context(|| format!("creating JetStream stream {stream}"))?;
+            return Ok(asked);
+        }
+        Err(e) => return Err(e).with_context(|| format!("JetStream stream {stream}")),
+    };
+    let layout = Layout::from_description(stream, found.as_deref()).map_err(|e| BadInput(e.to_string()))?;
+    match partitions {
+        Some(p) if layout != Layout::Partitioned(p) => Err(BadInput(format!(
+            "--partitions {p}: stream {stream} holds {} (fixed when it was created); leave --partitions out to \
+             follow the stream",
+            match layout {
+                Layout::Single => "unpartitioned ticks".to_string(),
+                Layout::Partitioned(n) => format!("{n} partitions"),
+            }
+        ))
+        .into()),
+        _ => Ok(layout),
+    }
 }
 
 /// Publishes every record of `merge`, paced if asked; stops at a malformed record (returned).
@@ -135,8 +207,9 @@ async fn send_all<R: Event>(
                 tokio::time::sleep_until(due.into()).await;
             }
             buf.clear();
-            encode(r, merge.symbol(r.instrument().0), a.format, &mut buf);
-            out.acknowledged += publish(bus, buf.clone()).await?;
+            let name = merge.symbol(r.instrument().0);
+            encode(r, name, a.format, &mut buf);
+            out.acknowledged += publish(bus, r.instrument().0, name, buf.clone()).await?;
             out.messages += 1;
         }
         if let Some((_, e)) = chunk.errors.drain(..).next() {
@@ -147,13 +220,14 @@ async fn send_all<R: Event>(
 }
 
 /// Publishes one message; the acknowledgements that came back meanwhile.
-async fn publish(bus: &mut Bus, payload: Vec<u8>) -> anyhow::Result<u64> {
+async fn publish(bus: &mut Bus, id: u32, name: &str, payload: Vec<u8>) -> anyhow::Result<u64> {
     match bus {
         Bus::Core(c, subject) => {
             c.publish(subject.clone(), payload.into()).await.context("publish")?;
             Ok(0)
         }
-        Bus::Stream(js, subject, acks) => {
+        Bus::Stream(js, subjects, acks) => {
+            let subject = subjects.of(id, name).to_string();
             let mut acked = 0;
             if acks.len() >= IN_FLIGHT {
                 if let Some(f) = acks.pop_front() {
@@ -161,7 +235,7 @@ async fn publish(bus: &mut Bus, payload: Vec<u8>) -> anyhow::Result<u64> {
                     acked += 1;
                 }
             }
-            acks.push_back(js.publish(subject.clone(), payload.into()).await.context("publish")?);
+            acks.push_back(js.publish(subject, payload.into()).await.context("publish")?);
             Ok(acked)
         }
     }
