@@ -202,6 +202,14 @@ impl<I: Record, O: Record, X: Transform<I, O>> Operator for TransformOp<I, O, X>
 pub trait ShardSink<T: Record>: Send {
     /// Receives one batch of records.
     fn on_batch(&mut self, batch: &[Stamped<T>]);
+    /// The shard's progress advanced to `progress`: every record this sink will still get is
+    /// stamped at or after it (the watermark, lowered by any operator holding output back; see
+    /// [`Operator::hold`]); [`crate::WM_END`] once input ended. Called after the pass that
+    /// delivered the records before it, at most once per pass, only when it advanced. The
+    /// default does nothing; a durable sink uses it to say how far its writes are complete.
+    fn on_progress(&mut self, progress: Timestamp) {
+        let _ = progress;
+    }
     /// Input ended (or the engine stopped gracefully): flush. The default does nothing.
     fn on_end(&mut self) {}
 }
@@ -215,6 +223,7 @@ impl<T: Record, F: FnMut(&[Stamped<T>]) + Send> ShardSink<T> for F {
 /// A [`ShardSink`] with its record type erased (one `dyn` call per batch).
 pub(crate) trait DynShardSink: Send {
     fn on_batch(&mut self, batch: &Batch);
+    fn on_progress(&mut self, progress: Timestamp);
     fn on_end(&mut self);
 }
 
@@ -235,6 +244,9 @@ impl<T: Record, S: ShardSink<T>> DynShardSink for ShardSinkAdapter<T, S> {
         if let Some(v) = batch.as_slice::<T>() {
             self.inner.on_batch(v);
         }
+    }
+    fn on_progress(&mut self, progress: Timestamp) {
+        self.inner.on_progress(progress);
     }
     fn on_end(&mut self) {
         self.inner.on_end();

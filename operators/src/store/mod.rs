@@ -214,6 +214,17 @@ impl StoreHandle {
         stats_of(&self.shared)
     }
 
+    /// How far the table is complete: every bar the shard sinks will hand over stamped below
+    /// this (a bar is stamped with its `window_end`; a revision with the watermark that caused
+    /// it) is written. The least over the shards' sinks; `Timestamp::MIN` until each has
+    /// reported, `WM_END` once input ended and all is written. It stops advancing for good
+    /// once a bar is shed or given up on at the deadline: what a source acknowledges by it
+    /// (design.md §10: a tick only once every bar it contributes to is durably written) is
+    /// then exactly what the table holds. Lock-free; safe to poll.
+    pub fn durable_progress(&self) -> ticklane_engine::Timestamp {
+        self.shared.durable()
+    }
+
     /// Bounds the final flush: from `at` on, blocked sinks stop waiting and writers stop
     /// retrying; what they hold is counted as unwritten. Set it when input ends.
     pub fn set_deadline(&self, at: Instant) {

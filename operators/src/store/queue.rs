@@ -8,10 +8,10 @@ use super::{Counters, PressurePolicy, StoreConfig};
 use hashbrown::HashMap;
 use parking_lot::{Condvar, Mutex};
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
-use ticklane_engine::{Bar, InstrumentId, Interner};
+use ticklane_engine::{Bar, InstrumentId, Interner, Timestamp};
 
 /// The upsert key: `(instrument, window_start)`.
 pub(crate) type Key = (InstrumentId, i64);
@@ -32,6 +32,22 @@ struct State {
     /// After this instant nobody waits any more: pushers and writers give up and count what
     /// they hold as unwritten.
     deadline: Option<Instant>,
+    /// Durable progress: see [`Shared::mark`].
+    durable: Durable,
+}
+
+/// What the durable progress is computed from.
+#[derive(Default)]
+struct Durable {
+    /// `(seq, sink, progress)`: sink `sink` reached `progress` when the queue's next sequence
+    /// number was `seq`, in push order.
+    marks: VecDeque<(u64, usize, Timestamp)>,
+    /// The first sequence number of each batch a writer holds.
+    in_flight: Vec<u64>,
+    /// Per sink: the progress every bar before which is written.
+    sinks: Vec<Timestamp>,
+    /// A bar was shed or given up on: from then on nothing more is durable.
+    lossy: bool,
 }
 
 /// Shared by the shard sinks (producers) and the writer threads (consumers).
@@ -47,6 +63,8 @@ pub(crate) struct Shared {
     pub(crate) names: OnceLock<Interner>,
     /// The last write error, for the report.
     pub(crate) last_error: Mutex<Option<String>>,
+    /// The durable progress, readable without the lock (see [`Shared::mark`]).
+    durable: AtomicI64,
 }
 
 /// What became of one pushed bar.
@@ -59,8 +77,9 @@ enum Fate {
 
 /// What a writer got from [`Shared::take`].
 pub(crate) enum Take {
-    /// Rows to write (never empty).
-    Rows(Vec<Bar>),
+    /// Rows to write (never empty) and the sequence number of the first; the writer reports
+    /// back with [`Shared::settled`].
+    Rows(Vec<Bar>, u64),
     /// Nothing yet: publish gauges and call again.
     Idle,
     /// Closed and drained: the writer may exit.
@@ -77,6 +96,7 @@ impl Shared {
                 pressured: false,
                 closed: false,
                 deadline: None,
+                durable: Durable::default(),
             }),
             cfg,
             counters: Counters::default(),
@@ -84,7 +104,60 @@ impl Shared {
             room: Condvar::new(),
             names: OnceLock::new(),
             last_error: Mutex::new(None),
+            durable: AtomicI64::new(Timestamp::MIN),
         })
+    }
+
+    /// A new sink that will report progress; its index for [`Shared::mark`].
+    pub(crate) fn register_sink(&self) -> usize {
+        let mut st = self.state.lock();
+        st.durable.sinks.push(Timestamp::MIN);
+        self.durable.store(Timestamp::MIN, Relaxed);
+        st.durable.sinks.len() - 1
+    }
+
+    /// Sink `sink` has pushed every bar it will push stamped below `progress`. Once every bar
+    /// pushed before this call is written, `progress` counts for the sink; the durable
+    /// progress is the least over the sinks ([`Shared::durable`]).
+    pub(crate) fn mark(&self, sink: usize, progress: Timestamp) {
+        let mut st = self.state.lock();
+        let seq = st.head_seq + st.q.len() as u64;
+        st.durable.marks.push_back((seq, sink, progress));
+        self.advance(&mut st);
+    }
+
+    /// The progress below which every bar of every progress-reporting sink is written
+    /// (`Timestamp::MIN` until each has reported; frozen once a bar was shed or given up on).
+    pub(crate) fn durable(&self) -> Timestamp {
+        self.durable.load(Relaxed)
+    }
+
+    /// A writer is done with the batch starting at `start`: written, or given up on.
+    pub(crate) fn settled(&self, start: u64, written: bool) {
+        let mut st = self.state.lock();
+        if let Some(i) = st.durable.in_flight.iter().position(|&s| s == start) {
+            st.durable.in_flight.swap_remove(i);
+        }
+        st.durable.lossy |= !written;
+        self.advance(&mut st);
+    }
+
+    /// Applies the marks every bar before which is written (none waits or is in flight).
+    fn advance(&self, st: &mut State) {
+        let low = st.durable.in_flight.iter().copied().min().unwrap_or(st.head_seq).min(st.head_seq);
+        let d = &mut st.durable;
+        while let Some(&(seq, sink, p)) = d.marks.front() {
+            if seq > low {
+                break;
+            }
+            d.marks.pop_front();
+            if let Some(slot) = d.sinks.get_mut(sink) {
+                *slot = (*slot).max(p);
+            }
+        }
+        if !d.lossy {
+            self.durable.store(d.sinks.iter().copied().min().unwrap_or(Timestamp::MIN), Relaxed);
+        }
     }
 
     /// Queue depth (bars waiting, not counting batches in flight).
@@ -142,9 +215,15 @@ impl Shared {
                 }
             };
             match fate {
-                Fate::Shed => c.shed.fetch_add(1, Relaxed),
+                Fate::Shed => {
+                    st.durable.lossy = true;
+                    c.shed.fetch_add(1, Relaxed)
+                }
                 Fate::Conflated => c.conflated.fetch_add(1, Relaxed),
-                Fate::Unwritten => c.unwritten.fetch_add(1, Relaxed),
+                Fate::Unwritten => {
+                    st.durable.lossy = true;
+                    c.unwritten.fetch_add(1, Relaxed)
+                }
                 Fate::Queue => {
                     let seq = st.head_seq + st.q.len() as u64;
                     st.q.push_back(*bar);
@@ -205,6 +284,8 @@ impl Shared {
             self.rows.wait_until(&mut st, until);
         }
         let n = st.q.len().min(cfg.batch_rows);
+        let start = st.head_seq;
+        st.durable.in_flight.push(start);
         let mut out = Vec::with_capacity(n);
         for _ in 0..n {
             let seq = st.head_seq;
@@ -224,7 +305,7 @@ impl Shared {
         }
         drop(st);
         self.room.notify_all();
-        Take::Rows(out)
+        Take::Rows(out, start)
     }
 
     /// No more pushes will come; writers drain what waits and exit.
@@ -253,6 +334,7 @@ impl Shared {
         st.head_seq += n as u64;
         st.q.clear();
         st.index.clear();
+        st.durable.lossy |= n > 0;
         self.counters.unwritten.fetch_add(n as u64, Relaxed);
         drop(st);
         self.room.notify_all();

@@ -3,22 +3,31 @@
 use super::queue::Shared;
 use super::StoreHandle;
 use std::sync::Arc;
-use ticklane_engine::{Bar, DagBuilder, ShardSink, Stamped};
+use ticklane_engine::{Bar, DagBuilder, ShardSink, Stamped, Timestamp};
 
-/// A shard sink handing bars to the coordinator's queue (one lock per batch of bars).
+/// A shard sink handing bars to the coordinator's queue (one lock per batch of bars), and its
+/// shard's progress (one lock per advance), from which the coordinator knows how far the
+/// table is complete ([`StoreHandle::durable_progress`]).
 pub struct StoreSink {
     shared: Arc<Shared>,
+    /// This sink's index among those reporting progress.
+    index: usize,
 }
 
 impl StoreSink {
     pub(crate) fn new(shared: Arc<Shared>) -> StoreSink {
-        StoreSink { shared }
+        let index = shared.register_sink();
+        StoreSink { shared, index }
     }
 }
 
 impl ShardSink<Bar> for StoreSink {
     fn on_batch(&mut self, batch: &[Stamped<Bar>]) {
         self.shared.push(batch.iter().map(|s| &s.rec));
+    }
+
+    fn on_progress(&mut self, progress: Timestamp) {
+        self.shared.mark(self.index, progress);
     }
 }
 

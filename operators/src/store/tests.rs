@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU32;
 use std::time::Duration;
-use ticklane_engine::{Fixed, InstrumentId};
+use ticklane_engine::{Fixed, InstrumentId, Timestamp};
 
 /// A [`MemoryStore`] that can be stalled (writes wait for the gate) and made to fail.
 #[derive(Clone, Default)]
@@ -292,5 +292,109 @@ proptest! {
         } else {
             prop_assert_eq!(got, oracle(&bars));
         }
+    }
+}
+
+/// Waits (a hang guard, not a timing claim) until `f` holds.
+fn eventually(what: &str, f: impl Fn() -> bool) {
+    let t0 = Instant::now();
+    while !f() {
+        assert!(t0.elapsed() < Duration::from_secs(30), "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn durable_progress_waits_for_the_write_and_for_every_sink() {
+    let store = Flaky::default();
+    store.stall(true);
+    let coord = StoreCoordinator::start(cfg(PressurePolicy::Block, 100, 200, 4), vec![store.clone()]).expect("start");
+    let (h, shared) = (coord.handle(), coord.handle.shared.clone());
+    let (a, b) = (shared.register_sink(), shared.register_sink());
+    assert_eq!(h.durable_progress(), Timestamp::MIN, "nothing reported yet");
+    shared.mark(a, 5);
+    assert_eq!(h.durable_progress(), Timestamp::MIN, "sink b has not reported");
+    shared.mark(b, 7);
+    assert_eq!(h.durable_progress(), 5, "nothing waits: the least of the sinks' progress");
+    h.push([bar(1, 0, 0)].iter());
+    shared.mark(a, 20);
+    shared.mark(b, 20);
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(h.durable_progress(), 5, "the bar before the marks is not written yet (store stalled)");
+    store.stall(false);
+    eventually("the write lands and the marks count", || h.durable_progress() == 20);
+    let r = coord.finish();
+    assert_eq!(r.written, 1);
+}
+
+#[test]
+fn durable_progress_freezes_once_a_bar_is_shed() {
+    let store = Flaky::default();
+    store.stall(true);
+    let coord = StoreCoordinator::start(cfg(PressurePolicy::Shed, 1, 2, 1), vec![store.clone()]).expect("start");
+    let (h, shared) = (coord.handle(), coord.handle.shared.clone());
+    let s = shared.register_sink();
+    shared.mark(s, 3);
+    assert_eq!(h.durable_progress(), 3);
+    push_all(&h, &(0..20).map(|i| bar(i, 0, 0)).collect::<Vec<_>>(), 1);
+    assert!(h.stats().shed > 0);
+    store.stall(false);
+    shared.mark(s, 50);
+    let r = coord.finish();
+    assert!(r.written > 0);
+    assert_eq!(h.durable_progress(), 3, "a shed bar is never written: nothing after it is durable");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 60, ..ProptestConfig::default() })]
+
+    /// Two sinks push bars and report progress in any interleaving, with writer failures,
+    /// one or two writers and any batch size. Whenever the durable progress is `d` (above
+    /// `MIN`), every bar pushed before each sink's first report of at least `d` is in the table
+    /// (a bar stamped below `d` came before that report); at the end,
+    /// with everything written, it is the least final report.
+    #[test]
+    fn durable_progress_never_runs_ahead_of_the_table(
+        ops in proptest::collection::vec((0usize..2, 0u8..3, 1i64..40), 1..200),
+        failures in 0u32..6, writers in 1usize..3, batch in 1usize..8,
+    ) {
+        let store = Flaky::default();
+        store.fail_next.store(failures, Relaxed);
+        let coord = StoreCoordinator::start(cfg(PressurePolicy::Block, 1000, 2000, batch), vec![store.clone(); writers])
+            .expect("start");
+        let (h, shared) = (coord.handle(), coord.handle.shared.clone());
+        let sinks = [shared.register_sink(), shared.register_sink()];
+        let mut progress = [0i64, 0];
+        // Per sink: (progress reported, bars pushed before the report).
+        let mut reports: [Vec<(i64, usize)>; 2] = [Vec::new(), Vec::new()];
+        let mut pushed: Vec<Bar> = Vec::new();
+        for (sink, op, n) in ops {
+            if op < 2 {
+                let b = bar(sink as u32, pushed.len() as i64, 0);
+                h.push([b].iter());
+                pushed.push(b);
+            } else {
+                progress[sink] += n;
+                shared.mark(sinks[sink], progress[sink]);
+                reports[sink].push((progress[sink], pushed.len()));
+            }
+            let d = h.durable_progress();
+            let got = table(&store.table);
+            for r in reports.iter().filter(|_| d > Timestamp::MIN) {
+                if let Some(&(_, before)) = r.iter().find(|(p, _)| *p >= d) {
+                    for b in &pushed[..before] {
+                        prop_assert!(got.contains_key(&(b.instrument.0, b.window_start)),
+                            "durable {} but bar {:?} pushed before a report of it is not written", d, b);
+                    }
+                }
+            }
+        }
+        for (i, s) in sinks.iter().enumerate() {
+            progress[i] += 1;
+            shared.mark(*s, progress[i]);
+        }
+        let r = coord.finish();
+        prop_assert_eq!(r.written as usize, pushed.len());
+        prop_assert_eq!(h.durable_progress(), progress[0].min(progress[1]));
     }
 }

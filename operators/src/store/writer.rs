@@ -35,9 +35,11 @@ pub(crate) fn run<S: BarStore>(shared: Arc<Shared>, mut store: S) {
         match shared.take(TICK) {
             Take::Done => break,
             Take::Idle => {}
-            Take::Rows(bars) => {
+            Take::Rows(bars, start) => {
                 let rows = rows(&shared, bars);
-                if !write(&shared, &mut store, &mut breaker, &rows) {
+                let written = write(&shared, &mut store, &mut breaker, &rows);
+                shared.settled(start, written);
+                if !written {
                     // The flush deadline passed with the store still failing: nothing more
                     // will be written, so count what waits and keep draining late pushes.
                     shared.abandon_waiting();

@@ -37,6 +37,10 @@ pub(super) struct Graph {
     current: Option<usize>,
     /// Whether any node is an egress (set when the nodes are built).
     has_egress: bool,
+    /// Whether any node is a shard sink.
+    has_sinks: bool,
+    /// The progress last given to the shard sinks.
+    sink_progress: Timestamp,
 }
 
 impl Graph {
@@ -49,6 +53,8 @@ impl Graph {
             names: dag.nodes.iter().map(|n| n.name.clone()).collect(),
             current: None,
             has_egress: false,
+            has_sinks: false,
+            sink_progress: Timestamp::MIN,
         }
     }
 
@@ -72,6 +78,7 @@ impl Graph {
         }
         self.current = None;
         self.has_egress = self.nodes.iter().any(|n| matches!(n, Node::Egress(_)));
+        self.has_sinks = self.nodes.iter().any(|n| matches!(n, Node::ShardSink(_)));
     }
 
     /// The name of the node being called, if any (for panic reports).
@@ -156,8 +163,8 @@ impl Graph {
     /// lowered by any operator that still holds older output back (see `Operator::hold`),
     /// unless this is the `end`.
     pub(super) fn ship_egress(&mut self, shard: usize, wm: Timestamp, end: bool, c: &ShardCell) {
-        if !self.has_egress {
-            return; // no egress node: no progress to compute (one `hold` call per operator)
+        if !self.has_egress && !self.has_sinks {
+            return; // nobody to tell: no progress to compute (one `hold` call per operator)
         }
         let mut wm = wm;
         if !end {
@@ -166,6 +173,10 @@ impl Graph {
                     wm = wm.min(op.hold());
                 }
             }
+        }
+        if self.has_sinks && wm > self.sink_progress {
+            self.sink_progress = wm;
+            self.tell_sinks(wm);
         }
         for n in &mut self.nodes {
             let Node::Egress(e) = n else { continue };
@@ -185,6 +196,25 @@ impl Graph {
             let _ = e.tx.send(msg);
             bump(&c.egress_wait_ns, t0.elapsed().as_nanos() as u64);
         }
+    }
+
+    /// Input ended: the shard sinks learn the final progress `wm` (holds no longer count).
+    pub(super) fn end_progress(&mut self, wm: Timestamp) {
+        if self.has_sinks && wm > self.sink_progress {
+            self.sink_progress = wm;
+            self.tell_sinks(wm);
+        }
+    }
+
+    /// Every shard sink learns the shard's progress.
+    fn tell_sinks(&mut self, progress: Timestamp) {
+        for (i, n) in self.nodes.iter_mut().enumerate() {
+            if let Node::ShardSink(s) = n {
+                self.current = Some(i);
+                s.on_progress(progress);
+            }
+        }
+        self.current = None;
     }
 
     /// Input ended: every shard sink flushes.

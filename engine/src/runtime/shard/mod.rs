@@ -287,6 +287,7 @@ impl Shard {
     fn finish(&mut self) {
         self.inputs.iter_mut().for_each(|s| s.ended = true);
         self.step(); // fires everything at +∞
+        self.graph.end_progress(self.wm);
         self.graph.end_sinks();
         let c = &self.stats.shards[self.ctx.shard];
         self.graph.ship_egress(self.ctx.shard, self.wm, true, c);
