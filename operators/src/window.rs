@@ -113,7 +113,9 @@ impl LatePolicy {
         matches!(self, LatePolicy::Side | LatePolicy::Revise { beyond: Beyond::Side, .. })
     }
 
-    pub(crate) fn horizon(&self) -> i64 {
+    /// How long after its window ends a window may still change: `allowed_lateness` under
+    /// `Revise`, else 0.
+    pub fn horizon(&self) -> i64 {
         match self {
             LatePolicy::Revise { allowed_lateness, .. } => *allowed_lateness,
             _ => 0,

@@ -206,6 +206,8 @@ impl Report {
                     "stalls": l.stalls.load(Relaxed),
                     "not_understood": l.garbage.load(Relaxed),
                     "other_streams": l.skipped.load(Relaxed),
+                    "acked": l.acked.load(Relaxed),
+                    "redelivered": l.redelivered.load(Relaxed),
                 }),
             );
         }

@@ -185,6 +185,20 @@ impl<T: Record> Ingress<T> {
         self.wm
     }
 
+    /// Raises the source's watermark to at least `wm` without a record, and tells every shard
+    /// at once. For a source that knows no event below `wm` still matters: one resuming after
+    /// a checkpoint says so before its first record, so that records whose windows were
+    /// already written before the restart are judged late again, as they were then. Later
+    /// records move it only past `wm + max_delay`. The watermark never goes back.
+    pub fn advance_watermark(&mut self, wm: Timestamp) -> Result<(), PushError> {
+        let wm = wm.min(crate::WM_END - 1);
+        if wm > self.wm {
+            self.wm = wm;
+            self.max_ts = self.max_ts.max(wm.saturating_add(self.max_delay));
+        }
+        self.flush()
+    }
+
     /// Records buffered here and not yet sent to shards.
     pub fn buffered(&self) -> usize {
         self.bufs.iter().map(Vec::len).sum()

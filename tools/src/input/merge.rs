@@ -87,6 +87,11 @@ impl<R: Event> Merge<R> {
         &self.sources
     }
 
+    /// A floor one of the sources asked for since the last call ([`Source::take_floor`]).
+    pub fn take_floor(&mut self) -> Option<Timestamp> {
+        self.sources.iter_mut().filter_map(|s| s.take_floor()).max()
+    }
+
     /// Bytes consumed over all sources.
     pub fn position(&self) -> u64 {
         self.sources.iter().map(|s| s.position()).sum()

@@ -130,6 +130,12 @@ pub trait Source<R: Event = Trade>: Send {
     fn skipped(&self) -> u64 {
         0
     }
+    /// A watermark the records from here on must be judged against, once, before them: a live
+    /// source resuming after a checkpoint (records of windows it already saw written are late
+    /// again). Files have none.
+    fn take_floor(&mut self) -> Option<Timestamp> {
+        None
+    }
 }
 
 /// How to read an input.

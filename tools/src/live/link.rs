@@ -92,6 +92,22 @@ impl Link {
         self.stats.publish(&self.url);
     }
 
+    /// Ends the readers' sources now (what was pending is handed over first), while the link
+    /// goes on (to acknowledge what becomes durable).
+    pub(super) fn close(&mut self) {
+        self.send_pending(true);
+        self.trades = None;
+        self.quotes = None;
+    }
+
+    /// Tells the readers the watermark floor the records from here on are judged against;
+    /// whether any reader is left.
+    pub(super) fn floor(&mut self, floor: Timestamp) -> bool {
+        let t = self.trades.as_mut().map(|o| o.send_floor(floor));
+        let q = self.quotes.as_mut().map(|o| o.send_floor(floor));
+        t.unwrap_or(false) || q.unwrap_or(false)
+    }
+
     /// Counts one message read (of `bytes`); its number.
     pub(super) fn count(&self, bytes: usize) -> u64 {
         self.stats.bytes.fetch_add(bytes as u64, Relaxed);

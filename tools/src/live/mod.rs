@@ -7,6 +7,7 @@
 //! | `ws.rs` | one WebSocket connection: TCP with timeouts, handshake (TLS for `wss://`), polled reads |
 //! | `binance.rs` | the feed thread for a Binance combined stream: decode, reconnect, stall, counts |
 //! | `nats.rs` | the feed thread for NATS subjects and JetStream consumers (async-nats on its own runtime) |
+//! | `durable.rs` | JetStream acknowledgement once bars are durably written; the checkpoint a restart resumes from |
 //! | `link.rs` | what every feed thread shares: outlets, counters, readiness, malformed messages |
 //! | `outlet.rs` | the hand-over to the reader loop: bounded, latency first, chunks recycled |
 //! | `backoff.rs` | capped exponential backoff |
@@ -16,12 +17,14 @@
 
 mod backoff;
 mod binance;
+mod durable;
 mod link;
 mod nats;
 mod outlet;
 mod ws;
 
 pub use backoff::Backoff;
+pub use durable::{Durability, Finality, STREAM as CHECKPOINT_STREAM};
 pub use nats::{connect_options, NatsTarget};
 pub use outlet::LiveSource;
 
@@ -99,6 +102,9 @@ pub struct LinkOptions {
     pub stall_timeout: Duration,
     /// TCP connect and handshake timeout.
     pub connect_timeout: Duration,
+    /// JetStream: acknowledge a tick only once its bars are durably written (else once it is
+    /// handed to the engine).
+    pub durability: Option<Durability>,
 }
 
 impl Default for LinkOptions {
@@ -108,6 +114,7 @@ impl Default for LinkOptions {
             reconnect_max: Duration::from_secs(30),
             stall_timeout: Duration::from_secs(60),
             connect_timeout: Duration::from_secs(10),
+            durability: None,
         }
     }
 }
@@ -133,6 +140,11 @@ pub struct LinkStats {
     pub connected: AtomicU64,
     /// Times the client dropped messages for falling behind (core NATS).
     pub slow_consumer: AtomicU64,
+    /// JetStream messages acknowledged.
+    pub acked: AtomicU64,
+    /// JetStream messages delivered again within one run (not waited for past the consumer's
+    /// acknowledgement wait): passed over, already handed on.
+    pub redelivered: AtomicU64,
 }
 
 impl LinkStats {
@@ -152,6 +164,8 @@ impl LinkStats {
         metrics::counter!("ticklane_link_messages_total", &l).absolute(self.messages.load(Relaxed));
         metrics::counter!("ticklane_link_garbage_total", &l).absolute(self.garbage.load(Relaxed));
         metrics::counter!("ticklane_link_slow_consumer_total", &l).absolute(self.slow_consumer.load(Relaxed));
+        metrics::counter!("ticklane_link_acked_total", &l).absolute(self.acked.load(Relaxed));
+        metrics::counter!("ticklane_link_redelivered_total", &l).absolute(self.redelivered.load(Relaxed));
     }
 }
 
@@ -163,6 +177,8 @@ pub struct Live {
     pub quotes: Option<LiveSource<Quote>>,
     /// The link's counters.
     pub stats: Arc<LinkStats>,
+    /// Disconnected when the link's thread has ended (after its last acknowledgement).
+    pub done: crossbeam_channel::Receiver<()>,
 }
 
 /// Starts reading `url` for `kinds` (per `opt`: venue, `ts_event` range; its stop flag ends
@@ -186,17 +202,24 @@ pub fn open(url: &LiveUrl, kinds: Kinds, opt: &ReadOptions, link_opt: &LinkOptio
         quotes = Some(s);
     }
     let thread = std::thread::Builder::new().name("ticklane-link".into());
+    let (alive, done) = crossbeam_channel::bounded::<()>(0);
     match url {
         LiveUrl::WebSocket(_) => {
             let feed = binance::Feed::new(link, link_opt.clone(), opt.venue.as_deref());
-            thread.spawn(move || feed.run())?;
+            thread.spawn(move || {
+                feed.run();
+                drop(alive);
+            })?;
         }
         LiveUrl::Nats(target) => {
             let feed = nats::Feed::new(link, target.clone(), link_opt.clone());
-            thread.spawn(move || feed.run())?;
+            thread.spawn(move || {
+                feed.run();
+                drop(alive);
+            })?;
         }
     }
-    Ok(Live { trades, quotes, stats })
+    Ok(Live { trades, quotes, stats, done })
 }
 
 #[cfg(test)]

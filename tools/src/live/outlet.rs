@@ -12,6 +12,7 @@ use crate::input::{Event, InputError, Rec, Source};
 use crossbeam_channel::{bounded, Receiver, RecvTimeoutError, SendTimeoutError, Sender};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
+use ticklane::Timestamp;
 
 /// Chunks in flight per kind.
 const IN_FLIGHT: usize = 4;
@@ -23,6 +24,8 @@ const MAX_PENDING: usize = 8192;
 pub(super) struct Delivery<R> {
     names: Vec<Arc<str>>,
     chunk: Chunk<R>,
+    /// A watermark floor for the records from here on (a resumed durable consumer).
+    floor: Option<Timestamp>,
 }
 
 /// What a send achieved.
@@ -54,6 +57,8 @@ pub struct LiveSource<R> {
     skipped: Option<Arc<AtomicU64>>,
     bytes: Arc<AtomicU64>,
     cursor: Cursor<R>,
+    /// A floor received and not yet taken by the reader.
+    floor: Option<Timestamp>,
 }
 
 /// A connected pair.
@@ -61,7 +66,8 @@ pub(super) fn outlet<R: Event>(skipped: Option<Arc<AtomicU64>>, bytes: Arc<Atomi
     let (tx, rx) = bounded(IN_FLIGHT);
     let (back, recycle) = bounded(IN_FLIGHT + 2);
     let out = Outlet { tx, recycle, symbols: Symbols::default(), named: 0, pending: Chunk::default() };
-    let src = LiveSource { rx, recycle: back, names: Vec::new(), skipped, bytes, cursor: Cursor::default() };
+    let src =
+        LiveSource { rx, recycle: back, names: Vec::new(), skipped, bytes, cursor: Cursor::default(), floor: None };
     (out, src)
 }
 
@@ -96,7 +102,17 @@ impl<R: Event> Outlet<R> {
         let names = self.symbols.names[self.named..].to_vec();
         self.named = self.symbols.names.len();
         let fresh = self.recycle.try_recv().unwrap_or_default();
-        Delivery { names, chunk: std::mem::replace(&mut self.pending, fresh) }
+        Delivery { names, chunk: std::mem::replace(&mut self.pending, fresh), floor: None }
+    }
+
+    /// Hands the reader a watermark floor, ahead of every record not yet handed over (waits
+    /// for room); whether the reader is still there.
+    pub(super) fn send_floor(&mut self, floor: Timestamp) -> bool {
+        if !matches!(self.send(|| true), Sent::Ok) {
+            return false;
+        }
+        let d = Delivery { names: Vec::new(), chunk: Chunk::default(), floor: Some(floor) };
+        self.tx.send(d).is_ok()
     }
 }
 
@@ -119,6 +135,7 @@ impl<R: Event> Source<R> for LiveSource<R> {
         chunk.clear();
         match self.rx.recv_timeout(POLL) {
             Ok(mut d) => {
+                self.floor = self.floor.max(d.floor);
                 self.names.append(&mut d.names);
                 std::mem::swap(chunk, &mut d.chunk);
                 d.chunk.clear();
@@ -140,5 +157,9 @@ impl<R: Event> Source<R> for LiveSource<R> {
 
     fn skipped(&self) -> u64 {
         self.skipped.as_ref().map_or(0, |s| s.load(Relaxed))
+    }
+
+    fn take_floor(&mut self) -> Option<Timestamp> {
+        self.floor.take()
     }
 }

@@ -11,6 +11,7 @@ use ticklane::operators::{
 };
 use ticklane::{DagBuilder, Kind, Quote};
 use ticklane_tools::input::Kinds;
+use ticklane_tools::live::Finality;
 
 /// The source the reader feeds.
 pub(crate) const FEED: &str = "feed";
@@ -111,6 +112,14 @@ impl Pipeline {
             BarKind::Count(_) => (i64::MIN, i64::MAX),
         };
         (lo.max(ticklane::NO_TS + 1), hi.min(ticklane::WM_END - 1))
+    }
+
+    /// When a trade's bars can no longer change: the end of its coarsest window plus the
+    /// allowed lateness; count bars only at the end of the run.
+    pub(crate) fn finality(&self) -> Finality {
+        let BarKind::Time(t) = self.bars else { return Finality::AtEnd };
+        let window = self.coarser.last().map_or(t.window(), |(_, c)| c.window());
+        Finality::Windows { window, horizon: t.late().horizon() }
     }
 
     /// The graph; `store` is the store coordinator's handle when bars go to the store (too).

@@ -92,6 +92,9 @@ impl<R: Event> Feeder<R> {
         let mut chunk = Chunk::<R>::default();
         let mut go = Go { feed: &mut feed, progress, signals };
         'read: while (self.live || !signals.stopping()) && self.merge.next_chunk(&mut chunk) {
+            if let Some(floor) = self.merge.take_floor() {
+                go.feed.advance_watermark(floor)?;
+            }
             let mut from = 0;
             for (at, e) in std::mem::take(&mut chunk.errors) {
                 if !self.feed(&mut go, &mut chunk.records[from..at])? {

@@ -17,11 +17,11 @@ use feed::Feeder;
 use progress::Progress;
 use signals::Signals;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use ticklane::operators::store::StoreCoordinator;
 use ticklane::{Engine, Quote, Trade};
 use ticklane_tools::input::{self, Event, InputError, Merge, ReadOptions, Source};
-use ticklane_tools::live::LinkStats;
+use ticklane_tools::live::{Durability, LinkStats, LiveUrl, NatsTarget};
 use writers::{Files, Writers};
 
 /// Runs `plan` to the end (input exhausted, a malformed record under `fail`, or a signal).
@@ -35,7 +35,7 @@ pub(crate) fn execute(plan: &Plan) -> anyhow::Result<Outcome> {
     let store = plan.store.as_ref().map(store::connect).transpose()?;
     let (trades, quotes, link) = match files {
         Some(opened) => opened,
-        None => open_live(plan, &signals)?,
+        None => open_live(plan, &signals, store.as_ref())?,
     };
     let total_bytes = trades.as_ref().map(|t| t.1).or(quotes.as_ref().map(|q| q.1)).unwrap_or(0);
     if let (Some(st), Some(sp)) = (&store, &plan.store) {
@@ -79,6 +79,9 @@ pub(crate) fn execute(plan: &Plan) -> anyhow::Result<Outcome> {
     }
     let engine = engine.join()?;
     let store = store.map(StoreCoordinator::finish);
+    if let Some(l) = &link {
+        l.finish();
+    }
     let joined = writers.join();
     progress.finish();
     let report = Report {
@@ -96,7 +99,7 @@ pub(crate) fn execute(plan: &Plan) -> anyhow::Result<Outcome> {
         fed: fed.unwrap_or_default(),
         engine,
         store,
-        link,
+        link: link.map(|l| l.stats),
     };
     report.print();
     if let Some(file) = files.summary {
@@ -106,13 +109,43 @@ pub(crate) fn execute(plan: &Plan) -> anyhow::Result<Outcome> {
 }
 
 /// Starts the live link (it connects, and reconnects, on its own thread) and hands out its
-/// sources as the run's inputs.
-fn open_live(plan: &Plan, signals: &Signals) -> anyhow::Result<Inputs> {
+/// sources as the run's inputs. With a store, a JetStream link acknowledges a tick only once its
+/// bars are durably written (design.md §10).
+fn open_live(plan: &Plan, signals: &Signals, store: Option<&StoreCoordinator>) -> anyhow::Result<Inputs> {
     let Some(live) = &plan.live else { return Ok((None, None, None)) };
-    let l = ticklane_tools::live::open(&live.url, plan.kinds, &read_options(plan, signals), &live.link)?;
+    let mut link = live.link.clone();
+    if let (Some(st), LiveUrl::Nats(NatsTarget::JetStream { .. })) = (store, &live.url) {
+        let handle = st.handle();
+        link.durability = Some(Durability::new(move || handle.durable_progress(), plan.pipeline.finality()));
+    }
+    let l = ticklane_tools::live::open(&live.url, plan.kinds, &read_options(plan, signals), &link)?;
     let trades = l.trades.map(|s| (vec![Box::new(s) as Box<dyn Source<Trade>>], 0));
     let quotes = l.quotes.map(|s| (vec![Box::new(s) as Box<dyn Source<Quote>>], 0));
-    Ok((trades, quotes, Some(l.stats)))
+    let end = LinkEnd { stats: l.stats, done: l.done, durability: link.durability };
+    Ok((trades, quotes, Some(end)))
+}
+
+/// How long the run waits, once its store has finished, for the link's last acknowledgements.
+const LINK_FINISH: Duration = Duration::from_secs(10);
+
+/// A live link's counters, and how to let it finish.
+struct LinkEnd {
+    stats: Arc<LinkStats>,
+    done: crossbeam_channel::Receiver<()>,
+    durability: Option<Durability>,
+}
+
+impl LinkEnd {
+    /// The store has finished: the link acknowledges what is durable now and ends; waits for
+    /// that (bounded).
+    fn finish(&self) {
+        if let Some(d) = &self.durability {
+            d.settle();
+        }
+        if self.done.recv_timeout(LINK_FINISH) == Err(crossbeam_channel::RecvTimeoutError::Timeout) {
+            log::warn!("the live link did not finish within {LINK_FINISH:?}: its last acknowledgements may be missing");
+        }
+    }
 }
 
 /// The files of a replay (or of `run` without a live URL), opened per kind read.
@@ -122,8 +155,8 @@ fn open_files(plan: &Plan, signals: &Signals) -> anyhow::Result<Inputs> {
     Ok((trades, quotes, None))
 }
 
-/// The inputs of a run: trades and quotes (when read), and a live link's counters.
-type Inputs = (Option<Opened<Trade>>, Option<Opened<Quote>>, Option<Arc<LinkStats>>);
+/// The inputs of a run: trades and quotes (when read), and a live link.
+type Inputs = (Option<Opened<Trade>>, Option<Opened<Quote>>, Option<LinkEnd>);
 
 /// How the inputs are read.
 fn read_options(plan: &Plan, signals: &Signals) -> ReadOptions {
