@@ -148,6 +148,10 @@ pub(crate) struct PublishArgs {
     /// --partitions is refused.
     #[arg(long, value_name = "P", value_parser = crate::ops::parse_partitions)]
     pub(crate) partitions: Option<u32>,
+    /// JetStream: the copies of a stream created here (1 to 5; 3 on a 3-node cluster keeps
+    /// the stream through the loss of a node).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=5), default_value = "1")]
+    pub(crate) replicas: u8,
     /// The encoding of each message.
     #[arg(long, value_enum, default_value = "json")]
     pub(crate) format: ticklane_tools::wire::WireFormat,

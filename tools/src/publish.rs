@@ -59,37 +59,13 @@ struct Published {
 }
 
 pub(crate) fn run(a: &PublishArgs) -> anyhow::Result<Outcome> {
-    let target = match LiveUrl::parse(&a.to) {
-        Ok(Some(LiveUrl::Nats(t))) => t,
-        Ok(_) => {
-            return Err(BadInput(format!(
-                "--to {}: expected nats://HOST:PORT/SUBJECT or jetstream://HOST:PORT/STREAM",
-                a.to
-            ))
-            .into())
-        }
-        Err(e) => return Err(BadInput(format!("--to {e}")).into()),
-    };
-    if let (Some(_), NatsTarget::Core { .. }) = (a.partitions, &target) {
-        return Err(BadInput(format!(
-            "--partitions needs --to jetstream://HOST:PORT/STREAM (the count is recorded with the stream), found {}",
-            a.to
-        ))
-        .into());
-    }
+    let target = target(a)?;
     let opt = ReadOptions { venue: a.venue.clone(), ..ReadOptions::new(a.input_format) };
-    let quotes = match a.kind {
-        KindArg::Trades => false,
-        KindArg::Quotes => true,
-        KindArg::Auto => a.files.iter().try_fold(true, |only_quotes, f| {
-            let k = input::kinds(f, &opt).map_err(|e| BadInput(e.to_string()))?;
-            anyhow::Ok(only_quotes && k.quotes && !k.trades)
-        })?,
-    };
+    let quotes = publishes_quotes(a, &opt)?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let started = Instant::now();
     let (published, failure) = rt.block_on(async {
-        let mut bus = connect(&target, a.partitions).await?;
+        let mut bus = connect(&target, a.partitions, a.replicas).await?;
         let r = if quotes {
             let sources = open_all(a, &opt, input::open_quotes)?;
             send_all(Merge::new(sources), &mut bus, a, wire::encode_quote).await
@@ -121,6 +97,36 @@ pub(crate) fn run(a: &PublishArgs) -> anyhow::Result<Outcome> {
     })
 }
 
+/// What `--to` takes.
+const TO_EXPECTED: &str = "expected nats://HOST:PORT/SUBJECT or jetstream://HOST:PORT/STREAM";
+/// Why `--partitions` needs a stream.
+const PARTITIONS_NEED: &str = "needs --to jetstream://HOST:PORT/STREAM (the count is recorded with the stream)";
+
+/// Where `--to` points; bad usage when it is no NATS URL, or core NATS with `--partitions`.
+fn target(a: &PublishArgs) -> anyhow::Result<NatsTarget> {
+    let target = match LiveUrl::parse(&a.to) {
+        Ok(Some(LiveUrl::Nats(t))) => t,
+        Ok(_) => return Err(BadInput(format!("--to {}: {TO_EXPECTED}", a.to)).into()),
+        Err(e) => return Err(BadInput(format!("--to {e}")).into()),
+    };
+    if let (Some(_), NatsTarget::Core { .. }) = (a.partitions, &target) {
+        return Err(BadInput(format!("--partitions {PARTITIONS_NEED}, found {}", a.to)).into());
+    }
+    Ok(target)
+}
+
+/// Whether quotes are published (`--kind`; auto: when every file holds quotes and no trades).
+fn publishes_quotes(a: &PublishArgs, opt: &ReadOptions) -> anyhow::Result<bool> {
+    Ok(match a.kind {
+        KindArg::Trades => false,
+        KindArg::Quotes => true,
+        KindArg::Auto => a.files.iter().try_fold(true, |only_quotes, f| {
+            let k = input::kinds(f, opt).map_err(|e| BadInput(e.to_string()))?;
+            anyhow::Ok(only_quotes && k.quotes && !k.trades)
+        })?,
+    })
+}
+
 type Opener<R> = fn(&std::path::Path, &ReadOptions) -> Result<Box<dyn Source<R>>, input::InputError>;
 
 fn open_all<R: Event>(a: &PublishArgs, opt: &ReadOptions, open: Opener<R>) -> anyhow::Result<Vec<Box<dyn Source<R>>>> {
@@ -128,9 +134,9 @@ fn open_all<R: Event>(a: &PublishArgs, opt: &ReadOptions, open: Opener<R>) -> an
 }
 
 /// Connects (failing after the connect timeout rather than retrying forever); on JetStream,
-/// creates the stream when missing (subjects `STREAM.>`, file storage, the partition count
-/// asked for recorded with it) or follows the layout an existing one records.
-async fn connect(target: &NatsTarget, partitions: Option<u32>) -> anyhow::Result<Bus> {
+/// creates the stream when missing (subjects `STREAM.>`, file storage, `replicas` copies, the
+/// partition count asked for recorded with it) or follows the layout an existing one records.
+async fn connect(target: &NatsTarget, partitions: Option<u32>, replicas: u8) -> anyhow::Result<Bus> {
     let options = async_nats::ConnectOptions::new().connection_timeout(Duration::from_secs(10));
     let client =
         options.connect(target.server()).await.with_context(|| format!("cannot connect to {}", target.server()))?;
@@ -138,7 +144,7 @@ async fn connect(target: &NatsTarget, partitions: Option<u32>) -> anyhow::Result
         NatsTarget::Core { subject, .. } => Bus::Core(client, subject.clone()),
         NatsTarget::JetStream { stream, .. } => {
             let js = async_nats::jetstream::new(client);
-            let layout = stream_layout(&js, stream, partitions).await?;
+            let layout = stream_layout(&js, stream, partitions, replicas).await?;
             Bus::Stream(js, Subjects::new(stream, layout), VecDeque::new())
         }
     })
@@ -150,6 +156,7 @@ async fn stream_layout(
     js: &async_nats::jetstream::Context,
     stream: &str,
     partitions: Option<u32>,
+    replicas: u8,
 ) -> anyhow::Result<Layout> {
     use async_nats::jetstream::{context::GetStreamErrorKind, stream, ErrorCode};
     let asked = partitions.map_or(Layout::Single, Layout::Partitioned);
@@ -162,6 +169,7 @@ async fn stream_layout(
                 subjects: vec![format!("{stream}.>")],
                 storage: stream::StorageType::File,
                 description: asked.description(),
+                num_replicas: usize::from(replicas),
                 ..Default::default()
             };
             js.create_stream(config).await.with_context(|| format!("creating JetStream stream {stream}"))?;
@@ -171,15 +179,14 @@ async fn stream_layout(
     };
     let layout = Layout::from_description(stream, found.as_deref()).map_err(|e| BadInput(e.to_string()))?;
     match partitions {
-        Some(p) if layout != Layout::Partitioned(p) => Err(BadInput(format!(
-            "--partitions {p}: stream {stream} holds {} (fixed when it was created); leave --partitions out to \
-             follow the stream",
-            match layout {
+        Some(p) if layout != Layout::Partitioned(p) => {
+            let holds = match layout {
                 Layout::Single => "unpartitioned ticks".to_string(),
                 Layout::Partitioned(n) => format!("{n} partitions"),
-            }
-        ))
-        .into()),
+            };
+            let rest = "(fixed when it was created); leave --partitions out to follow the stream";
+            Err(BadInput(format!("--partitions {p}: stream {stream} holds {holds} {rest}")).into())
+        }
         _ => Ok(layout),
     }
 }

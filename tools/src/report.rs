@@ -208,6 +208,7 @@ impl Report {
                     "other_streams": l.skipped.load(Relaxed),
                     "acked": l.acked.load(Relaxed),
                     "redelivered": l.redelivered.load(Relaxed),
+                    "lost_deliveries": l.lost_deliveries.load(Relaxed),
                 }),
             );
         }

@@ -184,7 +184,8 @@ pub fn encode_quote(q: &Quote, name: &str, format: WireFormat, out: &mut Vec<u8>
     let m = Msg {
         ts_event: q.ts_event,
         instrument: Cow::Borrowed(name),
-        bid_px: text(q.has_bid, q.bid_px),
+        // An empty book (no side) still says it is a quote: an empty `bid_px` (read as absent).
+        bid_px: text(q.has_bid, q.bid_px).or_else(|| (!q.has_ask).then_some(Cow::Borrowed(""))),
         bid_sz: text(q.has_bid, q.bid_sz),
         ask_px: text(q.has_ask, q.ask_px),
         ask_sz: text(q.has_ask, q.ask_sz),
@@ -231,7 +232,7 @@ mod tests {
             }
             let mut q = Quote { ts_event: ts, ts_recv: recv.unwrap_or(NO_TS), ..Quote::default() };
             if bid { q = q.with_bid(fixed(px), fixed(sz)); }
-            if ask || !bid { q = q.with_ask(fixed(px / 2), fixed(0)); }
+            if ask { q = q.with_ask(fixed(px / 2), fixed(0)); }
             buf.clear();
             encode_quote(&q, "v:Q", format, &mut buf);
             match decode(&buf, format) {
@@ -244,6 +245,20 @@ mod tests {
         #[test]
         fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200), msgpack in any::<bool>()) {
             let _ = decode(&bytes, if msgpack { WireFormat::Msgpack } else { WireFormat::Json });
+        }
+    }
+
+    /// Found by the `wire` fuzz target: a quote whose only side was sent empty (an empty book)
+    /// was read, but written back without any side, which reads as no tick at all.
+    #[test]
+    fn an_empty_book_goes_round_trip() {
+        let msg = br#"{"ts_event":3,"instrument":"X","ask_px":"","bask_sz":""}"#;
+        let Ok(Tick::Quote(q, _)) = decode(msg, WireFormat::Json) else { panic!("a quote") };
+        assert!(!q.has_bid && !q.has_ask);
+        for format in [WireFormat::Json, WireFormat::Msgpack] {
+            let mut buf = Vec::new();
+            encode_quote(&q, "X", format, &mut buf);
+            assert!(matches!(decode(&buf, format), Ok(Tick::Quote(back, _)) if back == q), "{format:?}");
         }
     }
 

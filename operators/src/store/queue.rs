@@ -121,6 +121,10 @@ impl Shared {
     /// progress is the least over the sinks ([`Shared::durable`]).
     pub(crate) fn mark(&self, sink: usize, progress: Timestamp) {
         let mut st = self.state.lock();
+        if st.durable.lossy {
+            st.durable.marks.clear(); // nothing is durable any more: keep no marks
+            return;
+        }
         let seq = st.head_seq + st.q.len() as u64;
         st.durable.marks.push_back((seq, sink, progress));
         self.advance(&mut st);

@@ -181,8 +181,16 @@ pub(super) struct Checkpoint {
 
 impl Checkpoint {
     /// The checkpoint of `consumer` on `stream` (the checkpoint stream created when missing).
-    pub(super) async fn open(js: &jetstream::Context, stream: &str, consumer: &str) -> Result<Checkpoint, String> {
+    /// It has as many copies as the ticks' stream `ticks` has.
+    pub(super) async fn open(
+        js: &jetstream::Context,
+        ticks: &mut jetstream::stream::Stream,
+        consumer: &str,
+    ) -> Result<Checkpoint, String> {
+        let info = ticks.info().await.map_err(|e| format!("stream info: {e}"))?;
+        let (stream, replicas) = (info.config.name.clone(), info.config.num_replicas);
         let config = jetstream::stream::Config {
+            num_replicas: replicas,
             name: STREAM.to_string(),
             subjects: vec![format!("{SUBJECTS}.>")],
             max_messages_per_subject: 1,

@@ -145,6 +145,9 @@ pub struct LinkStats {
     /// JetStream messages delivered again within one run (not waited for past the consumer's
     /// acknowledgement wait): passed over, already handed on.
     pub redelivered: AtomicU64,
+    /// JetStream deliveries that never arrived (lost in flight across a reconnect: the consumer
+    /// sequence jumped). Their ticks are missing from the run.
+    pub lost_deliveries: AtomicU64,
 }
 
 impl LinkStats {
@@ -166,6 +169,7 @@ impl LinkStats {
         metrics::counter!("ticklane_link_slow_consumer_total", &l).absolute(self.slow_consumer.load(Relaxed));
         metrics::counter!("ticklane_link_acked_total", &l).absolute(self.acked.load(Relaxed));
         metrics::counter!("ticklane_link_redelivered_total", &l).absolute(self.redelivered.load(Relaxed));
+        metrics::counter!("ticklane_link_lost_deliveries_total", &l).absolute(self.lost_deliveries.load(Relaxed));
     }
 }
 

@@ -10,32 +10,16 @@
 //! that falls too far behind (counted: `slow_consumer`); JetStream does not (the consumer stops
 //! pulling: backpressure).
 
-use super::durable::{Checkpoint, Pending};
+mod jetstream;
+
 use super::link::{Link, Watcher};
 use super::ws::POLL;
-use super::Durability;
 use super::LinkOptions;
 use crate::wire::{decode, Tick, WireFormat};
-use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy};
 use futures_util::{FutureExt, Stream, StreamExt};
-use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 use ticklane::Timestamp;
 
-/// Acknowledge at least every this many JetStream messages (and whenever the feed goes quiet).
-const ACK_EVERY: u64 = 512;
-/// How long JetStream waits for an ack before delivering a message again.
-const ACK_WAIT: Duration = Duration::from_secs(10);
-/// The same when acknowledging by durability: a tick waits for its window to close and be
-/// written (redeliveries within a run are passed over, so this only saves the server work).
-const DURABLE_ACK_WAIT: Duration = Duration::from_secs(300);
-/// Messages between two looks at the durable progress (and whenever the feed goes quiet).
-const TRY_ACK_EVERY: u32 = 64;
-/// Messages per pull request (the client asks for more when half are left: at most about
-/// this many are buffered in the client).
-const PULL_BATCH: usize = 1000;
-/// The server's idle heartbeat on a pull that has nothing to send (the client's default).
-const HEARTBEAT: Duration = Duration::from_secs(15);
 /// Messages the client already holds are decoded, up to this many or for up to [`BURST_TIME`],
 /// before their records go to the reader: one hand-over (and at most one wake-up of the
 /// reader) per burst instead of per message, which on two cores is what lets the feed keep up
@@ -213,203 +197,15 @@ impl Feed {
                 let _ = sub.unsubscribe().await;
             }
             NatsTarget::JetStream { stream, consumer, .. } => {
-                let r = self.read_stream(client.clone(), &stream, &consumer).await;
+                self.read_stream(client.clone(), &stream, &consumer).await;
                 // The last acknowledgements are only queued in the client: send them before the
                 // runtime goes.
                 if let Err(e) = client.flush().await {
                     log::warn!("{}: the last acknowledgements may not have reached the server: {e}", self.link.url);
                 }
-                r?
             }
         }
         Ok(())
-    }
-
-    /// Reads a JetStream stream through its durable consumer, acknowledging what was handed on
-    /// (or, with a store, what is durably written: [`super::durable`]).
-    async fn read_stream(&mut self, client: async_nats::Client, stream: &str, consumer: &str) -> Result<(), String> {
-        let js = jetstream::new(client);
-        let s = loop {
-            match js.get_stream(stream).await {
-                Ok(s) => break s,
-                Err(e) if self.link.stopped() => return Err(format!("stream {stream}: {e}")),
-                Err(e) => {
-                    log::warn!("{}: stream {stream}: {e}; retrying", self.link.url);
-                    self.link.sleep(self.opt.reconnect_max.min(Duration::from_secs(1)));
-                }
-            }
-        };
-        let durable = self.opt.durability.clone();
-        let config = pull::Config {
-            durable_name: Some(consumer.to_string()),
-            ack_policy: AckPolicy::All,
-            ack_wait: if durable.is_some() { DURABLE_ACK_WAIT } else { ACK_WAIT },
-            // Acknowledgements wait for windows to close: the run, not the server, bounds
-            // what it takes (it stops pulling when the engine or the store is behind).
-            max_ack_pending: if durable.is_some() { -1 } else { 0 },
-            ..pull::Config::default()
-        };
-        let c = if durable.is_some() {
-            self.restart_consumer(&s, consumer, config).await?
-        } else {
-            s.get_or_create_consumer(consumer, config).await.map_err(|e| format!("consumer {consumer}: {e}"))?
-        };
-        let mut checkpoint = match &durable {
-            Some(_) => Some(self.resume(&js, stream, consumer).await?),
-            None => None,
-        };
-        let messages = c.stream().max_messages_per_batch(PULL_BATCH).heartbeat(HEARTBEAT).messages().await;
-        let messages = messages.map_err(|e| format!("consumer {consumer}: {e}"))?;
-        match (durable, &mut checkpoint) {
-            (Some(d), Some(cp)) => self.read_durably(messages, &d, cp).await,
-            _ => self.read_handed_over(messages).await,
-        }
-    }
-
-    /// The durable consumer made anew at its acknowledged position: what an earlier run took
-    /// and did not acknowledge (it died, say) comes again at once, not after the
-    /// acknowledgement wait. The consumer is this run's alone while it reads.
-    async fn restart_consumer(
-        &mut self,
-        s: &jetstream::stream::Stream,
-        consumer: &str,
-        mut config: pull::Config,
-    ) -> Result<jetstream::consumer::PullConsumer, String> {
-        let failed = |e: &dyn std::fmt::Display| format!("consumer {consumer}: {e}");
-        if let Ok(info) = s.consumer_info(consumer).await {
-            let next = info.ack_floor.stream_sequence + 1;
-            log::info!(
-                "{}: consumer {consumer} resumes at stream sequence {next} (after what it acknowledged)",
-                self.link.url
-            );
-            s.delete_consumer(consumer).await.map_err(|e| failed(&e))?;
-            config.deliver_policy = jetstream::consumer::DeliverPolicy::ByStartSequence { start_sequence: next };
-        }
-        s.create_consumer(config).await.map_err(|e| failed(&e))
-    }
-
-    /// The consumer's checkpoint; when it holds one, the readers are told the watermark floor
-    /// the redelivered ticks are judged against (just below it: what was durable then).
-    async fn resume(&mut self, js: &jetstream::Context, stream: &str, consumer: &str) -> Result<Checkpoint, String> {
-        let mut cp = Checkpoint::open(js, stream, consumer).await?;
-        if let Some(progress) = cp.load().await? {
-            log::info!("{}: resuming from a checkpoint: bars ending before {progress} are written", self.link.url);
-            self.link.floor(progress.saturating_sub(1));
-        }
-        Ok(cp)
-    }
-
-    /// Acknowledges every [`ACK_EVERY`] messages and when the feed goes quiet: everything up to
-    /// the message acknowledged was handed to the reader.
-    async fn read_handed_over(&mut self, mut messages: pull::Stream) -> Result<(), String> {
-        let (mut unacked, mut last): (u64, Option<jetstream::Message>) = (0, None);
-        while !self.link.stopped() {
-            let quiet = match self.next(&mut messages).await {
-                Next::Item(Some(Ok(m))) => {
-                    self.on_message(&m.payload);
-                    (unacked, last) = (unacked + 1, Some(m));
-                    false
-                }
-                Next::Item(Some(Err(e))) => {
-                    log::warn!("{}: {e}", self.link.url);
-                    false
-                }
-                Next::Item(None) => return Err("the consumer's message stream ended".into()),
-                Next::Quiet => true,
-                Next::Gone => break,
-            };
-            if unacked >= ACK_EVERY || (unacked > 0 && quiet) {
-                // Ack-all: everything up to this message was handed to the reader (a quiet
-                // wait came after a hand-over; a full count hands over first).
-                if !quiet && !self.link.send_pending(false) {
-                    break;
-                }
-                self.burst = 0;
-                if let Some(m) = last.take() {
-                    self.ack(&m, unacked).await;
-                }
-                unacked = 0;
-            }
-        }
-        self.link.send_pending(true);
-        if let Some(m) = last {
-            self.ack(&m, unacked).await;
-        }
-        Ok(())
-    }
-
-    /// Acknowledges a message once the bars of every tick up to it are durably written; a
-    /// message delivered again within the run (past the acknowledgement wait) is passed over.
-    /// When stopped, the readers' sources end and what becomes durable while the run drains
-    /// is acknowledged, until the store has finished.
-    async fn read_durably(
-        &mut self,
-        mut messages: pull::Stream,
-        d: &Durability,
-        cp: &mut Checkpoint,
-    ) -> Result<(), String> {
-        let mut pending = Pending::default();
-        let (mut seen, mut since_try) = (0u64, 0u32);
-        while !self.link.stopped() {
-            match self.next(&mut messages).await {
-                Next::Item(Some(Ok(m))) => {
-                    let seq = m.info().map_or(0, |i| i.stream_sequence);
-                    if seq != 0 && seq <= seen {
-                        self.link.stats.redelivered.fetch_add(1, Relaxed);
-                        continue;
-                    }
-                    seen = seq;
-                    let ts = self.on_message(&m.payload);
-                    pending.note(d.final_at(ts), m);
-                    since_try += 1;
-                }
-                Next::Item(Some(Err(e))) => log::warn!("{}: {e}", self.link.url),
-                Next::Item(None) => return Err("the consumer's message stream ended".into()),
-                Next::Quiet => {
-                    pending.close();
-                    since_try = u32::MAX;
-                }
-                Next::Gone => break,
-            }
-            if since_try >= TRY_ACK_EVERY {
-                self.ack_durable(&mut pending, d, cp).await;
-                since_try = 0;
-            }
-        }
-        self.link.close();
-        pending.close();
-        loop {
-            let done = d.done();
-            self.ack_durable(&mut pending, d, cp).await;
-            if done || pending.is_empty() {
-                return Ok(());
-            }
-            tokio::time::sleep(POLL.min(Duration::from_millis(20))).await;
-        }
-    }
-
-    /// Acknowledges the groups of `pending` whose bars are durable, the checkpoint saved first.
-    async fn ack_durable(&mut self, pending: &mut Pending<jetstream::Message>, d: &Durability, cp: &mut Checkpoint) {
-        let progress = d.progress();
-        let Some(i) = pending.ready(progress) else { return };
-        if let Err(e) = cp.save(progress).await {
-            return log::warn!("{}: {e}; not acknowledging until it is saved", self.link.url);
-        }
-        if let Err(e) = pending.last(i).ack().await {
-            return log::warn!("{}: ack: {e}", self.link.url);
-        }
-        let n = pending.acked(i);
-        self.link.stats.acked.fetch_add(n, Relaxed);
-    }
-
-    /// Acknowledges (ack-all) up to `m`, counting `n` messages.
-    async fn ack(&self, m: &jetstream::Message, n: u64) {
-        match m.ack().await {
-            Ok(()) => {
-                self.link.stats.acked.fetch_add(n, Relaxed);
-            }
-            Err(e) => log::warn!("{}: ack: {e}", self.link.url),
-        }
     }
 
     /// One tick: a trade or quote for its reader, or counted as skipped or malformed; its
@@ -429,5 +225,16 @@ impl Feed {
             self.link.skip();
         }
         taken.then_some(ts)
+    }
+}
+
+/// The `ts_event` of the tick in `payload`, if it is one (a message seen before, not handed on
+/// again).
+fn tick_time(payload: &[u8]) -> Option<Timestamp> {
+    let format = if payload.first() == Some(&b'{') { WireFormat::Json } else { WireFormat::Msgpack };
+    match decode(payload, format) {
+        Ok(Tick::Trade(t, _)) => Some(t.ts_event),
+        Ok(Tick::Quote(q, _)) => Some(q.ts_event),
+        Err(_) => None,
     }
 }

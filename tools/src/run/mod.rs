@@ -18,7 +18,7 @@ use progress::Progress;
 use signals::Signals;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use ticklane::operators::store::StoreCoordinator;
+use ticklane::operators::store::{StoreCoordinator, StoreReport};
 use ticklane::{Engine, Quote, Trade};
 use ticklane_tools::input::{self, Event, InputError, Merge, ReadOptions, Source};
 use ticklane_tools::live::{Durability, LinkStats, LiveUrl, NatsTarget};
@@ -73,15 +73,7 @@ pub(crate) fn execute(plan: &Plan) -> anyhow::Result<Outcome> {
             quoter.map(|h| h.join().map_err(|_| anyhow::anyhow!("the quote reader panicked"))).transpose()?;
         Ok((fed, quote_fed.transpose()?))
     })?;
-    // Input ended: the final flush to the store may take at most --pg-flush-timeout.
-    if let (Some(st), Some(sp)) = (&store, &plan.store) {
-        st.handle().set_deadline(Instant::now() + sp.flush_timeout);
-    }
-    let engine = engine.join()?;
-    let store = store.map(StoreCoordinator::finish);
-    if let Some(l) = &link {
-        l.finish();
-    }
+    let (engine, store) = wind_down(plan, engine, store, link.as_ref())?;
     let joined = writers.join();
     progress.finish();
     let report = Report {
@@ -106,6 +98,25 @@ pub(crate) fn execute(plan: &Plan) -> anyhow::Result<Outcome> {
         report.write_summary(file, plan.outputs.summary.as_deref().unwrap_or(std::path::Path::new("")));
     }
     report.outcome()
+}
+
+/// Input ended: the engine drains, the store flushes (within --pg-flush-timeout), then the link
+/// acknowledges what became durable and ends.
+fn wind_down(
+    plan: &Plan,
+    engine: Engine,
+    store: Option<StoreCoordinator>,
+    link: Option<&LinkEnd>,
+) -> anyhow::Result<(ticklane::RunReport, Option<StoreReport>)> {
+    if let (Some(st), Some(sp)) = (&store, &plan.store) {
+        st.handle().set_deadline(Instant::now() + sp.flush_timeout);
+    }
+    let engine = engine.join()?;
+    let store = store.map(StoreCoordinator::finish);
+    if let Some(l) = link {
+        l.finish();
+    }
+    Ok((engine, store))
 }
 
 /// Starts the live link (it connects, and reconnects, on its own thread) and hands out its

@@ -56,10 +56,20 @@ pub(crate) fn check(path: &Path) -> Result<String, String> {
     Ok(format!("{}: ok\n{}\nas a command line:\n  {}\n", path.display(), l.graph, shown.join(" ")))
 }
 
+/// The file's text; a byte that is not UTF-8 is located by line and byte offset.
+fn read_text(path: &Path, file: &str) -> Result<String, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{file}: cannot read: {e}"))?;
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..at].iter().filter(|&&b| b == b'\n').count() + 1;
+        format!("{file}:{line}: byte {at} is not UTF-8 (a pipeline file is UTF-8 TOML)")
+    })
+}
+
 /// Reads, checks and lowers the file.
 fn load(path: &Path) -> Result<Lowered, String> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{file}: cannot read: {e}"))?;
+    let text = read_text(path, &file)?;
     let mut problems = Problems::default();
     let doc = Doc::parse(&file, &text, &mut problems).ok_or_else(|| std::mem::take(&mut problems).into_text())?;
     let mut nodes: Vec<Node> = Vec::new();

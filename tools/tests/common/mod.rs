@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test file uses a part
 
 pub mod nats;
+pub mod once;
 pub mod quote_oracle;
 
 use std::path::{Path, PathBuf};

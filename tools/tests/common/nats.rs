@@ -13,6 +13,8 @@ pub struct NatsServer {
     pub monitor: u16,
     dir: PathBuf,
     child: Option<Child>,
+    /// In a cluster: its arguments (name, cluster port, routes).
+    cluster: Vec<String>,
 }
 
 fn free_port() -> u16 {
@@ -35,7 +37,7 @@ fn binary() -> String {
 impl NatsServer {
     /// Starts a server with JetStream storage under `dir`.
     pub fn start(dir: PathBuf) -> NatsServer {
-        let mut s = NatsServer { port: free_port(), monitor: free_port(), dir, child: None };
+        let mut s = NatsServer { port: free_port(), monitor: free_port(), dir, child: None, cluster: Vec::new() };
         s.restart();
         s
     }
@@ -47,6 +49,7 @@ impl NatsServer {
         let child = Command::new(binary())
             .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-m", &self.monitor.to_string()])
             .args(["-js", "-sd", self.dir.to_str().expect("utf-8 dir")])
+            .args(&self.cluster)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -95,6 +98,62 @@ impl NatsServer {
             .filter(|s| s["name"] == stream)
             .flat_map(|s| s["consumer_detail"].as_array().cloned().unwrap_or_default());
         consumers.into_iter().find(|c| c["name"] == name).unwrap_or_default()
+    }
+}
+
+/// Three (or more) servers joined by cluster routes: one JetStream domain whose streams may
+/// keep `replicas` copies, so that a node can be stopped and restarted under a run.
+pub struct NatsCluster {
+    pub nodes: Vec<NatsServer>,
+}
+
+impl NatsCluster {
+    /// Starts `n` nodes under `dir` and waits until they have elected a JetStream leader.
+    pub fn start(dir: PathBuf, n: usize) -> NatsCluster {
+        let ports: Vec<(u16, u16, u16)> = (0..n).map(|_| (free_port(), free_port(), free_port())).collect();
+        let routes = ports.iter().map(|p| format!("nats://127.0.0.1:{}", p.2)).collect::<Vec<_>>().join(",");
+        let mut nodes: Vec<NatsServer> = ports
+            .iter()
+            .enumerate()
+            .map(|(i, &(port, monitor, cport))| NatsServer {
+                port,
+                monitor,
+                dir: dir.join(format!("n{i}")),
+                child: None,
+                cluster: [
+                    "--server_name",
+                    &format!("n{i}"),
+                    "--cluster_name",
+                    "ticklane",
+                    "--cluster",
+                    &format!("nats://127.0.0.1:{cport}"),
+                    "--routes",
+                    &routes,
+                ]
+                .map(String::from)
+                .to_vec(),
+            })
+            .collect();
+        for node in &mut nodes {
+            node.restart();
+        }
+        let c = NatsCluster { nodes };
+        let t0 = Instant::now();
+        while !c.has_leader() {
+            assert!(t0.elapsed() < Duration::from_secs(60), "the cluster elected no JetStream leader");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        c
+    }
+
+    /// Whether every running node knows a JetStream meta leader.
+    pub fn has_leader(&self) -> bool {
+        self.nodes.iter().filter(|n| n.child.is_some()).all(|n| {
+            let body = super::http_get(("127.0.0.1", n.monitor), "/jsz");
+            let json = body.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+            let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+            v["meta_cluster"]["leader"].as_str().is_some_and(|l| !l.is_empty())
+        })
     }
 }
 
