@@ -79,10 +79,6 @@ impl Durability {
         self.settled.store(true, SeqCst);
     }
 
-    fn settled(&self) -> bool {
-        self.settled.load(SeqCst)
-    }
-
     pub(super) fn progress(&self) -> Timestamp {
         (self.progress)()
     }
@@ -94,13 +90,13 @@ impl Durability {
     /// Whether to stop waiting for more to become durable: settled (read before the progress,
     /// so that the progress read after it is final).
     pub(super) fn done(&self) -> bool {
-        self.settled()
+        self.settled.load(SeqCst)
     }
 }
 
 impl fmt::Debug for Durability {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Durability").field("finality", &self.finality).field("settled", &self.settled()).finish()
+        f.debug_struct("Durability").field("finality", &self.finality).field("settled", &self.done()).finish()
     }
 }
 

@@ -212,8 +212,7 @@ impl Feed {
     /// `ts_event` when it was handed on.
     fn on_message(&mut self, payload: &[u8]) -> Option<Timestamp> {
         let n = self.link.count(payload.len());
-        let format = if payload.first() == Some(&b'{') { WireFormat::Json } else { WireFormat::Msgpack };
-        let (taken, ts) = match decode(payload, format) {
+        let (taken, ts) = match decode(payload, format_of(payload)) {
             Ok(Tick::Trade(t, name)) => (self.link.trade(Ok(t), name.as_bytes(), n), t.ts_event),
             Ok(Tick::Quote(q, name)) => (self.link.quote(Ok(q), name.as_bytes(), n), q.ts_event),
             Err(bad) => {
@@ -231,10 +230,18 @@ impl Feed {
 /// The `ts_event` of the tick in `payload`, if it is one (a message seen before, not handed on
 /// again).
 fn tick_time(payload: &[u8]) -> Option<Timestamp> {
-    let format = if payload.first() == Some(&b'{') { WireFormat::Json } else { WireFormat::Msgpack };
-    match decode(payload, format) {
+    match decode(payload, format_of(payload)) {
         Ok(Tick::Trade(t, _)) => Some(t.ts_event),
         Ok(Tick::Quote(q, _)) => Some(q.ts_event),
         Err(_) => None,
+    }
+}
+
+/// JSON or MessagePack, told apart by the first byte.
+fn format_of(payload: &[u8]) -> WireFormat {
+    if payload.first() == Some(&b'{') {
+        WireFormat::Json
+    } else {
+        WireFormat::Msgpack
     }
 }
