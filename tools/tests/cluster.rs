@@ -5,15 +5,16 @@
 //! replay's CSV, and every tick must end acknowledged. `TICKLANE_FAULT_SEED` picks another
 //! schedule (which node stops, when, when the run dies).
 //!
-//! Ignored in the suite because it does not hold yet. About 1 schedule in 3 fails
-//! (seeds 4 and 5 every time, seed 1 sometimes):
-//! - After the node the run is connected to comes back, the link logs `disconnected` and never
-//!   `connected again`. Its checkpoint saves are answered "no stream found", and no message
-//!   arrives for minutes.
-//! - Twice, in earlier runs, the table ended 1 to 3 bars short. That fits deliveries lost in flight
-//!   being acknowledged by a later ack-all; the link now counts and reports those
-//!   (`lost_deliveries`).
+//! Two failures this test found are fixed in the link:
+//! - deliveries lost in flight when the run's own node went down were acknowledged by a later
+//!   ack-all (the table ended 1 to 3 bars short); they are now read back by stream sequence;
+//! - after that node restarted, its checkpoint saves were answered "no stream found" and the run
+//!   crawled; the client now reconnects after 10 failed saves.
 //!
+//! It is kept out of the default suite (`#[ignore]`) until it has a record of passing under
+//! CI's load as well. After those fixes, seeds 4, 5 and 9–16 passed here, 10 of 10. One more
+//! run of seed 10 had timed out on the test's own reading of the consumer's positions (the max
+//! of tuples, not of each position); that is fixed, and seed 10 then passed.
 //! Run it with `cargo test -p ticklane-tools --test cluster -- --ignored`.
 
 mod common;
@@ -26,13 +27,15 @@ use common::once::{capture, kill_9, mix, positions, read, replay_rows, seed, sta
 use common::{run, s, tmp, wait_until};
 use std::time::Duration;
 
-/// The consumer's positions: its leader's view (the other nodes show zeros).
+/// The consumer's positions: the furthest any node reports of each (followers may lag or show
+/// zeros).
 fn positions_in(c: &NatsCluster) -> (u64, u64) {
-    c.nodes.iter().map(|n| positions(n, "TICKS")).max().unwrap_or_default()
+    let all: Vec<(u64, u64)> = c.nodes.iter().map(|n| positions(n, "TICKS")).collect();
+    (all.iter().map(|p| p.0).max().unwrap_or(0), all.iter().map(|p| p.1).max().unwrap_or(0))
 }
 
 #[test]
-#[ignore = "fails for some schedules: a run stalls after its node restarts (see the file's doc)"]
+#[ignore = "needs a record under CI load first (see the file's doc); run with --ignored"]
 fn a_node_down_and_a_run_killed_and_the_table_still_equals_the_replay() {
     let mut cluster = NatsCluster::start(tmp("cluster"), 3);
     let db = pg::PgCluster::start();

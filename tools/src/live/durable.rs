@@ -104,11 +104,13 @@ impl fmt::Debug for Durability {
 /// [`Finality::final_at`] and last message (ack-all acknowledges the group and all before it).
 pub(super) struct Pending<M> {
     groups: VecDeque<Group<M>>,
+    /// What [`Pending::raise`] gave while no group was open: the next group takes it.
+    carry: Timestamp,
 }
 
 impl<M> Default for Pending<M> {
     fn default() -> Self {
-        Pending { groups: VecDeque::new() }
+        Pending { groups: VecDeque::new(), carry: Timestamp::MIN }
     }
 }
 
@@ -132,7 +134,17 @@ impl<M> Pending<M> {
             Some(g) => g.open = false,
             None => {}
         }
+        let final_at = final_at.max(std::mem::replace(&mut self.carry, Timestamp::MIN));
         self.groups.push_back(Group { final_at, last: m, messages: 1, open: true });
+    }
+
+    /// A tick handed on without a message of its own (fetched by sequence): the next group
+    /// acknowledged waits for its bars too.
+    pub(super) fn raise(&mut self, final_at: Timestamp) {
+        match self.groups.back_mut() {
+            Some(g) if g.open => g.final_at = g.final_at.max(final_at),
+            _ => self.carry = self.carry.max(final_at),
+        }
     }
 
     /// Ends the open group (the feed went quiet: what it holds is handed over).
@@ -270,5 +282,21 @@ mod tests {
         assert_eq!(p.ready(51), Some(0), "the full group is closed; the next one is open");
         assert_eq!(p.acked(0), u64::from(GROUP));
         assert!(!p.is_empty());
+    }
+
+    #[test]
+    fn a_tick_without_a_message_holds_back_the_group_that_follows_it() {
+        let mut p = Pending::default();
+        p.raise(90); // no group open: carried to the next one
+        p.note(10, 0);
+        p.close();
+        assert_eq!(p.ready(50), None, "the fetched tick's bars (final after 90) are not durable");
+        assert_eq!(p.ready(91), Some(0));
+        assert_eq!(p.acked(0), 1);
+        p.note(10, 1);
+        p.raise(70); // the open group takes it
+        p.close();
+        assert_eq!(p.ready(60), None, "the open group took the fetched tick's 70");
+        assert_eq!(p.ready(71), Some(0));
     }
 }

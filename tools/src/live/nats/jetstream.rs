@@ -24,6 +24,9 @@ const ACK_WAIT: Duration = Duration::from_secs(10);
 const DURABLE_ACK_WAIT: Duration = Duration::from_secs(300);
 /// Messages between two looks at the durable progress (and whenever the feed goes quiet).
 const TRY_ACK_EVERY: u32 = 64;
+/// Checkpoint saves failing this often (the server we are connected to answers "no stream" for
+/// a stream that exists: seen after that server restarted in a cluster): connect to another.
+const UNANSWERED: u32 = 10;
 /// Messages per pull request (the client asks for more when half are left: at most about
 /// this many are buffered in the client).
 const PULL_BATCH: usize = 1000;
@@ -45,6 +48,12 @@ struct Session<'a> {
     delivery: u64,
     /// Whether the consumer was already made anew at its acknowledged position (once per run).
     restarted: bool,
+    /// The client, to leave a server that stopped answering for JetStream.
+    client: async_nats::Client,
+    /// Checkpoint saves failed since the last (re)connection.
+    failures: u32,
+    /// The stream, to fetch by sequence what a consumer delivered but never brought.
+    handle: Option<jetstream::stream::Stream>,
 }
 
 impl Feed {
@@ -52,7 +61,10 @@ impl Feed {
     pub(super) async fn read_stream(&mut self, client: async_nats::Client, stream: &str, consumer: &str) {
         let durable = self.opt.durability.clone();
         let mut s = Session {
-            js: jetstream::new(client),
+            js: jetstream::new(client.clone()),
+            client,
+            failures: 0,
+            handle: None,
             stream,
             consumer,
             durable,
@@ -104,6 +116,7 @@ impl Feed {
             stream.get_or_create_consumer(s.consumer, config).await.map_err(|e| failed(&e))?
         };
         s.restarted = true;
+        s.handle = Some(stream.clone());
         if s.durable.is_some() && s.checkpoint.is_none() {
             s.checkpoint = Some(self.resume(&s.js, &mut stream, s.consumer).await?);
         }
@@ -198,7 +211,7 @@ impl Feed {
         while !self.link.stopped() {
             match self.next(&mut messages).await {
                 Next::Item(Some(Ok(m))) => {
-                    self.take(m, s, &d);
+                    self.take(m, s, &d).await;
                     since_try += 1;
                 }
                 Next::Item(Some(Err(e))) => return Err(format!("consumer feed: {e}")),
@@ -212,16 +225,20 @@ impl Feed {
             if since_try >= TRY_ACK_EVERY {
                 self.ack_durable(s, &d).await;
                 since_try = 0;
+                if s.failures >= UNANSWERED {
+                    return self.leave_server(s).await;
+                }
             }
         }
         Ok(())
     }
 
     /// One message: handed on (unless it came before), and pending until its bars are durable.
-    fn take(&mut self, m: jetstream::Message, s: &mut Session<'_>, d: &Durability) {
+    /// Deliveries lost in flight before it are fetched by stream sequence and handed on first.
+    async fn take(&mut self, m: jetstream::Message, s: &mut Session<'_>, d: &Durability) {
         let (seq, delivery) = m.info().map_or((0, 0), |i| (i.stream_sequence, i.consumer_sequence));
-        if s.delivery != 0 && delivery > s.delivery + 1 {
-            self.lost(s.delivery + 1, delivery - 1, seq);
+        if s.delivery != 0 && delivery > s.delivery + 1 && seq > s.seen + 1 {
+            self.fetch_lost(s, d, s.seen + 1, seq - 1).await;
         }
         s.delivery = s.delivery.max(delivery);
         let ts = if seq != 0 && seq <= s.seen {
@@ -234,13 +251,59 @@ impl Feed {
         s.pending.note(d.final_at(ts), m);
     }
 
-    /// Deliveries `from..=to` never arrived (lost in flight across a reconnect): the server
-    /// counts them as delivered, and acknowledging a later message acknowledges them too. Not
-    /// recovered yet (issue 15): said loudly and counted.
-    fn lost(&self, from: u64, to: u64, before: u64) {
-        self.link.stats.lost_deliveries.fetch_add(to - from + 1, Relaxed);
-        let url = &self.link.url;
-        log::error!("{url}: deliveries {from}..={to} never arrived (before stream sequence {before}): ticks missing");
+    /// Stream sequences `from..=to` were delivered but never arrived (lost in flight across a
+    /// reconnect; the server counts them as delivered, and acknowledging a later message
+    /// acknowledges them): each is read from the stream and handed on, in order. One that cannot
+    /// be read is counted as lost and said loudly. (The consumer reads the whole stream, so its
+    /// deliveries are consecutive stream sequences.)
+    async fn fetch_lost(&mut self, s: &mut Session<'_>, d: &Durability, from: u64, to: u64) {
+        log::warn!("{}: stream sequences {from}..={to} were delivered but never arrived: fetching them", self.link.url);
+        for seq in from..=to {
+            match self.fetch(s, seq).await {
+                Ok(m) => {
+                    let ts = self.on_message(&m.payload);
+                    s.pending.raise(d.final_at(ts));
+                }
+                Err(e) => {
+                    self.link.stats.lost_deliveries.fetch_add(1, Relaxed);
+                    log::error!("{}: stream sequence {seq} lost in flight and not readable: {e}", self.link.url);
+                }
+            }
+            s.seen = seq;
+        }
+    }
+
+    /// Stream sequence `seq`, read again (with the link's backoff: the cluster may be in the
+    /// middle of the trouble that lost it) until read, gone for good, or stopped.
+    async fn fetch(
+        &mut self,
+        s: &Session<'_>,
+        seq: u64,
+    ) -> Result<async_nats::jetstream::message::StreamMessage, String> {
+        use async_nats::jetstream::stream::RawMessageErrorKind as Kind;
+        let Some(h) = &s.handle else { return Err("no stream".into()) };
+        let mut wait = self.opt.reconnect_min;
+        loop {
+            match h.get_raw_message(seq).await {
+                Ok(m) => return Ok(m),
+                Err(e) if e.kind() == Kind::NoMessageFound || self.link.stopped() => return Err(e.to_string()),
+                Err(e) => {
+                    log::warn!("{}: reading stream sequence {seq} again in {wait:?}: {e}", self.link.url);
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(self.opt.reconnect_max);
+                }
+            }
+        }
+    }
+
+    /// The server stopped answering for JetStream: the client reconnects (to another server of
+    /// the cluster, when it knows one) and the consumer's feed is opened again.
+    async fn leave_server(&mut self, s: &mut Session<'_>) -> Result<(), String> {
+        s.failures = 0;
+        if let Err(e) = s.client.force_reconnect().await {
+            log::warn!("{}: reconnecting: {e}", self.link.url);
+        }
+        Err(format!("{UNANSWERED} checkpoint saves failed through this server; reconnected"))
     }
 
     /// Stopped: the readers' sources end, and what becomes durable while the run drains is
@@ -263,6 +326,7 @@ impl Feed {
         let progress = d.progress();
         let (Some(i), Some(cp)) = (s.pending.ready(progress), s.checkpoint.as_mut()) else { return };
         if let Err(e) = cp.save(progress).await {
+            s.failures += 1;
             return log::warn!("{}: {e}; not acknowledging until it is saved", self.link.url);
         }
         if let Err(e) = s.pending.last(i).ack().await {
