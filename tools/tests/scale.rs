@@ -121,9 +121,10 @@ fn bad_partition_counts_and_worker_ids_exit_2_naming_the_option() {
     }
 }
 
-/// A generated capture over 200 instruments and a real one, as replay's input.
-fn captures() -> Vec<std::path::PathBuf> {
-    let gen = tmp("gen.csv");
+/// A generated capture over 200 instruments (written as `name`: each test its own, since the
+/// tests of a file run at once) and a real one, as replay's input.
+fn captures(name: &str) -> Vec<std::path::PathBuf> {
+    let gen = tmp(name);
     let o = run(&["gen", "--rows", "20000", "--instruments", "200", "--dup-fraction", "0", "--out", s(&gen)]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     vec![gen, data("GLBX_ESH4_trades_2023-12-25.csv")]
@@ -172,7 +173,7 @@ fn ticks_by_partition(addr: &str, stream: &str, partitions: u32) -> BTreeMap<u32
 fn publish_partitions_ticks_by_instrument_and_the_stream_keeps_the_count() {
     let server = NatsServer::start(tmp("nats-scale"));
     let url = format!("jetstream://{}/TICKS", server.addr());
-    let files = captures();
+    let files = captures("gen-publish.csv");
     let mut args = vec!["publish", "--partitions", "8", "--format", "msgpack", "--to", &url];
     args.extend(files.iter().map(|f| s(f)));
     let o = run(&args);
@@ -207,7 +208,7 @@ fn publish_partitions_ticks_by_instrument_and_the_stream_keeps_the_count() {
 fn a_run_over_every_partition_makes_the_replays_bars() {
     let server = NatsServer::start(tmp("nats-scale-run"));
     let url = format!("jetstream://{}/TICKS", server.addr());
-    let files = captures();
+    let files = captures("gen-run.csv");
     let mut args = vec!["publish", "--partitions", "8", "--to", &url];
     args.extend(files.iter().map(|f| s(f)));
     assert!(run(&args).status.success());
