@@ -78,4 +78,8 @@ pub use runtime::error::{EngineError, RunFailed, RunReport};
 pub use runtime::health;
 pub use runtime::ingress::{Ingress, PushError, TryPushError};
 pub use runtime::placement::Placement;
+/// Serves `/metrics`, `/healthz` and `/readyz` on an address for the rest of the process, without
+/// an engine (a supervising process's own gauges); an engine's `Config::prometheus` does the same.
+#[cfg(feature = "prometheus")]
+pub use runtime::prometheus::serve as serve_metrics;
 pub use runtime::stats::{NodeStats, ShardStats, SourceStats, Stats};

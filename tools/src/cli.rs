@@ -184,6 +184,19 @@ pub(crate) struct RunArgs {
     /// may take; past it the run exits 1 saying what was not written.
     #[arg(help_heading = "Live", long, value_name = "DUR", value_parser = duration::parse, default_value = "30s")]
     pub(crate) drain_timeout: Duration,
+    /// Read only partition N of a partitioned JetStream stream, through the consumer
+    /// CONSUMER-pN (design.md §10); workers start such runs themselves.
+    #[arg(help_heading = "Scale-out", long, value_name = "N")]
+    pub(crate) partition: Option<u32>,
+    /// Run as worker ID of the group reading a partitioned JetStream stream: join the
+    /// membership, read the partitions this worker owns (rendezvous hashing), hand them over
+    /// as members come and go. SIGTERM leaves (the others take over), SIGINT drains.
+    #[arg(help_heading = "Scale-out", long, value_name = "ID")]
+    pub(crate) worker: Option<String>,
+    /// Workers: a member silent this long is gone, and its partitions move (set when the
+    /// membership stream is created; the stream's own value holds after that).
+    #[arg(help_heading = "Scale-out", long, value_name = "DUR", value_parser = duration::parse, default_value = "6s")]
+    pub(crate) worker_ttl: Duration,
 }
 
 /// `ticklane replay`'s flags.

@@ -13,6 +13,7 @@ mod report;
 mod run;
 mod select;
 mod spec;
+mod worker;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -28,6 +29,9 @@ fn main() -> ExitCode {
             writeln!(buf, "ticklane: {level}: {}", r.args())
         })
         .init();
+    if std::env::var_os(worker::PARENT_ENV).is_some() {
+        worker::exit_with_parent();
+    }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -41,6 +45,7 @@ fn main() -> ExitCode {
             Ok(p) => run::execute(&p),
             Err(problems) => Err(BadInput(problems.to_string()).into()),
         },
+        Command::Run(args) if args.worker.is_some() => worker::run(&args),
         Command::Run(args) => match spec::is_pipeline(&args.replay.files) {
             Some(file) => match spec::plan(file) {
                 Ok((p, _)) => run::execute(&p),

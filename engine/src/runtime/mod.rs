@@ -29,7 +29,7 @@ pub(crate) mod ingress;
 mod padded;
 pub(crate) mod placement;
 #[cfg(feature = "prometheus")]
-mod prometheus;
+pub(crate) mod prometheus;
 mod publisher;
 pub(crate) mod ring;
 mod shard;

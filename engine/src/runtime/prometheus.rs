@@ -19,7 +19,7 @@ const SECONDS_BUCKETS: &[f64] =
 /// Installs the recorder (once per process) and serves `GET /metrics` on `addr` from a
 /// background thread for the rest of the process, with `/healthz` and `/readyz`
 /// ([`super::health`]).
-pub(crate) fn serve(addr: SocketAddr) -> Result<(), String> {
+pub fn serve(addr: SocketAddr) -> Result<(), String> {
     let handle = match HANDLE.get() {
         Some(h) => h.clone(),
         None => {

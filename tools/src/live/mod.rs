@@ -84,7 +84,7 @@ impl LiveUrl {
         match self {
             LiveUrl::WebSocket(u) => u.clone(),
             LiveUrl::Nats(NatsTarget::Core { server, subject }) => format!("nats://{server}/{subject}"),
-            LiveUrl::Nats(NatsTarget::JetStream { server, stream, consumer }) => {
+            LiveUrl::Nats(NatsTarget::JetStream { server, stream, consumer, .. }) => {
                 format!("jetstream://{server}/{stream}/{consumer}")
             }
         }

@@ -58,6 +58,9 @@ pub enum NatsTarget {
         stream: String,
         /// The durable consumer's name.
         consumer: String,
+        /// Only this partition's subject (`STREAM.ticks.{N}`) of a partitioned stream (design.md
+        /// §10); `None`: every subject.
+        partition: Option<u32>,
     },
 }
 
@@ -73,13 +76,31 @@ impl NatsTarget {
         match (jetstream, parts.as_slice()) {
             (false, [subject]) => Ok(NatsTarget::Core { server, subject: subject.to_string() }),
             (false, _) => Err("expected nats://HOST:PORT/SUBJECT".into()),
-            (true, [stream]) => {
-                Ok(NatsTarget::JetStream { server, stream: stream.to_string(), consumer: "ticklane".into() })
-            }
-            (true, [stream, consumer]) => {
-                Ok(NatsTarget::JetStream { server, stream: stream.to_string(), consumer: consumer.to_string() })
-            }
+            (true, [stream]) => Ok(NatsTarget::JetStream {
+                server,
+                stream: stream.to_string(),
+                consumer: "ticklane".into(),
+                partition: None,
+            }),
+            (true, [stream, consumer]) => Ok(NatsTarget::JetStream {
+                server,
+                stream: stream.to_string(),
+                consumer: consumer.to_string(),
+                partition: None,
+            }),
             (true, _) => Err("expected jetstream://HOST:PORT/STREAM[/CONSUMER]".into()),
+        }
+    }
+
+    /// The same consumer's partition `p` alone: the consumer named `{CONSUMER}-p{p}` (each
+    /// partition has its own acknowledged position and checkpoint), reading `STREAM.ticks.{p}`.
+    /// Core NATS is left as it is.
+    pub fn partition(self, p: u32) -> NatsTarget {
+        match self {
+            NatsTarget::JetStream { server, stream, consumer, partition: None } => {
+                NatsTarget::JetStream { server, stream, consumer: format!("{consumer}-p{p}"), partition: Some(p) }
+            }
+            other => other,
         }
     }
 
@@ -196,8 +217,8 @@ impl Feed {
                 }
                 let _ = sub.unsubscribe().await;
             }
-            NatsTarget::JetStream { stream, consumer, .. } => {
-                self.read_stream(client.clone(), &stream, &consumer).await;
+            NatsTarget::JetStream { stream, consumer, partition, .. } => {
+                self.read_stream(client.clone(), &stream, &consumer, partition).await;
                 // The last acknowledgements are only queued in the client: send them before the
                 // runtime goes.
                 if let Err(e) = client.flush().await {

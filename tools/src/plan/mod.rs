@@ -24,7 +24,7 @@ use std::fmt;
 use std::path::PathBuf;
 use ticklane::ConfigError;
 use ticklane_tools::input::{self, Format, Kinds, ReadOptions};
-use ticklane_tools::live::{LinkOptions, LiveUrl};
+use ticklane_tools::live::{LinkOptions, LiveUrl, NatsTarget};
 
 /// A validated, ready-to-run replay.
 pub(crate) struct Plan {
@@ -94,7 +94,14 @@ impl Plan {
     pub(crate) fn from_run(r: &RunArgs) -> Result<Plan, PlanError> {
         let mut problems = PlanError::default();
         let a = &r.replay;
-        let url = live_url(a, &mut problems);
+        let url = live_url(a, &mut problems).map(|u| match (u, r.partition) {
+            (LiveUrl::Nats(t @ NatsTarget::JetStream { .. }), Some(p)) => LiveUrl::Nats(t.partition(p)),
+            (u, Some(_)) => {
+                problems.push("--partition N: only for jetstream://HOST:PORT/STREAM[/CONSUMER] (a partitioned stream)");
+                u
+            }
+            (u, None) => u,
+        });
         if a.speed != Speed::Max {
             problems.push("--speed: a live stream arrives at its own pace; --speed is for replay");
         }

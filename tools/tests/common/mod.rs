@@ -5,6 +5,7 @@
 pub mod nats;
 pub mod once;
 pub mod quote_oracle;
+pub mod workers;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

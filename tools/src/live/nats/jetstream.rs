@@ -11,6 +11,7 @@ use super::{Feed, Next};
 use crate::live::durable::{Checkpoint, Pending};
 use crate::live::ws::POLL;
 use crate::live::Durability;
+use crate::scale::{partition_subject, Layout};
 use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, consumer::PullConsumer};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
@@ -54,11 +55,20 @@ struct Session<'a> {
     failures: u32,
     /// The stream, to fetch by sequence what a consumer delivered but never brought.
     handle: Option<jetstream::stream::Stream>,
+    /// The partition and its subject, when the consumer reads only that (design.md §10).
+    partition: Option<u32>,
+    filter: Option<String>,
 }
 
 impl Feed {
     /// Reads `stream` through `consumer` until stopped, re-opening what fails.
-    pub(super) async fn read_stream(&mut self, client: async_nats::Client, stream: &str, consumer: &str) {
+    pub(super) async fn read_stream(
+        &mut self,
+        client: async_nats::Client,
+        stream: &str,
+        consumer: &str,
+        partition: Option<u32>,
+    ) {
         let durable = self.opt.durability.clone();
         let mut s = Session {
             js: jetstream::new(client.clone()),
@@ -73,6 +83,8 @@ impl Feed {
             seen: 0,
             delivery: 0,
             restarted: false,
+            partition,
+            filter: partition.map(|p| partition_subject(stream, p)),
         };
         let mut wait = self.opt.reconnect_min;
         while !self.link.stopped() {
@@ -100,7 +112,11 @@ impl Feed {
     /// acknowledging by durability), the checkpoint, and the consumer's message feed.
     async fn open(&mut self, s: &mut Session<'_>) -> Result<pull::Stream, String> {
         let mut stream = s.js.get_stream(s.stream).await.map_err(|e| format!("stream {}: {e}", s.stream))?;
+        if let Some(p) = s.partition {
+            check_partition(&mut stream, s.consumer, p).await?;
+        }
         let config = pull::Config {
+            filter_subject: s.filter.clone().unwrap_or_default(),
             durable_name: Some(s.consumer.to_string()),
             ack_policy: AckPolicy::All,
             ack_wait: if s.durable.is_some() { DURABLE_ACK_WAIT } else { ACK_WAIT },
@@ -253,16 +269,28 @@ impl Feed {
 
     /// Stream sequences `from..=to` were delivered but never arrived (lost in flight across a
     /// reconnect; the server counts them as delivered, and acknowledging a later message
-    /// acknowledges them): each is read from the stream and handed on, in order. One that cannot
-    /// be read is counted as lost and said loudly. (The consumer reads the whole stream, so its
-    /// deliveries are consecutive stream sequences.)
+    /// acknowledges them): each of the consumer's messages there is read from the stream and
+    /// handed on, in order. One that cannot be read is counted as lost and said loudly. (A
+    /// consumer of the whole stream delivers consecutive sequences; a partition's consumer
+    /// only its subject's, found one after the other.)
     async fn fetch_lost(&mut self, s: &mut Session<'_>, d: &Durability, from: u64, to: u64) {
         log::warn!("{}: stream sequences {from}..={to} were delivered but never arrived: fetching them", self.link.url);
-        for seq in from..=to {
+        let mut seq = from;
+        while seq <= to {
             match self.fetch(s, seq).await {
+                Ok(m) if m.sequence > to => break,
                 Ok(m) => {
                     let ts = self.on_message(&m.payload);
                     s.pending.raise(d.final_at(ts));
+                    seq = m.sequence;
+                }
+                Err(e) if s.filter.is_some() => {
+                    self.link.stats.lost_deliveries.fetch_add(1, Relaxed);
+                    log::error!(
+                        "{}: stream sequences {seq}..={to} lost in flight and not readable: {e}",
+                        self.link.url
+                    );
+                    seq = to;
                 }
                 Err(e) => {
                     self.link.stats.lost_deliveries.fetch_add(1, Relaxed);
@@ -270,10 +298,11 @@ impl Feed {
                 }
             }
             s.seen = seq;
+            seq += 1;
         }
     }
 
-    /// Stream sequence `seq`, read again (with the link's backoff: the cluster may be in the
+    /// Stream sequence `seq` (a partition's consumer: its first message from `seq` on), read again (with the link's backoff: the cluster may be in the
     /// middle of the trouble that lost it) until read, gone for good, or stopped.
     async fn fetch(
         &mut self,
@@ -284,7 +313,11 @@ impl Feed {
         let Some(h) = &s.handle else { return Err("no stream".into()) };
         let mut wait = self.opt.reconnect_min;
         loop {
-            match h.get_raw_message(seq).await {
+            let get = match &s.filter {
+                Some(subject) => h.raw_message_builder().sequence(seq).next_by_subject(subject.clone()).send().await,
+                None => h.get_raw_message(seq).await,
+            };
+            match get {
                 Ok(m) => return Ok(m),
                 Err(e) if e.kind() == Kind::NoMessageFound || self.link.stopped() => return Err(e.to_string()),
                 Err(e) => {
@@ -344,5 +377,21 @@ impl Feed {
             }
             Err(e) => log::warn!("{}: ack: {e}", self.link.url),
         }
+    }
+}
+
+/// A partition's consumer needs a stream partitioned into more than that partition.
+async fn check_partition(stream: &mut jetstream::stream::Stream, consumer: &str, p: u32) -> Result<(), String> {
+    let info = stream.info().await.map_err(|e| format!("stream info: {e}"))?;
+    let name = info.config.name.clone();
+    let layout = Layout::from_description(&name, info.config.description.as_deref()).map_err(|e| e.to_string())?;
+    match layout {
+        Layout::Partitioned(n) if p < n => Ok(()),
+        Layout::Partitioned(n) => {
+            Err(format!("consumer {consumer}: partition {p}, but stream {name} has {n} (0 to {})", n - 1))
+        }
+        Layout::Single => Err(format!(
+            "consumer {consumer}: partition {p}, but stream {name} is not partitioned (publish it with --partitions P)"
+        )),
     }
 }
