@@ -148,6 +148,10 @@ pub struct LinkStats {
     /// JetStream deliveries that never arrived (lost in flight across a reconnect: the consumer
     /// sequence jumped). Their ticks are missing from the run.
     pub lost_deliveries: AtomicU64,
+    /// A JetStream consumer acknowledged by durability was deleted or made anew by another
+    /// run: this link reads nothing more, and the program must exit without draining (what
+    /// it would write and acknowledge belongs to the other run now).
+    pub superseded: std::sync::atomic::AtomicBool,
 }
 
 impl LinkStats {

@@ -132,8 +132,24 @@ fn open_live(plan: &Plan, signals: &Signals, store: Option<&StoreCoordinator>) -
     let l = ticklane_tools::live::open(&live.url, plan.kinds, &read_options(plan, signals), &link)?;
     let trades = l.trades.map(|s| (vec![Box::new(s) as Box<dyn Source<Trade>>], 0));
     let quotes = l.quotes.map(|s| (vec![Box::new(s) as Box<dyn Source<Quote>>], 0));
+    if link.durability.is_some() {
+        exit_when_superseded(l.stats.clone())?;
+    }
     let end = LinkEnd { stats: l.stats, done: l.done, durability: link.durability };
     Ok((trades, quotes, Some(end)))
+}
+
+/// Exits the process, without draining, once another run has taken the link's consumer over:
+/// the windows open here would be written partly, over what the other run writes whole.
+fn exit_when_superseded(stats: Arc<LinkStats>) -> std::io::Result<()> {
+    let watch = move || loop {
+        if stats.superseded.load(std::sync::atomic::Ordering::Relaxed) {
+            log::error!("another run took this run's consumer over: exiting without draining");
+            std::process::exit(1);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::thread::Builder::new().name("ticklane-superseded".into()).spawn(watch).map(|_| ())
 }
 
 /// How long the run waits, once its store has finished, for the link's last acknowledgements.

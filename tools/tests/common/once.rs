@@ -15,7 +15,12 @@ pub const FLAGS: [&str; 5] = ["--dedupe", "--max-delay", "500ms", "--bars", "1s"
 
 /// The generated capture.
 pub fn capture() -> PathBuf {
-    let f = tmp("ticks.csv");
+    capture_as("ticks.csv")
+}
+
+/// The generated capture, written as `name` (tests running at once each write their own).
+pub fn capture_as(name: &str) -> PathBuf {
+    let f = tmp(name);
     let rows = TICKS.to_string();
     let o = run(&[
         "gen",

@@ -47,14 +47,17 @@ struct Session<'a> {
     seen: u64,
     /// The highest consumer sequence (delivery count) seen.
     delivery: u64,
-    /// Whether the consumer was already made anew at its acknowledged position (once per run).
-    restarted: bool,
+    /// The consumer as this run made it anew at its acknowledged position (once per run).
+    made: Option<jetstream::consumer::Info>,
     /// The client, to leave a server that stopped answering for JetStream.
     client: async_nats::Client,
     /// Checkpoint saves failed since the last (re)connection.
     failures: u32,
     /// The stream, to fetch by sequence what a consumer delivered but never brought.
     handle: Option<jetstream::stream::Stream>,
+    /// Where the consumer, made anew, starts (once known: a retry after deleting it must not
+    /// start it from the beginning).
+    resume_at: Option<u64>,
     /// The partition and its subject, when the consumer reads only that (design.md §10).
     partition: Option<u32>,
     filter: Option<String>,
@@ -82,7 +85,8 @@ impl Feed {
             checkpoint: None,
             seen: 0,
             delivery: 0,
-            restarted: false,
+            made: None,
+            resume_at: None,
             partition,
             filter: partition.map(|p| partition_subject(stream, p)),
         };
@@ -126,12 +130,15 @@ impl Feed {
             ..pull::Config::default()
         };
         let failed = |e: &dyn std::fmt::Display| format!("consumer {}: {e}", s.consumer);
-        let c: PullConsumer = if s.durable.is_some() && !s.restarted {
-            self.restart_consumer(&stream, s.consumer, config).await?
-        } else {
-            stream.get_or_create_consumer(s.consumer, config).await.map_err(|e| failed(&e))?
+        let c: PullConsumer = match (&s.durable, &s.made) {
+            (Some(_), None) => {
+                let c = self.restart_consumer(&stream, s.consumer, config, &mut s.resume_at).await?;
+                s.made = Some(c.cached_info().clone());
+                c
+            }
+            (Some(_), Some(made)) => self.same_consumer(&stream, s.consumer, made).await?,
+            (None, _) => stream.get_or_create_consumer(s.consumer, config).await.map_err(|e| failed(&e))?,
         };
-        s.restarted = true;
         s.handle = Some(stream.clone());
         if s.durable.is_some() && s.checkpoint.is_none() {
             s.checkpoint = Some(self.resume(&s.js, &mut stream, s.consumer).await?);
@@ -148,18 +155,65 @@ impl Feed {
         s: &jetstream::stream::Stream,
         consumer: &str,
         mut config: pull::Config,
+        resume_at: &mut Option<u64>,
     ) -> Result<PullConsumer, String> {
+        use async_nats::jetstream::context::ConsumerInfoErrorKind as Kind;
         let failed = |e: &dyn std::fmt::Display| format!("consumer {consumer}: {e}");
-        if let Ok(info) = s.consumer_info(consumer).await {
-            let next = info.ack_floor.stream_sequence + 1;
-            log::info!(
-                "{}: consumer {consumer} resumes at stream sequence {next} (after what it acknowledged)",
-                self.link.url
-            );
-            s.delete_consumer(consumer).await.map_err(|e| failed(&e))?;
-            config.deliver_policy = jetstream::consumer::DeliverPolicy::ByStartSequence { start_sequence: next };
+        match s.consumer_info(consumer).await {
+            Ok(info) => {
+                let next = info.ack_floor.stream_sequence + 1;
+                log::info!(
+                    "{}: consumer {consumer} resumes at stream sequence {next} (after what it acknowledged)",
+                    self.link.url
+                );
+                *resume_at = Some(next);
+                s.delete_consumer(consumer).await.map_err(|e| failed(&e))?;
+            }
+            // A new consumer, or one this run deleted before failing to make it anew.
+            Err(e) if matches!(e.kind(), Kind::NotFound) => {}
+            // Not knowing where it stands, it must not be made anew at the start.
+            Err(e) => return Err(failed(&e)),
+        }
+        if let Some(start_sequence) = *resume_at {
+            config.deliver_policy = jetstream::consumer::DeliverPolicy::ByStartSequence { start_sequence };
         }
         s.create_consumer(config).await.map_err(|e| failed(&e))
+    }
+
+    /// The consumer this run made, opened again after a failure. Deleted or made anew since,
+    /// it has been taken over by another run (its partition moved to another worker): this run
+    /// stops reading, holds its sources open and says so ([`super::super::LinkStats::superseded`]);
+    /// the program must then exit without draining, since what it would write and acknowledge
+    /// now belongs to the other run.
+    async fn same_consumer(
+        &mut self,
+        stream: &jetstream::stream::Stream,
+        consumer: &str,
+        made: &jetstream::consumer::Info,
+    ) -> Result<PullConsumer, String> {
+        use async_nats::jetstream::context::ConsumerInfoErrorKind as Kind;
+        let failed = |e: &dyn std::fmt::Display| format!("consumer {consumer}: {e}");
+        match stream.consumer_info(consumer).await {
+            Ok(info) if info.created == made.created => stream.get_consumer(consumer).await.map_err(|e| failed(&e)),
+            Ok(_) => Err(self.superseded(consumer).await),
+            Err(e) if matches!(e.kind(), Kind::NotFound) => Err(self.superseded(consumer).await),
+            Err(e) => Err(failed(&e)),
+        }
+    }
+
+    /// Another run took the consumer over: nothing more is read or acknowledged here; waits
+    /// for the program to exit (or to be stopped).
+    async fn superseded(&mut self, consumer: &str) -> String {
+        log::error!(
+            "{}: consumer {consumer} was deleted or made anew by another run (its partition has another owner): \
+             reading nothing more",
+            self.link.url
+        );
+        self.link.stats.superseded.store(true, Relaxed);
+        while !self.link.stopped() {
+            tokio::time::sleep(POLL).await;
+        }
+        format!("consumer {consumer}: taken over by another run")
     }
 
     /// The consumer's checkpoint; when it holds one, the readers are told the watermark floor
