@@ -15,7 +15,7 @@ mod members;
 mod stream;
 
 pub use assign::{partitions, weight, AssignError, Members, WorkerId, MAX_PARTITIONS, MAX_WORKER_ID};
-pub use members::{Membership, STREAM as MEMBERS_STREAM};
+pub use members::{Membership, MembershipError, STREAM as MEMBERS_STREAM};
 pub use stream::{partition_subject, Layout, StreamLayoutError};
 
 /// The partition (in `0..partitions`) of instrument `name`: [`ticklane::shard_of`].

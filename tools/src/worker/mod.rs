@@ -31,18 +31,30 @@ use std::sync::atomic::{AtomicI32, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use ticklane_tools::live::{LiveUrl, NatsTarget};
-use ticklane_tools::scale::{Members, Membership, WorkerId};
+use ticklane_tools::scale::{Members, Membership, MembershipError, WorkerId};
 
 /// Runs worker `args.worker` until SIGTERM (leave) or SIGINT (drain).
 pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     let (id, server, stream) = check(args)?;
-    let bus = Membership::open(&server, &stream, &id, args.worker_ttl).map_err(|e| anyhow!("worker {id}: {e}"))?;
+    let signal = watch_signals()?;
+    let Some(bus) = join(&id, &server, &stream, args.worker_ttl, &signal)? else {
+        return Ok(Outcome::Interrupted(signal.load(SeqCst)));
+    };
     if bus.ttl() != args.worker_ttl {
         log::warn!("worker {id}: the membership stream's time to live is {:?}; it holds", bus.ttl());
     }
     if let Some(addr) = args.replay.metrics_addr {
         ticklane::serve_metrics(addr).map_err(|e| anyhow!("--metrics-addr {addr}: {e}"))?;
     }
+    let mut w = Worker::new(id, bus, Template::from_env()?);
+    log::info!("worker {}: joined; {} partitions of stream {stream}", w.id, w.partitions);
+    let outcome = w.serve(&signal, args.drain_timeout);
+    w.report();
+    outcome
+}
+
+/// The signal received (0: none yet); a second one exits at once.
+fn watch_signals() -> anyhow::Result<Arc<AtomicI32>> {
     let signal = Arc::new(AtomicI32::new(0));
     let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
     let got = signal.clone();
@@ -53,11 +65,34 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
             }
         }
     })?;
-    let mut w = Worker::new(id, bus, Template::from_env()?);
-    log::info!("worker {}: joined; {} partitions of stream {stream}", w.id, w.partitions);
-    let outcome = w.serve(&signal, args.drain_timeout);
-    w.report();
-    outcome
+    Ok(signal)
+}
+
+/// The membership, opened with capped backoff while the bus does not answer (`None` when a
+/// signal came first); a stream workers cannot share is bad input.
+fn join(
+    id: &WorkerId,
+    server: &str,
+    stream: &str,
+    ttl: Duration,
+    signal: &AtomicI32,
+) -> anyhow::Result<Option<Membership>> {
+    let mut backoff = ticklane_tools::live::Backoff::new(Duration::from_millis(100), Duration::from_secs(10));
+    while signal.load(SeqCst) == 0 {
+        match Membership::open(server, stream, id, ttl) {
+            Ok(m) => return Ok(Some(m)),
+            Err(MembershipError::Stream(e)) => return Err(BadInput(format!("worker {id}: {e}")).into()),
+            Err(MembershipError::Bus(e)) => {
+                let wait = backoff.next_wait();
+                log::warn!("worker {id}: {e}; joining again in {wait:?}");
+                let until = Instant::now() + wait;
+                while Instant::now() < until && signal.load(SeqCst) == 0 {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// The worker's id, server and stream; bad usage for anything a worker cannot do.

@@ -31,6 +31,8 @@ const UNANSWERED: u32 = 10;
 /// Messages per pull request (the client asks for more when half are left: at most about
 /// this many are buffered in the client).
 const PULL_BATCH: usize = 1000;
+/// Quiet polls (of `POLL`, 100 ms) between two looks for deliveries that went astray.
+const QUIET_LOOK: u32 = 20;
 /// The server's idle heartbeat on a pull that has nothing to send (the client's default).
 const HEARTBEAT: Duration = Duration::from_secs(15);
 
@@ -134,6 +136,7 @@ impl Feed {
             (Some(_), None) => {
                 let c = self.restart_consumer(&stream, s.consumer, config, &mut s.resume_at).await?;
                 s.made = Some(c.cached_info().clone());
+                s.delivery = 0; // a new consumer counts its deliveries from 1
                 c
             }
             (Some(_), Some(made)) => self.same_consumer(&stream, s.consumer, made).await?,
@@ -159,9 +162,11 @@ impl Feed {
     ) -> Result<PullConsumer, String> {
         use async_nats::jetstream::context::ConsumerInfoErrorKind as Kind;
         let failed = |e: &dyn std::fmt::Display| format!("consumer {consumer}: {e}");
+        let mut old = None;
         match s.consumer_info(consumer).await {
             Ok(info) => {
-                let next = info.ack_floor.stream_sequence + 1;
+                old = Some(info.created);
+                let next = resume_point(&info);
                 log::info!(
                     "{}: consumer {consumer} resumes at stream sequence {next} (after what it acknowledged)",
                     self.link.url
@@ -177,7 +182,12 @@ impl Feed {
         if let Some(start_sequence) = *resume_at {
             config.deliver_policy = jetstream::consumer::DeliverPolicy::ByStartSequence { start_sequence };
         }
-        s.create_consumer(config).await.map_err(|e| failed(&e))
+        let c: PullConsumer = s.create_consumer(config).await.map_err(|e| failed(&e))?;
+        if old == Some(c.cached_info().created) {
+            // The deletion had not taken effect (a cluster): the old consumer came back.
+            return Err(failed(&"still the one deleted; making it anew again"));
+        }
+        Ok(c)
     }
 
     /// The consumer this run made, opened again after a failure. Deleted or made anew since,
@@ -277,18 +287,22 @@ impl Feed {
     /// over again, but waits for its bars like the first delivery. `Ok` once stopped.
     async fn read_durably(&mut self, mut messages: pull::Stream, s: &mut Session<'_>) -> Result<(), String> {
         let Some(d) = s.durable.clone() else { return Ok(()) };
-        let mut since_try = 0u32;
+        let (mut since_try, mut quiet) = (0u32, 0u32);
         while !self.link.stopped() {
             match self.next(&mut messages).await {
                 Next::Item(Some(Ok(m))) => {
                     self.take(m, s, &d).await;
-                    since_try += 1;
+                    (since_try, quiet) = (since_try + 1, 0);
                 }
                 Next::Item(Some(Err(e))) => return Err(format!("consumer feed: {e}")),
                 Next::Item(None) => return Err("the consumer's message feed ended".into()),
                 Next::Quiet => {
                     s.pending.close();
                     since_try = u32::MAX;
+                    quiet += 1;
+                    if quiet % QUIET_LOOK == 0 {
+                        self.astray(s).await?;
+                    }
                 }
                 Next::Gone => break,
             }
@@ -301,6 +315,32 @@ impl Feed {
             }
         }
         Ok(())
+    }
+
+    /// The feed has been quiet for a while: if the server delivered past what came here (to a
+    /// pull request of a run that died, through a node that lost it), nothing later will
+    /// reveal the gap, and those deliveries would wait for the acknowledgement wait. The
+    /// consumer is then made anew at its acknowledged position (what came here already is
+    /// passed over when it comes again). A consumer made anew by another run supersedes this one.
+    async fn astray(&mut self, s: &mut Session<'_>) -> Result<(), String> {
+        let (Some(h), Some(made)) = (&s.handle, &s.made) else { return Ok(()) };
+        let Ok(info) = h.consumer_info(s.consumer).await else { return Ok(()) }; // asked again later
+        if info.created != made.created {
+            return Err(self.superseded(s.consumer).await);
+        }
+        // Consumer sequences: a partition's consumer moves its stream sequence past others' ticks.
+        let delivered = info.delivered.consumer_sequence;
+        if delivered <= s.delivery {
+            return Ok(());
+        }
+        log::warn!(
+            "{}: the server made {delivered} deliveries, but only {} came here: making the consumer anew at its \
+             acknowledged position",
+            self.link.url,
+            s.delivery
+        );
+        s.made = None;
+        Err("deliveries went astray".into())
     }
 
     /// One message: handed on (unless it came before), and pending until its bars are durable.
@@ -447,5 +487,16 @@ async fn check_partition(stream: &mut jetstream::stream::Stream, consumer: &str,
         Layout::Single => Err(format!(
             "consumer {consumer}: partition {p}, but stream {name} is not partitioned (publish it with --partitions P)"
         )),
+    }
+}
+
+/// Where a consumer made anew resumes: after what it acknowledged. A consumer that has
+/// acknowledged nothing yet reports an acknowledged position of 0 (nats-server 2.9): it resumes
+/// where it started.
+fn resume_point(info: &jetstream::consumer::Info) -> u64 {
+    use jetstream::consumer::DeliverPolicy;
+    match (info.ack_floor.stream_sequence, &info.config.deliver_policy) {
+        (0, DeliverPolicy::ByStartSequence { start_sequence }) => *start_sequence,
+        (acked, _) => acked + 1,
     }
 }
