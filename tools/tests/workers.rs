@@ -30,7 +30,7 @@ fn a_worker_killed_and_one_joining_and_the_table_still_equals_the_replay() {
     let (seed, servers, limit) = (seed(), [&server], Duration::from_secs(180));
     let mut workers: Vec<Worker> = ["w1", "w2", "w3"].iter().map(|id| Worker::start(id, &url, &db.url())).collect();
     let share = TICKS * (20 + mix(seed) % 50) / 100;
-    wait_for("the workers to read a share", limit, &workers, || delivered(&servers) >= share);
+    wait_for("the workers to read a share", limit, &workers, || delivered(&servers, TICKS) >= share);
     let victim = workers.remove((mix(seed + 1) % 3) as usize);
     let held = victim.owned();
     eprintln!("killing worker {} (holding {held} partitions) after {share} ticks were delivered", victim.id);

@@ -77,7 +77,7 @@ fn workers_and_nodes_fail_and_the_table_still_equals_the_replay() {
     for (at, what) in events {
         let share = total * at / 100;
         let nodes: Vec<&NatsServer> = running(&cluster, None).into_iter().map(|i| &cluster.nodes[i]).collect();
-        wait_for(&format!("{at}% delivered"), limit, &workers, || delivered(&nodes) >= share);
+        wait_for(&format!("{at}% delivered"), limit, &workers, || delivered(&nodes, total) >= share);
         if what == 0 {
             let w = workers.remove(workers.iter().position(|w| w.id == format!("w{}", victim + 1)).expect("victim"));
             eprintln!("{:?}: killing worker {} holding {} partitions", t0.elapsed(), w.id, w.owned());

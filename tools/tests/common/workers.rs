@@ -100,9 +100,13 @@ pub fn partitions(servers: &[&NatsServer]) -> Vec<(u64, u64, u64)> {
         .collect()
 }
 
-/// Ticks delivered over all partitions.
-pub fn delivered(servers: &[&NatsServer]) -> u64 {
-    partitions(servers).iter().map(|p| p.0).sum()
+/// Ticks of the `total` in the stream delivered so far over all partitions: the total less what
+/// each consumer has left (0 until every partition's consumer exists). Not the consumers'
+/// delivery counts: a consumer made anew counts from 1 again.
+pub fn delivered(servers: &[&NatsServer], total: u64) -> u64 {
+    let left: Option<u64> =
+        partitions(servers).iter().map(|&(_, pending, _)| (pending != u64::MAX).then_some(pending)).sum();
+    left.map_or(0, |l| total.saturating_sub(l))
 }
 
 /// Waits for `f`, at most `limit`; the workers' logs in the failure.
