@@ -2,6 +2,8 @@
 //! pipelines compared in the same run (engine and hand-written), with the same pinning:
 //! consumers (engine shard `i`, raw consumer) on core `i`, the producer on the last core.
 
+pub mod procs;
+
 /// The cores this process may use, read once before anything is pinned (`get_core_ids`
 /// reports the *calling thread's* mask, so it must not be asked after pinning).
 pub fn cores() -> Vec<usize> {

@@ -37,6 +37,10 @@ fn a_worker_killed_and_one_joining_and_the_table_still_equals_the_replay() {
     victim.kill_9();
     workers.push(Worker::start("w4", &url, &db.url()));
     wait_for("the newcomer to take partitions over", limit, &workers, || workers[2].owned() > 0);
+    // The runs' autoscaling gauges, gathered on each worker's own endpoint.
+    for name in ["ticklane_worker_saturation", "ticklane_worker_store_pressure"] {
+        wait_for(name, limit, &workers, || workers.iter().all(|w| (0.0..=1.0).contains(&w.gauge(name))));
+    }
 
     let logs = drain_when_read(&servers, &mut workers, limit);
     assert!(held > 0, "the killed worker held partitions: its ticks were redelivered elsewhere");

@@ -19,9 +19,10 @@
 mod nats;
 
 use futures_util::StreamExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use ticklane_bench::procs::{http_get, median, ok, ticklane};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -49,24 +50,6 @@ fn main() {
         let (p, e) = (median(&mut plain), median(&mut engine));
         println!("| {format} | {p:.0} | {e:.0} | {:.2}× |", e / p);
     }
-}
-
-/// `target/release/ticklane` beside this binary.
-fn ticklane() -> PathBuf {
-    let me = std::env::current_exe().expect("current exe");
-    let bin = me.with_file_name("ticklane");
-    assert!(bin.exists(), "{} missing: cargo build --release -p ticklane-tools", bin.display());
-    bin
-}
-
-fn ok(c: &mut Command) {
-    let o = c.output().expect("run");
-    assert!(o.status.success(), "{c:?}: {}", String::from_utf8_lossy(&o.stderr));
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// Reads `ticks` messages through a new durable consumer, acking every 512 (ack-all); the
@@ -132,14 +115,4 @@ fn messages(addr: &str) -> f64 {
     let page = http_get(addr, "/metrics");
     let line = page.lines().find(|l| l.starts_with("ticklane_link_messages_total"));
     line.and_then(|l| l.rsplit(' ').next()?.parse().ok()).unwrap_or(0.0)
-}
-
-/// The whole HTTP/1.0 answer to `GET path` (empty when nothing listens).
-fn http_get(addr: impl std::net::ToSocketAddrs, path: &str) -> String {
-    use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(addr) else { return String::new() };
-    let _ = write!(s, "GET {path} HTTP/1.0\r\n\r\n");
-    let mut body = String::new();
-    let _ = s.read_to_string(&mut body);
-    body
 }

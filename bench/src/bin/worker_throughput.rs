@@ -11,8 +11,10 @@
 //! polled every 20 ms): from the first tick delivered to the last, summed over the partition
 //! consumers (or the one consumer). A consumer delivers only as fast as its run takes ticks
 //! (the link stops pulling when the engine or the store is behind), so this is the rate at
-//! which ticks become bars in flight to the table; start-up (process start, the workers'
-//! two-beat settling, the consumers' creation) is left out.
+//! which ticks become bars in flight to the table; start-up before the first delivery (process
+//! start, the workers' two-beat settling, the consumers' creation) is left out, but not the
+//! churn of several workers joining at once (the first to join holds every partition for a
+//! moment), nor partitions starting a beat apart: for small TICKS these dominate.
 
 #[path = "../../../tools/tests/common/nats.rs"]
 #[allow(dead_code)]
@@ -20,9 +22,10 @@ mod nats;
 #[path = "../../../tests/common/pg.rs"]
 mod pg;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use ticklane_bench::procs::{http_get, median, ok, ticklane};
 
 /// Every run's flags (the effectively-once tests' ones).
 const FLAGS: [&str; 7] = ["--kind", "trades", "--dedupe", "--max-delay", "500ms", "--bars", "1s"];
@@ -116,32 +119,4 @@ fn measure(
         let _ = c.wait();
     }
     rate
-}
-
-/// `target/release/ticklane` beside this binary.
-fn ticklane() -> PathBuf {
-    let bin = std::env::current_exe().expect("current exe").with_file_name("ticklane");
-    assert!(bin.exists(), "{} missing: cargo build --release -p ticklane-tools", bin.display());
-    bin
-}
-
-fn ok(c: &mut Command) {
-    let o = c.output().expect("run");
-    assert!(o.status.success(), "{c:?}: {}", String::from_utf8_lossy(&o.stderr));
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-/// The whole HTTP/1.0 answer to `GET path` (empty when nothing listens); the tests' server
-/// helper reaches it as `super::http_get`.
-fn http_get(addr: impl std::net::ToSocketAddrs, path: &str) -> String {
-    use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(addr) else { return String::new() };
-    let _ = write!(s, "GET {path} HTTP/1.0\r\nHost: x\r\n\r\n");
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out
 }

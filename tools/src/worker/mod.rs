@@ -16,6 +16,7 @@
 //! SIGTERM leaves the group (runs killed, membership removed: the others take over at once);
 //! SIGINT drains (each run's windows fire and are written and acknowledged, then it leaves).
 
+mod gauges;
 mod runs;
 
 pub(crate) use runs::{exit_with_parent, PARENT_ENV};
@@ -46,7 +47,8 @@ pub(crate) fn run(args: &RunArgs) -> anyhow::Result<Outcome> {
     if let Some(addr) = args.replay.metrics_addr {
         ticklane::serve_metrics(addr).map_err(|e| anyhow!("--metrics-addr {addr}: {e}"))?;
     }
-    let mut w = Worker::new(id, bus, Template::from_env()?);
+    let gauges = args.replay.metrics_addr.map(|_| gauges::Gauges::start()).transpose()?;
+    let mut w = Worker::new(id, bus, Template::from_env()?, gauges);
     log::info!("worker {}: joined; {} partitions of stream {stream}", w.id, w.partitions);
     let outcome = w.serve(&signal, args.drain_timeout);
     w.report();
@@ -164,10 +166,12 @@ struct Worker {
     members: usize,
     counts: Counts,
     probe: ticklane::health::Probe,
+    /// The runs' autoscaling gauges, gathered when the worker serves metrics.
+    gauges: Option<gauges::Gauges>,
 }
 
 impl Worker {
-    fn new(id: WorkerId, bus: Membership, template: Template) -> Worker {
+    fn new(id: WorkerId, bus: Membership, template: Template, gauges: Option<gauges::Gauges>) -> Worker {
         let probe = ticklane::health::probe(&format!("worker {id}"));
         let partitions = bus.partitions();
         Worker {
@@ -181,6 +185,7 @@ impl Worker {
             members: 0,
             counts: Counts::default(),
             probe,
+            gauges,
         }
     }
 
@@ -244,7 +249,10 @@ impl Worker {
                 self.runs.len()
             );
             self.counts.fenced += 1;
-            std::mem::take(&mut self.runs).into_values().for_each(Run::kill);
+            for (p, r) in std::mem::take(&mut self.runs) {
+                r.kill();
+                self.forget(p);
+            }
         }
         self.gained.clear();
     }
@@ -260,6 +268,7 @@ impl Worker {
         }
         for (p, status) in ended {
             self.runs.remove(&p);
+            self.forget(p);
             if status.code() == Some(2) {
                 return Err(
                     BadInput(format!("worker {}: partition {p}'s run refused its flags ({status})", self.id)).into()
@@ -287,6 +296,7 @@ impl Worker {
         for p in lost {
             if let Some(r) = self.runs.remove(&p) {
                 r.kill();
+                self.forget(p);
                 self.counts.handoffs += 1;
                 log::info!("worker {}: partition {p} handed over", self.id);
             }
@@ -299,7 +309,8 @@ impl Worker {
             if since.elapsed() < settle {
                 continue;
             }
-            match self.template.start(p) {
+            let metrics = self.gauges.as_ref().and_then(|g| g.address(p));
+            match self.template.start(p, metrics) {
                 Ok(r) => {
                     self.runs.insert(p, r);
                     self.gained.remove(&p);
@@ -308,6 +319,13 @@ impl Worker {
                 }
                 Err(e) => log::error!("worker {}: cannot start partition {p}'s run: {e}", self.id),
             }
+        }
+    }
+
+    /// Partition `p`'s run is gone: its gauges are no longer read.
+    fn forget(&self, p: u32) {
+        if let Some(g) = &self.gauges {
+            g.forget(p);
         }
     }
 

@@ -12,7 +12,8 @@ use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 /// standard input closes (its worker is gone; another worker takes the partition over).
 pub(crate) const PARENT_ENV: &str = "TICKLANE_WORKER_PARENT";
 
-/// The worker's flags a partition run must not get (each with its value).
+/// The worker's flags a partition run must not get (each with its value): a run serves its
+/// metrics on a loopback port the worker gives it.
 const WORKER_ONLY: [&str; 3] = ["--worker", "--worker-ttl", "--metrics-addr"];
 
 /// The command line of every partition run.
@@ -29,11 +30,12 @@ impl Template {
         Ok(Template { exe, args: child_args(std::env::args_os().skip(1)) })
     }
 
-    /// Starts partition `p`'s run.
-    pub(crate) fn start(&self, p: u32) -> std::io::Result<Run> {
+    /// Starts partition `p`'s run (serving its metrics on `metrics`, if given).
+    pub(crate) fn start(&self, p: u32, metrics: Option<std::net::SocketAddr>) -> std::io::Result<Run> {
         let mut child = Command::new(&self.exe)
             .args(&self.args)
             .args(["--partition", &p.to_string()])
+            .args(metrics.iter().flat_map(|a| ["--metrics-addr".to_string(), a.to_string()]))
             .env(PARENT_ENV, "1")
             .stdin(Stdio::piped())
             .spawn()?;

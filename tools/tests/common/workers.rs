@@ -46,6 +46,13 @@ impl Worker {
         sample(&body, "ticklane_worker_partitions_owned") as u64
     }
 
+    /// A sample of the worker's own `/metrics` (NaN while it cannot be asked or lacks it).
+    pub fn gauge(&self, name: &str) -> f64 {
+        let body = std::panic::catch_unwind(|| http_get(self.metrics, "/metrics")).unwrap_or_default();
+        let line = body.lines().find(|l| l.strip_prefix(name).is_some_and(|rest| rest.starts_with(' ')));
+        line.and_then(|l| l.rsplit(' ').next()?.parse().ok()).unwrap_or(f64::NAN)
+    }
+
     /// SIGKILL: the worker and (through their lifelines) its runs die without a word.
     pub fn kill_9(mut self) {
         if let Some(mut c) = self.child.take() {
