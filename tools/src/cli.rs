@@ -317,6 +317,31 @@ pub(crate) struct ReplayArgs {
     pub(crate) summary: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) store: StoreArgs,
+    #[command(flatten)]
+    pub(crate) ticks: TicksArgs,
+}
+
+/// Forwarding: the trades the run accepted (after `--instruments`, `--dedupe`, `--throttle`)
+/// onto a bus, one message each, partitioned like `ticklane publish` (design.md §9, §10).
+#[derive(clap::Args)]
+pub(crate) struct TicksArgs {
+    /// Forward every accepted trade to nats://HOST:PORT/SUBJECT (`{instrument}` in the subject
+    /// becomes the name) or jetstream://HOST:PORT/STREAM (subject STREAM.ticks, or
+    /// STREAM.ticks.PARTITION when the stream is partitioned), in event-time order; a live feed
+    /// → a partitioned stream for scale-out workers. Without --out or --sink-postgres no bars are made.
+    #[arg(help_heading = "Ticks out", long, value_name = "URL")]
+    pub(crate) ticks_out: Option<String>,
+    /// The encoding of each forwarded tick.
+    #[arg(help_heading = "Ticks out", long, value_enum, default_value = "json", requires = "ticks_out")]
+    pub(crate) ticks_format: ticklane_tools::wire::WireFormat,
+    /// A JetStream stream created by --ticks-out is partitioned over P subjects (fixed at creation:
+    /// an existing stream's own count is followed, a different one refused).
+    #[arg(help_heading = "Ticks out", long, value_name = "P", value_parser = crate::ops::parse_partitions, requires = "ticks_out")]
+    pub(crate) ticks_partitions: Option<u32>,
+    /// The copies of a JetStream stream created by --ticks-out (1 to 5).
+    #[arg(help_heading = "Ticks out", long, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=5),
+          default_value = "1", requires = "ticks_out")]
+    pub(crate) ticks_replicas: u8,
 }
 
 /// The PostgreSQL store sink (bars upserted by (instrument, window_start)).

@@ -5,6 +5,7 @@
 
 use crate::cli::{KindArg, PublishArgs, Speed};
 use crate::outcome::{BadInput, Outcome};
+use crate::output::stream_layout;
 use anyhow::Context;
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -144,51 +145,10 @@ async fn connect(target: &NatsTarget, partitions: Option<u32>, replicas: u8) -> 
         NatsTarget::Core { subject, .. } => Bus::Core(client, subject.clone()),
         NatsTarget::JetStream { stream, .. } => {
             let js = async_nats::jetstream::new(client);
-            let layout = stream_layout(&js, stream, partitions, replicas).await?;
+            let layout = stream_layout(&js, stream, partitions, replicas, "--partitions").await?;
             Bus::Stream(js, Subjects::new(stream, layout), VecDeque::new())
         }
     })
-}
-
-/// The layout `stream` records, the stream created with `partitions` when missing; an error
-/// when it records another partition count than `partitions` asks for.
-async fn stream_layout(
-    js: &async_nats::jetstream::Context,
-    stream: &str,
-    partitions: Option<u32>,
-    replicas: u8,
-) -> anyhow::Result<Layout> {
-    use async_nats::jetstream::{context::GetStreamErrorKind, stream, ErrorCode};
-    let asked = partitions.map_or(Layout::Single, Layout::Partitioned);
-    let found = match js.get_stream(stream).await {
-        Ok(mut s) => s.info().await.with_context(|| format!("JetStream stream {stream}"))?.config.description.clone(),
-        Err(e) if matches!(e.kind(), GetStreamErrorKind::JetStream(j) if j.error_code() == ErrorCode::STREAM_NOT_FOUND) =>
-        {
-            let config = stream::Config {
-                name: stream.to_string(),
-                subjects: vec![format!("{stream}.>")],
-                storage: stream::StorageType::File,
-                description: asked.description(),
-                num_replicas: usize::from(replicas),
-                ..Default::default()
-            };
-            js.create_stream(config).await.with_context(|| format!("creating JetStream stream {stream}"))?;
-            return Ok(asked);
-        }
-        Err(e) => return Err(e).with_context(|| format!("JetStream stream {stream}")),
-    };
-    let layout = Layout::from_description(stream, found.as_deref()).map_err(|e| BadInput(e.to_string()))?;
-    match partitions {
-        Some(p) if layout != Layout::Partitioned(p) => {
-            let holds = match layout {
-                Layout::Single => "unpartitioned ticks".to_string(),
-                Layout::Partitioned(n) => format!("{n} partitions"),
-            };
-            let rest = "(fixed when it was created); leave --partitions out to follow the stream";
-            Err(BadInput(format!("--partitions {p}: stream {stream} holds {holds} {rest}")).into())
-        }
-        _ => Ok(layout),
-    }
 }
 
 /// Publishes every record of `merge`, paced if asked; stops at a malformed record (returned).

@@ -39,6 +39,8 @@ pub(crate) struct Report {
     pub(crate) bars: Option<Written>,
     /// What the late-trade file holds, if there is one.
     pub(crate) late: Option<Written>,
+    /// What `--ticks-out` took, if trades are forwarded.
+    pub(crate) ticks: Option<Written>,
     pub(crate) store: Option<StoreReport>,
     pub(crate) elapsed: Duration,
     /// The signal that stopped the run, if any.
@@ -67,7 +69,8 @@ impl Report {
 
     /// Every output file's account.
     fn written(&self) -> impl Iterator<Item = &Written> {
-        [&self.bars, &self.late, &self.quote_bars].into_iter().flatten().chain(self.coarser.iter().map(|(_, w)| w))
+        let outputs = [&self.bars, &self.late, &self.quote_bars, &self.ticks].into_iter().flatten();
+        outputs.chain(self.coarser.iter().map(|(_, w)| w))
     }
 
     fn rate(&self) -> f64 {
@@ -159,6 +162,10 @@ impl Report {
                 f.filtered,
                 if f.accepted == 0 { ": no instrument matched" } else { "" }
             );
+        }
+        if let Some(w) = &self.ticks {
+            let lost = if w.lost > 0 { format!(", {} could not be", w.lost) } else { String::new() };
+            eprintln!("ticklane: ticks out: {} trades forwarded{lost}.", w.lines);
         }
         if let Some(r) = &self.store {
             eprintln!(
@@ -258,6 +265,8 @@ impl Report {
             },
             "bars": self.bars(),
             "bars_not_written": self.bars.as_ref().map_or(0, |w| w.lost),
+            "ticks_forwarded": self.ticks.as_ref().map(|w| w.lines),
+            "ticks_not_forwarded": self.ticks.as_ref().map(|w| w.lost),
             "resampled": self.coarser.iter().map(|(t, w)| (t.clone(), json!({"bars": w.lines, "not_written": w.lost})))
                 .collect::<serde_json::Map<_, _>>(),
             "trades_not_delivered": self.engine.stats.sources.iter().filter(|s| s.name == FEED).map(|s| s.not_delivered).sum::<u64>(),

@@ -4,7 +4,9 @@
 //! one that stalls, one answering a ping. The live run's trade bars equal `ticklane replay`'s
 //! bars of the same capture byte for byte (the overlap re-sent after each reconnection is
 //! dropped by dedupe on trade id), and every fault is counted. The same run also writes its
-//! bars to a PostgreSQL server started here: the table equals the replay's CSV too.
+//! bars to a PostgreSQL server started here: the table equals the replay's CSV too. Forwarded
+//! through the same faults onto a partitioned JetStream stream (`--ticks-out`), the trades are
+//! there once each.
 
 mod common;
 
@@ -112,6 +114,28 @@ fn serve(listener: TcpListener, frames: Vec<String>, served: Arc<Served>) {
     }
 }
 
+/// Waits for the run at `metrics` to go through the server's faults and read everything.
+fn through_the_faults(served: &Served, metrics: SocketAddr) {
+    wait_until("the stall", || served.stall_seen.load(SeqCst));
+    wait_until("/readyz down", || {
+        let r = get(metrics, "/readyz");
+        r.starts_with("HTTP/1.0 503") && r.contains("down source ws://")
+    });
+    served.go.store(true, SeqCst);
+    wait_until("everything sent", || served.all_sent.load(SeqCst));
+    let texts = served.texts.load(SeqCst) as f64;
+    wait_until("every message read", || sample(&get(metrics, "/metrics"), "ticklane_link_messages_total") >= texts);
+    wait_until("the pong", || served.pong.load(SeqCst));
+}
+
+/// The capture's replay bars (trades, deduplicated), as CSV.
+fn replay_bars() -> String {
+    let capture = data("binance_spot_btcusdt_20240808.stream.gz");
+    let r = replay(&["--kind", "trades", "--dedupe", "--out", "-", s(&capture)]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    String::from_utf8(r.stdout).expect("utf-8")
+}
+
 #[test]
 fn live_bars_equal_replay_bars_through_drops_garbage_and_a_stall() {
     let frames = frames();
@@ -135,16 +159,7 @@ fn live_bars_equal_replay_bars_through_drops_garbage_and_a_stall() {
             .expect("ticklane run"),
     ));
 
-    wait_until("the stall", || served.stall_seen.load(SeqCst));
-    wait_until("/readyz down", || {
-        let r = get(metrics, "/readyz");
-        r.starts_with("HTTP/1.0 503") && r.contains("down source ws://")
-    });
-    served.go.store(true, SeqCst);
-    wait_until("everything sent", || served.all_sent.load(SeqCst));
-    let texts = served.texts.load(SeqCst) as f64;
-    wait_until("every message read", || sample(&get(metrics, "/metrics"), "ticklane_link_messages_total") >= texts);
-    wait_until("the pong", || served.pong.load(SeqCst));
+    through_the_faults(&served, metrics);
     let ready = get(metrics, "/readyz");
     assert!(ready.starts_with("HTTP/1.0 200") && ready.contains("up source ws://"), "{ready}");
     assert!(get(metrics, "/healthz").starts_with("HTTP/1.0 200"));
@@ -153,12 +168,7 @@ fn live_bars_equal_replay_bars_through_drops_garbage_and_a_stall() {
     served.done.store(true, SeqCst);
     server.join().expect("server");
 
-    let expected = tmp("replay.csv");
-    let capture = data("binance_spot_btcusdt_20240808.stream.gz");
-    let r = replay(&["--kind", "trades", "--dedupe", "--out", s(&expected), s(&capture)]);
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-    let (got, want) =
-        (std::fs::read_to_string(&live).expect("live"), std::fs::read_to_string(&expected).expect("replay"));
+    let (got, want) = (std::fs::read_to_string(&live).expect("live"), replay_bars());
     assert!(want.lines().count() > 300, "the capture makes hundreds of bars");
     assert!(got == want, "live bars differ from the replay's:\n{stderr}");
     let table = db.bars_csv("ws_bars");
@@ -173,6 +183,55 @@ fn live_bars_equal_replay_bars_through_drops_garbage_and_a_stall() {
     assert_eq!(v["link"]["reconnects"], 2, "{v}");
     assert_eq!(v["link"]["stalls"], 1, "{v}");
     assert_eq!(v["link"]["messages"], served.texts.load(SeqCst) as u64, "{v}");
+}
+
+/// The feed handler of a scale-out: `ticklane run ws://… --ticks-out jetstream://…` forwards
+/// the live trades, through the same faults, onto a partitioned stream without dedupe of its
+/// own: the trades re-sent after each reconnection carry their ids (`Nats-Msg-Id`) and are
+/// stored once. A run over the stream then makes the replay's bars of the capture.
+#[test]
+fn a_live_feed_forwarded_to_a_partitioned_stream_holds_each_trade_once() {
+    let bus = common::nats::NatsServer::start(tmp("nats-ws-forward"));
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
+    let url = format!("ws://{}/stream?streams=btcusdt@trade/btcusdt@bookTicker", listener.local_addr().expect("addr"));
+    let served = Arc::new(Served::default());
+    let server = {
+        let served = served.clone();
+        std::thread::spawn(move || serve(listener, frames(), served))
+    };
+    let (metrics, sum): (SocketAddr, _) = (([127, 0, 0, 1], free_port()).into(), tmp("forward.json"));
+    let stream = format!("jetstream://{}/LIVE", bus.addr());
+    let child = Running(Some(
+        Command::new(BIN)
+            .args(["run", "--kind", "trades", "--stall-timeout", "1s", "--reconnect-max", "1s", "--summary", s(&sum)])
+            .args(["--metrics-addr", &metrics.to_string(), "--ticks-out", &stream, "--ticks-partitions", "4", &url])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ticklane run"),
+    ));
+    through_the_faults(&served, metrics);
+    let stderr = child.terminate();
+    served.done.store(true, SeqCst);
+    server.join().expect("server");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&sum).expect("summary")).expect("json");
+    let resent = served.resent_trades.load(SeqCst) as u64;
+    assert_eq!(v["ticks_forwarded"], 9_757 + resent, "every trade received, re-sent ones too: {v}\n{stderr}");
+    assert_eq!(v["link"]["reconnects"], 2, "{v}");
+    assert_eq!(bus.stream_messages("LIVE"), 9_757, "each trade once on the stream");
+
+    let (out, metrics) = (tmp("forwarded.csv"), free_port());
+    let reader = Running(Some(
+        Command::new(BIN)
+            .args(["run", "--metrics-addr", &format!("127.0.0.1:{metrics}"), "--out", s(&out), &stream])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ticklane run"),
+    ));
+    let read = || sample(&get(([127, 0, 0, 1], metrics).into(), "/metrics"), "ticklane_link_messages_total");
+    wait_until("the stream read", || read() >= 9_757.0);
+    let stderr = reader.terminate();
+    let got = std::fs::read_to_string(&out).expect("bars");
+    assert!(got == replay_bars(), "the forwarded trades' bars differ from the replay's:\n{stderr}");
 }
 
 /// `ticklane run`'s usage errors exit 2 before anything connects, each naming what is wrong.

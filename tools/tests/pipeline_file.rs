@@ -38,7 +38,10 @@ fn every_bundled_example_checks_and_says_what_it_means() {
         assert!(out.contains(": ok\n") && out.contains("as a command line:\n  ticklane "), "{out}");
         seen += 1;
     }
-    assert!(seen >= 4, "the examples: flagship, capture, jetstream_to_postgres, quotes");
+    assert!(seen >= 5, "the examples: flagship, capture, jetstream_to_postgres, quotes, feed_handler");
+    let (_, out, _) = check(&dir.join("feed_handler.toml"));
+    let ticks = "--ticks-format msgpack --ticks-out jetstream://127.0.0.1:4222/TICKS --ticks-partitions 8";
+    assert!(out.contains(ticks), "a nats sink of trades forwards them: {out}");
     let (_, out, _) = check(&dir.join("capture.toml"));
     assert!(out.ends_with(
         "ticklane replay --bars 1s,1m --dedupe --kind trades --out 'bars_{bars}.csv' data/GLBX_ESH4_trades_2023-12-25.csv\n"
@@ -130,6 +133,21 @@ fn syntax_types_ports_and_shapes_are_located_too() {
              [sinks.o]\ntype = \"stdout\"\ninput = \"b\"\n",
             9,
             "not a shape the run planner builds",
+        ),
+        (
+            "[sources.x]\npaths = [\"a.csv\"]\n[operators.d]\ntype = \"dedupe\"\ninput = \"x\"\n\
+             [operators.t]\ntype = \"throttle\"\ninput = \"d\"\nrate = \"1/1s\"\n\
+             [operators.b]\ntype = \"time_bars\"\ninput = \"t\"\nwidth = \"1s\"\n\
+             [sinks.f]\ntype = \"stdout\"\ninput = \"b\"\n\
+             [sinks.o]\ntype = \"nats\"\ninput = \"d\"\nurl = \"nats://h:4222/t\"\n",
+            19,
+            "a nats sink of trades reads one node, the end of source → [dedupe] → [throttle]",
+        ),
+        (
+            "[sources.x]\npaths = [\"a.csv\"]\n[operators.b]\ntype = \"time_bars\"\ninput = \"x\"\nwidth = \"1s\"\n\
+             [sinks.o]\ntype = \"nats\"\ninput = \"b\"\nurl = \"nats://h:4222/t\"\npartitions = 4\n",
+            11,
+            "sinks.o.partitions: only for a nats sink of trades",
         ),
     ] {
         let f = pipeline("located.toml", text);

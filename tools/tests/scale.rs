@@ -2,7 +2,8 @@
 //! `ticklane assign` print the library's functions, and the README's Python computes the same
 //! for names from real captures; `ticklane publish --partitions P` puts each tick on its
 //! instrument's partition subject of a JetStream stream that records P (a real `nats-server`
-//! started here), and a run over the whole stream makes the replay's bars.
+//! started here), and a run over the whole stream makes the replay's bars; `--ticks-out`
+//! forwards what a run accepted the same way.
 
 mod common;
 
@@ -100,7 +101,14 @@ fn the_readmes_python_computes_what_the_commands_print() {
 
 #[test]
 fn bad_partition_counts_and_worker_ids_exit_2_naming_the_option() {
-    let cases: [(&[&str], &str); 13] = [
+    let cases: [(&[&str], &str); 17] = [
+        (&["replay", "--ticks-out", "fwd.csv", "x.csv"], "--ticks-out fwd.csv: expected nats://"),
+        (
+            &["replay", "--ticks-partitions", "4", "--ticks-out", "nats://127.0.0.1:1/t", "x.csv"],
+            "--ticks-partitions 4: partitions are subjects of a JetStream stream",
+        ),
+        (&["replay", "--ticks-format", "msgpack", "x.csv"], "--ticks-out"),
+        (&["replay", "--ticks-out", "jetstream://127.0.0.1:1/T", "--ticks-partitions", "0", "x.csv"], "1 to 4096"),
         (&["partition", "--partitions", "0", "a"], "--partitions"),
         (&["partition", "--partitions", "4097", "a"], "1 to 4096"),
         (&["partition", "--partitions", "x", "a"], "--partitions"),
@@ -295,4 +303,57 @@ fn a_run_over_every_partition_makes_the_replays_bars() {
     let stderr = child.terminate();
     let (got, want) = (std::fs::read_to_string(&out).expect("run"), std::fs::read_to_string(&want).expect("replay"));
     assert!(got == want, "the run's bars differ from the replay's:\n{stderr}");
+}
+
+/// `--ticks-out` forwards the trades a run accepted (after dedupe) onto the partition subjects,
+/// in event-time order, and makes no bars unless asked; a run over the stream makes the bars of
+/// `replay --dedupe`. Forwarded again without dedupe, nothing is added: each trade carries its id
+/// (`Nats-Msg-Id`), and the stream stores an id once within its duplicate window.
+#[test]
+fn ticks_out_forwards_the_accepted_trades_partitioned() {
+    let server = NatsServer::start(tmp("nats-ticks-out"));
+    let url = format!("jetstream://{}/FWD", server.addr());
+    let gen = tmp("gen-ticks-out.csv");
+    let o = run(&["gen", "--rows", "20000", "--instruments", "200", "--dup-fraction", "0.05", "--out", s(&gen)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let sum = tmp("ticks-out.json");
+    let args = ["--dedupe", "--ticks-out", &url, "--ticks-partitions", "8", "--ticks-format", "msgpack"];
+    let o = replay(&[&args[..], &["--summary", s(&sum), s(&gen)]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(o.stdout.is_empty(), "only forwarding: no bars");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&sum).expect("summary")).expect("json");
+    let unique = v["trades_accepted"].as_u64().expect("n") - v["duplicates"].as_u64().expect("n");
+    assert!(v["duplicates"].as_u64() > Some(500), "{v}");
+    assert_eq!(v["ticks_forwarded"].as_u64(), Some(unique), "{v}");
+
+    let by_partition = ticks_by_partition(&server.addr(), "FWD", 8);
+    let mut total = 0;
+    for (p, instruments) in &by_partition {
+        for (name, n) in instruments {
+            assert_eq!(partition_of(name, 8), *p, "{name} on partition {p}'s subject");
+            total += n;
+        }
+    }
+    assert_eq!(total, unique, "every accepted trade once");
+
+    let o = replay(&["--ticks-out", &url, s(&gen)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let after: u64 = ticks_by_partition(&server.addr(), "FWD", 8).values().flat_map(|m| m.values()).sum();
+    assert_eq!(after, unique, "forwarded again, without dedupe, within the duplicate window: nothing added");
+
+    let want = replay(&["--dedupe", "--out", "-", s(&gen)]);
+    let (out, metrics) = (tmp("ticks-out-run.csv"), common::free_port());
+    let child = Command::new(common::BIN)
+        .args(["run", "--dedupe", "--metrics-addr", &format!("127.0.0.1:{metrics}"), "--out", s(&out), &url])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ticklane run");
+    let child = common::Running(Some(child));
+    common::wait_until("every tick read", || {
+        common::sample(&common::http_get(("127.0.0.1", metrics), "/metrics"), "ticklane_link_messages_total")
+            >= after as f64
+    });
+    let stderr = child.terminate();
+    let got = std::fs::read_to_string(&out).expect("run");
+    assert!(got.as_bytes() == want.stdout, "the run's bars differ from replay --dedupe's:\n{stderr}");
 }

@@ -10,6 +10,12 @@
 //!   and a full window blocks the writer — backpressure through the egress to the shards and
 //!   the source, as with the store.
 //!
+//! - `--ticks-out jetstream://HOST:PORT/STREAM`: trades, on the stream's tick subjects
+//!   ([`super::stream_layout`]: `STREAM.ticks`, or the instrument's partition subject), with
+//!   `Nats-Msg-Id: instrument/ts_event/trade_id` when the trade has an id (a feed's resend after
+//!   a reconnect is stored once within the stream's duplicate window); trades without one carry
+//!   none, since two equal trades in one nanosecond are two trades.
+//!
 //! A publish that fails for good is counted as lost (never silently): the run ends with exit 1
 //! and the summary says how many bars did not reach the bus.
 
@@ -19,6 +25,7 @@ use std::collections::VecDeque;
 use std::future::IntoFuture;
 use std::time::Duration;
 use ticklane_tools::live::NatsTarget;
+use ticklane_tools::scale::Layout;
 
 /// JetStream publishes awaiting their acknowledgement at most.
 const IN_FLIGHT: usize = 256;
@@ -29,13 +36,30 @@ const TRIES: u32 = 8;
 /// A JetStream publish awaiting its acknowledgement, and what to publish again if it fails.
 struct InFlight {
     ack: PublishAckFuture,
+    subject: String,
     headers: async_nats::HeaderMap,
     payload: Vec<u8>,
 }
 
 enum Bus {
     Core { client: async_nats::Client, subject: String },
-    Stream { js: async_nats::jetstream::Context, subject: String, acks: VecDeque<InFlight> },
+    Stream { js: async_nats::jetstream::Context, route: Route, acks: VecDeque<InFlight> },
+}
+
+/// The subject of a JetStream message: one for every bar, or a tick's subject in its stream's
+/// layout.
+enum Route {
+    One(String),
+    Ticks { stream: String, layout: Layout },
+}
+
+impl Route {
+    fn subject(&self, instrument: &str) -> String {
+        match self {
+            Route::One(s) => s.clone(),
+            Route::Ticks { stream, layout } => layout.subject(stream, instrument),
+        }
+    }
 }
 
 /// A connected bus output.
@@ -54,9 +78,7 @@ impl BusSink {
     pub(crate) fn connect(target: &NatsTarget, name: String) -> anyhow::Result<BusSink> {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let bus = rt.block_on(async {
-            let options = async_nats::ConnectOptions::new().connection_timeout(Duration::from_secs(10));
-            let client =
-                options.connect(target.server()).await.map_err(|e| anyhow::anyhow!("{name}: cannot connect: {e}"))?;
+            let client = client(target, &name).await?;
             anyhow::Ok(match target {
                 NatsTarget::Core { subject, .. } => Bus::Core { client, subject: subject.clone() },
                 NatsTarget::JetStream { stream, .. } => {
@@ -70,31 +92,62 @@ impl BusSink {
                     js.get_or_create_stream(config)
                         .await
                         .map_err(|e| anyhow::anyhow!("{name}: stream {stream}: {e}"))?;
-                    Bus::Stream { js, subject: format!("{stream}.bars"), acks: VecDeque::new() }
+                    Bus::Stream { js, route: Route::One(format!("{stream}.bars")), acks: VecDeque::new() }
                 }
             })
         })?;
-        Ok(BusSink { rt, bus, name, published: 0, acked: 0, lost: 0, error: None })
+        Ok(BusSink::new(rt, bus, name))
     }
 
-    /// Publishes one bar's message (`id`: `instrument/window_start/window_end/revision`).
-    pub(crate) fn send(&mut self, instrument: &str, id: &str, payload: &[u8]) {
+    /// Connects for ticks (`--ticks-out`): on JetStream the stream is made with `partitions`
+    /// and `replicas` when missing, else its own layout is followed.
+    pub(crate) fn connect_ticks(
+        target: &NatsTarget,
+        name: String,
+        partitions: Option<u32>,
+        replicas: u8,
+    ) -> anyhow::Result<BusSink> {
+        let NatsTarget::JetStream { stream, .. } = target else { return BusSink::connect(target, name) };
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let bus = rt.block_on(async {
+            let client = client(target, &name).await?;
+            let js = async_nats::jetstream::new(client);
+            let layout = super::stream_layout(&js, stream, partitions, replicas, "--ticks-partitions").await?;
+            anyhow::Ok(Bus::Stream {
+                js,
+                route: Route::Ticks { stream: stream.clone(), layout },
+                acks: VecDeque::new(),
+            })
+        })?;
+        Ok(BusSink::new(rt, bus, name))
+    }
+
+    fn new(rt: tokio::runtime::Runtime, bus: Bus, name: String) -> BusSink {
+        BusSink { rt, bus, name, published: 0, acked: 0, lost: 0, error: None }
+    }
+
+    /// Publishes one message of `instrument` (`id`, on JetStream: what makes a retry harmless).
+    pub(crate) fn send(&mut self, instrument: &str, id: Option<&str>, payload: &[u8]) {
         let r = match &mut self.bus {
             Bus::Core { client, subject } => {
                 let subject = subject.replace("{instrument}", &token(instrument));
                 self.rt.block_on(client.publish(subject, payload.to_vec().into())).map_err(|e| e.to_string())
             }
-            Bus::Stream { js, subject, acks } => {
+            Bus::Stream { js, route, acks } => {
                 let mut r = Ok(());
                 if acks.len() >= IN_FLIGHT {
                     if let Some(f) = acks.pop_front() {
-                        r = settle(&self.rt, js, subject, f).map(|()| self.acked += 1);
+                        r = settle(&self.rt, js, f).map(|()| self.acked += 1);
                     }
                 }
                 let mut headers = async_nats::HeaderMap::new();
-                headers.insert("Nats-Msg-Id", id);
-                let publish = publish_retried(&self.rt, js, subject, headers.clone(), payload);
-                r.and(publish.map(|ack| acks.push_back(InFlight { ack, headers, payload: payload.to_vec() })))
+                if let Some(id) = id {
+                    headers.insert("Nats-Msg-Id", id);
+                }
+                let subject = route.subject(instrument);
+                let publish = publish_retried(&self.rt, js, &subject, headers.clone(), payload);
+                let payload = payload.to_vec();
+                r.and(publish.map(|ack| acks.push_back(InFlight { ack, subject, headers, payload })))
             }
         };
         match r {
@@ -121,9 +174,9 @@ impl BusSink {
                 }
                 self.acked = self.published;
             }
-            Bus::Stream { js, subject, acks } => {
+            Bus::Stream { js, acks, .. } => {
                 while let Some(f) = acks.pop_front() {
-                    match settle(&self.rt, js, subject, f) {
+                    match settle(&self.rt, js, f) {
                         Ok(()) => self.acked += 1,
                         Err(e) => {
                             self.lost += 1;
@@ -137,21 +190,23 @@ impl BusSink {
     }
 }
 
+/// Connects to `target`'s server (failing within ten seconds).
+async fn client(target: &NatsTarget, name: &str) -> anyhow::Result<async_nats::Client> {
+    let options = async_nats::ConnectOptions::new().connection_timeout(Duration::from_secs(10));
+    options.connect(target.server()).await.map_err(|e| anyhow::anyhow!("{name}: cannot connect: {e}"))
+}
+
 /// Waits for a publish's acknowledgement; when it fails (the server restarted, say), publishes
 /// the same message again (its id makes that harmless) until acknowledged or out of tries.
-fn settle(
-    rt: &tokio::runtime::Runtime,
-    js: &async_nats::jetstream::Context,
-    subject: &str,
-    f: InFlight,
-) -> Result<(), String> {
+fn settle(rt: &tokio::runtime::Runtime, js: &async_nats::jetstream::Context, f: InFlight) -> Result<(), String> {
     let mut last = match rt.block_on(f.ack.into_future()) {
         Ok(_) => return Ok(()),
         Err(e) => e.to_string(),
     };
     for attempt in 0..TRIES {
         std::thread::sleep(Duration::from_millis(100 << attempt));
-        match publish_retried(rt, js, subject, f.headers.clone(), &f.payload).map(|ack| rt.block_on(ack.into_future()))
+        match publish_retried(rt, js, &f.subject, f.headers.clone(), &f.payload)
+            .map(|ack| rt.block_on(ack.into_future()))
         {
             Ok(Ok(_)) => return Ok(()),
             Ok(Err(e)) => last = e.to_string(),

@@ -4,11 +4,13 @@
 //! so that `bench/`'s yardstick writes with the same code.
 
 mod bus;
+mod layout;
 mod parquet;
 mod rotate;
 mod sink;
 
 pub(crate) use bus::BusSink;
+pub(crate) use layout::stream_layout;
 pub(crate) use parquet::{ParquetSink, Rows};
 pub(crate) use rotate::{Rotation, Segment, Segments, PERIOD};
 

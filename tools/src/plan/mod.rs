@@ -11,9 +11,10 @@ mod pipeline;
 mod store;
 
 pub(crate) use engine::EnginePlan;
-pub(crate) use outputs::{Destination, OutputPlan};
+pub(crate) use outputs::{Destination, OutputPlan, TicksOut};
 pub(crate) use pipeline::{
     coarser_names, Pipeline, BARS, DEDUPE, FEED, LATE, OUT, QUOTES, QUOTE_BARS, QUOTE_OUT, QUOTE_THROTTLE, THROTTLE,
+    TICKS,
 };
 pub(crate) use store::StorePlan;
 
@@ -136,6 +137,10 @@ impl Plan {
             Ok(None) => {}
         }
         rotation(a, &out_text, to_stdout, &mut problems);
+        let ticks = TicksOut::from_args(&a.ticks, &mut problems);
+        if ticks.is_some() && !kinds.trades {
+            problems.push("--ticks-out forwards trades, and the input holds none (--kind trades to read them)");
+        }
         if a.format == OutFormat::Parquet && to_stdout && (a.out.is_some() || store.is_none()) {
             problems.push("--format parquet needs --out FILE (Parquet is binary, with its footer written at the end)");
         }
@@ -145,7 +150,7 @@ impl Plan {
                 input_format: a.input_format,
                 venue: a.venue.clone(),
                 kinds,
-                outputs: OutputPlan::from_replay(a, &pipeline),
+                outputs: OutputPlan { ticks, ..OutputPlan::from_replay(a, &pipeline) },
                 pipeline,
                 engine,
                 store,

@@ -1,11 +1,12 @@
 //! Where a replay's results go: bars (a file or stdout, unless only to the store), late
 //! trades, the JSON summary.
 
-use super::Pipeline;
-use crate::cli::{ReplayArgs, Speed};
+use super::{Pipeline, PlanError};
+use crate::cli::{ReplayArgs, Speed, TicksArgs};
 use crate::output::{OutFormat, Rotation};
 use std::path::PathBuf;
 use ticklane_tools::live::{LiveUrl, NatsTarget};
+use ticklane_tools::wire::WireFormat;
 
 /// A place to write.
 #[derive(Clone)]
@@ -30,6 +31,8 @@ pub(crate) struct OutputPlan {
     pub(crate) late: Option<PathBuf>,
     /// The JSON run summary.
     pub(crate) summary: Option<PathBuf>,
+    /// `--ticks-out`: the accepted trades onto a bus.
+    pub(crate) ticks: Option<TicksOut>,
     /// Write each bar as soon as it is released (paced runs, and stdout that is a terminal
     /// or a pipe: someone is watching), rather than in blocks.
     pub(crate) eager: bool,
@@ -57,6 +60,7 @@ impl OutputPlan {
             coarser: p.coarser.iter().map(|(text, _)| (text.clone(), place("trades", text))).collect(),
             late: a.late_out.clone().filter(|_| p.late_side),
             summary: a.summary.clone(),
+            ticks: None,
             eager: a.speed != Speed::Max || watched,
         }
     }
@@ -67,4 +71,48 @@ fn stdout_is_a_file() -> bool {
     use std::os::fd::AsFd;
     let fd = std::io::stdout().as_fd().try_clone_to_owned();
     fd.ok().and_then(|fd| std::fs::File::from(fd).metadata().ok()).is_some_and(|m| m.is_file())
+}
+
+/// `--ticks-out`: where the accepted trades are forwarded, and how.
+#[derive(Clone)]
+pub(crate) struct TicksOut {
+    /// The URL as given (for messages).
+    pub(crate) url: String,
+    pub(crate) target: NatsTarget,
+    pub(crate) format: WireFormat,
+    /// The partition count of a JetStream stream created here (`--ticks-partitions`).
+    pub(crate) partitions: Option<u32>,
+    /// The copies of a JetStream stream created here (`--ticks-replicas`).
+    pub(crate) replicas: u8,
+}
+
+/// Why `--ticks-partitions` needs a stream.
+const PARTITIONS_NEED: &str =
+    "partitions are subjects of a JetStream stream: needs --ticks-out jetstream://HOST:PORT/STREAM";
+/// What `--ticks-out` takes.
+const TICKS_EXPECTED: &str = "expected nats://HOST:PORT/SUBJECT or jetstream://HOST:PORT/STREAM";
+
+impl TicksOut {
+    /// From the `--ticks-*` flags (none without `--ticks-out`); a URL that is no bus, or a
+    /// partition count for core NATS, is a problem.
+    pub(crate) fn from_args(t: &TicksArgs, problems: &mut PlanError) -> Option<TicksOut> {
+        let url = t.ticks_out.as_ref()?;
+        let target = match LiveUrl::parse(url) {
+            Ok(Some(LiveUrl::Nats(target))) => target,
+            Ok(_) => {
+                problems.push(format!("--ticks-out {url}: {TICKS_EXPECTED}"));
+                return None;
+            }
+            Err(e) => {
+                problems.push(format!("--ticks-out {e}"));
+                return None;
+            }
+        };
+        if let (Some(p), NatsTarget::Core { .. }) = (t.ticks_partitions, &target) {
+            problems.push(format!("--ticks-partitions {p}: {PARTITIONS_NEED}, found {url}"));
+            return None;
+        }
+        let (format, partitions, replicas) = (t.ticks_format, t.ticks_partitions, t.ticks_replicas);
+        Some(TicksOut { url: url.clone(), target, format, partitions, replicas })
+    }
 }

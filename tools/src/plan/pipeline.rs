@@ -23,6 +23,8 @@ pub(crate) const BARS: &str = "bars";
 pub(crate) const OUT: &str = "out";
 /// The egress the late-trade writer reads.
 pub(crate) const LATE: &str = "late";
+/// The egress the tick forwarder reads (`--ticks-out`).
+pub(crate) const TICKS: &str = "ticks";
 /// The store sink.
 pub(crate) const STORE: &str = "store";
 /// The rate limit.
@@ -58,6 +60,11 @@ pub(crate) struct Pipeline {
     pub(crate) late_side: bool,
     /// Bars go to an output file or stdout (not only to the store).
     pub(crate) to_out: bool,
+    /// Bars are made (some output, the store or the late side output takes them): not when
+    /// the run only forwards ticks.
+    pub(crate) makes_bars: bool,
+    /// The accepted trades leave on an egress of their own (`--ticks-out`).
+    pub(crate) ticks_out: bool,
 }
 
 impl Pipeline {
@@ -101,8 +108,11 @@ impl Pipeline {
         else {
             return None;
         };
-        let to_out = a.out.is_some() || !to_store;
-        Some(Pipeline { trades: kinds.trades, quotes, bars, coarser, dedupe, throttle, late_side, to_out })
+        let ticks_out = a.ticks.ticks_out.is_some();
+        let to_out = a.out.is_some() || !(to_store || ticks_out);
+        let makes_bars = to_out || to_store || late_side;
+        let (trades, quotes) = (kinds.trades, quotes);
+        Some(Pipeline { trades, quotes, bars, coarser, dedupe, throttle, late_side, to_out, makes_bars, ticks_out })
     }
 
     /// The `ts_event`s the bars can represent (others are malformed input).
@@ -143,9 +153,17 @@ impl Pipeline {
         g
     }
 
-    /// feed → [dedupe] → [throttle] → bars → out, store, late.
+    /// feed → [dedupe] → [throttle] → bars → out, store, late; the trades that reach the bars
+    /// also to the ticks' egress.
     fn trade_graph(&self, g: &mut DagBuilder, store: Option<&StoreHandle>) {
         g.source(FEED, Kind::Trade);
+        let last = self.trade_chain(g);
+        if self.ticks_out {
+            g.sink_egress(TICKS, Kind::Trade).connect(last, TICKS);
+        }
+        if !self.makes_bars {
+            return;
+        }
         match self.bars {
             BarKind::Time(t) => g.time_bars(BARS, t),
             BarKind::Count(size) => g.count_bars(BARS, size),
@@ -156,7 +174,15 @@ impl Pipeline {
         if let Some(st) = store {
             g.store_sink(STORE, st).connect(BARS, STORE);
         }
-        // feed → [dedupe] → [throttle] → bars
+        g.connect(last, BARS);
+        if self.late_side {
+            g.sink_egress(LATE, Kind::Trade).connect_ports(BARS, 1, LATE, 0);
+        }
+        self.coarser_graph(g);
+    }
+
+    /// feed → [dedupe] → [throttle]: the last node of the chain.
+    fn trade_chain(&self, g: &mut DagBuilder) -> &'static str {
         let mut last = FEED;
         if let Some(cfg) = self.dedupe {
             g.dedupe(DEDUPE, cfg).connect(last, DEDUPE);
@@ -166,11 +192,7 @@ impl Pipeline {
             g.throttle(THROTTLE, cfg).connect(last, THROTTLE);
             last = THROTTLE;
         }
-        g.connect(last, BARS);
-        if self.late_side {
-            g.sink_egress(LATE, Kind::Trade).connect_ports(BARS, 1, LATE, 0);
-        }
-        self.coarser_graph(g);
+        last
     }
 
     /// bars → bars_1m → bars_1h …, each level fed the one before's chain output, each into its

@@ -84,6 +84,7 @@ pub(crate) fn execute(plan: &Plan) -> anyhow::Result<Outcome> {
         late: joined.late,
         quote_bars: joined.quote_bars,
         coarser: joined.coarser,
+        ticks: joined.ticks,
         quotes: quote_fed,
         elapsed: started.elapsed(),
         signal: signals.received(),

@@ -1,5 +1,5 @@
 //! The output files and the threads that write them: bars from the `out` egress, late trades
-//! from the `late` egress. Writers run on their own threads, so a full egress blocks its
+//! from the `late` egress, forwarded ticks from the `ticks` egress. Writers run on their own threads, so a full egress blocks its
 //! shard, never the reader. A write error does not stop a writer: it keeps draining (and
 //! counting what it could not write), so the run ends and reports exactly how far each
 //! output got.
@@ -10,7 +10,7 @@ use crate::output::{
     bar_line, bar_message, quote_bar_line, quote_bar_message, trade_line, BusSink, LineSink, OutFormat, ParquetSink,
     Rotation, Rows, Segments, Target, Written, BARS_HEADER, QUOTE_BARS_HEADER, TRADES_HEADER,
 };
-use crate::plan::{coarser_names, Destination, OutputPlan, LATE, OUT, QUOTE_OUT};
+use crate::plan::{coarser_names, Destination, OutputPlan, LATE, OUT, QUOTE_OUT, TICKS};
 use core_affinity::CoreId;
 use std::fs::File;
 use std::path::Path;
@@ -27,6 +27,8 @@ pub(super) struct Files {
     /// The coarser widths' bars (in the format of `bars`).
     coarser: Vec<(String, Place)>,
     late: Option<Place>,
+    /// `--ticks-out`, connected, and its encoding.
+    ticks: Option<(BusSink, WireFormat)>,
     pub(super) summary: Option<File>,
 }
 
@@ -71,7 +73,14 @@ impl Files {
         }
         let late = o.late.as_deref().map(|p| file(p, "--late-out", inputs)).transpose()?.map(Place::Target);
         let summary = o.summary.as_deref().map(|p| create(p, "--summary", inputs)).transpose()?;
-        Ok(Files { bars, quote_bars, coarser, late, summary })
+        let ticks = match &o.ticks {
+            Some(t) => {
+                let name = format!("--ticks-out {}", t.url);
+                Some((BusSink::connect_ticks(&t.target, name, t.partitions, t.replicas)?, t.format))
+            }
+            None => None,
+        };
+        Ok(Files { bars, quote_bars, coarser, late, ticks, summary })
     }
 }
 
@@ -93,6 +102,7 @@ pub(super) struct Writers {
     late: Option<JoinHandle<Written>>,
     quote_bars: Option<JoinHandle<Written>>,
     coarser: Vec<(String, JoinHandle<Written>)>,
+    ticks: Option<JoinHandle<Written>>,
 }
 
 impl Writers {
@@ -134,7 +144,17 @@ impl Writers {
             }
             None => None,
         };
-        Ok(Writers { bars, late, quote_bars, coarser })
+        let ticks = match files.ticks.take() {
+            Some((sink, format)) => {
+                let encode: fn(WireFormat, &str, &Trade, &mut Vec<u8>) = |format, name, t, msg| {
+                    msg.clear();
+                    ticklane_tools::wire::encode_trade(t, name, format, msg)
+                };
+                Some(spawn_bus(engine.egress::<Trade>(TICKS)?, sink, format, Arc::default(), encode)?)
+            }
+            None => None,
+        };
+        Ok(Writers { bars, late, quote_bars, coarser, ticks })
     }
 
     /// Waits for every writer: what each output holds (`None` for a writer not started).
@@ -148,6 +168,7 @@ impl Writers {
             late: self.late.map(join),
             quote_bars: self.quote_bars.map(join),
             coarser: self.coarser.into_iter().map(|(t, h)| (t, join(h))).collect(),
+            ticks: self.ticks.map(join),
         }
     }
 }
@@ -158,6 +179,7 @@ pub(super) struct Joined {
     pub(super) late: Option<Written>,
     pub(super) quote_bars: Option<Written>,
     pub(super) coarser: Vec<(String, Written)>,
+    pub(super) ticks: Option<Written>,
 }
 
 /// Per kind of bar: the header line of its CSV output and its bus message.
@@ -254,14 +276,14 @@ fn wire(format: OutFormat) -> WireFormat {
 }
 
 /// A record's window (start, end, revision; a trade's is its event time) — the time a rotated
-/// output cuts by — and, for a bar of either kind, what identifies it on the bus
-/// (`instrument/window_start/window_end/revision`: unique across widths and revisions).
+/// output cuts by — and what identifies it on the bus: for a bar of either kind
+/// `instrument/window_start/window_end/revision` (unique across widths and revisions).
 trait BusId {
     fn window(&self) -> (ticklane::Timestamp, ticklane::Timestamp, u32);
 
-    fn bus_id(&self, name: &str) -> String {
+    fn bus_id(&self, name: &str) -> Option<String> {
         let (start, end, revision) = self.window();
-        format!("{name}/{start}/{end}/{revision}")
+        Some(format!("{name}/{start}/{end}/{revision}"))
     }
 }
 
@@ -281,6 +303,12 @@ impl BusId for Trade {
     fn window(&self) -> (ticklane::Timestamp, ticklane::Timestamp, u32) {
         (self.ts_event, self.ts_event, 0)
     }
+
+    /// `instrument/ts_event/trade_id`; none without a trade id (two equal trades in one
+    /// nanosecond are two trades).
+    fn bus_id(&self, name: &str) -> Option<String> {
+        self.trade_id.is_some().then(|| format!("{name}/{}/{}", self.ts_event, self.trade_id))
+    }
 }
 
 /// A thread publishing every record of `egress` onto the bus, one message each.
@@ -296,7 +324,7 @@ fn spawn_bus<T: Record + BusId>(
         while let Some(r) = egress.recv() {
             let name = egress.name(r.rec.instrument()).unwrap_or_default();
             encode(format, name, &r.rec, &mut msg);
-            sink.send(name, &r.rec.bus_id(name), &msg);
+            sink.send(name, r.rec.bus_id(name).as_deref(), &msg);
             count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         sink.finish()

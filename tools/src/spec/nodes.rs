@@ -94,7 +94,15 @@ const SINKS: [SinkType; 4] = [
         keys: &[("path", "--out", true), ("format", "--format", false), ("rotate", "--rotate", false)],
     },
     SinkType { name: "stdout", keys: &[("format", "--format", false)] },
-    SinkType { name: "nats", keys: &[("url", "--out", true), ("format", "--format", false)] },
+    SinkType {
+        name: "nats",
+        keys: &[
+            ("url", "--out", true),
+            ("format", "--format", false),
+            ("partitions", "--ticks-partitions", false),
+            ("replicas", "--ticks-replicas", false),
+        ],
+    },
     SinkType {
         name: "postgres",
         keys: &[

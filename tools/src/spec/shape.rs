@@ -219,7 +219,7 @@ fn shape(g: &Graph, n: &Node, src: &Node, uses: &mut (bool, bool), problems: &mu
     }
     if from_role == Some(src.role) {
         match n.role {
-            Role::Op("dedupe" | "time_bars" | "tick_bars" | "volume_bars") => uses.0 = true,
+            Role::Op("dedupe" | "time_bars" | "tick_bars" | "volume_bars") | Role::Sink("nats") => uses.0 = true,
             Role::Op("bbo" | "quote_bars") => uses.1 = true,
             _ => {}
         }
@@ -288,6 +288,12 @@ fn sink_args(g: &Graph, n: &Node, outs: &mut usize, problems: &mut Problems) -> 
         args.retain(|a| a.flag != "--format" && a.flag != "--rotate");
         return args;
     }
+    if t == "nats" && n.inputs.iter().any(|e| g.get(&e.from).is_some_and(carries_trades)) {
+        return ticks_args(g, n, args, problems);
+    }
+    if let Some(a) = args.iter().find(|a| a.flag.starts_with("--ticks-")) {
+        problems.push(&a.at, "only for a nats sink of trades (its input the source, dedupe or throttle)");
+    }
     let bars = bar_nodes(g);
     if t == "postgres" {
         let base = g.nodes.iter().find(|n| matches!(n.role, Role::Op("time_bars" | "tick_bars" | "volume_bars")));
@@ -316,6 +322,38 @@ fn sink_args(g: &Graph, n: &Node, outs: &mut usize, problems: &mut Problems) -> 
     }
     if t == "stdout" {
         args.push(Arg { flag: "--out", value: Some("-".into()), at: n.at.clone(), shown: None });
+    }
+    args
+}
+
+/// Whether trades flow out of `n`: the source, dedupe, or a throttle of trades.
+fn carries_trades(n: &Node) -> bool {
+    matches!(n.role, Role::Source { .. } | Role::Op("dedupe") | Role::Op("throttle"))
+}
+
+/// A nats sink of trades: `--ticks-out` (the trades that reach the bars, so it reads the end of
+/// source → [dedupe] → [throttle]), `json` as the wire's name for it.
+fn ticks_args(g: &Graph, n: &Node, mut args: Vec<Arg>, problems: &mut Problems) -> Vec<Arg> {
+    let first = &n.inputs[0];
+    let chained = |name: &str| g.consumers(name).any(|c| matches!(c.role, Role::Op("dedupe") | Role::Op("throttle")));
+    let end = g.get(&first.from).is_some_and(|f| carries_trades(f) && !chained(&f.name));
+    if n.inputs.len() != 1 || !end {
+        problems.push(
+            &first.at,
+            "a nats sink of trades reads one node, the end of source → [dedupe] → [throttle] (what the bars read)",
+        );
+    }
+    for a in args.iter_mut() {
+        match a.flag {
+            "--out" => a.flag = "--ticks-out",
+            "--format" => {
+                a.flag = "--ticks-format";
+                if a.value.as_deref() == Some("jsonl") {
+                    a.value = Some("json".into());
+                }
+            }
+            _ => {}
+        }
     }
     args
 }

@@ -89,15 +89,23 @@ impl NatsServer {
     /// A durable consumer's state from the monitoring endpoint's `/jsz` (`delivered`,
     /// `num_pending`, `num_ack_pending`, …), or `Null` while it does not exist.
     pub fn consumer(&self, stream: &str, name: &str) -> serde_json::Value {
+        let consumers = self.stream(stream)["consumer_detail"].as_array().cloned().unwrap_or_default();
+        consumers.into_iter().find(|c| c["name"] == name).unwrap_or_default()
+    }
+
+    /// The messages a stream holds, from `/jsz` (0 while it does not exist).
+    pub fn stream_messages(&self, stream: &str) -> u64 {
+        self.stream(stream)["state"]["messages"].as_u64().unwrap_or(0)
+    }
+
+    /// A stream's details from the monitoring endpoint's `/jsz`, or `Null`.
+    fn stream(&self, stream: &str) -> serde_json::Value {
         let body = super::http_get(("127.0.0.1", self.monitor), "/jsz?accounts=true&streams=true&consumers=true");
         let json = body.split_once("\r\n\r\n").map_or("", |(_, b)| b);
         let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
         let accounts = v["account_details"].as_array().cloned().unwrap_or_default();
-        let streams = accounts.iter().flat_map(|a| a["stream_detail"].as_array().cloned().unwrap_or_default());
-        let consumers = streams
-            .filter(|s| s["name"] == stream)
-            .flat_map(|s| s["consumer_detail"].as_array().cloned().unwrap_or_default());
-        consumers.into_iter().find(|c| c["name"] == name).unwrap_or_default()
+        let mut streams = accounts.iter().flat_map(|a| a["stream_detail"].as_array().cloned().unwrap_or_default());
+        streams.find(|s| s["name"] == stream).unwrap_or_default()
     }
 }
 
