@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 bin=../target/release/ticklane
 [ -x "$bin" ] || cargo build --release -p ticklane-tools --manifest-path ../Cargo.toml
-mkdir -p corpus/{read_csv,read_tardis,read_dbn,read_dbn_zst,read_quotes,read_binance,read_dbn_quotes,decimal,duration,wire}
+mkdir -p corpus/{read_csv,read_tardis,read_dbn,read_dbn_zst,read_quotes,read_binance,read_dbn_quotes,decimal,duration,wire,pipeline}
 head -c 3000 ../data/GLBX_ESH4_trades_2023-12-25.csv > corpus/read_csv/glbx
 head -c 3000 ../data/tardis_binance-futures_BTCUSDT_trades_2020-02-22.csv > corpus/read_csv/tardis
 cp corpus/read_csv/tardis corpus/read_tardis/tardis
@@ -31,5 +31,7 @@ for d in 1s 100ms 5m 1h 250us 10ns 1d 18446744073709551615ns; do printf '%s' "$d
 printf '{"ts_event":5,"instrument":"binance:BTCUSDT","price":"61837.63","size":"0.02","ts_recv":6,"side":"buy","trade_id":123}' > corpus/wire/trade.json
 printf '{"ts_event":7,"instrument":"X","bid_px":"1.5","bid_sz":"2","ask_px":"","ask_sz":""}' > corpus/wire/quote.json
 printf '\x84\xa8ts_event\x05\xaainstrument\xa1X\xa5price\xa31.5\xa4size\xa12' > corpus/wire/trade.msgpack
+# Pipeline files: the bundled examples.
+for f in ../examples/pipelines/*.toml; do cp "$f" "corpus/pipeline/$(basename "$f")"; done
 rm -rf "$tmp"
 echo "seeded: $(ls corpus/* | wc -l) files"

@@ -312,6 +312,10 @@ pub(crate) struct ReplayArgs {
     /// Serve Prometheus text at http://IP:PORT/metrics while the run lasts.
     #[arg(help_heading = "Output", long)]
     pub(crate) metrics_addr: Option<SocketAddr>,
+    /// With --metrics-addr: once the run has ended (summary written), serve its final counts this
+    /// long before exiting (a signal ends the wait), so a batch run's last scrape is whole.
+    #[arg(help_heading = "Output", long, value_name = "DUR", value_parser = duration::parse, requires = "metrics_addr")]
+    pub(crate) metrics_linger: Option<Duration>,
     /// Write a JSON run summary here.
     #[arg(help_heading = "Output", long)]
     pub(crate) summary: Option<PathBuf>,

@@ -18,5 +18,6 @@ pub mod format;
 pub mod gen;
 pub mod input;
 pub mod live;
+pub mod pipeline;
 pub mod scale;
 pub mod wire;

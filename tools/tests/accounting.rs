@@ -6,6 +6,9 @@
 //!
 //! `trades_accepted = Σ trade_count(final revisions) + duplicates + late.dropped + late.side
 //! + trades_not_delivered`, and `records_read + malformed_total` = the data lines of the input.
+//! The matrix reads the same law from the run's final `/metrics` page too (kept served after the
+//! run by `--metrics-linger`): `pushed − rejected` = `Σ trade_count + duplicates + throttled`
+//! `+ late dropped + late to side + not delivered`, its malformed counts equal the summary's.
 
 mod common;
 
@@ -77,6 +80,44 @@ fn balanced(sum: &Path, bars: &Path, data_lines: usize, what: &str) -> serde_jso
     v
 }
 
+/// Runs `cmd` (a replay writing its summary to `sum`) serving its metrics, stopped by SIGTERM
+/// after `stop_after` if given, and reads `/metrics` once the run has ended (the summary
+/// written, the final counts lingering); then ends the wait with another SIGTERM.
+fn run_and_scrape(cmd: &mut Command, sum: &Path, stop_after: Option<Duration>) -> (std::process::Output, String) {
+    let port = common::free_port();
+    let _ = std::fs::remove_file(sum);
+    cmd.args(["--metrics-addr", &format!("127.0.0.1:{port}"), "--metrics-linger", "5m"]);
+    let child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("replay");
+    if let Some(d) = stop_after {
+        std::thread::sleep(d);
+        assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill").success());
+    }
+    let written = || std::fs::read_to_string(sum).ok().and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+    common::wait_until("the run's summary", || written().is_some());
+    let page = common::http_get(("127.0.0.1", port), "/metrics");
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill").success());
+    (child.wait_with_output().expect("wait"), page)
+}
+
+/// The law on the final `/metrics` page: what the feed's `push` accepted is in the bars
+/// (`in_bars` trades) or counted by a node; the page agrees with the summary `v`.
+fn metrics_balanced(page: &str, in_bars: u64, v: &serde_json::Value, what: &str) {
+    let m = |name: &str| common::sample(page, name) as u64;
+    let accepted = m("ticklane_source_pushed_total") - m("ticklane_source_rejected_total");
+    let (dup, throttled) = (m("ticklane_duplicates_total"), m("ticklane_throttled_total"));
+    let (dropped, side) = (m("ticklane_late_dropped_total"), m("ticklane_late_side_total"));
+    let lost = m("ticklane_source_not_delivered_total");
+    assert_eq!(
+        accepted,
+        in_bars + dup + throttled + dropped + side + lost,
+        "{what}, /metrics: {in_bars} in bars + {dup} duplicates + {throttled} throttled + {dropped} late dropped \
+         + {side} late to side + {lost} not delivered"
+    );
+    assert_eq!(Some(accepted), v["trades_accepted"].as_u64(), "{what}: /metrics and the summary");
+    assert_eq!(Some(m("ticklane_malformed_total")), v["malformed_total"].as_u64(), "{what}: malformed");
+    assert_eq!(Some(dup), v["duplicates"].as_u64(), "{what}: duplicates");
+}
+
 #[test]
 fn every_accepted_trade_is_in_a_bar_or_counted_under_each_late_policy_and_shard_count() {
     let (input, lines) = capture("acc.csv", 30_000, 5);
@@ -92,9 +133,11 @@ fn every_accepted_trade_is_in_a_bar_or_counted_under_each_late_policy_and_shard_
             if late == "revise" {
                 cmd.args(["--allowed-lateness", "1s"]); // later than that: dropped
             }
-            let o = cmd.arg(&input).output().expect("replay");
+            let (o, page) = run_and_scrape(cmd.arg(&input), &sum, None);
             assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
-            let v = balanced(&sum, &bars, lines, &format!("--late {late} --shards {shards}"));
+            let what = format!("--late {late} --shards {shards}");
+            let v = balanced(&sum, &bars, lines, &what);
+            metrics_balanced(&page, trades_in_bars(&bars), &v, &what);
             assert_eq!(v["malformed_total"], 5);
             assert!(v["late"]["total"].as_u64().unwrap_or(0) > 0, "the capture has late trades");
             if late == "revise" {
@@ -114,18 +157,14 @@ fn a_signal_part_way_leaves_a_balanced_account() {
     for shards in ["1", "2"] {
         let (bars, sum) = (tmp("paced-bars.csv"), tmp("paced-sum.json"));
         // 60,000 trades over ~6 s of event time at 2x: about 3 s; stopped after 1 s.
-        let child = Command::new(BIN)
-            .args(["replay", "--dedupe", "--bars", "1s", "--max-delay", "1s", "--speed", "2"])
-            .args(["--shards", shards, "--summary", s(&sum), "--out", s(&bars), s(&input)])
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn");
-        std::thread::sleep(Duration::from_millis(1000));
-        let pid = child.id().to_string();
-        assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
-        let o = child.wait_with_output().expect("wait");
-        assert_eq!(o.status.code(), Some(143));
-        let v = balanced(&sum, &bars, lines, &format!("SIGTERM, {shards} shards"));
+        let mut cmd = Command::new(BIN);
+        cmd.args(["replay", "--dedupe", "--bars", "1s", "--max-delay", "1s", "--speed", "2"]);
+        cmd.args(["--shards", shards, "--summary", s(&sum), "--out", s(&bars), s(&input)]);
+        let (o, page) = run_and_scrape(&mut cmd, &sum, Some(Duration::from_millis(1000)));
+        assert_eq!(o.status.code(), Some(143), "{}", String::from_utf8_lossy(&o.stderr));
+        let what = format!("SIGTERM, {shards} shards");
+        let v = balanced(&sum, &bars, lines, &what);
+        metrics_balanced(&page, trades_in_bars(&bars), &v, &what);
         let accepted = v["trades_accepted"].as_u64().unwrap_or(0);
         assert!(accepted > 0 && accepted < 60_000, "stopped part-way: {accepted} accepted");
     }
@@ -156,11 +195,9 @@ fn a_failing_output_counts_every_bar_it_could_not_write() {
     let clean = balanced(&sum, &bars, lines, "clean run");
     let made = std::fs::read_to_string(&bars).expect("bars").lines().count() as u64 - 1;
     let full = tmp("full-sum.json");
-    let o = Command::new(BIN)
-        .args(args)
-        .args(["--summary", s(&full), "--out", "/dev/full", s(&input)])
-        .output()
-        .expect("full");
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).args(["--summary", s(&full), "--out", "/dev/full", s(&input)]);
+    let (o, page) = run_and_scrape(&mut cmd, &full, None);
     assert_eq!(
         o.status.code(),
         Some(1),
@@ -173,6 +210,8 @@ fn a_failing_output_counts_every_bar_it_could_not_write() {
     assert_eq!(written + lost, made, "every bar written or counted as not written");
     assert!(lost > 0, "the device was full");
     assert_eq!(counts(&v), counts(&clean), "the trades are accounted for as in the clean run");
+    // The bars made hold the clean run's trades, whether written or not.
+    metrics_balanced(&page, trades_in_bars(&bars), &v, "a failing output");
 }
 
 /// Fault cell "SIGKILL + rerun": a run killed outright leaves nothing that changes the next

@@ -33,6 +33,8 @@ pub(crate) struct OutputPlan {
     pub(crate) summary: Option<PathBuf>,
     /// `--ticks-out`: the accepted trades onto a bus.
     pub(crate) ticks: Option<TicksOut>,
+    /// `--metrics-linger`: how long the final counts stay served after the run.
+    pub(crate) linger: Option<std::time::Duration>,
     /// Write each bar as soon as it is released (paced runs, and stdout that is a terminal
     /// or a pipe: someone is watching), rather than in blocks.
     pub(crate) eager: bool,
@@ -61,6 +63,7 @@ impl OutputPlan {
             late: a.late_out.clone().filter(|_| p.late_side),
             summary: a.summary.clone(),
             ticks: None,
+            linger: a.metrics_linger,
             eager: a.speed != Speed::Max || watched,
         }
     }

@@ -98,7 +98,21 @@ pub(crate) fn execute(plan: &Plan) -> anyhow::Result<Outcome> {
     if let Some(file) = files.summary {
         report.write_summary(file, plan.outputs.summary.as_deref().unwrap_or(std::path::Path::new("")));
     }
+    if let Some(d) = plan.outputs.linger {
+        linger(d, &signals);
+    }
     report.outcome()
+}
+
+/// Keeps the process (and its metrics endpoint, now showing the final counts) for `d`, or until
+/// the next signal; `/readyz` says it is draining meanwhile.
+fn linger(d: Duration, signals: &Signals) {
+    let (until, seen) = (Instant::now() + d, signals.count());
+    signals.finish();
+    ticklane::health::set_draining(true);
+    while Instant::now() < until && signals.count() == seen {
+        std::thread::sleep(Duration::from_millis(50).min(until.saturating_duration_since(Instant::now())));
+    }
 }
 
 /// Input ended: the engine drains, the store flushes (within --pg-flush-timeout), then the link

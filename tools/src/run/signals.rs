@@ -3,11 +3,12 @@
 //! `--pg-flush-timeout` from then), and the exit code is 128 + N. A second, while that
 //! drain runs: exit at once, saying exactly how many bars the output (and the store) holds. A
 //! live run's drain has a deadline (`--drain-timeout`): past it, the run exits 1 the same way,
-//! whatever the store's own flush deadline.
+//! whatever the store's own flush deadline. Once the run has finished (lingering with
+//! `--metrics-linger`), a signal only ends the wait.
 
 use anyhow::Context;
 use signal_hook::consts::{SIGINT, SIGTERM};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use ticklane::operators::store::StoreHandle;
@@ -25,6 +26,10 @@ pub(super) struct Tally {
 /// The first signal received, if any (watched by a thread of its own).
 pub(super) struct Signals {
     received: Arc<AtomicI32>,
+    /// Signals received so far.
+    count: Arc<AtomicU32>,
+    /// The run has finished: a signal no longer stops or exits anything.
+    finished: Arc<AtomicBool>,
     /// A reader stopped the run on a malformed record (`--on-error fail`): the other reader
     /// (trades and quotes read at once) stops too.
     halted: AtomicBool,
@@ -39,6 +44,8 @@ impl Signals {
     pub(super) fn install(drain_timeout: Option<Duration>) -> anyhow::Result<Signals> {
         let s = Signals {
             received: Arc::new(AtomicI32::new(0)),
+            count: Arc::new(AtomicU32::new(0)),
+            finished: Arc::new(AtomicBool::new(false)),
             halted: AtomicBool::new(false),
             stop: Arc::new(AtomicBool::new(false)),
             store: Arc::new(OnceLock::new()),
@@ -47,8 +54,13 @@ impl Signals {
         let mut signals =
             signal_hook::iterator::Signals::new([SIGINT, SIGTERM]).context("installing signal handlers")?;
         let (received, stop, store, tally) = (s.received.clone(), s.stop.clone(), s.store.clone(), s.tally.clone());
+        let (count, finished) = (s.count.clone(), s.finished.clone());
         std::thread::Builder::new().name("ticklane-signals".into()).spawn(move || {
             for sig in signals.forever() {
+                count.fetch_add(1, Ordering::SeqCst);
+                if finished.load(Ordering::SeqCst) {
+                    continue;
+                }
                 if received.swap(sig, Ordering::SeqCst) != 0 {
                     second_signal(sig, &tally, store.get().map(|(h, _)| h));
                 }
@@ -59,9 +71,12 @@ impl Signals {
                     h.set_deadline(Instant::now() + *t);
                 }
                 if let Some(d) = drain_timeout {
-                    let (tally, store) = (tally.clone(), store.clone());
+                    let (tally, store, finished) = (tally.clone(), store.clone(), finished.clone());
                     let _ = std::thread::Builder::new().name("ticklane-drain".into()).spawn(move || {
                         std::thread::sleep(d);
+                        if finished.load(Ordering::SeqCst) {
+                            return;
+                        }
                         let why = format!("the drain took longer than --drain-timeout {d:?}");
                         exit_unfinished(&why, 1, &tally, store.get().map(|(h, _)| h))
                     });
@@ -91,6 +106,16 @@ impl Signals {
     pub(super) fn halt(&self) {
         self.halted.store(true, Ordering::Relaxed);
         self.stop.store(true, Ordering::SeqCst); // a live link stops reading too
+    }
+
+    /// The run has finished: from now on a signal is only counted ([`Signals::count`]).
+    pub(super) fn finish(&self) {
+        self.finished.store(true, Ordering::SeqCst);
+    }
+
+    /// Signals received so far.
+    pub(super) fn count(&self) -> u32 {
+        self.count.load(Ordering::SeqCst)
     }
 
     /// The first signal received.

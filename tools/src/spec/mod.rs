@@ -4,28 +4,14 @@
 //! `replay`/`run` flags that build the same graph, so a file and a command line mean exactly
 //! one thing and go through one planner. Every error names `FILE:LINE: KEY`; secrets come
 //! from the environment (`url_env`), never the file. `docs/pipelines.md` is the reference.
-
-mod doc;
-mod nodes;
-mod shape;
+//! Reading and checking the graph is the library's ([`ticklane_tools::pipeline`]); this adds
+//! the command line's value checks, planning, and `check`'s output.
 
 use crate::cli::{Cli, Command};
 use crate::plan::Plan;
 use clap::Parser;
-use doc::{At, Doc, Problems};
-use nodes::{Arg, Node, Role};
-use shape::Graph;
 use std::path::Path;
-
-/// A pipeline file lowered to one command line.
-pub(crate) struct Lowered {
-    /// `run` (a live URL) or `replay` (files).
-    command: &'static str,
-    args: Vec<Arg>,
-    inputs: Vec<String>,
-    /// The graph, one node per line, for `check`.
-    graph: String,
-}
+use ticklane_tools::pipeline::{At, Lowered};
 
 /// Whether `ticklane run`'s inputs name a pipeline file.
 pub(crate) fn is_pipeline(files: &[std::path::PathBuf]) -> Option<&Path> {
@@ -37,22 +23,22 @@ pub(crate) fn is_pipeline(files: &[std::path::PathBuf]) -> Option<&Path> {
 
 /// Reads and checks the pipeline file at `path`: its plan, or every problem (one per line).
 pub(crate) fn plan(path: &Path) -> Result<(Plan, Lowered), String> {
-    let lowered = load(path)?;
-    let argv = lowered.argv(false);
-    let cli = Cli::try_parse_from(argv).map_err(|e| lowered.relocate(&clap_message(&e)))?;
+    let file = path.display().to_string();
+    let lowered = ticklane_tools::pipeline::lower(&file, &read_text(path, &file)?, bad_value)?;
+    let cli = Cli::try_parse_from(argv(&lowered, false)).map_err(|e| relocate(&lowered, &clap_message(&e)))?;
     let plan = match cli.command {
         Command::Run(r) => Plan::from_run(&r),
         Command::Replay(a) => Plan::from_replay(&a),
         _ => unreachable!("a pipeline lowers to run or replay"),
     };
-    let plan = plan.map_err(|p| p.to_string().lines().map(|l| lowered.relocate(l)).collect::<Vec<_>>().join("\n"))?;
+    let plan = plan.map_err(|p| p.to_string().lines().map(|l| relocate(&lowered, l)).collect::<Vec<_>>().join("\n"))?;
     Ok((plan, lowered))
 }
 
 /// `ticklane check`: the graph and the equivalent command line, or every problem.
 pub(crate) fn check(path: &Path) -> Result<String, String> {
     let (_, l) = plan(path)?;
-    let shown: Vec<String> = l.argv(true).into_iter().map(|a| shell_word(&a)).collect();
+    let shown: Vec<String> = argv(&l, true).into_iter().map(|a| shell_word(&a)).collect();
     Ok(format!("{}: ok\n{}\nas a command line:\n  {}\n", path.display(), l.graph, shown.join(" ")))
 }
 
@@ -66,57 +52,27 @@ fn read_text(path: &Path, file: &str) -> Result<String, String> {
     })
 }
 
-/// Reads, checks and lowers the file.
-fn load(path: &Path) -> Result<Lowered, String> {
-    let file = path.display().to_string();
-    let text = read_text(path, &file)?;
-    let mut problems = Problems::default();
-    let doc = Doc::parse(&file, &text, &mut problems).ok_or_else(|| std::mem::take(&mut problems).into_text())?;
-    let mut nodes: Vec<Node> = Vec::new();
-    nodes.extend(doc.sources.into_iter().filter_map(|s| nodes::source(s, &mut problems)));
-    nodes.extend(doc.operators.into_iter().filter_map(|s| nodes::operator(s, &mut problems)));
-    nodes.extend(doc.sinks.into_iter().filter_map(|s| nodes::sink(s, &mut problems)));
-    let run = doc.run.map(|s| nodes::run(s, &mut problems)).unwrap_or_default();
-    for a in nodes.iter().flat_map(|n| &n.args).chain(&run) {
-        if let Some(msg) = a.value.as_ref().and_then(|v| bad_value(a.flag, v)) {
-            problems.push(&a.at, msg);
+/// `ticklane COMMAND FLAGS… INPUTS…`; `shown`: secrets as their variables.
+fn argv(l: &Lowered, shown: bool) -> Vec<String> {
+    let mut v = vec!["ticklane".to_string(), l.command.to_string()];
+    for a in &l.args {
+        v.push(a.flag.to_string());
+        match (&a.shown, &a.value) {
+            (Some(s), _) if shown => v.push(s.clone()),
+            (_, Some(x)) => v.push(x.clone()),
+            (_, None) => {}
         }
     }
-    let g = Graph { nodes };
-    shape::check(&g, &mut problems);
-    if !problems.is_empty() {
-        return Err(problems.into_text()); // lowering a broken graph would only repeat its errors
-    }
-    let (args, inputs, live) = shape::lower(&g, &run, &mut problems);
-    if !problems.is_empty() {
-        return Err(problems.into_text());
-    }
-    Ok(Lowered { command: if live { "run" } else { "replay" }, args, inputs, graph: describe(&g) })
+    v.extend(l.inputs.iter().cloned());
+    v
 }
 
-impl Lowered {
-    /// `ticklane COMMAND FLAGS… INPUTS…`; `shown`: secrets as their variables.
-    fn argv(&self, shown: bool) -> Vec<String> {
-        let mut v = vec!["ticklane".to_string(), self.command.to_string()];
-        for a in &self.args {
-            v.push(a.flag.to_string());
-            match (&a.shown, &a.value) {
-                (Some(s), _) if shown => v.push(s.clone()),
-                (_, Some(x)) => v.push(x.clone()),
-                (_, None) => {}
-            }
-        }
-        v.extend(self.inputs.iter().cloned());
-        v
-    }
-
-    /// A planner's or clap's message about `--flag` as `FILE:LINE: KEY: message`.
-    fn relocate(&self, msg: &str) -> String {
-        let at = self.args.iter().filter(|a| msg.contains(a.flag)).max_by_key(|a| a.flag.len()).map(|a| &a.at);
-        match at {
-            Some(At { file, line, key }) => format!("{file}:{line}: {key}: {msg}"),
-            None => format!("{}: {msg}", self.args.first().map_or("", |a| a.at.file.as_str())),
-        }
+/// A planner's or clap's message about `--flag` as `FILE:LINE: KEY: message`.
+fn relocate(l: &Lowered, msg: &str) -> String {
+    let at = l.args.iter().filter(|a| msg.contains(a.flag)).max_by_key(|a| a.flag.len()).map(|a| &a.at);
+    match at {
+        Some(At { file, line, key }) => format!("{file}:{line}: {key}: {msg}"),
+        None => format!("{}: {msg}", l.args.first().map_or("", |a| a.at.file.as_str())),
     }
 }
 
@@ -138,24 +94,6 @@ fn clap_message(e: &clap::Error) -> String {
     let text = e.to_string();
     let first = text.lines().next().unwrap_or_default();
     first.strip_prefix("error: ").unwrap_or(first).to_string()
-}
-
-/// The graph, one node per line: `NAME (TYPE) ← INPUTS`.
-fn describe(g: &Graph) -> String {
-    let mut out = String::new();
-    for n in &g.nodes {
-        let what = match n.role {
-            Role::Source { .. } => format!("source {}", n.inputs_text.join(" ")),
-            Role::Op(t) => t.to_string(),
-            Role::Sink(t) => format!("sink {t}"),
-        };
-        let from: Vec<String> =
-            n.inputs.iter().map(|e| e.port.as_ref().map_or(e.from.clone(), |p| format!("{}.{p}", e.from))).collect();
-        let arrow = if from.is_empty() { String::new() } else { format!(" ← {}", from.join(", ")) };
-        out.push_str(&format!("  {} ({what}){arrow}\n", n.name));
-    }
-    out.pop();
-    out
 }
 
 /// `s` quoted for a POSIX shell when it needs to be.

@@ -10,9 +10,14 @@ pub(crate) struct Problems {
     found: Vec<(usize, String)>,
 }
 
+/// A message line longer than this (it quotes the file's own text: a long key or value) is cut.
+pub const MAX_MESSAGE: usize = 1024;
+
 impl Problems {
     pub(crate) fn push(&mut self, at: &At, msg: impl std::fmt::Display) {
-        self.found.push((at.line, format!("{}:{}: {}: {msg}", at.file, at.line, at.key)));
+        let text = format!("{}:{}: {}: {msg}", at.file, at.line, at.key);
+        let lines: Vec<String> = text.lines().map(cut).collect();
+        self.found.push((at.line, lines.join("\n")));
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -26,12 +31,24 @@ impl Problems {
     }
 }
 
+/// `line` cut to [`MAX_MESSAGE`] bytes (at a character boundary), saying how much was left out.
+fn cut(line: &str) -> String {
+    if line.len() <= MAX_MESSAGE {
+        return line.to_string();
+    }
+    let end = (0..=MAX_MESSAGE - 40).rev().find(|&i| line.is_char_boundary(i)).unwrap_or(0);
+    format!("{}… ({} more bytes)", &line[..end], line.len() - end)
+}
+
 /// Where something is: file, line and the dotted key (`operators.bars_1s.width`).
 #[derive(Clone, Debug)]
-pub(crate) struct At {
-    pub(crate) file: String,
-    pub(crate) line: usize,
-    pub(crate) key: String,
+pub struct At {
+    /// The file as named to the user.
+    pub file: String,
+    /// 1-based.
+    pub line: usize,
+    /// The dotted key.
+    pub key: String,
 }
 
 /// One value of a section: its text as a command-line value, or a list of them.
@@ -191,4 +208,22 @@ fn named(group: &str, t: &dyn TableLike, src: &Source<'_>, problems: &mut Proble
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_quoting_a_long_key_is_cut_at_a_character_boundary() {
+        let key = "ü".repeat(2000);
+        let text = format!("[run]\n\"{key}\" = 1\n");
+        let mut problems = Problems::default();
+        let doc = Doc::parse("p.toml", &text, &mut problems).expect("TOML");
+        doc.run.expect("[run]").finish(&mut problems);
+        let text = problems.into_text();
+        assert!(text.starts_with("p.toml:2: run.üü"), "{text}");
+        assert!(text.len() <= MAX_MESSAGE && text.ends_with(" more bytes)"), "{} bytes: {text}", text.len());
+        assert_eq!(cut("short"), "short");
+    }
 }

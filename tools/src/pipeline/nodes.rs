@@ -148,12 +148,15 @@ pub(crate) const RUN_KEYS: [(&str, &str); 10] = [
 
 /// One setting as a flag: `value` `None` for a switch.
 #[derive(Clone, Debug)]
-pub(crate) struct Arg {
-    pub(crate) flag: &'static str,
-    pub(crate) value: Option<String>,
-    pub(crate) at: At,
+pub struct Arg {
+    /// The flag (`--bars`).
+    pub flag: &'static str,
+    /// Its value; `None` for a switch.
+    pub value: Option<String>,
+    /// Where it was set.
+    pub at: At,
     /// Shown as this instead of the value (a secret's variable).
-    pub(crate) shown: Option<String>,
+    pub shown: Option<String>,
 }
 
 /// An input of a node: `NAME` or `NAME.PORT`.

@@ -1,0 +1,88 @@
+//! Pipeline files (design.md §9): a pipeline declared by name — `[sources.NAME]`,
+//! `[operators.NAME]`, `[sinks.NAME]`, each with an `input`, and `[run]` for the engine's
+//! settings — read, checked as a graph, and lowered to the `replay`/`run` flags that build the
+//! same graph. Every error names `FILE:LINE: KEY`. The binary adds the command line's own value
+//! checks and plans the result; here it is the part that reads untrusted text (the `pipeline`
+//! fuzz target drives [`lower`]).
+//!
+//! ```
+//! let text = "[sources.cme]\npaths = [\"trades.csv\"]\n\n[operators.bars]\ntype = \"time_bars\"\n\
+//!             input = \"cme\"\nwidth = \"1s\"\n\n[sinks.out]\ntype = \"stdout\"\ninput = \"bars\"\n";
+//! let l = ticklane_tools::pipeline::lower("p.toml", text, |_, _| None).expect("a valid pipeline");
+//! assert_eq!(l.command, "replay");
+//! assert!(l.args.iter().any(|a| a.flag == "--bars" && a.value.as_deref() == Some("1s")));
+//!
+//! let text = "[sources.x]\npaths = [\"a.csv\"]\npathz = 1\n";
+//! let e = ticklane_tools::pipeline::lower("p.toml", text, |_, _| None).unwrap_err();
+//! assert!(e.contains("p.toml:3: sources.x.pathz: unknown key"), "{e}");
+//! ```
+
+mod doc;
+mod nodes;
+mod shape;
+
+pub use doc::{At, MAX_MESSAGE};
+pub use nodes::Arg;
+
+use doc::{Doc, Problems};
+use nodes::{Node, Role};
+use shape::Graph;
+
+/// A pipeline file lowered to one command line.
+#[derive(Debug)]
+pub struct Lowered {
+    /// `run` (a live URL) or `replay` (files).
+    pub command: &'static str,
+    /// The flags, in a stable order.
+    pub args: Vec<Arg>,
+    /// The inputs (files or one URL).
+    pub inputs: Vec<String>,
+    /// The graph, one node per line, for `ticklane check`.
+    pub graph: String,
+}
+
+/// Reads, checks and lowers the text of pipeline file `file`: its command line, or every
+/// problem, one `FILE:LINE: KEY: message` per line in file order. `bad_value(flag, value)` says
+/// what is wrong with a setting's value, as the command line would (the binary's own parsers).
+pub fn lower(file: &str, text: &str, bad_value: impl Fn(&str, &str) -> Option<String>) -> Result<Lowered, String> {
+    let mut problems = Problems::default();
+    let doc = Doc::parse(file, text, &mut problems).ok_or_else(|| std::mem::take(&mut problems).into_text())?;
+    let mut nodes: Vec<Node> = Vec::new();
+    nodes.extend(doc.sources.into_iter().filter_map(|s| nodes::source(s, &mut problems)));
+    nodes.extend(doc.operators.into_iter().filter_map(|s| nodes::operator(s, &mut problems)));
+    nodes.extend(doc.sinks.into_iter().filter_map(|s| nodes::sink(s, &mut problems)));
+    let run = doc.run.map(|s| nodes::run(s, &mut problems)).unwrap_or_default();
+    for a in nodes.iter().flat_map(|n| &n.args).chain(&run) {
+        if let Some(msg) = a.value.as_ref().and_then(|v| bad_value(a.flag, v)) {
+            problems.push(&a.at, msg);
+        }
+    }
+    let g = Graph { nodes };
+    shape::check(&g, &mut problems);
+    if !problems.is_empty() {
+        return Err(problems.into_text()); // lowering a broken graph would only repeat its errors
+    }
+    let (args, inputs, live) = shape::lower(&g, &run, &mut problems);
+    if !problems.is_empty() {
+        return Err(problems.into_text());
+    }
+    Ok(Lowered { command: if live { "run" } else { "replay" }, args, inputs, graph: describe(&g) })
+}
+
+/// The graph, one node per line: `NAME (TYPE) ← INPUTS`.
+fn describe(g: &Graph) -> String {
+    let mut out = String::new();
+    for n in &g.nodes {
+        let what = match n.role {
+            Role::Source { .. } => format!("source {}", n.inputs_text.join(" ")),
+            Role::Op(t) => t.to_string(),
+            Role::Sink(t) => format!("sink {t}"),
+        };
+        let from: Vec<String> =
+            n.inputs.iter().map(|e| e.port.as_ref().map_or(e.from.clone(), |p| format!("{}.{p}", e.from))).collect();
+        let arrow = if from.is_empty() { String::new() } else { format!(" ← {}", from.join(", ")) };
+        out.push_str(&format!("  {} ({what}){arrow}\n", n.name));
+    }
+    out.pop();
+    out
+}
