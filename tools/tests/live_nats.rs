@@ -3,7 +3,8 @@
 //! core NATS (JSON) and over JetStream (MessagePack) through a server crash and restart
 //! between the two halves of the stream (readiness goes down and up; nothing lost, and
 //! anything delivered twice is dropped by dedupe). A stalled PostgreSQL store holds the
-//! JetStream consumer back (it stops pulling; memory stays bounded) and loses nothing.
+//! JetStream consumer back (it stops pulling; memory stays bounded) and loses nothing. A bus sink
+//! is ready only while its server is up.
 
 mod common;
 
@@ -118,6 +119,43 @@ fn jetstream_msgpack_survives_a_server_crash_mid_stream() {
     assert_eq!(accepted - dups, TRADES as u64, "every trade once, redeliveries dropped by dedupe: {v}");
     assert!(v["link"]["reconnects"].as_u64() >= Some(1), "{v}");
     assert!(first_trades > 0.0 && first_trades < TRADES, "the crash came mid-stream ({first_trades} read before it)");
+}
+
+/// A bus sink is ready only while its server is up: a run reading one server and writing its
+/// bars to another reports `down sink --out nats://…` on `/readyz` (503) when the second stops,
+/// with no bar due, and is ready again when it is back; its bars then still equal the replay's.
+#[test]
+fn a_bus_sink_is_ready_only_while_its_server_is_up() {
+    let source = NatsServer::start(tmp("nats-sink-src"));
+    let mut bus = NatsServer::start(tmp("nats-sink-bus"));
+    let url = format!("nats://{}/ticks.binance", source.addr());
+    let sink = format!("jetstream://{}/BARS", bus.addr());
+    let metrics: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let child = Running(Some(
+        Command::new(BIN)
+            .args(["run", "--dedupe", "--metrics-addr", &metrics.to_string(), "--reconnect-max", "500ms"])
+            .args(["--format", "msgpack", "--out", &sink, &url])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ticklane run"),
+    ));
+    let sink_line = |state: &str| format!("{state} sink --out {sink}");
+    wait_until("ready", || ready(metrics) && http_get(metrics, "/readyz").contains(&sink_line("up")));
+    bus.stop();
+    wait_until("the sink down", || {
+        let r = http_get(metrics, "/readyz");
+        r.starts_with("HTTP/1.0 503") && r.contains(&sink_line("down")) && r.contains("up source nats://")
+    });
+    bus.restart();
+    wait_until("ready again", || ready(metrics));
+    publish(&url, "json", &data(CAPTURE)); // the run subscribed before it was first ready
+    wait_until("every tick read", || messages(metrics) >= TRADES);
+    let stderr = child.terminate();
+    assert!(stderr.contains("0 malformed"), "{stderr}");
+    assert!(
+        bus.stream_messages("BARS") as usize + 1 == replay_bars().lines().count(),
+        "every bar on the bus: {stderr}"
+    );
 }
 
 /// Ticks in the stall test's capture: several times what the run can hold between the

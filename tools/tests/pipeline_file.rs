@@ -120,6 +120,8 @@ fn each_kind_of_error_gets_one_message_naming_file_and_line() {
 fn syntax_types_ports_and_shapes_are_located_too() {
     for (text, line, needle) in [
         ("[sources.x]\npaths = [\"a\"\n", 2, "TOML: "),
+        ("", 1, "sources: no [sources.NAME]"), // found by the `pipeline` fuzz target: no file name
+        ("[run]\nshards = 2\n", 1, "sources: no [sources.NAME]"),
         ("[sources.x]\npaths = [\"a.csv\"]\n[run]\nshards = \"two\"\n", 4, "run.shards: invalid value 'two'"),
         ("[sources.x]\nurl = \"ws://h/s\"\n[sinks.o]\ntype = \"stdout\"\ninput = \"x.late\"\n", 5, "no output port"),
         (

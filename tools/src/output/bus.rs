@@ -16,6 +16,9 @@
 //!   a reconnect is stored once within the stream's duplicate window); trades without one carry
 //!   none, since two equal trades in one nanosecond are two trades.
 //!
+//! The sink is ready (`/readyz`: `sink --out URL`) while its client is connected: the client runs
+//! on a thread of its own, so a lost server is seen even while no bar is due.
+//!
 //! A publish that fails for good is counted as lost (never silently): the run ends with exit 1
 //! and the summary says how many bars did not reach the bus.
 
@@ -65,6 +68,8 @@ impl Route {
 /// A connected bus output.
 pub(crate) struct BusSink {
     rt: tokio::runtime::Runtime,
+    /// Up while the client is connected (kept registered while the sink lives).
+    _ready: ticklane::health::Probe,
     bus: Bus,
     name: String,
     published: u64,
@@ -76,9 +81,9 @@ pub(crate) struct BusSink {
 impl BusSink {
     /// Connects (failing within ten seconds: a wrong address is found before any input is read).
     pub(crate) fn connect(target: &NatsTarget, name: String) -> anyhow::Result<BusSink> {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let (rt, ready) = (runtime()?, ticklane::health::probe(&format!("sink {name}")));
         let bus = rt.block_on(async {
-            let client = client(target, &name).await?;
+            let client = client(target, &name, &ready).await?;
             anyhow::Ok(match target {
                 NatsTarget::Core { subject, .. } => Bus::Core { client, subject: subject.clone() },
                 NatsTarget::JetStream { stream, .. } => {
@@ -96,7 +101,7 @@ impl BusSink {
                 }
             })
         })?;
-        Ok(BusSink::new(rt, bus, name))
+        Ok(BusSink::new(rt, ready, bus, name))
     }
 
     /// Connects for ticks (`--ticks-out`): on JetStream the stream is made with `partitions`
@@ -108,9 +113,9 @@ impl BusSink {
         replicas: u8,
     ) -> anyhow::Result<BusSink> {
         let NatsTarget::JetStream { stream, .. } = target else { return BusSink::connect(target, name) };
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let (rt, ready) = (runtime()?, ticklane::health::probe(&format!("sink {name}")));
         let bus = rt.block_on(async {
-            let client = client(target, &name).await?;
+            let client = client(target, &name, &ready).await?;
             let js = async_nats::jetstream::new(client);
             let layout = super::stream_layout(&js, stream, partitions, replicas, "--ticks-partitions").await?;
             anyhow::Ok(Bus::Stream {
@@ -119,11 +124,11 @@ impl BusSink {
                 acks: VecDeque::new(),
             })
         })?;
-        Ok(BusSink::new(rt, bus, name))
+        Ok(BusSink::new(rt, ready, bus, name))
     }
 
-    fn new(rt: tokio::runtime::Runtime, bus: Bus, name: String) -> BusSink {
-        BusSink { rt, bus, name, published: 0, acked: 0, lost: 0, error: None }
+    fn new(rt: tokio::runtime::Runtime, ready: ticklane::health::Probe, bus: Bus, name: String) -> BusSink {
+        BusSink { rt, _ready: ready, bus, name, published: 0, acked: 0, lost: 0, error: None }
     }
 
     /// Publishes one message of `instrument` (`id`, on JetStream: what makes a retry harmless).
@@ -190,10 +195,33 @@ impl BusSink {
     }
 }
 
-/// Connects to `target`'s server (failing within ten seconds).
-async fn client(target: &NatsTarget, name: &str) -> anyhow::Result<async_nats::Client> {
-    let options = async_nats::ConnectOptions::new().connection_timeout(Duration::from_secs(10));
-    options.connect(target.server()).await.map_err(|e| anyhow::anyhow!("{name}: cannot connect: {e}"))
+/// The client's runtime: one thread of its own, so that the connection is kept (and its loss
+/// seen) between publishes.
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(1).thread_name("ticklane-bus-io").enable_all().build()
+}
+
+/// Connects to `target`'s server (failing within ten seconds); `ready` follows the connection.
+async fn client(
+    target: &NatsTarget,
+    name: &str,
+    ready: &ticklane::health::Probe,
+) -> anyhow::Result<async_nats::Client> {
+    let probe = ready.clone();
+    let options =
+        async_nats::ConnectOptions::new().connection_timeout(Duration::from_secs(10)).event_callback(move |event| {
+            let probe = probe.clone();
+            async move {
+                match event {
+                    async_nats::Event::Connected => probe.set(true),
+                    async_nats::Event::Disconnected => probe.set(false),
+                    _ => {}
+                }
+            }
+        });
+    let client = options.connect(target.server()).await.map_err(|e| anyhow::anyhow!("{name}: cannot connect: {e}"))?;
+    ready.set(true);
+    Ok(client)
 }
 
 /// Waits for a publish's acknowledgement; when it fails (the server restarted, say), publishes

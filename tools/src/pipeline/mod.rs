@@ -57,7 +57,7 @@ pub fn lower(file: &str, text: &str, bad_value: impl Fn(&str, &str) -> Option<St
             problems.push(&a.at, msg);
         }
     }
-    let g = Graph { nodes };
+    let g = Graph { nodes, file: file.to_string() };
     shape::check(&g, &mut problems);
     if !problems.is_empty() {
         return Err(problems.into_text()); // lowering a broken graph would only repeat its errors

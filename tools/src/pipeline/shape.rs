@@ -7,9 +7,10 @@ use super::doc::{At, Problems};
 use super::nodes::{Arg, Flow, Node, Role};
 use std::collections::{BTreeMap, HashMap};
 
-/// The graph, its nodes by name.
+/// The graph, its nodes by name, and the file it was read from.
 pub(crate) struct Graph {
     pub(crate) nodes: Vec<Node>,
+    pub(crate) file: String,
 }
 
 impl Graph {
@@ -162,7 +163,7 @@ pub(crate) fn lower(g: &Graph, run: &[Arg], problems: &mut Problems) -> (Vec<Arg
 }
 
 fn file_at(g: &Graph) -> At {
-    g.nodes.first().map_or(At { file: String::new(), line: 1, key: "sources".into() }, |n| n.at.clone())
+    g.nodes.first().map_or(At { file: g.file.clone(), line: 1, key: "sources".into() }, |n| n.at.clone())
 }
 
 /// Records `a`; the same flag with another value from elsewhere is a problem (the planner
