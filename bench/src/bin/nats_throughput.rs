@@ -3,7 +3,8 @@
 //! pull consumer, 1,000 messages per pull, ack-all every 512 messages, as ticklane's link does), in one run against one throwaway
 //! `nats-server`, interleaved, median of RUNS, for MessagePack and JSON ticks.
 //!
-//! `target/release/nats_throughput [TICKS] [RUNS]` (defaults 1,000,000 and 5). Needs
+//! `target/release/nats_throughput [TICKS] [RUNS]` (defaults 1,000,000 and 5; the environment
+//! variable `TICKLANE_RUN_ARGS` adds flags to ticklane's command, e.g. `--shards 1`). Needs
 //! `target/release/ticklane` (`cargo build --release -p ticklane-tools`) and Debian's
 //! `nats-server` (started and removed by the program).
 //!
@@ -86,6 +87,7 @@ fn ticklane_run(bin: &Path, url: &str, ticks: u64, dir: &Path) -> f64 {
     let metrics = format!("127.0.0.1:{port}");
     let mut child = Command::new(bin)
         .args(["run", "--kind", "trades", "--dedupe", "--metrics-addr", &metrics])
+        .args(std::env::var("TICKLANE_RUN_ARGS").unwrap_or_default().split_whitespace())
         .arg("--out")
         .arg(dir.join("bars.csv"))
         .arg(url)
