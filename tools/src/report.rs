@@ -4,7 +4,7 @@
 use crate::cli::Speed;
 use crate::outcome::Outcome;
 use crate::output::Written;
-use crate::plan::{BARS, DEDUPE, FEED, QUOTES, QUOTE_BARS, QUOTE_THROTTLE, THROTTLE};
+use crate::plan::{BACKFILL, BARS, DEDUPE, FEED, QUOTES, QUOTE_BARS, QUOTE_THROTTLE, THROTTLE};
 use crate::run::Fed;
 use serde_json::{json, Value};
 use std::fs::File;
@@ -269,7 +269,7 @@ impl Report {
             "ticks_not_forwarded": self.ticks.as_ref().map(|w| w.lost),
             "resampled": self.coarser.iter().map(|(t, w)| (t.clone(), json!({"bars": w.lines, "not_written": w.lost})))
                 .collect::<serde_json::Map<_, _>>(),
-            "trades_not_delivered": self.engine.stats.sources.iter().filter(|s| s.name == FEED).map(|s| s.not_delivered).sum::<u64>(),
+            "trades_not_delivered": self.engine.stats.sources.iter().filter(|s| [FEED, BACKFILL].contains(&s.name.as_str())).map(|s| s.not_delivered).sum::<u64>(),
             "output_errors": self.output_errors(),
             "shards": self.shard_summaries(),
             "elapsed_seconds": self.elapsed.as_secs_f64(),

@@ -234,6 +234,72 @@ fn a_live_feed_forwarded_to_a_partitioned_stream_holds_each_trade_once() {
     assert!(got == replay_bars(), "the forwarded trades' bars differ from the replay's:\n{stderr}");
 }
 
+/// A capture beside a live feed (`ticklane run CAPTURE URL`): the first half of the capture as a
+/// file, the rest (from 50 messages before the cut) over the WebSocket once the file is in; the
+/// overlap is dropped by dedupe and the bars equal the replay's of the whole capture.
+#[test]
+fn a_capture_then_the_live_feed_make_the_replays_bars() {
+    let gz = std::fs::File::open(data("binance_spot_btcusdt_20240808.stream.gz")).expect("capture");
+    let lines: Vec<String> =
+        std::io::BufReader::new(flate2::read::MultiGzDecoder::new(gz)).lines().map(|l| l.expect("line")).collect();
+    let half = lines.len() / 2;
+    let first = tmp("first-half.stream");
+    std::fs::write(&first, lines[..half].join("\n") + "\n").expect("first half");
+    let rest: Vec<String> =
+        lines[half - 50..].iter().map(|l| l.split_once(' ').expect("<ns> <json>").1.into()).collect();
+    let in_file = lines[..half].iter().filter(|l| l.contains("@trade\"")).count() as f64;
+
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
+    let url = format!("ws://{}/stream?streams=btcusdt@trade/btcusdt@bookTicker", listener.local_addr().expect("addr"));
+    let served = Arc::new(Served::default());
+    let server = {
+        let served = served.clone();
+        std::thread::spawn(move || {
+            let (tcp, _) = listener.accept().expect("accept");
+            let mut ws = tungstenite::accept(tcp).expect("handshake");
+            wait_until("the capture read", || served.go.load(SeqCst));
+            send_range(&mut ws, &rest, &served);
+            served.all_sent.store(true, SeqCst);
+            wait_until("the run done", || served.done.load(SeqCst));
+        })
+    };
+    let metrics: SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let (out, sum) = (tmp("backfilled.csv"), tmp("backfilled.json"));
+    let child = Running(Some(
+        Command::new(BIN)
+            .args(["run", "--kind", "trades", "--dedupe", "--metrics-addr", &metrics.to_string()])
+            .args(["--out", s(&out), "--summary", s(&sum), s(&first), &url])
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ticklane run"),
+    ));
+    let events_in = |node: &str| {
+        let page = get(metrics, "/metrics");
+        page.lines()
+            .filter(|l| l.starts_with("ticklane_events_in_total{") && l.contains(&format!("node=\"{node}\"")))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>()
+    };
+    // The file first, so that the overlap's file copies are the ones kept (the two copies differ
+    // in their receive time, which orders trades of one millisecond).
+    wait_until("the capture in the graph", || events_in("dedupe") >= in_file);
+    served.go.store(true, SeqCst);
+    wait_until("everything sent", || served.all_sent.load(SeqCst));
+    let texts = served.texts.load(SeqCst) as f64;
+    wait_until("every message read", || sample(&get(metrics, "/metrics"), "ticklane_link_messages_total") >= texts);
+    let stderr = child.terminate();
+    served.done.store(true, SeqCst);
+    server.join().expect("server");
+
+    let got = std::fs::read_to_string(&out).expect("bars");
+    assert!(got == replay_bars(), "capture + live bars differ from the replay's:\n{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&sum).expect("summary")).expect("json");
+    let overlap = lines[half - 50..half].iter().filter(|l| l.contains("@trade\"")).count() as u64;
+    assert!(overlap > 0, "the overlap holds trades");
+    assert_eq!(v["duplicates"], overlap, "{v}");
+    assert_eq!(v["trades_accepted"], 9_757 + overlap, "{v}");
+}
+
 /// `ticklane run`'s usage errors exit 2 before anything connects, each naming what is wrong.
 #[test]
 fn run_usage_errors_exit_2_naming_the_input_or_flag() {
@@ -242,6 +308,10 @@ fn run_usage_errors_exit_2_naming_the_input_or_flag() {
     for (args, needle) in [
         (vec![s(&file)], "INPUT: "),
         (vec![ws, ws], "exactly one live URL"),
+        (
+            vec!["--out", "b_{kind}.csv", s(&file), "ws://127.0.0.1:9/stream?streams=a@trade/a@bookTicker"],
+            "trades only",
+        ),
         (vec!["nats://127.0.0.1:4222"], "nats://HOST:PORT/SUBJECT"),
         (vec!["http://127.0.0.1/x"], "unknown URL scheme"),
         (vec!["--speed", "10", ws], "--speed"),

@@ -38,7 +38,12 @@ fn every_bundled_example_checks_and_says_what_it_means() {
         assert!(out.contains(": ok\n") && out.contains("as a command line:\n  ticklane "), "{out}");
         seen += 1;
     }
-    assert!(seen >= 5, "the examples: flagship, capture, jetstream_to_postgres, quotes, feed_handler");
+    assert!(seen >= 6, "the examples: flagship, capture, jetstream_to_postgres, quotes, feed_handler, backfill");
+    let (_, out, _) = check(&dir.join("backfill.toml"));
+    assert!(
+        out.contains("--out bars_1m.csv data/binance_spot_btcusdt_20240808.stream.gz 'wss://stream.binance.com"),
+        "a capture beside a live feed: the files, then the URL: {out}"
+    );
     let (_, out, _) = check(&dir.join("feed_handler.toml"));
     let ticks = "--ticks-format msgpack --ticks-out jetstream://127.0.0.1:4222/TICKS --ticks-partitions 8";
     assert!(out.contains(ticks), "a nats sink of trades forwards them: {out}");
@@ -144,6 +149,26 @@ fn syntax_types_ports_and_shapes_are_located_too() {
              [sinks.o]\ntype = \"nats\"\ninput = \"d\"\nurl = \"nats://h:4222/t\"\n",
             19,
             "a nats sink of trades reads one node, the end of source → [dedupe] → [throttle]",
+        ),
+        (
+            "[sources.c]\npaths = [\"a.csv\"]\n[sources.l]\nurl = \"ws://h/s\"\n[operators.d]\ntype = \"dedupe\"\ninput = \"c\"\n\
+             [operators.b]\ntype = \"time_bars\"\ninput = \"d\"\nwidth = \"1s\"\n[sinks.o]\ntype = \"stdout\"\ninput = \"b\"\n\
+             [sinks.t]\ntype = \"nats\"\ninput = \"l\"\nurl = \"nats://h:4222/t\"\n",
+            7,
+            "a capture beside a live feed: read both (input = [\"c\", \"l\"])",
+        ),
+        (
+            "[sources.a]\npaths = [\"a.csv\"]\n[sources.b]\npaths = [\"b.csv\"]\n[operators.d]\ntype = \"dedupe\"\n\
+             input = [\"a\", \"b\"]\n[operators.t]\ntype = \"time_bars\"\ninput = \"d\"\nwidth = \"1s\"\n\
+             [sinks.o]\ntype = \"stdout\"\ninput = \"t\"\n",
+            3,
+            "one source per pipeline, or a capture (paths) beside one live feed (url)",
+        ),
+        (
+            "[sources.x]\npaths = [\"a.csv\"]\n[operators.d]\ntype = \"dedupe\"\ninput = \"x\"\n\
+             [operators.b]\ntype = \"time_bars\"\ninput = [\"d\", \"x\"]\nwidth = \"1s\"\n[sinks.o]\ntype = \"stdout\"\ninput = \"b\"\n",
+            8,
+            "an operator takes one input (two only: a capture and a live feed)",
         ),
         (
             "[sources.x]\npaths = [\"a.csv\"]\n[operators.b]\ntype = \"time_bars\"\ninput = \"x\"\nwidth = \"1s\"\n\

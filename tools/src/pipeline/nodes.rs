@@ -256,10 +256,7 @@ pub(crate) fn operator(mut s: Section, problems: &mut Problems) -> Option<Node> 
         return None;
     };
     let mut n = Node::new(&s, Role::Op(op.name));
-    n.inputs = inputs(&mut s, problems);
-    if n.inputs.len() > 1 {
-        problems.push(&n.inputs[1].at, "an operator takes one input");
-    }
+    n.inputs = inputs(&mut s, problems); // more than one: only the two sources (the graph's check)
     settings(&mut s, &mut n, op.keys, problems);
     if op.name == "bbo" {
         for a in &mut n.args {

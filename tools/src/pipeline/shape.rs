@@ -121,18 +121,13 @@ pub(crate) fn lower(g: &Graph, run: &[Arg], problems: &mut Problems) -> (Vec<Arg
         problems.push(&at.unwrap_or_else(|| file_at(g)), "no [sources.NAME]: a pipeline reads one source");
         return (Vec::new(), Vec::new(), false);
     };
-    for extra in &sources[1..] {
-        problems.push(
-            &extra.at,
-            "one source per pipeline, for now (a second one would need the merge of a capture and a live feed)",
-        );
-    }
+    let (inputs, live) = sources_of(g, &sources, problems);
     let mut flags: BTreeMap<&'static str, Arg> = BTreeMap::new();
     let mut widths: Vec<Arg> = Vec::new();
     let mut uses = (false, false);
     let mut outs = 0;
     for n in &g.nodes {
-        shape(g, n, src, &mut uses, problems);
+        shape(g, n, &mut uses, problems);
         let sinks;
         let args = match n.role {
             Role::Sink(_) => {
@@ -158,8 +153,29 @@ pub(crate) fn lower(g: &Graph, run: &[Arg], problems: &mut Problems) -> (Vec<Arg
     if let Some(first) = bar_widths(g, &widths, problems) {
         args.insert(0, first);
     }
-    let live = matches!(src.role, Role::Source { live: true });
-    (args, src.inputs_text.clone(), live)
+    (args, inputs, live)
+}
+
+/// One source, or a capture beside a live feed (files and one URL, every reader of one reading
+/// both): the command line's inputs (files first) and whether one is live.
+fn sources_of(g: &Graph, sources: &[&Node], problems: &mut Problems) -> (Vec<String>, bool) {
+    let (live, files): (Vec<&Node>, Vec<&Node>) =
+        sources.iter().partition(|s| matches!(s.role, Role::Source { live: true }));
+    if sources.len() > 2 || (sources.len() == 2 && live.len() != 1) {
+        for extra in &sources[1..] {
+            problems.push(&extra.at, "one source per pipeline, or a capture (paths) beside one live feed (url)");
+        }
+    } else if sources.len() == 2 {
+        for n in &g.nodes {
+            let reads = sources.iter().filter(|s| n.inputs.iter().any(|e| e.from == s.name)).count();
+            if reads == 1 {
+                let names = format!("input = [\"{}\", \"{}\"]", files[0].name, live[0].name);
+                problems.push(&n.inputs[0].at, format!("a capture beside a live feed: read both ({names})"));
+            }
+        }
+    }
+    let inputs = files.iter().chain(&live).flat_map(|s| s.inputs_text.iter().cloned()).collect();
+    (inputs, !live.is_empty())
 }
 
 fn file_at(g: &Graph) -> At {
@@ -193,21 +209,25 @@ fn kind(src: &Node, (trades, quotes): (bool, bool), flags: &mut BTreeMap<&'stati
 }
 
 /// Checks that node `n` sits where the planner puts its type; notes which kinds are read.
-fn shape(g: &Graph, n: &Node, src: &Node, uses: &mut (bool, bool), problems: &mut Problems) {
+fn shape(g: &Graph, n: &Node, uses: &mut (bool, bool), problems: &mut Problems) {
     let Some(input) = n.inputs.first() else { return };
     let from = g.get(&input.from);
     let from_role = from.map(|f| f.role);
+    let from_source = matches!(from_role, Some(Role::Source { .. }));
+    let all_sources = n.inputs.iter().all(|e| g.get(&e.from).is_some_and(|f| matches!(f.role, Role::Source { .. })));
+    if matches!(n.role, Role::Op(_)) && n.inputs.len() > 1 && !all_sources {
+        problems.push(&n.inputs[1].at, "an operator takes one input (two only: a capture and a live feed)");
+        return;
+    }
     let ok = match n.role {
-        Role::Op("dedupe") => from_role == Some(src.role),
+        Role::Op("dedupe") => from_source,
         Role::Op("throttle") | Role::Op("bbo") => {
-            from_role == Some(src.role) || (from_role == Some(Role::Op("dedupe")) && n.role == Role::Op("throttle"))
+            from_source || (from_role == Some(Role::Op("dedupe")) && n.role == Role::Op("throttle"))
         }
         Role::Op("time_bars") | Role::Op("tick_bars") | Role::Op("volume_bars") => {
-            matches!(from_role, Some(Role::Op("dedupe") | Role::Op("throttle"))) || from_role == Some(src.role)
+            matches!(from_role, Some(Role::Op("dedupe") | Role::Op("throttle"))) || from_source
         }
-        Role::Op("quote_bars") => {
-            matches!(from_role, Some(Role::Op("throttle") | Role::Op("bbo"))) || from_role == Some(src.role)
-        }
+        Role::Op("quote_bars") => matches!(from_role, Some(Role::Op("throttle") | Role::Op("bbo"))) || from_source,
         Role::Op("resample") => matches!(from_role, Some(Role::Op("time_bars") | Role::Op("resample"))),
         _ => true,
     };
@@ -218,14 +238,14 @@ fn shape(g: &Graph, n: &Node, src: &Node, uses: &mut (bool, bool), problems: &mu
              source → [throttle | bbo] → quote_bars",
         );
     }
-    if from_role == Some(src.role) {
+    if from_source {
         match n.role {
             Role::Op("dedupe" | "time_bars" | "tick_bars" | "volume_bars") | Role::Sink("nats") => uses.0 = true,
             Role::Op("bbo" | "quote_bars") => uses.1 = true,
             _ => {}
         }
     }
-    if n.role == Role::Op("throttle") && from_role == Some(src.role) {
+    if n.role == Role::Op("throttle") && from_source {
         let feeds_quotes = g.consumers(&n.name).any(|c| matches!(c.role, Role::Op("quote_bars")));
         if feeds_quotes {
             uses.1 = true

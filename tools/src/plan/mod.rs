@@ -13,8 +13,8 @@ mod store;
 pub(crate) use engine::EnginePlan;
 pub(crate) use outputs::{Destination, OutputPlan, TicksOut};
 pub(crate) use pipeline::{
-    coarser_names, Pipeline, BARS, DEDUPE, FEED, LATE, OUT, QUOTES, QUOTE_BARS, QUOTE_OUT, QUOTE_THROTTLE, THROTTLE,
-    TICKS,
+    coarser_names, Pipeline, BACKFILL, BARS, DEDUPE, FEED, LATE, OUT, QUOTES, QUOTE_BARS, QUOTE_OUT, QUOTE_THROTTLE,
+    THROTTLE, TICKS,
 };
 pub(crate) use store::StorePlan;
 
@@ -47,6 +47,9 @@ pub(crate) struct Plan {
     pub(crate) instruments: Option<Instruments>,
     /// `ticklane run`: the live stream read instead of files.
     pub(crate) live: Option<LivePlan>,
+    /// `ticklane run CAPTURE… URL`: capture files read beside the live stream, as a source of
+    /// their own (the two merged by event time through the watermark).
+    pub(crate) backfill: Vec<PathBuf>,
 }
 
 /// A live input and how its link reconnects.
@@ -95,7 +98,8 @@ impl Plan {
     pub(crate) fn from_run(r: &RunArgs) -> Result<Plan, PlanError> {
         let mut problems = PlanError::default();
         let a = &r.replay;
-        let url = live_url(a, &mut problems).map(|u| match (u, r.partition) {
+        let (url, backfill) = live_url(a, &mut problems).unzip();
+        let url = url.map(|u| match (u, r.partition) {
             (LiveUrl::Nats(t @ NatsTarget::JetStream { .. }), Some(p)) => LiveUrl::Nats(t.partition(p)),
             (u, Some(_)) => {
                 problems.push("--partition N: only for jetstream://HOST:PORT/STREAM[/CONSUMER] (a partitioned stream)");
@@ -112,7 +116,27 @@ impl Plan {
         let mut plan = Plan::build(a, live.as_ref().map(|l| l.url.kinds()), problems)?;
         plan.on_error = a.on_error.unwrap_or(OnError::Skip);
         plan.live = live;
+        plan.backfill = backfill.unwrap_or_default();
+        if !plan.backfill.is_empty() {
+            plan.backfill_limits()?;
+            plan.pipeline.backfill = true;
+        }
         Ok(plan)
+    }
+
+    /// What a capture beside a live feed cannot do yet.
+    fn backfill_limits(&self) -> Result<(), PlanError> {
+        let mut problems = PlanError::default();
+        if self.kinds.quotes {
+            problems.push("INPUT: a capture beside a live stream is read for trades only, for now: add --kind trades");
+        }
+        if self.input_format != input::Format::Auto {
+            problems.push("--input-format: with a capture beside a live stream, the capture's format is detected");
+        }
+        match problems.problems.is_empty() {
+            true => Ok(()),
+            false => Err(problems),
+        }
     }
 
     /// The plan of replay's flags, the record kinds of a live input given (`live_kinds`).
@@ -158,6 +182,7 @@ impl Plan {
                 on_error: a.on_error.unwrap_or(OnError::Fail),
                 instruments: a.instruments.clone(),
                 live: None,
+                backfill: Vec::new(),
             }),
             // Each part that could not be planned recorded why.
             _ => Err(problems),
@@ -165,25 +190,31 @@ impl Plan {
     }
 }
 
-/// The one live URL `ticklane run` reads, or why its inputs are not that.
-fn live_url(a: &ReplayArgs, problems: &mut PlanError) -> Option<LiveUrl> {
+/// The one live URL `ticklane run` reads and the capture files read beside it, or why its
+/// inputs are not that.
+fn live_url(a: &ReplayArgs, problems: &mut PlanError) -> Option<(LiveUrl, Vec<PathBuf>)> {
     const EXPECTED: &str = "ws://…, wss://…, nats://HOST:PORT/SUBJECT or jetstream://HOST:PORT/STREAM[/CONSUMER]";
-    match a.files.as_slice() {
-        [one] => match LiveUrl::parse(&one.to_string_lossy()) {
-            Ok(Some(url)) => Some(url),
-            Ok(None) => {
-                let one = one.display();
-                problems.push(format!(
-                    "INPUT: {one}: ticklane run reads a live stream: expected {EXPECTED} (files: ticklane replay)"
-                ));
-                None
-            }
+    let (mut urls, mut files) = (Vec::new(), Vec::new());
+    for f in &a.files {
+        match LiveUrl::parse(&f.to_string_lossy()) {
+            Ok(Some(url)) => urls.push(url),
+            Ok(None) => files.push(f.clone()),
             Err(e) => {
                 problems.push(format!("INPUT: {e}"));
-                None
+                return None;
             }
-        },
-        _ => {
+        }
+    }
+    match (urls.pop(), urls.is_empty()) {
+        (Some(url), true) => Some((url, files)),
+        (None, _) => {
+            let one = a.files.first().map(|f| f.display().to_string()).unwrap_or_default();
+            problems.push(format!(
+                "INPUT: {one}: ticklane run reads a live stream: expected {EXPECTED} (files alone: ticklane replay)"
+            ));
+            None
+        }
+        (Some(_), false) => {
             problems.push("INPUT: ticklane run reads exactly one live URL (ws://, wss://, nats://, jetstream://)");
             None
         }

@@ -25,6 +25,8 @@ pub(crate) const OUT: &str = "out";
 pub(crate) const LATE: &str = "late";
 /// The egress the tick forwarder reads (`--ticks-out`).
 pub(crate) const TICKS: &str = "ticks";
+/// The source the capture read beside a live stream feeds (`ticklane run CAPTURE… URL`).
+pub(crate) const BACKFILL: &str = "backfill";
 /// The store sink.
 pub(crate) const STORE: &str = "store";
 /// The rate limit.
@@ -65,6 +67,9 @@ pub(crate) struct Pipeline {
     pub(crate) makes_bars: bool,
     /// The accepted trades leave on an egress of their own (`--ticks-out`).
     pub(crate) ticks_out: bool,
+    /// A second trade source, [`BACKFILL`], feeds the same chain (a capture beside a live
+    /// stream).
+    pub(crate) backfill: bool,
 }
 
 impl Pipeline {
@@ -112,7 +117,20 @@ impl Pipeline {
         let to_out = a.out.is_some() || !(to_store || ticks_out);
         let makes_bars = to_out || to_store || late_side;
         let (trades, quotes) = (kinds.trades, quotes);
-        Some(Pipeline { trades, quotes, bars, coarser, dedupe, throttle, late_side, to_out, makes_bars, ticks_out })
+        let backfill = false;
+        Some(Pipeline {
+            trades,
+            quotes,
+            bars,
+            coarser,
+            dedupe,
+            throttle,
+            late_side,
+            to_out,
+            makes_bars,
+            ticks_out,
+            backfill,
+        })
     }
 
     /// The `ts_event`s the bars can represent (others are malformed input).
@@ -157,9 +175,15 @@ impl Pipeline {
     /// also to the ticks' egress.
     fn trade_graph(&self, g: &mut DagBuilder, store: Option<&StoreHandle>) {
         g.source(FEED, Kind::Trade);
-        let last = self.trade_chain(g);
+        if self.backfill {
+            g.source(BACKFILL, Kind::Trade);
+        }
+        let ends = self.trade_chain(g);
         if self.ticks_out {
-            g.sink_egress(TICKS, Kind::Trade).connect(last, TICKS);
+            g.sink_egress(TICKS, Kind::Trade);
+            for e in &ends {
+                g.connect(e, TICKS);
+            }
         }
         if !self.makes_bars {
             return;
@@ -174,25 +198,31 @@ impl Pipeline {
         if let Some(st) = store {
             g.store_sink(STORE, st).connect(BARS, STORE);
         }
-        g.connect(last, BARS);
+        for e in &ends {
+            g.connect(e, BARS);
+        }
         if self.late_side {
             g.sink_egress(LATE, Kind::Trade).connect_ports(BARS, 1, LATE, 0);
         }
         self.coarser_graph(g);
     }
 
-    /// feed → [dedupe] → [throttle]: the last node of the chain.
-    fn trade_chain(&self, g: &mut DagBuilder) -> &'static str {
-        let mut last = FEED;
+    /// feed (and backfill) → [dedupe] → [throttle]: the nodes the chain ends in (both sources
+    /// when it has no operator).
+    fn trade_chain(&self, g: &mut DagBuilder) -> Vec<&'static str> {
+        let mut ends = vec![FEED];
+        if self.backfill {
+            ends.push(BACKFILL);
+        }
         if let Some(cfg) = self.dedupe {
-            g.dedupe(DEDUPE, cfg).connect(last, DEDUPE);
-            last = DEDUPE;
+            g.dedupe(DEDUPE, cfg);
+            ends = chained(g, &ends, DEDUPE);
         }
         if let Some(cfg) = self.throttle {
-            g.throttle(THROTTLE, cfg).connect(last, THROTTLE);
-            last = THROTTLE;
+            g.throttle(THROTTLE, cfg);
+            ends = chained(g, &ends, THROTTLE);
         }
-        last
+        ends
     }
 
     /// bars → bars_1m → bars_1h …, each level fed the one before's chain output, each into its
@@ -209,6 +239,14 @@ impl Pipeline {
             (from, port) = (node, cfg.chain_port());
         }
     }
+}
+
+/// Connects every one of `ends` to `node`, which is the chain's end from then on.
+fn chained(g: &mut DagBuilder, ends: &[&'static str], node: &'static str) -> Vec<&'static str> {
+    for e in ends {
+        g.connect(e, node);
+    }
+    vec![node]
 }
 
 /// The resampling node and the egress of the coarser width written `text`.

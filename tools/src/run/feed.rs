@@ -36,6 +36,23 @@ pub(crate) struct Fed {
     pub(crate) max_lag: Duration,
 }
 
+impl Fed {
+    /// Both readers' account: this one's, with `other`'s counts added (its failure kept if
+    /// this one has none).
+    pub(super) fn with(mut self, other: Fed) -> Fed {
+        self.read += other.read;
+        self.accepted += other.accepted;
+        self.filtered += other.filtered;
+        self.skipped += other.skipped;
+        for (reason, n) in other.malformed {
+            *self.malformed.entry(reason).or_default() += n;
+        }
+        self.failure = self.failure.or(other.failure);
+        self.max_lag = self.max_lag.max(other.max_lag);
+        self
+    }
+}
+
 /// Feeds the merged inputs into the engine.
 pub(super) struct Feeder<R: Event> {
     merge: Merge<R>,
@@ -79,6 +96,12 @@ impl<R: Event> Feeder<R> {
             tally,
             live: plan.live.is_some(),
         }
+    }
+
+    /// Reads files (a capture beside a live stream): on a signal, simply not read further.
+    pub(super) fn reading_files(mut self) -> Feeder<R> {
+        self.live = false;
+        self
     }
 
     /// Feeds until the inputs end, a malformed record stops the run, or a signal arrives;

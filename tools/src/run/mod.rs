@@ -11,7 +11,7 @@ mod writers;
 pub(crate) use feed::Fed;
 
 use crate::outcome::{BadInput, Outcome};
-use crate::plan::{Plan, FEED, QUOTES};
+use crate::plan::{Plan, BACKFILL, FEED, QUOTES};
 use crate::report::Report;
 use feed::Feeder;
 use progress::Progress;
@@ -29,6 +29,8 @@ pub(crate) fn execute(plan: &Plan) -> anyhow::Result<Outcome> {
     let signals = Signals::install(plan.live.as_ref().map(|l| l.drain_timeout))?;
     // Files first: a missing one is bad usage, reported before anything connects.
     let files = plan.live.is_none().then(|| open_files(plan, &signals)).transpose()?;
+    let backfill =
+        (!plan.backfill.is_empty()).then(|| open_inputs(plan, &plan.backfill, &signals, input::open)).transpose()?;
     // Every writer connected (table created) before any input is read or a live link pulls
     // anything: a wrong URL or an unreachable database fails fast, and a durable consumer is
     // not left with messages taken by a run that never started.
@@ -47,6 +49,7 @@ pub(crate) fn execute(plan: &Plan) -> anyhow::Result<Outcome> {
     let mut engine = Engine::start(graph.build()?, plan.engine.config.clone())?;
     plan.engine.pin_reader();
     let trade_feed = trades.is_some().then(|| engine.ingress::<Trade>(FEED)).transpose()?;
+    let backfill_feed = backfill.is_some().then(|| engine.ingress::<Trade>(BACKFILL)).transpose()?;
     let quote_feed = quotes.is_some().then(|| engine.ingress::<Quote>(QUOTES)).transpose()?;
     let writers = Writers::spawn(&mut engine, &mut files, plan.engine.writer_core, plan.outputs.eager, &signals.tally)?;
     let mut progress = Progress::new(total_bytes);
@@ -63,11 +66,24 @@ pub(crate) fn execute(plan: &Plan) -> anyhow::Result<Outcome> {
             }
             _ => None,
         };
+        let filler = match (backfill, backfill_feed) {
+            (Some((b, _)), Some(feed)) => Some(s.spawn(|| {
+                let mut hidden = Progress::new(0);
+                Feeder::new(Merge::new(b), plan, false).reading_files().run(feed, &mut hidden, &signals)
+            })),
+            _ => None,
+        };
         let fed = match (trades, trade_feed) {
             (Some((t, _)), Some(feed)) => {
                 Some(Feeder::new(Merge::new(t), plan, true).run(feed, &mut progress, &signals)?)
             }
             _ => None,
+        };
+        let filled =
+            filler.map(|h| h.join().map_err(|_| anyhow::anyhow!("the capture reader panicked"))).transpose()?;
+        let fed = match (fed, filled.transpose()?) {
+            (Some(f), Some(b)) => Some(f.with(b)),
+            (f, _) => f,
         };
         let quote_fed =
             quoter.map(|h| h.join().map_err(|_| anyhow::anyhow!("the quote reader panicked"))).transpose()?;
@@ -192,8 +208,8 @@ impl LinkEnd {
 
 /// The files of a replay (or of `run` without a live URL), opened per kind read.
 fn open_files(plan: &Plan, signals: &Signals) -> anyhow::Result<Inputs> {
-    let trades = plan.kinds.trades.then(|| open_inputs(plan, signals, input::open)).transpose()?;
-    let quotes = plan.kinds.quotes.then(|| open_inputs(plan, signals, input::open_quotes)).transpose()?;
+    let trades = plan.kinds.trades.then(|| open_inputs(plan, &plan.inputs, signals, input::open)).transpose()?;
+    let quotes = plan.kinds.quotes.then(|| open_inputs(plan, &plan.inputs, signals, input::open_quotes)).transpose()?;
     Ok((trades, quotes, None))
 }
 
@@ -217,13 +233,18 @@ type Opener<R> = fn(&std::path::Path, &ReadOptions) -> Result<Box<dyn Source<R>>
 /// Every input, opened, and their total size.
 type Opened<R> = (Vec<Box<dyn Source<R>>>, u64);
 
-/// Opens every input with `open` (a missing file or an unknown format is bad input) and sums
-/// their sizes (for progress).
-fn open_inputs<R: Event>(plan: &Plan, signals: &Signals, open: Opener<R>) -> anyhow::Result<Opened<R>> {
+/// Opens every one of `paths` with `open` (a missing file or an unknown format is bad input)
+/// and sums their sizes (for progress).
+fn open_inputs<R: Event>(
+    plan: &Plan,
+    paths: &[std::path::PathBuf],
+    signals: &Signals,
+    open: Opener<R>,
+) -> anyhow::Result<Opened<R>> {
     let opt = read_options(plan, signals);
-    let mut sources = Vec::with_capacity(plan.inputs.len());
+    let mut sources = Vec::with_capacity(paths.len());
     let mut total_bytes = 0;
-    for f in &plan.inputs {
+    for f in paths {
         sources.push(open(f, &opt).map_err(|e| BadInput(e.to_string()))?);
         total_bytes += std::fs::metadata(f).ok().filter(|m| m.is_file()).map_or(0, |m| m.len());
     }
