@@ -101,7 +101,20 @@ fn the_readmes_python_computes_what_the_commands_print() {
 
 #[test]
 fn bad_partition_counts_and_worker_ids_exit_2_naming_the_option() {
-    let cases: [(&[&str], &str); 17] = [
+    let cases: [(&[&str], &str); 18] = [
+        (
+            &[
+                "run",
+                "--worker",
+                "w1",
+                "--sink-postgres",
+                "postgresql://x@h/db",
+                "--ticks-out",
+                "nats://h:1/t",
+                "jetstream://h:1/T",
+            ],
+            "--ticks-out: not with --worker",
+        ),
         (&["replay", "--ticks-out", "fwd.csv", "x.csv"], "--ticks-out fwd.csv: expected nats://"),
         (
             &["replay", "--ticks-partitions", "4", "--ticks-out", "nats://127.0.0.1:1/t", "x.csv"],

@@ -9,8 +9,8 @@ use crate::select::Instruments;
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
-use ticklane::{Ingress, InstrumentId, PushError};
-use ticklane_tools::input::{Chunk, Event, InputError, Merge};
+use ticklane::{Ingress, InstrumentId, PushError, Quote, Trade};
+use ticklane_tools::input::{Chunk, Event, InputError, Merge, Source};
 
 /// How far behind the recorded schedule a paced replay is (published with the progress).
 const PACING_LAG: &str = "ticklane_pacing_lag_seconds";
@@ -266,4 +266,62 @@ impl Pacer {
         }
         Ok(())
     }
+}
+
+/// One reader's inputs and the ingress it feeds.
+pub(super) type Feed<R> = (Vec<Box<dyn Source<R>>>, Ingress<R>);
+
+/// Every input of a run with the ingress it feeds.
+pub(super) struct Feeds {
+    pub(super) trades: Option<Feed<Trade>>,
+    /// A capture read beside a live stream.
+    pub(super) backfill: Option<Feed<Trade>>,
+    pub(super) quotes: Option<Feed<Quote>>,
+}
+
+/// Feeds every input: trades on this thread; quotes too when they are all there is, else on a
+/// thread of their own; a capture beside a live stream on another. What the trade readers (one
+/// account for both) and the quote reader did.
+pub(super) fn feed_all(
+    plan: &Plan,
+    signals: &Signals,
+    progress: &mut Progress,
+    feeds: Feeds,
+) -> anyhow::Result<(Option<Fed>, Option<Fed>)> {
+    std::thread::scope(|s| {
+        let quoter = match (feeds.quotes, feeds.trades.is_some()) {
+            (Some((q, i)), true) => Some(s.spawn(move || beside(plan, signals, q, i, false))),
+            (Some((q, i)), false) => {
+                return Ok((None, Some(Feeder::new(Merge::new(q), plan, true).run(i, progress, signals)?)))
+            }
+            (None, _) => None,
+        };
+        let filler = feeds.backfill.map(|(b, i)| s.spawn(move || beside(plan, signals, b, i, true)));
+        let fed =
+            feeds.trades.map(|(t, i)| Feeder::new(Merge::new(t), plan, true).run(i, progress, signals)).transpose()?;
+        let joined = |h: std::thread::ScopedJoinHandle<'_, _>, who: &str| {
+            h.join().map_err(|_| anyhow::anyhow!("the {who} panicked"))
+        };
+        let filled = filler.map(|h| joined(h, "capture reader")).transpose()?.transpose()?;
+        let fed = match (fed, filled) {
+            (Some(f), Some(b)) => Some(f.with(b)),
+            (f, _) => f,
+        };
+        let quote_fed = quoter.map(|h| joined(h, "quote reader")).transpose()?.transpose()?;
+        Ok((fed, quote_fed))
+    })
+}
+
+/// A reader beside the main one (its progress not shown); `files`: a capture beside a live
+/// stream.
+fn beside<R: Event>(
+    plan: &Plan,
+    signals: &Signals,
+    sources: Vec<Box<dyn Source<R>>>,
+    ingress: Ingress<R>,
+    files: bool,
+) -> Result<Fed, PushError> {
+    let feeder = Feeder::new(Merge::new(sources), plan, false);
+    let feeder = if files { feeder.reading_files() } else { feeder };
+    feeder.run(ingress, &mut Progress::new(0), signals)
 }

@@ -13,14 +13,14 @@ pub(crate) use feed::Fed;
 use crate::outcome::{BadInput, Outcome};
 use crate::plan::{Plan, BACKFILL, FEED, QUOTES};
 use crate::report::Report;
-use feed::Feeder;
+use feed::Feeds;
 use progress::Progress;
 use signals::Signals;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use ticklane::operators::store::{StoreCoordinator, StoreReport};
 use ticklane::{Engine, Quote, Trade};
-use ticklane_tools::input::{self, Event, InputError, Merge, ReadOptions, Source};
+use ticklane_tools::input::{self, Event, InputError, ReadOptions, Source};
 use ticklane_tools::live::{Durability, LinkStats, LiveUrl, NatsTarget};
 use writers::{Files, Writers};
 
@@ -48,47 +48,14 @@ pub(crate) fn execute(plan: &Plan) -> anyhow::Result<Outcome> {
     let graph = plan.pipeline.graph(store.as_ref().map(StoreCoordinator::handle).as_ref());
     let mut engine = Engine::start(graph.build()?, plan.engine.config.clone())?;
     plan.engine.pin_reader();
-    let trade_feed = trades.is_some().then(|| engine.ingress::<Trade>(FEED)).transpose()?;
-    let backfill_feed = backfill.is_some().then(|| engine.ingress::<Trade>(BACKFILL)).transpose()?;
-    let quote_feed = quotes.is_some().then(|| engine.ingress::<Quote>(QUOTES)).transpose()?;
+    let feeds = Feeds {
+        trades: trades.map(|(t, _)| engine.ingress::<Trade>(FEED).map(|i| (t, i))).transpose()?,
+        backfill: backfill.map(|(b, _)| engine.ingress::<Trade>(BACKFILL).map(|i| (b, i))).transpose()?,
+        quotes: quotes.map(|(q, _)| engine.ingress::<Quote>(QUOTES).map(|i| (q, i))).transpose()?,
+    };
     let writers = Writers::spawn(&mut engine, &mut files, plan.engine.writer_core, plan.outputs.eager, &signals.tally)?;
     let mut progress = Progress::new(total_bytes);
-
-    // Trades on this thread; quotes too when they are all there is, else on a thread of their own.
-    let (fed, quote_fed) = std::thread::scope(|s| -> anyhow::Result<_> {
-        let quoter = match (quotes, quote_feed, trades.is_some()) {
-            (Some((q, _)), Some(feed), true) => Some(s.spawn(|| {
-                let mut hidden = Progress::new(0);
-                Feeder::new(Merge::new(q), plan, false).run(feed, &mut hidden, &signals)
-            })),
-            (Some((q, _)), Some(feed), false) => {
-                return Ok((None, Some(Feeder::new(Merge::new(q), plan, true).run(feed, &mut progress, &signals)?)))
-            }
-            _ => None,
-        };
-        let filler = match (backfill, backfill_feed) {
-            (Some((b, _)), Some(feed)) => Some(s.spawn(|| {
-                let mut hidden = Progress::new(0);
-                Feeder::new(Merge::new(b), plan, false).reading_files().run(feed, &mut hidden, &signals)
-            })),
-            _ => None,
-        };
-        let fed = match (trades, trade_feed) {
-            (Some((t, _)), Some(feed)) => {
-                Some(Feeder::new(Merge::new(t), plan, true).run(feed, &mut progress, &signals)?)
-            }
-            _ => None,
-        };
-        let filled =
-            filler.map(|h| h.join().map_err(|_| anyhow::anyhow!("the capture reader panicked"))).transpose()?;
-        let fed = match (fed, filled.transpose()?) {
-            (Some(f), Some(b)) => Some(f.with(b)),
-            (f, _) => f,
-        };
-        let quote_fed =
-            quoter.map(|h| h.join().map_err(|_| anyhow::anyhow!("the quote reader panicked"))).transpose()?;
-        Ok((fed, quote_fed.transpose()?))
-    })?;
+    let (fed, quote_fed) = feed::feed_all(plan, &signals, &mut progress, feeds)?;
     let (engine, store) = wind_down(plan, engine, store, link.as_ref())?;
     let joined = writers.join();
     progress.finish();

@@ -118,6 +118,12 @@ fn check(args: &RunArgs) -> anyhow::Result<(WorkerId, String, String)> {
     if args.replay.summary.is_some() {
         problems.push("--summary: not with --worker (each partition's run reports on its own)".into());
     }
+    if args.replay.ticks.ticks_out.is_some() {
+        problems.push("--ticks-out: not with --worker (forward ticks from the feed handler, before the stream)".into());
+    }
+    if args.replay.metrics_linger.is_some() {
+        problems.push("--metrics-linger: not with --worker (a worker serves its metrics until it leaves)".into());
+    }
     let plan = Plan::from_run(args).map_err(|p| bad(p.to_string()))?;
     if plan.store.is_none() {
         problems.push(
