@@ -55,7 +55,8 @@ mod window;
 
 pub use count_bars::{BarSize, CountBars, CountBarsExt};
 pub use dedupe::{
-    Dedupe, DedupeBuilder, DedupeConfig, DedupeCounters, DedupeExt, DedupeKey, DEFAULT_CAPACITY, DEFAULT_TTL,
+    Dedupe, DedupeBuilder, DedupeConfig, DedupeCounters, DedupeExt, DedupeKey, QuoteDedupe, QuoteDedupeExt,
+    DEFAULT_CAPACITY, DEFAULT_TTL,
 };
 pub use filter::{Filter, FilterExt};
 pub use map::{Map, MapExt};
@@ -70,7 +71,8 @@ pub use window::{Beyond, LatePolicy, Tumbling};
 pub mod prelude {
     pub use crate::store::StoreSinkExt;
     pub use crate::{
-        CountBarsExt, DedupeExt, FilterExt, MapExt, QuoteBarsExt, ResampleExt, RouteExt, ThrottleExt, TimeBarsExt,
+        CountBarsExt, DedupeExt, FilterExt, MapExt, QuoteBarsExt, QuoteDedupeExt, ResampleExt, RouteExt, ThrottleExt,
+        TimeBarsExt,
     };
 }
 

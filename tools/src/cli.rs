@@ -251,13 +251,13 @@ pub(crate) struct ReplayArgs {
     /// replays deterministic).
     #[arg(help_heading = "Running", long, value_name = "DUR", value_parser = duration::parse)]
     pub(crate) idle_timeout: Option<Duration>,
-    /// Drop repeated trades.
+    /// Drop repeated trades (by trade id) and quotes (by their whole content: they carry no id).
     #[arg(help_heading = "Dedupe", long)]
     pub(crate) dedupe: bool,
     /// How long (event time, behind the watermark) a trade key is remembered.
     #[arg(help_heading = "Dedupe", long, value_parser = duration::parse, default_value = "10s", requires = "dedupe")]
     pub(crate) dedupe_ttl: Duration,
-    /// Dedupe key. `content` can drop real trades: CME data holds distinct identical prints.
+    /// Trades' dedupe key. `content` can drop real trades: CME data holds distinct identical prints.
     #[arg(help_heading = "Dedupe", long, value_enum, default_value = "id", requires = "dedupe")]
     pub(crate) dedupe_key: KeyArg,
     /// Bounded out-of-orderness: watermark = max ts_event − max_delay.

@@ -4,7 +4,7 @@
 use crate::cli::Speed;
 use crate::outcome::Outcome;
 use crate::output::Written;
-use crate::plan::{BACKFILL, BARS, DEDUPE, FEED, QUOTES, QUOTE_BARS, QUOTE_THROTTLE, THROTTLE};
+use crate::plan::{BACKFILL, BARS, DEDUPE, FEED, QUOTES, QUOTE_BARS, QUOTE_DEDUPE, QUOTE_THROTTLE, THROTTLE};
 use crate::run::Fed;
 use serde_json::{json, Value};
 use std::fs::File;
@@ -104,13 +104,17 @@ impl Report {
 
     fn print_quotes(&self, q: &Fed) {
         eprintln!(
-            "ticklane: {} quotes from {} file(s) in {:.3} s on {} shard(s): {} quote bars, {}{} late ({} dropped, \
+            "ticklane: {} quotes from {} file(s) in {:.3} s on {} shard(s): {} quote bars, {}{}{} late ({} dropped, \
              {} revised), {} malformed, {} records of other kinds skipped.",
             q.accepted,
             self.files.len(),
             self.elapsed.as_secs_f64(),
             self.shards,
             self.quote_bars.as_ref().map_or(0, |w| w.lines),
+            match self.stat(QUOTE_DEDUPE, DUPLICATES) {
+                0 => String::new(),
+                n => format!("{n} duplicates dropped, "),
+            },
             match self.stat(QUOTE_THROTTLE, THROTTLED) {
                 0 => String::new(),
                 n => format!("{n} throttled, "),
@@ -230,6 +234,7 @@ impl Report {
             "quotes_filtered": q.filtered,
             "records_skipped": q.skipped,
             "throttled": self.stat(QUOTE_THROTTLE, THROTTLED),
+            "duplicates": self.stat(QUOTE_DEDUPE, DUPLICATES),
             "malformed": q.malformed,
             "malformed_total": q.malformed.values().sum::<u64>(),
             "late": {

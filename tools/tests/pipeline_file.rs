@@ -121,6 +121,17 @@ fn each_kind_of_error_gets_one_message_naming_file_and_line() {
     }
 }
 
+/// Quotes through a dedupe (keyed by their content) into quote bars.
+#[test]
+fn a_quote_chain_may_read_through_a_dedupe() {
+    let text = "[sources.q]\npaths = [\"data/tardis_binance-futures_BTCUSDT_quotes_2020-02-22.csv\"]\n\
+                [operators.d]\ntype = \"dedupe\"\ninput = \"q\"\n[operators.b]\ntype = \"quote_bars\"\n\
+                input = \"d\"\nwidth = \"1s\"\n[sinks.o]\ntype = \"stdout\"\ninput = \"b\"\n";
+    let (code, out, err) = check(&pipeline("quote_dedupe.toml", text));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("ticklane replay --bars 1s --dedupe --kind quotes --out -"), "{out}");
+}
+
 #[test]
 fn syntax_types_ports_and_shapes_are_located_too() {
     for (text, line, needle) in [
@@ -156,6 +167,14 @@ fn syntax_types_ports_and_shapes_are_located_too() {
              [sinks.t]\ntype = \"nats\"\ninput = \"l\"\nurl = \"nats://h:4222/t\"\n",
             7,
             "a capture beside a live feed: read both (input = [\"c\", \"l\"])",
+        ),
+        (
+            "[sources.x]\npaths = [\"a.stream\"]\n[operators.d]\ntype = \"dedupe\"\ninput = \"x\"\n\
+             [operators.b]\ntype = \"time_bars\"\ninput = \"d\"\nwidth = \"1s\"\n\
+             [operators.q]\ntype = \"quote_bars\"\ninput = \"x\"\nwidth = \"1s\"\n\
+             [sinks.o]\ntype = \"stdout\"\ninput = [\"b\", \"q\"]\n",
+            12,
+            "the dedupe applies to every chain of the run, for now: read this through it too",
         ),
         (
             "[sources.a]\npaths = [\"a.csv\"]\n[sources.b]\npaths = [\"b.csv\"]\n[operators.d]\ntype = \"dedupe\"\n\

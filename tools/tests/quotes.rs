@@ -210,3 +210,36 @@ fn bbo_conflation_keeps_the_latest_quote_of_each_interval() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("expected N/INTERVAL[:drop|conflate]"));
 }
+
+/// `--dedupe` on quotes keys each by everything it holds: the Tardis quotes capture merged with
+/// itself makes exactly the quote bars of the capture alone, every second copy counted as a
+/// duplicate; without `--dedupe` the copies double the quote counts. With a Binance stream
+/// (trades and quotes) the trades are deduplicated by id and the quotes by content.
+#[test]
+fn dedupe_drops_a_quote_delivered_twice() {
+    let q = data("tardis_binance-futures_BTCUSDT_quotes_2020-02-22.csv");
+    let (once, twice, sum) = (tmp("q-once.csv"), tmp("q-twice.csv"), tmp("q-twice.json"));
+    assert!(replay(&["--out", s(&once), s(&q)]).status.success());
+    let o = replay(&["--dedupe", "--shards", "3", "--summary", s(&sum), "--out", s(&twice), s(&q), s(&q)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (a, b) = (std::fs::read_to_string(&once).expect("once"), std::fs::read_to_string(&twice).expect("twice"));
+    assert!(a.lines().count() > 10 && a == b, "the capture twice, deduplicated, is the capture once");
+    let v = summary(&sum);
+    let quotes = v["quotes"]["quotes_accepted"].as_u64().expect("accepted");
+    assert_eq!(v["quotes"]["duplicates"].as_u64(), Some(quotes / 2), "{}", v["quotes"]);
+    let o = replay(&["--out", "-", s(&q), s(&q)]);
+    assert!(o.status.success() && o.stdout != a.as_bytes(), "without --dedupe the copies count");
+
+    let cap = data("binance_spot_btcusdt_20240808.stream.gz");
+    let (once, twice) = (tmp("b-once_{kind}.csv"), tmp("b-twice_{kind}.csv"));
+    assert!(replay(&["--out", s(&once), s(&cap)]).status.success());
+    let o = replay(&["--dedupe", "--summary", s(&sum), "--out", s(&twice), s(&cap), s(&cap)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for kind in ["trades", "quotes"] {
+        let read = |p: &std::path::Path| std::fs::read_to_string(s(p).replace("{kind}", kind)).expect("bars");
+        assert!(read(&once) == read(&twice), "{kind}: the capture twice, deduplicated, is the capture once");
+    }
+    let v = summary(&sum);
+    assert_eq!(v["duplicates"].as_u64(), Some(9_757), "every trade's second copy: {v}");
+    assert_eq!(v["quotes"]["duplicates"].as_u64(), v["quotes"]["quotes_accepted"].as_u64().map(|n| n / 2), "{v}");
+}

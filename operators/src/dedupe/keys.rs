@@ -75,6 +75,32 @@ impl TableKey for ContentKey {
     }
 }
 
+/// A quote's whole content: instrument, which sides are present (plus one: never zero),
+/// both clocks, and the present sides' price and size (zero for an absent side, whatever its
+/// fields hold).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub(super) struct QuoteKey(u32, u8, Timestamp, Timestamp, [Fixed; 4]);
+
+impl QuoteKey {
+    pub(super) fn new(q: &ticklane_engine::Quote) -> QuoteKey {
+        let (bid, ask) = (q.bid().unwrap_or_default(), q.ask().unwrap_or_default());
+        let sides = 1 + u8::from(q.has_bid) + 2 * u8::from(q.has_ask);
+        QuoteKey(q.instrument.0, sides, q.ts_event, q.ts_recv, [bid.0, bid.1, ask.0, ask.1])
+    }
+}
+
+impl TableKey for QuoteKey {
+    const FREE: QuoteKey = QuoteKey(0, 0, 0, 0, [Fixed::ZERO; 4]);
+    #[inline]
+    fn hash(&self, seed: u64) -> u64 {
+        let head = u64::from(self.0) | u64::from(self.1) << 32;
+        let a = fold(head ^ seed, self.2 as u64 ^ MIX);
+        let b = fold(self.3 as u64 ^ MIX, self.4[0].raw() as u64 ^ seed);
+        let c = fold(self.4[1].raw() as u64 ^ MIX, self.4[2].raw() as u64 ^ seed);
+        fold(a ^ b ^ c ^ self.4[3].raw() as u64, MIX)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -44,8 +44,8 @@ const BAR_KEYS: [(&str, &str, bool); 5] = [
 pub(crate) const OPERATORS: [OpType; 8] = [
     OpType {
         name: "dedupe",
-        takes: &[Flow::Trades],
-        gives: Some(Flow::Trades),
+        takes: &[Flow::Trades, Flow::Quotes],
+        gives: None,
         keys: &[("ttl", "--dedupe-ttl", false), ("key", "--dedupe-key", false)],
     },
     OpType {

@@ -148,6 +148,7 @@ pub(crate) fn lower(g: &Graph, run: &[Arg], problems: &mut Problems) -> (Vec<Arg
         }
     }
     kind(src, uses, &mut flags, problems);
+    one_dedupe_for_all(g, problems);
     run.iter().for_each(|a| set(&mut flags, a, problems));
     let mut args: Vec<Arg> = flags.into_values().collect();
     if let Some(first) = bar_widths(g, &widths, problems) {
@@ -221,13 +222,13 @@ fn shape(g: &Graph, n: &Node, uses: &mut (bool, bool), problems: &mut Problems) 
     }
     let ok = match n.role {
         Role::Op("dedupe") => from_source,
-        Role::Op("throttle") | Role::Op("bbo") => {
-            from_source || (from_role == Some(Role::Op("dedupe")) && n.role == Role::Op("throttle"))
-        }
+        Role::Op("throttle") | Role::Op("bbo") => from_source || from_role == Some(Role::Op("dedupe")),
         Role::Op("time_bars") | Role::Op("tick_bars") | Role::Op("volume_bars") => {
             matches!(from_role, Some(Role::Op("dedupe") | Role::Op("throttle"))) || from_source
         }
-        Role::Op("quote_bars") => matches!(from_role, Some(Role::Op("throttle") | Role::Op("bbo"))) || from_source,
+        Role::Op("quote_bars") => {
+            matches!(from_role, Some(Role::Op("dedupe") | Role::Op("throttle") | Role::Op("bbo"))) || from_source
+        }
         Role::Op("resample") => matches!(from_role, Some(Role::Op("time_bars") | Role::Op("resample"))),
         _ => true,
     };
@@ -235,24 +236,45 @@ fn shape(g: &Graph, n: &Node, uses: &mut (bool, bool), problems: &mut Problems) 
         problems.push(
             &input.at,
             "not a shape the run planner builds: source → [dedupe] → [throttle] → bars → [resample …], \
-             source → [throttle | bbo] → quote_bars",
+             source → [dedupe] → [throttle | bbo] → quote_bars",
         );
     }
     if from_source {
         match n.role {
-            Role::Op("dedupe" | "time_bars" | "tick_bars" | "volume_bars") | Role::Sink("nats") => uses.0 = true,
+            Role::Op("time_bars" | "tick_bars" | "volume_bars") | Role::Sink("nats") => uses.0 = true,
             Role::Op("bbo" | "quote_bars") => uses.1 = true,
+            Role::Op("dedupe" | "throttle") if leads_to_quotes(g, &n.name) => uses.1 = true,
+            Role::Op("dedupe" | "throttle") => uses.0 = true,
             _ => {}
         }
     }
-    if n.role == Role::Op("throttle") && from_source {
-        let feeds_quotes = g.consumers(&n.name).any(|c| matches!(c.role, Role::Op("quote_bars")));
-        if feeds_quotes {
-            uses.1 = true
-        } else {
-            uses.0 = true
-        }
+}
+
+/// `--dedupe` applies to every chain the run builds: with a dedupe in the graph, every bar node
+/// must read through one (trade bars and quote bars alike).
+fn one_dedupe_for_all(g: &Graph, problems: &mut Problems) {
+    if !g.nodes.iter().any(|n| n.role == Role::Op("dedupe")) {
+        return;
     }
+    let makes = |n: &&Node| matches!(n.role, Role::Op("time_bars" | "tick_bars" | "volume_bars" | "quote_bars"));
+    for n in g.nodes.iter().filter(makes).filter(|n| !behind_dedupe(g, n)) {
+        let at = n.inputs.first().map_or(&n.at, |e| &e.at);
+        problems.push(at, "the dedupe applies to every chain of the run, for now: read this through it too");
+    }
+}
+
+/// Whether a dedupe is upstream of `n`.
+fn behind_dedupe(g: &Graph, n: &Node) -> bool {
+    n.inputs.iter().filter_map(|e| g.get(&e.from)).any(|f| f.role == Role::Op("dedupe") || behind_dedupe(g, f))
+}
+
+/// Whether the records leaving `name` (a dedupe or throttle) reach quote bars.
+fn leads_to_quotes(g: &Graph, name: &str) -> bool {
+    g.consumers(name).any(|c| match c.role {
+        Role::Op("quote_bars") => true,
+        Role::Op("dedupe" | "throttle" | "bbo") => leads_to_quotes(g, &c.name),
+        _ => false,
+    })
 }
 
 /// `--bars`: the time or quote bars' width, then each resample's, in chain order.

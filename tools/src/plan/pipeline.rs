@@ -39,6 +39,8 @@ pub(crate) const QUOTE_BARS: &str = "quote_bars";
 pub(crate) const QUOTE_OUT: &str = "quote_out";
 /// The quotes' rate limit (BBO conflation with `0/INTERVAL:conflate`).
 pub(crate) const QUOTE_THROTTLE: &str = "quote_throttle";
+/// The quotes' dedupe (keyed by their content).
+pub(crate) const QUOTE_DEDUPE: &str = "quote_dedupe";
 
 /// Which bars: time windows, or bars that close on a trade count or a volume.
 #[derive(Clone, Copy)]
@@ -156,14 +158,17 @@ impl Pipeline {
         if let Some(cfg) = self.quotes {
             g.source(QUOTES, Kind::Quote).quote_bars(QUOTE_BARS, cfg);
             g.sink_egress(QUOTE_OUT, Kind::QuoteBar).connect(QUOTE_BARS, QUOTE_OUT);
-            // quotes → [throttle] → quote bars
-            match self.throttle {
-                Some(t) => g.throttle_records::<Quote>(QUOTE_THROTTLE, t).connect(QUOTES, QUOTE_THROTTLE),
-                None => g.connect(QUOTES, QUOTE_BARS),
-            };
-            if self.throttle.is_some() {
-                g.connect(QUOTE_THROTTLE, QUOTE_BARS);
+            // quotes → [dedupe] → [throttle] → quote bars
+            let mut last = QUOTES;
+            if let Some(d) = self.dedupe {
+                g.dedupe_quotes(QUOTE_DEDUPE, d).connect(last, QUOTE_DEDUPE);
+                last = QUOTE_DEDUPE;
             }
+            if let Some(t) = self.throttle {
+                g.throttle_records::<Quote>(QUOTE_THROTTLE, t).connect(last, QUOTE_THROTTLE);
+                last = QUOTE_THROTTLE;
+            }
+            g.connect(last, QUOTE_BARS);
         }
         if self.trades {
             self.trade_graph(&mut g, store);
@@ -312,7 +317,6 @@ fn quote_limits(a: &ReplayArgs, kinds: Kinds, late_side: bool, to_store: bool, p
         let trade_only = [
             (a.tick_bars.is_some(), "--tick-bars"),
             (a.volume_bars.is_some(), "--volume-bars"),
-            (a.dedupe, "--dedupe"),
             (a.empty_bars == EmptyArg::Flat, "--empty-bars flat"),
         ];
         for (_, flag) in trade_only.iter().filter(|(set, _)| *set) {
