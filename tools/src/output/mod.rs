@@ -9,7 +9,7 @@ mod parquet;
 mod rotate;
 mod sink;
 
-pub(crate) use bus::BusSink;
+pub(crate) use bus::{BusSink, IDLE as BUS_IDLE};
 pub(crate) use layout::stream_layout;
 pub(crate) use parquet::{ParquetSink, Rows};
 pub(crate) use rotate::{Rotation, Segment, Segments, PERIOD};

@@ -321,7 +321,14 @@ fn spawn_bus<T: Record + BusId>(
 ) -> std::io::Result<JoinHandle<Written>> {
     std::thread::Builder::new().name("ticklane-bus".into()).spawn(move || {
         let mut msg = Vec::with_capacity(256);
-        while let Some(r) = egress.recv() {
+        loop {
+            let Some(r) = egress.recv_timeout(crate::output::BUS_IDLE) else {
+                if egress.is_finished() {
+                    break;
+                }
+                sink.idle();
+                continue;
+            };
             let name = egress.name(r.rec.instrument()).unwrap_or_default();
             encode(format, name, &r.rec, &mut msg);
             sink.send(name, r.rec.bus_id(name).as_deref(), &msg);
