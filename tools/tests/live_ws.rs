@@ -26,9 +26,40 @@ use tungstenite::Message;
 /// The JSON of every line of the capture (its receive time stripped: a live peer sends only
 /// the message).
 fn frames() -> Vec<String> {
+    capture_lines().iter().map(|l| message(l).to_string()).collect()
+}
+
+/// The capture's lines, `<receive ns> <json>` each.
+fn capture_lines() -> Vec<String> {
     let gz = std::fs::File::open(data("binance_spot_btcusdt_20240808.stream.gz")).expect("capture");
-    let lines = std::io::BufReader::new(flate2::read::MultiGzDecoder::new(gz)).lines();
-    lines.map(|l| l.expect("line").split_once(' ').expect("<ns> <json>").1.to_string()).collect()
+    std::io::BufReader::new(flate2::read::MultiGzDecoder::new(gz)).lines().map(|l| l.expect("line")).collect()
+}
+
+/// A capture line's message (its receive time stripped).
+fn message(line: &str) -> &str {
+    line.split_once(' ').expect("<ns> <json>").1
+}
+
+/// A server sending `frames` over one connection — once the test sets `go`, when `gated` —
+/// and holding it open until the test is `done`: its URL, what it did, and its thread.
+fn serve_once(frames: Vec<String>, gated: bool) -> (String, Arc<Served>, std::thread::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
+    let url = format!("ws://{}/stream?streams=btcusdt@trade/btcusdt@bookTicker", listener.local_addr().expect("addr"));
+    let served = Arc::new(Served::default());
+    let server = {
+        let served = served.clone();
+        std::thread::spawn(move || {
+            let (tcp, _) = listener.accept().expect("accept");
+            let mut ws = tungstenite::accept(tcp).expect("handshake");
+            if gated {
+                wait_until("the go-ahead", || served.go.load(SeqCst));
+            }
+            send_range(&mut ws, &frames, &served);
+            served.all_sent.store(true, SeqCst);
+            wait_until("the run done", || served.done.load(SeqCst));
+        })
+    };
+    (url, served, server)
 }
 
 fn get(addr: SocketAddr, path: &str) -> String {
@@ -240,30 +271,13 @@ fn a_live_feed_forwarded_to_a_partitioned_stream_holds_each_trade_once() {
 /// overlap is dropped by dedupe and the bars equal the replay's of the whole capture.
 #[test]
 fn a_capture_then_the_live_feed_make_the_replays_bars() {
-    let gz = std::fs::File::open(data("binance_spot_btcusdt_20240808.stream.gz")).expect("capture");
-    let lines: Vec<String> =
-        std::io::BufReader::new(flate2::read::MultiGzDecoder::new(gz)).lines().map(|l| l.expect("line")).collect();
+    let lines = capture_lines();
     let half = lines.len() / 2;
     let first = tmp("first-half.stream");
     std::fs::write(&first, lines[..half].join("\n") + "\n").expect("first half");
-    let rest: Vec<String> =
-        lines[half - 50..].iter().map(|l| l.split_once(' ').expect("<ns> <json>").1.into()).collect();
+    let rest: Vec<String> = lines[half - 50..].iter().map(|l| message(l).to_string()).collect();
     let in_file = lines[..half].iter().filter(|l| l.contains("@trade\"")).count() as f64;
-
-    let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
-    let url = format!("ws://{}/stream?streams=btcusdt@trade/btcusdt@bookTicker", listener.local_addr().expect("addr"));
-    let served = Arc::new(Served::default());
-    let server = {
-        let served = served.clone();
-        std::thread::spawn(move || {
-            let (tcp, _) = listener.accept().expect("accept");
-            let mut ws = tungstenite::accept(tcp).expect("handshake");
-            wait_until("the capture read", || served.go.load(SeqCst));
-            send_range(&mut ws, &rest, &served);
-            served.all_sent.store(true, SeqCst);
-            wait_until("the run done", || served.done.load(SeqCst));
-        })
-    };
+    let (url, served, server) = serve_once(rest, true);
     let metrics: SocketAddr = ([127, 0, 0, 1], free_port()).into();
     let (out, sum) = (tmp("backfilled.csv"), tmp("backfilled.json"));
     let child = Running(Some(
@@ -308,11 +322,9 @@ fn a_capture_then_the_live_feed_make_the_replays_bars() {
 /// cannot be deduplicated yet: they carry no key.)
 #[test]
 fn live_quote_bars_equal_replay_quote_bars() {
-    let gz = std::fs::File::open(data("binance_spot_btcusdt_20240808.stream.gz")).expect("capture");
-    let lines: Vec<String> = std::io::BufReader::new(flate2::read::MultiGzDecoder::new(gz))
-        .lines()
+    let lines: Vec<String> = capture_lines()
+        .into_iter()
         .map(|l| {
-            let l = l.expect("line");
             let (ns, json) = l.split_once(' ').expect("<ns> <json>");
             let ms = ns.parse::<i64>().expect("ns") / 1_000_000;
             format!(
@@ -323,22 +335,9 @@ fn live_quote_bars_equal_replay_quote_bars() {
         .collect();
     let capture = tmp("timed-quotes.stream");
     std::fs::write(&capture, lines.join("\n") + "\n").expect("capture");
-    let frames: Vec<String> = lines.iter().map(|l| l.split_once(' ').expect("line").1.to_string()).collect();
+    let frames: Vec<String> = lines.iter().map(|l| message(l).to_string()).collect();
     assert!(frames.iter().filter(|f| f.contains("\"T\":")).count() > 20_000, "quotes with a venue time");
-
-    let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
-    let url = format!("ws://{}/stream?streams=btcusdt@trade/btcusdt@bookTicker", listener.local_addr().expect("addr"));
-    let served = Arc::new(Served::default());
-    let server = {
-        let served = served.clone();
-        std::thread::spawn(move || {
-            let (tcp, _) = listener.accept().expect("accept");
-            let mut ws = tungstenite::accept(tcp).expect("handshake");
-            send_range(&mut ws, &frames, &served);
-            served.all_sent.store(true, SeqCst);
-            wait_until("the run done", || served.done.load(SeqCst));
-        })
-    };
+    let (url, served, server) = serve_once(frames, false);
     let metrics: SocketAddr = ([127, 0, 0, 1], free_port()).into();
     let out = tmp("live-quote-bars.csv");
     let child = Running(Some(

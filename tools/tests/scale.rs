@@ -212,6 +212,38 @@ fn ticks_by_partition(addr: &str, stream: &str, partitions: u32) -> BTreeMap<u32
     })
 }
 
+/// The ticks of `by_partition`, each checked to sit on its instrument's partition of
+/// `partitions`.
+fn placed_total(by_partition: &BTreeMap<u32, BTreeMap<String, u64>>, partitions: u32) -> u64 {
+    let mut total = 0;
+    for (p, instruments) in by_partition {
+        for (name, n) in instruments {
+            assert_eq!(partition_of(name, partitions), *p, "{name} on partition {p}'s subject");
+            total += n;
+        }
+    }
+    total
+}
+
+/// `ticklane run ARGS… URL`, its bars to `out`, until its link has read `ticks` messages; then
+/// drained. Its stderr.
+fn run_until_read(url: &str, args: &[&str], out: &Path, ticks: u64) -> String {
+    let metrics = common::free_port();
+    let child = Command::new(common::BIN)
+        .arg("run")
+        .args(args)
+        .args(["--metrics-addr", &format!("127.0.0.1:{metrics}"), "--out", s(out), url])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ticklane run");
+    let child = common::Running(Some(child));
+    common::wait_until("every tick read", || {
+        common::sample(&common::http_get(("127.0.0.1", metrics), "/metrics"), "ticklane_link_messages_total")
+            >= ticks as f64
+    });
+    child.terminate()
+}
+
 #[test]
 fn publish_partitions_ticks_by_instrument_and_the_stream_keeps_the_count() {
     let server = NatsServer::start(tmp("nats-scale"));
@@ -223,13 +255,7 @@ fn publish_partitions_ticks_by_instrument_and_the_stream_keeps_the_count() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 
     let by_partition = ticks_by_partition(&server.addr(), "TICKS", 8);
-    let mut total = 0;
-    for (p, instruments) in &by_partition {
-        for (name, n) in instruments {
-            assert_eq!(partition_of(name, 8), *p, "{name} on partition {p}'s subject");
-            total += n;
-        }
-    }
+    let total = placed_total(&by_partition, 8);
     let rows = |f: &Path| std::fs::read_to_string(f).expect("capture").lines().count() as u64 - 1;
     assert_eq!(total, files.iter().map(|f| rows(f)).sum::<u64>(), "every tick once");
     assert!(by_partition.values().filter(|m| !m.is_empty()).count() == 8, "200 instruments reach all 8");
@@ -302,18 +328,8 @@ fn a_run_over_every_partition_makes_the_replays_bars() {
     args.extend(files.iter().map(|f| s(f)));
     assert!(replay(&args).status.success());
 
-    let (out, metrics) = (tmp("run.csv"), common::free_port());
-    let child = Command::new(common::BIN)
-        .args(["run", "--metrics-addr", &format!("127.0.0.1:{metrics}"), "--out", s(&out), &url])
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ticklane run");
-    let child = common::Running(Some(child));
-    common::wait_until("every tick read", || {
-        common::sample(&common::http_get(("127.0.0.1", metrics), "/metrics"), "ticklane_link_messages_total")
-            >= total as f64
-    });
-    let stderr = child.terminate();
+    let out = tmp("run.csv");
+    let stderr = run_until_read(&url, &[], &out, total);
     let (got, want) = (std::fs::read_to_string(&out).expect("run"), std::fs::read_to_string(&want).expect("replay"));
     assert!(got == want, "the run's bars differ from the replay's:\n{stderr}");
 }
@@ -340,14 +356,7 @@ fn ticks_out_forwards_the_accepted_trades_partitioned() {
     assert_eq!(v["ticks_forwarded"].as_u64(), Some(unique), "{v}");
 
     let by_partition = ticks_by_partition(&server.addr(), "FWD", 8);
-    let mut total = 0;
-    for (p, instruments) in &by_partition {
-        for (name, n) in instruments {
-            assert_eq!(partition_of(name, 8), *p, "{name} on partition {p}'s subject");
-            total += n;
-        }
-    }
-    assert_eq!(total, unique, "every accepted trade once");
+    assert_eq!(placed_total(&by_partition, 8), unique, "every accepted trade once");
 
     let o = replay(&["--ticks-out", &url, s(&gen)]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -355,18 +364,8 @@ fn ticks_out_forwards_the_accepted_trades_partitioned() {
     assert_eq!(after, unique, "forwarded again, without dedupe, within the duplicate window: nothing added");
 
     let want = replay(&["--dedupe", "--out", "-", s(&gen)]);
-    let (out, metrics) = (tmp("ticks-out-run.csv"), common::free_port());
-    let child = Command::new(common::BIN)
-        .args(["run", "--dedupe", "--metrics-addr", &format!("127.0.0.1:{metrics}"), "--out", s(&out), &url])
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ticklane run");
-    let child = common::Running(Some(child));
-    common::wait_until("every tick read", || {
-        common::sample(&common::http_get(("127.0.0.1", metrics), "/metrics"), "ticklane_link_messages_total")
-            >= after as f64
-    });
-    let stderr = child.terminate();
+    let out = tmp("ticks-out-run.csv");
+    let stderr = run_until_read(&url, &["--dedupe"], &out, after);
     let got = std::fs::read_to_string(&out).expect("run");
     assert!(got.as_bytes() == want.stdout, "the run's bars differ from replay --dedupe's:\n{stderr}");
 }
