@@ -434,3 +434,60 @@ fn conflate_with_a_tiny_queue_keeps_the_newest_revision_of_every_bar() {
     let csv = std::fs::read_to_string(&out).expect("csv");
     assert_same(&db.bars_csv("conf"), &newest_per_key(&csv), "conflate");
 }
+
+/// Fencing (design.md §10): once a later claim on the same work has written, an earlier
+/// claim's writes are refused for good, even through a new connection; a claim on other work
+/// is not touched; a fenced store writes nothing before its run has claimed.
+#[test]
+fn a_later_claim_fences_off_the_earlier_claims_writes() {
+    use ticklane::operators::store::{BarStore, Claim, Fence, PgError, PgStore, StoreRow};
+    let db = PgCluster::start();
+    let row = |close: i64| StoreRow {
+        instrument: "ESH4".into(),
+        bar: ticklane::Bar {
+            window_start: 0,
+            window_end: 1_000_000_000,
+            close: ticklane::Fixed::from_raw(close),
+            trade_count: 1,
+            ..ticklane::Bar::default()
+        },
+    };
+    let claim = |name: &str, epoch| Claim { name: name.into(), epoch };
+    let (a, b, other) = (Fence::default(), Fence::default(), Fence::default());
+    let mut first = PgStore::connect_fenced(&db.url(), "fenced", a.clone()).expect("connect");
+    let e = first.upsert(&[row(1)]).expect_err("no claim yet");
+    assert!(matches!(e, PgError::Unclaimed { .. }) && !PgStore::superseded(&e), "{e}");
+    a.set(claim("TICKS/ticklane-p2", 5)).expect("claim");
+    first.upsert(&[row(1)]).expect("the only claim writes");
+    first.upsert(&[row(2)]).expect("and writes again");
+
+    let mut second = PgStore::connect_fenced(&db.url(), "fenced", b.clone()).expect("connect");
+    b.set(claim("TICKS/ticklane-p2", 7)).expect("claim");
+    second.upsert(&[row(3)]).expect("the later claim writes");
+    for attempt in ["on its connection", "on a new connection (a write error reconnects)"] {
+        let e = first.upsert(&[row(4)]).expect_err("refused");
+        assert!(PgStore::superseded(&e), "{attempt}: {e}");
+        assert!(matches!(e, PgError::Superseded { held: 7, .. }), "{attempt}: {e}");
+    }
+    let late = Fence::default();
+    late.set(claim("TICKS/ticklane-p2", 6)).expect("claim");
+    let mut stale = PgStore::connect_fenced(&db.url(), "fenced", late).expect("connect");
+    let e = stale.upsert(&[row(5)]).expect_err("an older claim never writes once a newer one has");
+    assert!(matches!(e, PgError::Superseded { held: 7, .. }), "{e}");
+    second.upsert(&[row(6)]).expect("the later claim still writes");
+
+    other.set(claim("TICKS/ticklane-p3", 1)).expect("claim");
+    let mut elsewhere = PgStore::connect_fenced(&db.url(), "fenced", other).expect("connect");
+    let mut r = row(7);
+    r.instrument = "NQH4".into();
+    elsewhere.upsert(&[r]).expect("other work is fenced apart");
+    let close = db.psql("SELECT instrument, close FROM fenced ORDER BY instrument");
+    let want = [format!("ESH4|{}", ticklane::Fixed::from_raw(6)), format!("NQH4|{}", ticklane::Fixed::from_raw(7))];
+    assert_eq!(close.split_whitespace().collect::<Vec<_>>(), want, "the later claim's last write holds");
+    let fences = db.psql("SELECT name, epoch FROM ticklane_fences ORDER BY name");
+    assert_eq!(
+        fences.split_whitespace().collect::<Vec<_>>(),
+        ["TICKS/ticklane-p2|7", "TICKS/ticklane-p3|1"],
+        "{fences}"
+    );
+}

@@ -60,7 +60,13 @@ fn a_run_whose_consumer_is_taken_over_exits_without_draining() {
     assert!(o.status.success(), "publish: {}", String::from_utf8_lossy(&o.stderr));
     let db_url = db.url();
     let start = |log: &str| {
-        let args = [&FLAGS[..], &["--partition", "2", "--sink-postgres", &db_url, "--pg-table", "bars", &url]].concat();
+        // One shard: the timing under which the superseded run's normal windows once landed
+        // after the other run's (before writes were fenced by the claim).
+        let args = [
+            &FLAGS[..],
+            &["--shards", "1", "--partition", "2", "--sink-postgres", &db_url, "--pg-table", "bars", &url],
+        ]
+        .concat();
         let log = std::fs::File::create(tmp(log)).expect("log");
         Command::new(common::BIN).arg("run").args(args).stderr(log).spawn().expect("ticklane run")
     };

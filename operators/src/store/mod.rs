@@ -58,6 +58,7 @@
 //! ```
 
 mod config;
+mod fence;
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -66,6 +67,7 @@ mod sink;
 mod writer;
 
 pub use config::{PressurePolicy, StoreBuilder, StoreConfig};
+pub use fence::{Claim, Fence};
 pub use memory::MemoryStore;
 #[cfg(feature = "postgres")]
 pub use postgres::{PgError, PgStore, DEFAULT_TABLE};
@@ -98,6 +100,15 @@ pub trait BarStore: Send {
     type Error: std::fmt::Display;
     /// Upserts `rows` atomically.
     fn upsert(&mut self, rows: &[StoreRow]) -> Result<(), Self::Error>;
+
+    /// Whether `error` refused a write for good: a later claim on the work has fenced this
+    /// store off ([`Fence`]). The coordinator then writes nothing more (every bar is counted as
+    /// unwritten), its durable progress stops and [`StoreHandle::superseded`] says so. Never,
+    /// unless the store is fenced.
+    fn superseded(error: &Self::Error) -> bool {
+        let _ = error;
+        false
+    }
 }
 
 #[derive(Default)]
@@ -223,6 +234,12 @@ impl StoreHandle {
     /// then exactly what the table holds. Lock-free; safe to poll.
     pub fn durable_progress(&self) -> ticklane_engine::Timestamp {
         self.shared.durable()
+    }
+
+    /// Whether a later claim has fenced the store's writes off ([`BarStore::superseded`]):
+    /// nothing more will be written, and the run should stop without draining.
+    pub fn superseded(&self) -> bool {
+        self.shared.superseded.load(Relaxed)
     }
 
     /// Bounds the final flush: from `at` on, blocked sinks stop waiting and writers stop

@@ -8,7 +8,7 @@ use super::{Counters, PressurePolicy, StoreConfig};
 use hashbrown::HashMap;
 use parking_lot::{Condvar, Mutex};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use ticklane_engine::{Bar, InstrumentId, Interner, Timestamp};
@@ -65,6 +65,8 @@ pub(crate) struct Shared {
     pub(crate) last_error: Mutex<Option<String>>,
     /// The durable progress, readable without the lock (see [`Shared::mark`]).
     durable: AtomicI64,
+    /// A write was refused for good: a later claim fenced the store off.
+    pub(crate) superseded: AtomicBool,
 }
 
 /// What became of one pushed bar.
@@ -105,6 +107,7 @@ impl Shared {
             names: OnceLock::new(),
             last_error: Mutex::new(None),
             durable: AtomicI64::new(Timestamp::MIN),
+            superseded: AtomicBool::new(false),
         })
     }
 

@@ -345,6 +345,61 @@ fn durable_progress_freezes_once_a_bar_is_shed() {
     assert_eq!(h.durable_progress(), 3, "a shed bar is never written: nothing after it is durable");
 }
 
+/// A store that a later claim fences off after `allowed` writes.
+#[derive(Clone, Default)]
+struct Fenced {
+    table: MemoryStore,
+    allowed: Arc<AtomicU32>,
+    calls: Arc<AtomicU32>,
+}
+
+#[derive(Debug)]
+struct Refused;
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("fenced off by a later claim")
+    }
+}
+
+impl BarStore for Fenced {
+    type Error = Refused;
+    fn upsert(&mut self, rows: &[StoreRow]) -> Result<(), Refused> {
+        self.calls.fetch_add(1, Relaxed);
+        self.allowed.fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1)).map_err(|_| Refused)?;
+        self.table.upsert(rows).map_err(|e| match e {})
+    }
+    fn superseded(_: &Refused) -> bool {
+        true
+    }
+}
+
+#[test]
+fn a_store_fenced_off_writes_nothing_more_and_its_progress_stops() {
+    let store = Fenced::default();
+    store.allowed.store(1, Relaxed);
+    let coord = StoreCoordinator::start(cfg(PressurePolicy::Block, 100, 200, 1), vec![store.clone()]).expect("start");
+    let (h, shared) = (coord.handle(), coord.handle.shared.clone());
+    let s = shared.register_sink();
+    h.push([bar(1, 0, 0)].iter());
+    shared.mark(s, 10);
+    eventually("the first bar written", || h.durable_progress() == 10);
+    assert!(!h.superseded());
+    h.push([bar(2, 0, 0)].iter());
+    shared.mark(s, 20);
+    eventually("the refusal seen", || h.superseded());
+    h.push([bar(3, 0, 0), bar(4, 0, 0)].iter());
+    shared.mark(s, 30);
+    let r = coord.finish();
+    assert_eq!(store.calls.load(Relaxed), 2, "no write is tried once refused (no retry, no later batch)");
+    assert_eq!((r.accepted, r.written, r.unwritten), (4, 1, 3));
+    check_identity(&r);
+    assert_eq!(r.retries, 0);
+    assert_eq!(h.durable_progress(), 10, "nothing after the refused bar is durable");
+    assert_eq!(store.table.rows().len(), 1);
+    assert_eq!(r.last_error.as_deref(), Some("fenced off by a later claim"));
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 60, ..ProptestConfig::default() })]
 

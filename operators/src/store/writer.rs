@@ -84,6 +84,10 @@ fn write<S: BarStore>(shared: &Shared, store: &mut S, breaker: &mut Breaker, row
     let mut backoff = cfg.retry_initial;
     let mut attempt = 0u64;
     loop {
+        if shared.superseded.load(Relaxed) {
+            c.unwritten.fetch_add(rows.len() as u64, Relaxed);
+            return false;
+        }
         if let Some(until) = breaker.open_until {
             if !nap(shared, until) {
                 c.unwritten.fetch_add(rows.len() as u64, Relaxed);
@@ -97,6 +101,11 @@ fn write<S: BarStore>(shared: &Shared, store: &mut S, breaker: &mut Breaker, row
         attempt += 1;
         let t = Instant::now();
         let result = match catch_unwind(AssertUnwindSafe(|| store.upsert(rows))) {
+            Ok(Err(e)) if S::superseded(&e) => {
+                c.failures.fetch_add(1, Relaxed);
+                fenced_off(shared, e.to_string());
+                continue;
+            }
             Ok(r) => r.map_err(|e| e.to_string()),
             Err(_) => Err("the store panicked".to_string()),
         };
@@ -145,6 +154,14 @@ fn write<S: BarStore>(shared: &Shared, store: &mut S, breaker: &mut Breaker, row
             }
         }
     }
+}
+
+/// A later claim fenced the store off: said once; no writer writes again.
+fn fenced_off(shared: &Shared, e: String) {
+    if !shared.superseded.swap(true, Relaxed) {
+        log::error!("store: {e}: writing nothing more (another run has taken this run's work over)");
+    }
+    *shared.last_error.lock() = Some(e);
 }
 
 /// Sleeps until `until` in slices, publishing gauges; false if the flush deadline comes first.

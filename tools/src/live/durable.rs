@@ -21,6 +21,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
+use ticklane::operators::store::{Claim, Fence};
 use ticklane::operators::Tumbling;
 use ticklane::{Timestamp, WM_END};
 
@@ -65,12 +66,29 @@ pub struct Durability {
     progress: Arc<dyn Fn() -> Timestamp + Send + Sync>,
     finality: Finality,
     settled: Arc<AtomicBool>,
+    fence: Option<Fence>,
 }
 
 impl Durability {
     /// Acknowledge by `progress` (the store's durable progress) under `finality`.
     pub fn new(progress: impl Fn() -> Timestamp + Send + Sync + 'static, finality: Finality) -> Durability {
-        Durability { progress: Arc::new(progress), finality, settled: Arc::default() }
+        Durability { progress: Arc::new(progress), finality, settled: Arc::default(), fence: None }
+    }
+
+    /// The link records its claim on the consumer in `fence` (named `STREAM/CONSUMER`, its epoch
+    /// the sequence of the claim in the consumer's checkpoint), for a store fenced by it
+    /// ([`ticklane::operators::store::PgStore::connect_fenced`]): a run that another run has
+    /// taken the consumer from can then write nothing more.
+    pub fn fenced(mut self, fence: Fence) -> Durability {
+        self.fence = Some(fence);
+        self
+    }
+
+    /// Records the claim, if fenced.
+    pub(super) fn claimed(&self, claim: Claim) {
+        if let Some(Err(held)) = self.fence.as_ref().map(|f| f.set(claim)) {
+            log::warn!("the store is fenced by the claim {held} already: kept");
+        }
     }
 
     /// The store has finished: what is not durable now never will be (the link acknowledges
@@ -180,11 +198,27 @@ impl<M> Pending<M> {
 /// message on `ticklane.checkpoints.STREAM.CONSUMER` of the stream [`STREAM`] (one message kept
 /// per subject). A plain stream rather than a key-value bucket: the client's bucket creation
 /// fails against Debian's nats-server 2.9, and this needs nothing a bucket adds.
+///
+/// It is also the run's claim on the consumer: a run starting republishes the checkpoint it
+/// loaded ([`Checkpoint::claim`]), and every save expects the subject's last message to be the
+/// run's own (`Nats-Expected-Last-Subject-Sequence`). Once a later run has claimed the
+/// consumer, an earlier run's saves are refused, and with them its acknowledgements
+/// ([`Saved::Superseded`]). The claim's sequence is the epoch its store's writes are fenced by.
 pub(super) struct Checkpoint {
     js: jetstream::Context,
     stream: jetstream::stream::Stream,
     subject: String,
     saved: Timestamp,
+    /// The sequence of the subject's last message as this run knows it (0: none).
+    last: u64,
+}
+
+/// A checkpoint save that failed.
+pub(super) enum Saved {
+    /// A later run claimed the consumer: this run must acknowledge nothing more.
+    Superseded,
+    /// The bus did not take it (retried at the next acknowledgement).
+    Failed(String),
 }
 
 impl Checkpoint {
@@ -212,18 +246,26 @@ impl Checkpoint {
             stream: s,
             subject: format!("{SUBJECTS}.{stream}.{consumer}"),
             saved: Timestamp::MIN,
+            last: 0,
         })
     }
 
-    /// The saved progress, if any.
+    /// The saved progress, if any (a claim without progress holds none).
     pub(super) async fn load(&mut self) -> Result<Option<Timestamp>, String> {
         use jetstream::stream::LastRawMessageErrorKind as Kind;
         let m = match self.stream.get_last_raw_message_by_subject(&self.subject).await {
             Ok(m) => m,
-            Err(e) if e.kind() == Kind::NoMessageFound => return Ok(None),
+            Err(e) if e.kind() == Kind::NoMessageFound => {
+                self.last = 0;
+                return Ok(None);
+            }
             Err(e) => return Err(format!("checkpoint {}: {e}", self.subject)),
         };
+        self.last = m.sequence;
         let text = String::from_utf8_lossy(&m.payload);
+        if text.trim().is_empty() {
+            return Ok(None);
+        }
         let p = text.trim().parse::<Timestamp>().map_err(|_| {
             format!("checkpoint {} in stream {STREAM}: expected a timestamp in ns, found {text:?}", self.subject)
         })?;
@@ -231,16 +273,46 @@ impl Checkpoint {
         Ok(Some(p))
     }
 
-    /// Saves `progress` (when it moved), acknowledged by the server.
-    pub(super) async fn save(&mut self, progress: Timestamp) -> Result<(), String> {
-        if progress <= self.saved {
-            return Ok(());
+    /// Claims the consumer for this run: the checkpoint loaded and republished unchanged, unless
+    /// another run saved or claimed meanwhile (then loaded again). The progress the run
+    /// resumes from, and the claim's epoch (its sequence).
+    pub(super) async fn claim(&mut self) -> Result<(Option<Timestamp>, i64), String> {
+        use jetstream::context::PublishErrorKind as Kind;
+        loop {
+            let progress = self.load().await?;
+            let text = progress.map(|p| p.to_string()).unwrap_or_default();
+            match self.publish(text).await {
+                Ok(seq) => return Ok((progress, i64::try_from(seq).unwrap_or(i64::MAX))),
+                Err(e) if e.kind() == Kind::WrongLastSequence => continue,
+                Err(e) => return Err(format!("claiming checkpoint {}: {e}", self.subject)),
+            }
         }
-        let failed = |e: &dyn fmt::Display| format!("checkpoint {}: {e}", self.subject);
-        let ack = self.js.publish(self.subject.clone(), progress.to_string().into()).await.map_err(|e| failed(&e))?;
-        ack.await.map_err(|e| failed(&e))?;
-        self.saved = progress;
-        Ok(())
+    }
+
+    /// Saves `progress` (or the progress saved before, if higher), acknowledged by the server,
+    /// unless a later run has claimed the consumer. Saved before every acknowledgement, even
+    /// when the progress has not moved: the save is also the check that the claim still holds.
+    pub(super) async fn save(&mut self, progress: Timestamp) -> Result<(), Saved> {
+        use jetstream::context::PublishErrorKind as Kind;
+        let progress = progress.max(self.saved);
+        match self.publish(progress.to_string()).await {
+            Ok(_) => {
+                self.saved = progress;
+                Ok(())
+            }
+            Err(e) if e.kind() == Kind::WrongLastSequence => Err(Saved::Superseded),
+            Err(e) => Err(Saved::Failed(format!("checkpoint {}: {e}", self.subject))),
+        }
+    }
+
+    /// Publishes `text` on the subject, expecting its last message to be the one this run
+    /// knows; that sequence, now this message's.
+    async fn publish(&mut self, text: String) -> Result<u64, jetstream::context::PublishError> {
+        let m =
+            jetstream::message::PublishMessage::build().payload(text.into()).expected_last_subject_sequence(self.last);
+        let ack = self.js.send_publish(self.subject.clone(), m).await?.await?;
+        self.last = ack.sequence;
+        Ok(ack.sequence)
     }
 }
 

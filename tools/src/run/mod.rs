@@ -18,7 +18,7 @@ use progress::Progress;
 use signals::Signals;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use ticklane::operators::store::{StoreCoordinator, StoreReport};
+use ticklane::operators::store::{Fence, StoreCoordinator, StoreHandle, StoreReport};
 use ticklane::{Engine, Quote, Trade};
 use ticklane_tools::input::{self, Event, InputError, ReadOptions, Source};
 use ticklane_tools::live::{Durability, LinkStats, LiveUrl, NatsTarget};
@@ -34,10 +34,11 @@ pub(crate) fn execute(plan: &Plan) -> anyhow::Result<Outcome> {
     // Every writer connected (table created) before any input is read or a live link pulls
     // anything: a wrong URL or an unreachable database fails fast, and a durable consumer is
     // not left with messages taken by a run that never started.
-    let store = plan.store.as_ref().map(store::connect).transpose()?;
+    let fence = durable(plan).then(Fence::default);
+    let store = plan.store.as_ref().map(|p| store::connect(p, fence.clone())).transpose()?;
     let (trades, quotes, link) = match files {
         Some(opened) => opened,
-        None => open_live(plan, &signals, store.as_ref())?,
+        None => open_live(plan, &signals, store.as_ref(), fence)?,
     };
     let total_bytes = trades.as_ref().map(|t| t.1).or(quotes.as_ref().map(|q| q.1)).unwrap_or(0);
     if let (Some(st), Some(sp)) = (&store, &plan.store) {
@@ -117,31 +118,46 @@ fn wind_down(
     Ok((engine, store))
 }
 
+/// Whether the run reads a JetStream consumer into a store: it then acknowledges a tick only
+/// once its bars are durably written, and its writes are fenced by its claim on the consumer
+/// (design.md §10).
+fn durable(plan: &Plan) -> bool {
+    plan.store.is_some()
+        && matches!(plan.live.as_ref().map(|l| &l.url), Some(LiveUrl::Nats(NatsTarget::JetStream { .. })))
+}
+
 /// Starts the live link (it connects, and reconnects, on its own thread) and hands out its
 /// sources as the run's inputs. With a store, a JetStream link acknowledges a tick only once its
-/// bars are durably written (design.md §10).
-fn open_live(plan: &Plan, signals: &Signals, store: Option<&StoreCoordinator>) -> anyhow::Result<Inputs> {
+/// bars are durably written, and records its claim on the consumer in `fence`.
+fn open_live(
+    plan: &Plan,
+    signals: &Signals,
+    store: Option<&StoreCoordinator>,
+    fence: Option<Fence>,
+) -> anyhow::Result<Inputs> {
     let Some(live) = &plan.live else { return Ok((None, None, None)) };
     let mut link = live.link.clone();
-    if let (Some(st), LiveUrl::Nats(NatsTarget::JetStream { .. })) = (store, &live.url) {
+    if let (Some(st), Some(fence)) = (store, fence) {
         let handle = st.handle();
-        link.durability = Some(Durability::new(move || handle.durable_progress(), plan.pipeline.finality()));
+        link.durability =
+            Some(Durability::new(move || handle.durable_progress(), plan.pipeline.finality()).fenced(fence));
     }
     let l = ticklane_tools::live::open(&live.url, plan.kinds, &read_options(plan, signals), &link)?;
     let trades = l.trades.map(|s| (vec![Box::new(s) as Box<dyn Source<Trade>>], 0));
     let quotes = l.quotes.map(|s| (vec![Box::new(s) as Box<dyn Source<Quote>>], 0));
-    if link.durability.is_some() {
-        exit_when_superseded(l.stats.clone())?;
+    if let (Some(st), true) = (store, link.durability.is_some()) {
+        exit_when_superseded(l.stats.clone(), st.handle())?;
     }
     let end = LinkEnd { stats: l.stats, done: l.done, durability: link.durability };
     Ok((trades, quotes, Some(end)))
 }
 
-/// Exits the process, without draining, once another run has taken the link's consumer over:
-/// the windows open here would be written partly, over what the other run writes whole.
-fn exit_when_superseded(stats: Arc<LinkStats>) -> std::io::Result<()> {
+/// Exits the process, without draining, once another run has taken the link's consumer over
+/// (the link saw it, or the store refused a write fenced by this run's claim): the windows
+/// open here would be written partly, over what the other run writes whole.
+fn exit_when_superseded(stats: Arc<LinkStats>, store: StoreHandle) -> std::io::Result<()> {
     let watch = move || loop {
-        if stats.superseded.load(std::sync::atomic::Ordering::Relaxed) {
+        if stats.superseded.load(std::sync::atomic::Ordering::Relaxed) || store.superseded() {
             log::error!("another run took this run's consumer over: exiting without draining");
             std::process::exit(1);
         }

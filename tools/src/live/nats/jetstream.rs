@@ -8,13 +8,14 @@
 //! pending across re-opens.
 
 use super::{Feed, Next};
-use crate::live::durable::{Checkpoint, Pending};
+use crate::live::durable::{Checkpoint, Pending, Saved};
 use crate::live::ws::POLL;
 use crate::live::Durability;
 use crate::scale::{partition_subject, Layout};
 use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, consumer::PullConsumer};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
+use ticklane::operators::store::Claim;
 
 /// Acknowledge at least every this many messages (and whenever the feed goes quiet).
 const ACK_EVERY: u64 = 512;
@@ -131,6 +132,11 @@ impl Feed {
             max_ack_pending: if s.durable.is_some() { -1 } else { 0 },
             ..pull::Config::default()
         };
+        if s.durable.is_some() && s.checkpoint.is_none() {
+            // Claimed before the consumer is made anew: a run it supersedes acknowledges
+            // nothing more from then on.
+            s.checkpoint = Some(self.resume(s, &mut stream).await?);
+        }
         let failed = |e: &dyn std::fmt::Display| format!("consumer {}: {e}", s.consumer);
         let c: PullConsumer = match (&s.durable, &s.made) {
             (Some(_), None) => {
@@ -143,9 +149,6 @@ impl Feed {
             (None, _) => stream.get_or_create_consumer(s.consumer, config).await.map_err(|e| failed(&e))?,
         };
         s.handle = Some(stream.clone());
-        if s.durable.is_some() && s.checkpoint.is_none() {
-            s.checkpoint = Some(self.resume(&s.js, &mut stream, s.consumer).await?);
-        }
         let messages = c.stream().max_messages_per_batch(PULL_BATCH).heartbeat(HEARTBEAT).messages().await;
         messages.map_err(|e| failed(&e))
     }
@@ -226,16 +229,17 @@ impl Feed {
         format!("consumer {consumer}: taken over by another run")
     }
 
-    /// The consumer's checkpoint; when it holds one, the readers are told the watermark floor
-    /// the redelivered ticks are judged against (just below it: what was durable then).
-    async fn resume(
-        &mut self,
-        js: &jetstream::Context,
-        stream: &mut jetstream::stream::Stream,
-        consumer: &str,
-    ) -> Result<Checkpoint, String> {
-        let mut cp = Checkpoint::open(js, stream, consumer).await?;
-        if let Some(progress) = cp.load().await? {
+    /// The consumer's checkpoint, claimed for this run (the claim recorded in the store's
+    /// fence, if any); when it holds progress, the readers are told the watermark floor the
+    /// redelivered ticks are judged against (just below it: what was durable then).
+    async fn resume(&mut self, s: &Session<'_>, stream: &mut jetstream::stream::Stream) -> Result<Checkpoint, String> {
+        let mut cp = Checkpoint::open(&s.js, stream, s.consumer).await?;
+        let (progress, epoch) = cp.claim().await?;
+        log::info!("{}: consumer {} claimed (epoch {epoch})", self.link.url, s.consumer);
+        if let Some(d) = &s.durable {
+            d.claimed(Claim { name: format!("{}/{}", s.stream, s.consumer), epoch });
+        }
+        if let Some(progress) = progress {
             log::info!("{}: resuming from a checkpoint: bars ending before {progress} are written", self.link.url);
             self.link.floor(progress.saturating_sub(1));
         }
@@ -344,11 +348,21 @@ impl Feed {
     }
 
     /// One message: handed on (unless it came before), and pending until its bars are durable.
-    /// Deliveries lost in flight before it are fetched by stream sequence and handed on first.
+    /// Deliveries lost in flight before it are fetched by stream sequence and handed on first:
+    /// the consumer's deliveries are numbered from 1, so a gap in the numbers is a delivery
+    /// that went elsewhere (lost across a reconnect, or taken by a pull request of a run this
+    /// one superseded), even before the first that came here.
     async fn take(&mut self, m: jetstream::Message, s: &mut Session<'_>, d: &Durability) {
         let (seq, delivery) = m.info().map_or((0, 0), |i| (i.stream_sequence, i.consumer_sequence));
-        if s.delivery != 0 && delivery > s.delivery + 1 && seq > s.seen + 1 {
-            self.fetch_lost(s, d, s.seen + 1, seq - 1).await;
+        if delivery > s.delivery + 1 {
+            // The consumer's first deliveries start where it was made to start.
+            let from = match s.delivery {
+                0 => s.resume_at.unwrap_or(1).max(s.seen + 1),
+                _ => s.seen + 1,
+            };
+            if seq > from {
+                self.fetch_lost(s, d, from, seq - 1).await;
+            }
         }
         s.delivery = s.delivery.max(delivery);
         let ts = if seq != 0 && seq <= s.seen {
@@ -452,15 +466,31 @@ impl Feed {
     async fn ack_durable(&mut self, s: &mut Session<'_>, d: &Durability) {
         let progress = d.progress();
         let (Some(i), Some(cp)) = (s.pending.ready(progress), s.checkpoint.as_mut()) else { return };
-        if let Err(e) = cp.save(progress).await {
-            s.failures += 1;
-            return log::warn!("{}: {e}; not acknowledging until it is saved", self.link.url);
+        match cp.save(progress).await {
+            Ok(()) => {}
+            Err(Saved::Failed(e)) => {
+                s.failures += 1;
+                return log::warn!("{}: {e}; not acknowledging until it is saved", self.link.url);
+            }
+            Err(Saved::Superseded) => return self.claimed_by_another(s.consumer),
         }
         if let Err(e) = s.pending.last(i).ack().await {
             return log::warn!("{}: ack: {e}", self.link.url);
         }
         let n = s.pending.acked(i);
         self.link.stats.acked.fetch_add(n, Relaxed);
+    }
+
+    /// A later run claimed the consumer (its checkpoint refused this run's save): nothing more
+    /// is acknowledged here, and the program is told to exit without draining.
+    fn claimed_by_another(&self, consumer: &str) {
+        if !self.link.stats.superseded.swap(true, Relaxed) {
+            log::error!(
+                "{}: consumer {consumer} was claimed by another run (its checkpoint moved on): acknowledging nothing \
+                 more",
+                self.link.url
+            );
+        }
     }
 
     /// Acknowledges (ack-all) up to `m`, counting `n` messages.
