@@ -229,7 +229,8 @@ pub(crate) struct ReplayArgs {
     #[arg(help_heading = "Bars", long, value_name = "V", value_parser = parse_volume, allow_negative_numbers = true,
           conflicts_with_all = COUNT_BAR_CONFLICTS, conflicts_with = "tick_bars")]
     pub(crate) volume_bars: Option<ticklane::Fixed>,
-    /// Shard threads (default: number of cores; more than 4 per core needs --oversubscribe).
+    /// Shard threads (default: one per core but one, the reader's; at least one; more than 4 per
+    /// core needs --oversubscribe).
     #[arg(help_heading = "Running", long)]
     pub(crate) shards: Option<usize>,
     /// Allow more than 4 shards per core (each extra shard costs wake-ups and cache).
