@@ -62,6 +62,23 @@ fn serve_once(frames: Vec<String>, gated: bool) -> (String, Arc<Served>, std::th
     (url, served, server)
 }
 
+/// Waits until the server has sent everything and the run (serving metrics on `metrics`) has
+/// read every message, then stops the run (SIGTERM: it drains) and the server; the run's stderr.
+fn read_all_then_stop(
+    child: Running,
+    served: &Served,
+    server: std::thread::JoinHandle<()>,
+    metrics: SocketAddr,
+) -> String {
+    wait_until("everything sent", || served.all_sent.load(SeqCst));
+    let texts = served.texts.load(SeqCst) as f64;
+    wait_until("every message read", || sample(&get(metrics, "/metrics"), "ticklane_link_messages_total") >= texts);
+    let stderr = child.terminate();
+    served.done.store(true, SeqCst);
+    server.join().expect("server");
+    stderr
+}
+
 fn get(addr: SocketAddr, path: &str) -> String {
     http_get(addr, path)
 }
@@ -299,12 +316,7 @@ fn a_capture_then_the_live_feed_make_the_replays_bars() {
     // in their receive time, which orders trades of one millisecond).
     wait_until("the capture in the graph", || events_in("dedupe") >= in_file);
     served.go.store(true, SeqCst);
-    wait_until("everything sent", || served.all_sent.load(SeqCst));
-    let texts = served.texts.load(SeqCst) as f64;
-    wait_until("every message read", || sample(&get(metrics, "/metrics"), "ticklane_link_messages_total") >= texts);
-    let stderr = child.terminate();
-    served.done.store(true, SeqCst);
-    server.join().expect("server");
+    let stderr = read_all_then_stop(child, &served, server, metrics);
 
     let got = std::fs::read_to_string(&out).expect("bars");
     assert!(got == replay_bars(), "capture + live bars differ from the replay's:\n{stderr}");
@@ -347,12 +359,7 @@ fn live_quote_bars_equal_replay_quote_bars() {
             .spawn()
             .expect("ticklane run"),
     ));
-    wait_until("everything sent", || served.all_sent.load(SeqCst));
-    let texts = served.texts.load(SeqCst) as f64;
-    wait_until("every message read", || sample(&get(metrics, "/metrics"), "ticklane_link_messages_total") >= texts);
-    let stderr = child.terminate();
-    served.done.store(true, SeqCst);
-    server.join().expect("server");
+    let stderr = read_all_then_stop(child, &served, server, metrics);
 
     let r = replay(&["--kind", "quotes", "--out", "-", s(&capture)]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));

@@ -322,7 +322,8 @@ fn spawn_bus<T: Record + BusId>(
     std::thread::Builder::new().name("ticklane-bus".into()).spawn(move || {
         let mut msg = Vec::with_capacity(256);
         loop {
-            let Some(r) = egress.recv_timeout(crate::output::BUS_IDLE) else {
+            // What is ready first, without reading the clock (a forwarder calls this per tick).
+            let Some(r) = egress.try_recv().or_else(|| egress.recv_timeout(crate::output::BUS_IDLE)) else {
                 if egress.is_finished() {
                     break;
                 }
