@@ -6,9 +6,9 @@
 //!
 //! A run *claims* the work once, with an epoch that grows with every claim on the same name
 //! (ticklane uses the sequence of the claim it writes into its consumer's checkpoint). A store
-//! fenced by the claim ([`super::PgStore::fenced`]) records the epoch beside the table on its
-//! first write and, in the same transaction as each write, checks that no later epoch has been
-//! recorded since: every write of an earlier claim lands before the later claim's first write,
+//! fenced by the claim (`PgStore::connect_fenced`, feature `postgres`) records the epoch beside
+//! the table on its first write and, in the same transaction as each write, checks that no later
+//! epoch has been recorded since: every write of an earlier claim lands before the later claim's first write,
 //! or is refused. A refused write is final ([`super::BarStore::superseded`]): the coordinator
 //! stops writing and its durable progress stops, so nothing more is acknowledged by it.
 
