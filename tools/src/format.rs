@@ -36,63 +36,84 @@ const PAIRS: &[u8; 200] =
     b"0001020304050607080910111213141516171819202122232425262728293031323334353637383940414243444546474849\
 5051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
 
-/// The decimal digits of `m` at the end of `buf`; the index where they start.
-#[inline]
-fn digits_into(buf: &mut [u8; 20], mut m: u64) -> usize {
-    let mut pos = buf.len();
-    while m >= 100 {
-        let d = (m % 100) as usize * 2;
-        m /= 100;
-        pos -= 2;
-        buf[pos..pos + 2].copy_from_slice(&PAIRS[d..d + 2]);
-    }
-    if m >= 10 {
-        let d = m as usize * 2;
-        pos -= 2;
-        buf[pos..pos + 2].copy_from_slice(&PAIRS[d..d + 2]);
-    } else {
-        pos -= 1;
-        buf[pos] = b'0' + m as u8;
-    }
-    pos
+/// A line's numeric fields, built in place: each digit pair stored straight into a fixed
+/// buffer at its final place (the digit count comes first), and the whole run appended to the
+/// line in one copy. Copying each field out of a scratch buffer cost a `memcpy` call per field,
+/// more than its digits (perf over the hand-written replay: a tenth of its time on 1M bars).
+struct Fields {
+    buf: [u8; Fields::CAP],
+    len: usize,
 }
 
-/// Appends `,` and a decimal integer of magnitude `m` (no `fmt` machinery: this runs for
-/// several fields of every bar).
-fn push_int(line: &mut Vec<u8>, neg: bool, m: u64) {
-    let mut buf = [0u8; 20];
-    let pos = digits_into(&mut buf, m);
-    line.push(b',');
-    if neg {
-        line.push(b'-');
-    }
-    line.extend_from_slice(&buf[pos..]);
-}
+impl Fields {
+    /// Room for the widest line with a margin: a field takes at most 49 bytes (`,` and
+    /// `format_scaled`'s 48), a bar has 10 fields and a quote bar 16 (784 bytes).
+    const CAP: usize = 1024;
 
-/// Appends `,` and a scaled decimal, trimmed per design.md §5: values that fit 64 bits (all
-/// prices, nearly all volumes) two digits per division, the rest through `format_scaled`.
-fn push_dec(line: &mut Vec<u8>, raw: i128) {
-    line.push(b',');
-    let Ok(raw) = i64::try_from(raw) else {
-        let mut buf = [0u8; 48];
-        line.extend_from_slice(format_scaled(raw, &mut buf).as_bytes());
-        return;
-    };
-    if raw < 0 {
-        line.push(b'-');
+    fn new() -> Fields {
+        Fields { buf: [0; Fields::CAP], len: 0 }
     }
-    let m = raw.unsigned_abs();
-    let (int, frac) = (m / SCALE as u64, m % SCALE as u64);
-    let mut buf = [0u8; 20];
-    let pos = digits_into(&mut buf, int);
-    line.extend_from_slice(&buf[pos..]);
-    if frac != 0 {
-        // Nine fractional digits (the leading zeros come from adding 10^9), trailing zeros cut.
-        let pos = digits_into(&mut buf, frac + SCALE as u64);
-        let digits = &buf[pos + 1..];
-        let keep = digits.iter().rposition(|&c| c != b'0').map_or(0, |p| p + 1);
-        line.push(b'.');
-        line.extend_from_slice(&digits[..keep]);
+
+    #[inline]
+    fn byte(&mut self, c: u8) {
+        self.buf[self.len] = c;
+        self.len += 1;
+    }
+
+    /// The last `n` decimal digits of `m` (leading zeros where `m` has fewer).
+    #[inline]
+    fn digits(&mut self, mut m: u64, n: usize) {
+        let mut pos = self.len + n;
+        while pos >= self.len + 2 {
+            let d = (m % 100) as usize * 2;
+            m /= 100;
+            pos -= 2;
+            self.buf[pos..pos + 2].copy_from_slice(&PAIRS[d..d + 2]);
+        }
+        if pos > self.len {
+            self.buf[self.len] = b'0' + (m % 10) as u8;
+        }
+        self.len += n;
+    }
+
+    /// `,` and a decimal integer of magnitude `m`.
+    #[inline]
+    fn int(&mut self, neg: bool, m: u64) {
+        self.byte(b',');
+        if neg {
+            self.byte(b'-');
+        }
+        self.digits(m, m.checked_ilog10().map_or(1, |l| l as usize + 1));
+    }
+
+    /// `,` and a scaled decimal, trimmed per design.md §5: values that fit 64 bits (all
+    /// prices, nearly all volumes) here, the rest through `format_scaled`.
+    fn dec(&mut self, raw: i128) {
+        let Ok(raw) = i64::try_from(raw) else {
+            let mut buf = [0u8; 48];
+            let text = format_scaled(raw, &mut buf).as_bytes();
+            self.byte(b',');
+            self.buf[self.len..self.len + text.len()].copy_from_slice(text);
+            self.len += text.len();
+            return;
+        };
+        let m = raw.unsigned_abs();
+        let (int, mut frac) = (m / SCALE as u64, m % SCALE as u64);
+        self.int(raw < 0, int);
+        if frac != 0 {
+            let mut n = 9; // fractional digits, trailing zeros cut
+            while frac % 10 == 0 {
+                frac /= 10;
+                n -= 1;
+            }
+            self.byte(b'.');
+            self.digits(frac, n);
+        }
+    }
+
+    /// Appends the fields to `line`.
+    fn end(&self, line: &mut Vec<u8>) {
+        line.extend_from_slice(&self.buf[..self.len]);
     }
 }
 
@@ -117,16 +138,18 @@ fn push_name(line: &mut Vec<u8>, name: &str) {
 /// Appends bar `b` of instrument `name` to `out` as a CSV line ending in `\n`.
 pub fn push_bar_csv(out: &mut Vec<u8>, name: &str, b: &Bar) {
     push_name(out, name);
-    push_int(out, b.window_start < 0, b.window_start.unsigned_abs());
-    push_int(out, b.window_end < 0, b.window_end.unsigned_abs());
+    let mut f = Fields::new();
+    f.int(b.window_start < 0, b.window_start.unsigned_abs());
+    f.int(b.window_end < 0, b.window_end.unsigned_abs());
     for d in [b.open, b.high, b.low, b.close] {
-        push_dec(out, i128::from(d.raw()));
+        f.dec(i128::from(d.raw()));
     }
-    push_dec(out, b.volume.raw());
-    push_int(out, false, b.trade_count);
-    push_dec(out, i128::from(b.vwap.raw()));
-    push_int(out, false, u64::from(b.revision));
-    out.push(b'\n');
+    f.dec(b.volume.raw());
+    f.int(false, b.trade_count);
+    f.dec(i128::from(b.vwap.raw()));
+    f.int(false, u64::from(b.revision));
+    f.byte(b'\n');
+    f.end(out);
 }
 
 /// Replaces `line` with bar `b` of instrument `name` in `format`, ending in `\n`.
@@ -253,18 +276,20 @@ pub fn quote_bar_line(format: OutFormat, name: &str, b: &QuoteBar, line: &mut Ve
         return;
     }
     push_name(line, name);
-    push_int(line, b.window_start < 0, b.window_start.unsigned_abs());
-    push_int(line, b.window_end < 0, b.window_end.unsigned_abs());
+    let mut f = Fields::new();
+    f.int(b.window_start < 0, b.window_start.unsigned_abs());
+    f.int(b.window_end < 0, b.window_end.unsigned_abs());
     for (_, x) in quote_values(b) {
         match x {
-            Some(x) => push_dec(line, i128::from(x.raw())),
-            None => line.push(b','),
+            Some(x) => f.dec(i128::from(x.raw())),
+            None => f.byte(b','),
         }
     }
-    push_int(line, false, b.quote_count);
-    push_int(line, false, b.crossed_count);
-    push_int(line, false, u64::from(b.revision));
-    line.push(b'\n');
+    f.int(false, b.quote_count);
+    f.int(false, b.crossed_count);
+    f.int(false, u64::from(b.revision));
+    f.byte(b'\n');
+    f.end(line);
 }
 
 /// Replaces `line` with trade `t` of instrument `name` as ticklane CSV, ending in `\n`.
@@ -318,12 +343,16 @@ mod tests {
         let mut line = Vec::new();
         for v in values {
             line.clear();
-            push_dec(&mut line, v);
+            let mut f = Fields::new();
+            f.dec(v);
+            f.end(&mut line);
             let mut buf = [0u8; 48];
             assert_eq!(&line[1..], format_scaled(v, &mut buf).as_bytes(), "{v}");
             if let Ok(i) = u64::try_from(v.unsigned_abs()) {
                 line.clear();
-                push_int(&mut line, v < 0, i);
+                let mut f = Fields::new();
+                f.int(v < 0, i);
+                f.end(&mut line);
                 assert_eq!(String::from_utf8_lossy(&line[1..]), v.to_string(), "{v}");
             }
         }

@@ -33,12 +33,13 @@ impl<K: TableKey> Seen<K> {
         Seen { cur: Table::new(seed), prev: Table::new(seed), max_ts: i64::MIN, rotate_at: i64::MIN }
     }
 
-    /// Prefetches the slot that a key of hash `h` will probe in the current generation (see
-    /// [`Table::prefetch`]; the older one is probed only when its filter says it may hold
-    /// the key, which is rare).
+    /// Prefetches what a key of hash `h` will touch: its slot and filter word in the current
+    /// generation (see [`Table::prefetch`]), and the older one's filter word (its slots are
+    /// probed only when the filter says they may hold the key, which is rare).
     #[inline]
     pub(super) fn prefetch(&self, h: u64) {
         self.cur.prefetch(h);
+        self.prev.prefetch_filter(h);
     }
 
     /// Whether `k` (hash `h`) of a trade at `ts` with watermark stamp `wm` is new, remembering
