@@ -2,13 +2,14 @@
 //! full) of fixed-size keys, each with the event time of its first occurrence. Keys are never
 //! removed one by one (a generation is dropped whole), so there are no tombstones; and since
 //! a slot is the key and its time side by side (32 bytes for `(instrument, trade_id)`), one
-//! probe is usually one cache line. [`Table::prefetch`] fetches a key's home slot ahead of
-//! time, so that a batch's cache misses overlap instead of coming one after another.
+//! probe is usually one cache line. [`Table::prefetch`] fetches a key's home slot and filter
+//! word ahead of time, so that a batch's cache misses overlap instead of coming one after another.
 //!
-//! Beside the slots, a blocked Bloom filter (one 64-bit word per key, three bits, about 8 bits
-//! per key: small enough to stay in the core's cache) answers "certainly absent" for almost
-//! every new key without touching the slots ([`Table::may_hold`]): the older generation is
-//! probed only for the few keys it may hold, so a new trade costs one cache miss, not two.
+//! Beside the slots, a blocked Bloom filter (one 64-bit word per 16 slots, three bits per key,
+//! about 8 bits per key) answers "certainly absent" for almost every new key without touching
+//! the slots ([`Table::may_hold`]): the older generation's slots are probed only for the few
+//! keys it may hold. A large table's filter outgrows the core's L2, so the filter words are
+//! prefetched too ([`Table::prefetch_filter`]).
 
 use ticklane_engine::Timestamp;
 
