@@ -64,6 +64,8 @@ struct Open {
     den: i128,
     /// The previous quote: its time and spread (two-sided only).
     last: (i64, Option<i64>),
+    /// The first quote's time.
+    first: i64,
     count: u64,
     crossed: u64,
 }
@@ -105,6 +107,10 @@ fn close(inst: usize, o: &Open, out: &mut Vec<QuoteBar>) {
         quote_count: o.count,
         crossed_count: o.crossed,
         revision: 0,
+        spread_weighted: num,
+        spread_time: den as i64,
+        first_at: o.first,
+        last_spread: f(o.last.1),
     });
 }
 
@@ -127,6 +133,7 @@ fn hand_quote_bars(input: &[Stamped<Quote>]) -> Vec<QuoteBar> {
             num: 0,
             den: 0,
             last: (q.ts_event, None),
+            first: q.ts_event,
             count: 0,
             crossed: 0,
         });

@@ -61,7 +61,9 @@ pub use dedupe::{
 pub use filter::{Filter, FilterExt};
 pub use map::{Map, MapExt};
 pub use quote_bars::{QuoteBars, QuoteBarsBuilder, QuoteBarsConfig, QuoteBarsCounters, QuoteBarsExt};
-pub use resample::{Resample, ResampleBuilder, ResampleConfig, ResampleCounters, ResampleExt};
+pub use resample::{
+    QuoteResample, QuoteResampleExt, Resample, ResampleBuilder, ResampleConfig, ResampleCounters, ResampleExt,
+};
 pub use router::{Classify, FnMask, InstrumentSets, RouteExt, Router, MAX_ROUTES};
 pub use throttle::{Throttle, ThrottleBuilder, ThrottleConfig, ThrottleExt, ThrottlePolicy};
 pub use time_bars::{EmptyBars, TimeBars, TimeBarsBuilder, TimeBarsConfig, TimeBarsCounters, TimeBarsExt};
@@ -71,8 +73,8 @@ pub use window::{Beyond, LatePolicy, Tumbling};
 pub mod prelude {
     pub use crate::store::StoreSinkExt;
     pub use crate::{
-        CountBarsExt, DedupeExt, FilterExt, MapExt, QuoteBarsExt, QuoteDedupeExt, ResampleExt, RouteExt, ThrottleExt,
-        TimeBarsExt,
+        CountBarsExt, DedupeExt, FilterExt, MapExt, QuoteBarsExt, QuoteDedupeExt, QuoteResampleExt, ResampleExt,
+        RouteExt, ThrottleExt, TimeBarsExt,
     };
 }
 

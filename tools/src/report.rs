@@ -33,6 +33,8 @@ pub(crate) struct Report {
     pub(crate) quote_bars: Option<Written>,
     /// What each coarser width's output holds (`--bars 1s,1m`: the 1m one).
     pub(crate) coarser: Vec<(String, Written)>,
+    /// The same for the coarser widths' quote bars.
+    pub(crate) quote_coarser: Vec<(String, Written)>,
     /// The engine's final counters.
     pub(crate) engine: RunReport,
     /// What the bar output holds, if bars go to one.
@@ -70,7 +72,7 @@ impl Report {
     /// Every output file's account.
     fn written(&self) -> impl Iterator<Item = &Written> {
         let outputs = [&self.bars, &self.late, &self.quote_bars, &self.ticks].into_iter().flatten();
-        outputs.chain(self.coarser.iter().map(|(_, w)| w))
+        outputs.chain(self.coarser.iter().chain(&self.quote_coarser).map(|(_, w)| w))
     }
 
     fn rate(&self) -> f64 {
@@ -103,6 +105,11 @@ impl Report {
     }
 
     fn print_quotes(&self, q: &Fed) {
+        if !self.quote_coarser.is_empty() {
+            let each: Vec<String> =
+                self.quote_coarser.iter().map(|(t, w)| format!("{} {t} quote bars", w.lines)).collect();
+            eprintln!("ticklane: resampled: {}.", each.join(", "));
+        }
         eprintln!(
             "ticklane: {} quotes from {} file(s) in {:.3} s on {} shard(s): {} quote bars, {}{}{} late ({} dropped, \
              {} revised), {} malformed, {} records of other kinds skipped.",
@@ -244,6 +251,8 @@ impl Report {
             },
             "quote_bars": self.quote_bars.as_ref().map_or(0, |w| w.lines),
             "quote_bars_not_written": self.quote_bars.as_ref().map_or(0, |w| w.lost),
+            "resampled": self.quote_coarser.iter().map(|(t, w)| (t.clone(), json!({"quote_bars": w.lines, "not_written": w.lost})))
+                .collect::<serde_json::Map<_, _>>(),
             "quotes_not_delivered": source.map_or(0, |s| s.not_delivered),
             "error": q.failure.as_ref().map(|e| e.to_string()),
         })

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::quote_oracle::{dec, quote_bars, round, text, Q, QUOTE_HEADER, SECOND};
+use common::quote_oracle::{dec, quote_bars, quote_bars_at, round, text, Q, QUOTE_HEADER, SECOND};
 use common::{data, replay, s, tmp, HEADER};
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -134,6 +134,39 @@ fn binance_stream_trade_and_quote_bars_equal_the_plain_computation() {
     }
 }
 
+/// `--bars 1s,1m,1h` on quotes: the 1 m and 1 h quote bars are resampled inside the DAG from
+/// the 1 s ones (design.md §3), and every resolution equals the plain computation at its width
+/// — the time-weighted spread included, whose last quote weighs on across fine windows — at 1,
+/// 2 and 4 shards; with a Binance stream the trade bars get the same resolutions beside them.
+#[test]
+fn quote_bars_at_every_resolution_equal_the_plain_computation() {
+    let (_, stream) = binance();
+    let cases = [
+        ("tardis_binance-futures_BTCUSDT_quotes_2020-02-22.csv", "binance-futures:BTCUSDT", tardis_quotes(), "60s"),
+        ("binance_spot_btcusdt_20240808.stream.gz", "binance:BTCUSDT", stream, "10s"),
+    ];
+    let widths = [("1s", SECOND), ("1m", 60 * SECOND), ("1h", 3_600 * SECOND)];
+    let wants: Vec<Vec<String>> =
+        cases.iter().map(|(_, name, q, _)| widths.iter().map(|w| quote_bars_at(name, q, w.1)).collect()).collect();
+    assert!(wants.iter().all(|w| w[1].lines().count() > 2), "more than one minute: the 1 m bars compose");
+    for ((file, _, _, delay), want) in cases.iter().zip(&wants) {
+        for shards in ["1", "2", "4"] {
+            let out = tmp(&format!("qr{shards}_{{kind}}_{{bars}}.csv"));
+            let args = ["--bars", "1s,1m,1h", "--max-delay", delay, "--shards", shards, "--out", s(&out)];
+            let o = replay(&[&args[..], &[s(&data(file))]].concat());
+            assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+            for ((w, _), want) in widths.iter().zip(want) {
+                let path = s(&out).replace("{bars}", w);
+                let got = std::fs::read_to_string(path.replace("{kind}", "quotes")).expect("quote bars");
+                assert!(&got == want, "{file} at {shards} shard(s): the {w} quote bars differ");
+                if file.ends_with(".gz") {
+                    assert!(std::fs::metadata(path.replace("{kind}", "trades")).is_ok(), "{w} trade bars written");
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn the_venue_names_the_instruments_and_kind_picks_one() {
     let file = data("binance_spot_btcusdt_20240808.stream.gz");
@@ -157,6 +190,7 @@ fn bad_quote_options_and_lines_are_named() {
         (vec!["--tick-bars", "5"], "--tick-bars: applies to trades, and the input holds quotes"),
         (vec!["--sink-postgres", "postgresql://x@127.0.0.1:1/x"], "--sink-postgres: the store takes trade bars"),
         (vec!["--late", "side", "--late-out", "/dev/null"], "--late-out: late quotes have no side output yet"),
+        (vec!["--bars", "1s,1m", "--out", "q.csv"], "--bars 1s,1m: --out needs a {bars} placeholder"),
     ] {
         let mut all = args.clone();
         all.push(s(&file));

@@ -45,4 +45,15 @@ pub struct QuoteBar {
     pub crossed_count: u64,
     /// 0 for the first emission; +1 for each re-emission under the `revise` late policy.
     pub revision: u32,
+    /// Σ spread · ns over the two-sided time, exact (raw units of 10⁻⁹ times ns): what
+    /// resampling adds up, so a coarse bar's `spread_twa` is exact (design.md §3).
+    pub spread_weighted: i128,
+    /// The two-sided time in ns (the weight behind `spread_twa`).
+    pub spread_time: i64,
+    /// `ts_event` of the window's first quote ([`NO_TS`](super::NO_TS) without quotes): in a
+    /// coarser bar, the previous window's last quote weighs until here.
+    pub first_at: Timestamp,
+    /// The spread of the window's last quote when it is two-sided (`None` if it is one-sided):
+    /// in a coarser bar its time runs on past `window_end` until the next quote.
+    pub last_spread: Option<Fixed>,
 }

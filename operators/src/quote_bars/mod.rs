@@ -15,6 +15,7 @@
 
 mod points;
 
+use crate::chain;
 use crate::time_bars::{LATE_DROPPED, LATE_EVENTS, LATE_REVISED, LATE_SIDE, OUT_OF_RANGE};
 use crate::window::{Beyond, LatePolicy, Tumbling};
 use points::{Point, Win};
@@ -35,6 +36,7 @@ pub const SPREAD_SATURATED: Counter = Counter::new("ticklane_spread_saturated_to
 pub struct QuoteBarsConfig {
     window: Tumbling,
     late: LatePolicy,
+    forward: bool,
 }
 
 /// Builds a [`QuoteBarsConfig`].
@@ -43,13 +45,14 @@ pub struct QuoteBarsBuilder {
     width: Duration,
     offset: Duration,
     late: LatePolicy,
+    forward: bool,
 }
 
 impl QuoteBarsConfig {
     /// Quote bars of `width` (positive), epoch-aligned, late quotes dropped unless the builder
     /// says otherwise.
     pub fn builder(width: Duration) -> QuoteBarsBuilder {
-        QuoteBarsBuilder { width, offset: Duration::ZERO, late: LatePolicy::Drop }
+        QuoteBarsBuilder { width, offset: Duration::ZERO, late: LatePolicy::Drop, forward: false }
     }
 
     /// Window assignment.
@@ -60,6 +63,13 @@ impl QuoteBarsConfig {
     /// The late-quote policy.
     pub fn late(&self) -> LatePolicy {
         self.late
+    }
+
+    /// The chain output's port (for a [`QuoteResample`](crate::QuoteResample), see
+    /// [`QuoteBarsBuilder::chain`]), when there is one: after the quote bars (0) and the late
+    /// side output when the policy has one.
+    pub fn chain_port(&self) -> Option<usize> {
+        chain::port(self.late, self.forward)
     }
 }
 
@@ -76,18 +86,26 @@ impl QuoteBarsBuilder {
         self
     }
 
+    /// Adds a chain output for a coarser [`QuoteResample`](crate::QuoteResample): every quote
+    /// bar and revision, each revision after a mark (a zero-width quote bar without quotes,
+    /// stamped like it) that moves the coarser level's watermark first.
+    pub fn chain(mut self, forward: bool) -> Self {
+        self.forward = forward;
+        self
+    }
+
     /// Checks every parameter.
     pub fn build(self) -> Result<QuoteBarsConfig, ConfigError> {
         let mut c = ConfigCheck::new();
         let window = Tumbling::check(&mut c, self.width, self.offset);
-        c.finish(QuoteBarsConfig { window, late: self.late })
+        c.finish(QuoteBarsConfig { window, late: self.late, forward: self.forward })
     }
 }
 
 /// Adds [`QuoteBars`] to a graph.
 pub trait QuoteBarsExt {
     /// Quote bars named `name`: input quotes; output 0 quote bars; output 1 late quotes when
-    /// the late policy has a side output.
+    /// the late policy has a side output; then the chain output if asked.
     ///
     /// ```
     /// use std::time::Duration;
@@ -121,8 +139,7 @@ pub trait QuoteBarsExt {
 
 impl QuoteBarsExt for DagBuilder {
     fn quote_bars(&mut self, name: &str, cfg: QuoteBarsConfig) -> &mut Self {
-        let outputs: &[Kind] =
-            if cfg.late.has_side_output() { &[Kind::QuoteBar, Kind::Quote] } else { &[Kind::QuoteBar] };
+        let outputs = chain::quote_outputs(cfg.late, cfg.forward);
         self.operator(name, &[Kind::Quote], outputs, move |_| Box::new(QuoteBars::new(cfg)))
     }
 }
@@ -168,6 +185,10 @@ pub struct QuoteBars {
     spare: Vec<Vec<Point>>,
     counters: QuoteBarsCounters,
     range: (Timestamp, Timestamp),
+    /// With a chain output: the marks this batch puts before its revisions.
+    passed: chain::Passed<QuoteBar>,
+    /// Where this batch's bars begin in the output.
+    base: usize,
 }
 
 impl QuoteBars {
@@ -181,6 +202,8 @@ impl QuoteBars {
             spare: Vec::new(),
             counters: QuoteBarsCounters::default(),
             range: cfg.window.valid_range(),
+            passed: chain::Passed::default(),
+            base: 0,
         }
     }
 
@@ -296,6 +319,10 @@ impl QuoteBars {
         w.fired = true;
         w.points.push(point);
         let rec = w.bar(inst, &mut saturated);
+        if self.cfg.forward {
+            // On the chain, a mark before the revision: "the watermark is here now".
+            self.passed.push(bars.len() - self.base, Stamped { wm: q.wm, rec: chain::quote_mark(rec.instrument) });
+        }
         bars.push(Stamped { wm: q.wm, rec });
         self.counters.saturated += saturated;
         self.counters.revised += 1;
@@ -303,13 +330,16 @@ impl QuoteBars {
         self.schedule(inst);
     }
 
-    /// Processes quotes; late ones bound for the side output are pushed to `side`.
+    /// Processes quotes; late ones bound for the side output are pushed to `side`. With a
+    /// chain output, the marks before revisions are kept for [`QuoteBars::chain_into`].
     pub fn process(
         &mut self,
         input: &[Stamped<Quote>],
         bars: &mut Vec<Stamped<QuoteBar>>,
         mut side: Option<&mut Vec<Stamped<Quote>>>,
     ) {
+        self.passed.clear();
+        self.base = bars.len();
         let (lo, hi) = self.range;
         for q in input {
             self.advance(q.wm, bars); // judge the quote against the watermark before it
@@ -350,21 +380,32 @@ impl QuoteBars {
     pub fn watermark(&mut self, wm: Timestamp, bars: &mut Vec<Stamped<QuoteBar>>) {
         self.advance(wm, bars);
     }
+
+    /// The chain output of what was just emitted: `fresh` (the bars since
+    /// [`QuoteBars::process`] began) with a mark before each revision.
+    pub fn chain_into(&mut self, fresh: &[Stamped<QuoteBar>], chain: &mut Vec<Stamped<QuoteBar>>) {
+        self.passed.interleave(fresh, chain);
+    }
 }
 
 impl Operator for QuoteBars {
     fn on_batch(&mut self, _input: usize, batch: &Batch, out: &mut Outputs<'_>) {
         let Some(quotes) = batch.as_slice::<Quote>() else { return };
+        let before = out.port::<QuoteBar>(0).len();
         if self.cfg.late.has_side_output() {
             let (bars, side) = out.pair::<QuoteBar, Quote>(0, 1);
             self.process(quotes, bars, Some(side));
         } else {
             self.process(quotes, out.port::<QuoteBar>(0), None);
         }
+        self.passed.fill(self.cfg.chain_port(), before, out);
     }
 
     fn on_watermark(&mut self, wm: Timestamp, out: &mut Outputs<'_>) {
+        let before = out.port::<QuoteBar>(0).len();
+        self.passed.clear();
         self.advance(wm, out.port::<QuoteBar>(0));
+        self.passed.fill(self.cfg.chain_port(), before, out);
     }
 
     fn counters(&self, report: &mut dyn FnMut(Counter, u64)) {

@@ -5,7 +5,7 @@
 //! in any order before the window fires. 48 bytes per quote; the buffers are recycled, so
 //! after warm-up nothing is allocated per quote.
 
-use ticklane_engine::{Fixed, InstrumentId, Quote, QuoteBar, Timestamp};
+use ticklane_engine::{Fixed, InstrumentId, Quote, QuoteBar, Timestamp, NO_TS};
 
 /// The tie-break order of a quote within its window: `(ts_event, ts_recv, arrival)`.
 pub(super) type Key = (Timestamp, Timestamp, u64);
@@ -66,7 +66,8 @@ struct Spread {
 }
 
 impl Spread {
-    fn add(&mut self, bid: Fixed, ask: Fixed, weight: i64) {
+    /// Adds a two-sided quote weighing `weight` ns; its spread (saturated).
+    fn add(&mut self, bid: Fixed, ask: Fixed, weight: i64) -> Fixed {
         let exact = i128::from(ask.raw()) - i128::from(bid.raw());
         let s = i64::try_from(exact).unwrap_or_else(|_| {
             self.saturated += 1;
@@ -81,6 +82,7 @@ impl Spread {
         self.max = Some(self.max.map_or(s, |m| m.max(s)));
         self.weighted += i128::from(s) * i128::from(weight);
         self.time += i128::from(weight);
+        Fixed::from_raw(s)
     }
 }
 
@@ -92,6 +94,7 @@ impl Win {
             self.points.sort_unstable_by_key(|p| p.key);
         }
         let (mut bid, mut ask, mut spread) = (SideOhlc::default(), SideOhlc::default(), Spread::default());
+        let mut last_spread = None;
         for (i, p) in self.points.iter().enumerate() {
             if let Some(b) = p.bid {
                 bid.add(b);
@@ -101,7 +104,9 @@ impl Win {
             }
             if let (Some(b), Some(a)) = (p.bid, p.ask) {
                 let next = self.points.get(i + 1).map_or(self.end, |n| n.key.0);
-                spread.add(b, a, next - p.key.0);
+                last_spread = Some(spread.add(b, a, next - p.key.0));
+            } else {
+                last_spread = None;
             }
         }
         *saturated += spread.saturated;
@@ -124,6 +129,11 @@ impl Win {
             quote_count: self.points.len() as u64,
             crossed_count: spread.crossed,
             revision: self.revision,
+            spread_weighted: spread.weighted,
+            // At most the window's width.
+            spread_time: i64::try_from(spread.time).unwrap_or(i64::MAX),
+            first_at: self.points.first().map_or(NO_TS, |p| p.key.0),
+            last_spread,
         }
     }
 }

@@ -138,6 +138,10 @@ fn oracle_bar(inst: u32, start: i64, end: i64, qs: &[Plain]) -> QuoteBar {
         quote_count: qs.len() as u64,
         crossed_count: qs.iter().filter(|q| matches!((q.2, q.3), (Some(b), Some(a)) if a <= b)).count() as u64,
         revision: 0,
+        spread_weighted: num,
+        spread_time: den as i64,
+        first_at: qs.first().map_or(NO_TS, |q| q.0),
+        last_spread: qs.last().and_then(|q| Some(Fixed::from_raw(q.3? - q.2?))),
     }
 }
 

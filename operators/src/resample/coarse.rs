@@ -2,11 +2,13 @@
 //! trades the finer level passed on (too late for it, perhaps on time here), and the bar they
 //! make.
 
+use super::windows::{Fold, Span};
+use crate::chain;
 use crate::vwap::vwap;
 use ticklane_engine::{Bar, Fixed, InstrumentId, Timestamp, Wide};
 
 /// A trade folded in directly: its tie key `(ts_event, ts_recv, rank)` (rank ≥ 1, its arrival
-/// here), price and raw size.
+/// in this window), price and raw size.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Loose {
     pub(super) key: (Timestamp, Timestamp, u64),
@@ -14,21 +16,19 @@ pub(super) struct Loose {
     pub(super) size: i64,
 }
 
-/// One coarse window.
-#[derive(Debug)]
+/// What one coarse window holds.
+#[derive(Debug, Default)]
 pub(super) struct Coarse {
-    pub(super) start: Timestamp,
-    pub(super) end: Timestamp,
     /// The finer bars, ascending by `window_start`, each at its latest revision.
-    pub(super) fine: Vec<Bar>,
-    pub(super) loose: Vec<Loose>,
-    pub(super) fired: bool,
-    pub(super) revision: u32,
+    fine: Vec<Bar>,
+    loose: Vec<Loose>,
 }
 
 impl Coarse {
-    pub(super) fn new(start: Timestamp, end: Timestamp) -> Coarse {
-        Coarse { start, end, fine: Vec::new(), loose: Vec::new(), fired: false, revision: 0 }
+    /// Folds in a trade at `(ts_event, ts_recv)`, ranked after those folded in before it.
+    pub(super) fn trade(&mut self, at: (Timestamp, Timestamp), price: Fixed, size: i64) {
+        let key = (at.0, at.1, self.loose.len() as u64 + 1);
+        self.loose.push(Loose { key, price, size });
     }
 
     /// Puts finer bar `b` in, replacing an earlier revision of it.
@@ -38,13 +38,21 @@ impl Coarse {
             Err(i) => self.fine.insert(i, b),
         }
     }
+}
+
+impl Fold for Coarse {
+    type Bar = Bar;
+
+    fn mark(inst: InstrumentId) -> Bar {
+        chain::mark(inst)
+    }
 
     /// The coarse bar of instrument `inst`; `overflow` counts saturated sums.
     ///
     /// A finer bar's open and close keys are `(ts_event, ts_recv, 0)`: a trade folded in
     /// directly that ties with one of them arrived after that bar was final (it was too late
     /// for it), so it sorts after (rank ≥ 1), as it would in bars built from the trades.
-    pub(super) fn bar(&self, inst: u32, overflow: &mut u64) -> Bar {
+    fn bar(&self, inst: u32, span: &Span, overflow: &mut u64) -> Bar {
         let mut a = Agg::default();
         for f in self.fine.iter().filter(|f| f.trade_count > 0) {
             a.point((f.open_at.0, f.open_at.1, 0), f.open, (f.close_at.0, f.close_at.1, 0), f.close);
@@ -61,8 +69,8 @@ impl Coarse {
         }
         Bar {
             instrument: InstrumentId(inst),
-            window_start: self.start,
-            window_end: self.end,
+            window_start: span.start,
+            window_end: span.end,
             open: a.open.1,
             high: a.high,
             low: a.low,
@@ -70,7 +78,7 @@ impl Coarse {
             volume: Wide::from_raw(a.volume),
             trade_count: a.count,
             vwap: vwap(a.notional, a.volume, a.close.1),
-            revision: self.revision,
+            revision: span.revision,
             notional: a.notional,
             open_at: (a.open.0 .0, a.open.0 .1),
             close_at: (a.close.0 .0, a.close.0 .1),

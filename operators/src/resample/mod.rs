@@ -26,18 +26,20 @@
 //! holding its finer bars (at most `W / w`) and the trades folded in directly.
 
 mod coarse;
+mod quotes;
+mod windows;
 
 use crate::chain;
 use crate::time_bars::{BARS, BAR_OVERFLOW, LATE_DROPPED, LATE_EVENTS, LATE_REVISED, LATE_SIDE, OUT_OF_RANGE};
 use crate::window::{Beyond, LatePolicy, Tumbling};
-use coarse::{Coarse, Loose};
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use coarse::Coarse;
+pub use quotes::{QuoteResample, QuoteResampleExt};
 use std::time::Duration;
 use ticklane_engine::{
     Bar, Batch, ConfigCheck, ConfigError, ConfigViolation, Counter, DagBuilder, Kind, Operator, Outputs, Stamped,
     Timestamp, Trade,
 };
+use windows::Windows;
 
 /// Configuration of [`Resample`], built by [`ResampleConfig::builder`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,16 +160,6 @@ impl ResampleExt for DagBuilder {
     }
 }
 
-/// One instrument's coarse windows, ascending by start.
-struct Slot {
-    windows: Vec<Coarse>,
-    /// Trades folded in directly so far (their tie rank).
-    arrivals: u64,
-    scheduled: Timestamp,
-}
-
-const UNQUEUED: Timestamp = i64::MAX;
-
 /// Counters of one [`Resample`] instance (published under the time bars' counter names).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ResampleCounters {
@@ -190,13 +182,12 @@ pub struct ResampleCounters {
 /// The resampling operator (see the module docs).
 pub struct Resample {
     cfg: ResampleConfig,
-    wm: Timestamp,
-    slots: Vec<Slot>,
-    heap: BinaryHeap<Reverse<(Timestamp, u32)>>,
-    counters: ResampleCounters,
+    windows: Windows<Coarse>,
+    late: u64,
+    late_dropped: u64,
+    late_side: u64,
+    out_of_range: u64,
     range: (Timestamp, Timestamp),
-    /// What this batch passes on to a coarser level (trades not folded in, marks).
-    pub(super) passed: chain::Passed,
 }
 
 /// What becomes of a passed-on trade.
@@ -223,18 +214,27 @@ impl Resample {
     pub fn new(cfg: ResampleConfig) -> Resample {
         Resample {
             cfg,
-            wm: i64::MIN,
-            slots: Vec::new(),
-            heap: BinaryHeap::new(),
-            counters: ResampleCounters::default(),
+            windows: Windows::new(&cfg),
+            late: 0,
+            late_dropped: 0,
+            late_side: 0,
+            out_of_range: 0,
             range: cfg.window.valid_range(),
-            passed: chain::Passed::default(),
         }
     }
 
     /// The counters so far.
     pub fn counters(&self) -> ResampleCounters {
-        self.counters
+        let w = &self.windows;
+        ResampleCounters {
+            late: self.late,
+            revised: w.revised,
+            late_dropped: self.late_dropped,
+            late_side: self.late_side,
+            bars: w.bars,
+            overflow: w.overflow,
+            out_of_range: self.out_of_range,
+        }
     }
 
     /// Processes the finer level's chain output: coarse bars into `bars`, late trades of a
@@ -246,113 +246,20 @@ impl Resample {
         bars: &mut Vec<Stamped<Bar>>,
         side: Option<&mut Vec<Stamped<Trade>>>,
     ) {
-        self.passed.clear();
+        self.windows.passed.clear();
         let base = bars.len();
         self.on_bars(input, &mut Out { bars, side, base });
     }
 
     /// Advances the watermark (fires due coarse windows).
     pub fn watermark(&mut self, wm: Timestamp, bars: &mut Vec<Stamped<Bar>>) {
-        self.advance(wm, bars);
+        self.windows.advance(wm, bars);
     }
 
     /// This level's chain output of what was just emitted: `fresh` (the bars since
     /// [`Resample::process`] began) with the passed-on trades interleaved where they came.
     pub fn chain_into(&mut self, fresh: &[Stamped<Bar>], chain: &mut Vec<Stamped<Bar>>) {
-        self.passed.interleave(fresh, chain);
-    }
-
-    fn horizon(&self) -> i64 {
-        self.cfg.late.horizon()
-    }
-
-    fn schedule(&mut self, inst: u32) {
-        let h = self.horizon();
-        let slot = &mut self.slots[inst as usize];
-        let next = slot.windows.iter().map(|c| if c.fired { c.end.saturating_add(h) } else { c.end }).min();
-        if let Some(d) = next.filter(|&d| d < slot.scheduled) {
-            slot.scheduled = d;
-            self.heap.push(Reverse((d, inst)));
-        }
-    }
-
-    /// Moves the watermark to `wm`: fires coarse windows with `end ≤ wm`, evicts retained ones
-    /// past their horizon.
-    fn advance(&mut self, wm: Timestamp, bars: &mut Vec<Stamped<Bar>>) {
-        if wm <= self.wm {
-            return;
-        }
-        self.wm = wm;
-        let h = self.horizon();
-        while let Some(&Reverse((deadline, inst))) = self.heap.peek() {
-            if deadline > wm {
-                break;
-            }
-            self.heap.pop();
-            let slot = &mut self.slots[inst as usize];
-            if slot.scheduled != deadline {
-                continue; // stale: rescheduled earlier
-            }
-            slot.scheduled = UNQUEUED;
-            for c in slot.windows.iter_mut().filter(|c| !c.fired && c.end <= wm) {
-                c.fired = true;
-                bars.push(Stamped { wm: c.end, rec: c.bar(inst, &mut self.counters.overflow) });
-                self.counters.bars += 1;
-            }
-            slot.windows.retain(|c| !(c.fired && c.end.saturating_add(h) <= wm));
-            self.schedule(inst);
-        }
-    }
-
-    /// The coarse window of `inst` starting at `start`, created if missing (fired if its end
-    /// is at or below the watermark: it exists only to be revised).
-    fn coarse(&mut self, inst: u32, start: Timestamp) -> &mut Coarse {
-        if self.slots.len() <= inst as usize {
-            self.slots.resize_with(inst as usize + 1, || Slot {
-                windows: Vec::new(),
-                arrivals: 0,
-                scheduled: UNQUEUED,
-            });
-        }
-        let end = self.cfg.window.end(start);
-        let slot = &mut self.slots[inst as usize];
-        let at = slot.windows.iter().rposition(|c| c.start <= start);
-        match at {
-            Some(i) if slot.windows[i].start == start => &mut slot.windows[i],
-            _ => {
-                let i = at.map_or(0, |i| i + 1);
-                slot.windows.insert(i, Coarse::new(start, end));
-                &mut slot.windows[i]
-            }
-        }
-    }
-
-    /// Emits coarse window `start` of `inst` after a change: a revision (stamped `stamp`) if it
-    /// had fired, or its first bar if it was created late; nothing while it is open.
-    fn changed(&mut self, inst: u32, start: Timestamp, stamp: Timestamp, out: &mut Out<'_>) {
-        let wm = self.wm;
-        let mut overflow = 0;
-        let c = self.coarse(inst, start);
-        let emitted = if c.fired {
-            c.revision += 1;
-            Some(c.bar(inst, &mut overflow))
-        } else if c.end <= wm {
-            c.fired = true; // created late: emitted once, revision 0
-            Some(c.bar(inst, &mut overflow))
-        } else {
-            None
-        };
-        self.counters.overflow += overflow;
-        if let Some(rec) = emitted {
-            if self.cfg.forward {
-                let mark = Stamped { wm: stamp, rec: chain::mark(rec.instrument) };
-                self.passed.push(out.bars.len() - out.base, mark);
-            }
-            out.bars.push(Stamped { wm: stamp, rec });
-            self.counters.bars += 1;
-            self.counters.revised += 1;
-        }
-        self.schedule(inst);
+        self.windows.passed.interleave(fresh, chain);
     }
 
     /// The finer level's chain output: marks (the watermark moves to their stamp), bars (each
@@ -361,13 +268,13 @@ impl Resample {
     fn on_bars(&mut self, input: &[Stamped<Bar>], out: &mut Out<'_>) {
         for b in input {
             match (b.rec.window_start == b.rec.window_end, b.rec.trade_count) {
-                (true, 0) => self.advance(b.wm, out.bars),
+                (true, 0) => self.windows.advance(b.wm, out.bars),
                 (true, _) => self.on_trade(b, out),
                 (false, 0) => {} // a flat bar: no trades to add
                 (false, _) => {
                     let (inst, start) = (b.rec.instrument.0, self.cfg.window.start(b.rec.window_start));
-                    self.coarse(inst, start).put(b.rec);
-                    self.changed(inst, start, b.wm, out);
+                    self.windows.fold(inst, start).put(b.rec);
+                    self.windows.changed(inst, start, b.wm, out.bars, out.base);
                 }
             }
         }
@@ -376,11 +283,11 @@ impl Resample {
     /// A trade the finer level passed on (a one-trade bar): judged against the coarse windows
     /// as the direct bars would judge it.
     fn on_trade(&mut self, t: &Stamped<Bar>, out: &mut Out<'_>) {
-        self.advance(t.wm, out.bars);
+        self.windows.advance(t.wm, out.bars);
         let (lo, hi) = self.range;
         let ts = t.rec.window_start;
         if ts < lo || ts > hi {
-            self.counters.out_of_range += 1;
+            self.out_of_range += 1;
             return;
         }
         let (inst, start) = (t.rec.instrument.0, self.cfg.window.start(ts));
@@ -393,24 +300,19 @@ impl Resample {
         }
         if verdict != Late::Folded {
             if self.cfg.forward {
-                self.passed.push(out.bars.len() - out.base, *t);
+                self.windows.passed.push(out.bars.len() - out.base, *t);
             }
             return;
         }
         let size = i64::try_from(t.rec.volume.raw()).unwrap_or(i64::MAX);
-        let price = t.rec.open;
-        self.coarse(inst, start);
-        let slot = &mut self.slots[inst as usize];
-        slot.arrivals += 1;
-        let key = (ts, t.rec.open_at.1, slot.arrivals);
-        self.coarse(inst, start).loose.push(Loose { key, price, size });
-        self.changed(inst, start, t.wm, out);
+        self.windows.fold(inst, start).trade((ts, t.rec.open_at.1), t.rec.open, size);
+        self.windows.changed(inst, start, t.wm, out.bars, out.base);
     }
 
     /// A passed-on trade late for its coarse window (ending at `end`) at watermark `wm`:
     /// counted, and what becomes of it.
     fn late(&mut self, end: Timestamp, wm: Timestamp) -> Late {
-        self.counters.late += 1;
+        self.late += 1;
         let beyond = match self.cfg.late {
             LatePolicy::Drop => Beyond::Drop,
             LatePolicy::Side => Beyond::Side,
@@ -423,11 +325,11 @@ impl Resample {
         };
         match beyond {
             Beyond::Drop => {
-                self.counters.late_dropped += 1;
+                self.late_dropped += 1;
                 Late::Dropped
             }
             Beyond::Side => {
-                self.counters.late_side += 1;
+                self.late_side += 1;
                 Late::Sided
             }
         }
@@ -450,24 +352,25 @@ impl Operator for Resample {
     fn on_batch(&mut self, _input: usize, batch: &Batch, out: &mut Outputs<'_>) {
         let Some(bars) = batch.as_slice::<Bar>() else { return };
         let before = out.port::<Bar>(0).len();
-        self.passed.clear();
+        self.windows.passed.clear();
         if self.cfg.late.has_side_output() {
             let (b, side) = out.pair::<Bar, Trade>(0, 1);
             self.on_bars(bars, &mut Out { bars: b, side: Some(side), base: before });
         } else {
             self.on_bars(bars, &mut Out { bars: out.port::<Bar>(0), side: None, base: before });
         }
-        self.passed.fill(self.cfg.chain_port(), before, out);
+        self.windows.passed.fill(self.cfg.chain_port(), before, out);
     }
 
     fn on_watermark(&mut self, wm: Timestamp, out: &mut Outputs<'_>) {
         let before = out.port::<Bar>(0).len();
-        self.advance(wm, out.port::<Bar>(0));
-        self.passed.fill(self.cfg.chain_port(), before, out);
+        self.windows.passed.clear();
+        self.windows.advance(wm, out.port::<Bar>(0));
+        self.windows.passed.fill(self.cfg.chain_port(), before, out);
     }
 
     fn counters(&self, report: &mut dyn FnMut(Counter, u64)) {
-        let c = self.counters;
+        let c = self.counters();
         report(LATE_EVENTS, c.late);
         report(LATE_REVISED, c.revised);
         report(LATE_DROPPED, c.late_dropped);

@@ -1,7 +1,7 @@
 use super::*;
 use crate::time_bars::{TimeBars, TimeBarsConfig};
 use proptest::prelude::*;
-use ticklane_engine::{Fixed, InstrumentId, NO_TS};
+use ticklane_engine::{Fixed, InstrumentId, Record, NO_TS};
 
 /// What a level of the chain emitted: bars and late trades, with their stamps.
 #[derive(Default)]
@@ -47,11 +47,11 @@ impl Chain {
         self.out[0].side.extend(side);
         for (i, r) in self.coarse.iter_mut().enumerate() {
             let (mut b2, mut s2, mut c2) = (Vec::new(), Vec::new(), Vec::new());
-            r.passed.clear();
+            r.windows.passed.clear();
             r.on_bars(&chain, &mut Out { bars: &mut b2, side: Some(&mut s2), base: 0 });
-            r.passed.interleave(&b2, &mut c2);
+            r.windows.passed.interleave(&b2, &mut c2);
             let n = b2.len();
-            r.advance(wm, &mut b2);
+            r.windows.advance(wm, &mut b2);
             c2.extend_from_slice(&b2[n..]);
             chain = c2;
             self.out[i + 1].bars.extend(b2);
@@ -91,23 +91,23 @@ fn trade(inst: u32, ts: i64, recv: Option<i64>, px: i64, sz: i64) -> Trade {
     }
 }
 
-/// Trades stamped as the ingress stamps them, cut into batches; each batch with the
-/// watermark after it (the last: +∞, the end of input).
-fn batches(trades: &[Trade], delay: i64, cuts: &[usize]) -> Vec<(Vec<Stamped<Trade>>, Timestamp)> {
+/// Records stamped as the ingress stamps them, cut into batches; each batch with the
+/// watermark after it (the last: +∞, the end of input). Shared with the quote resample tests.
+pub(super) fn batches<R: Record>(recs: &[R], delay: i64, cuts: &[usize]) -> Vec<(Vec<Stamped<R>>, Timestamp)> {
     let mut max_ts = i64::MIN;
-    let stamped: Vec<Stamped<Trade>> = trades
+    let stamped: Vec<Stamped<R>> = recs
         .iter()
-        .map(|t| {
+        .map(|r| {
             let wm = max_ts.saturating_sub(delay);
-            max_ts = max_ts.max(t.ts_event);
-            Stamped { wm, rec: *t }
+            max_ts = max_ts.max(r.ts_event());
+            Stamped { wm, rec: *r }
         })
         .collect();
     let mut out = Vec::new();
     let (mut at, mut seen) = (0usize, i64::MIN);
     for &c in cuts.iter().chain([&usize::MAX]) {
         let end = at.saturating_add(c.max(1)).min(stamped.len());
-        seen = stamped[at..end].iter().map(|t| t.rec.ts_event).fold(seen, i64::max);
+        seen = stamped[at..end].iter().map(|r| r.rec.ts_event()).fold(seen, i64::max);
         let wm = if end == stamped.len() { i64::MAX } else { seen.saturating_sub(delay) };
         out.push((stamped[at..end].to_vec(), wm));
         at = end;
@@ -123,7 +123,8 @@ fn arb_trade() -> impl Strategy<Value = Trade> {
         .prop_map(|(i, ts, recv, px, sz)| trade(i, ts, recv, px, sz))
 }
 
-fn arb_late() -> impl Strategy<Value = LatePolicy> {
+/// Any late policy (shared with the quote resample tests).
+pub(super) fn arb_late() -> impl Strategy<Value = LatePolicy> {
     prop_oneof![
         Just(LatePolicy::Drop),
         Just(LatePolicy::Side),

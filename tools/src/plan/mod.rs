@@ -13,8 +13,8 @@ mod store;
 pub(crate) use engine::EnginePlan;
 pub(crate) use outputs::{Destination, OutputPlan, TicksOut};
 pub(crate) use pipeline::{
-    coarser_names, Pipeline, BACKFILL, BARS, DEDUPE, FEED, LATE, OUT, QUOTES, QUOTE_BARS, QUOTE_DEDUPE, QUOTE_OUT,
-    QUOTE_THROTTLE, THROTTLE, TICKS,
+    coarser_names, quote_coarser_names, Pipeline, BACKFILL, BARS, DEDUPE, FEED, LATE, OUT, QUOTES, QUOTE_BARS,
+    QUOTE_DEDUPE, QUOTE_OUT, QUOTE_THROTTLE, THROTTLE, TICKS,
 };
 pub(crate) use store::StorePlan;
 

@@ -27,6 +27,8 @@ pub(crate) struct OutputPlan {
     pub(crate) quote_bars: Option<(Destination, OutFormat)>,
     /// The coarser widths' bars: `(width as given, destination)`, in the format of `bars`.
     pub(crate) coarser: Vec<(String, Destination)>,
+    /// The coarser widths' quote bars, when quotes are read.
+    pub(crate) quote_coarser: Vec<(String, Destination)>,
     /// Late trades (ticklane CSV), under a side-output late policy.
     pub(crate) late: Option<PathBuf>,
     /// The JSON run summary.
@@ -59,7 +61,18 @@ impl OutputPlan {
         OutputPlan {
             bars: (p.trades && p.to_out).then(|| (place("trades", fine), a.format)),
             quote_bars: p.quotes.map(|_| (place("quotes", fine), a.format)),
-            coarser: p.coarser.iter().map(|(text, _)| (text.clone(), place("trades", text))).collect(),
+            coarser: p
+                .coarser
+                .iter()
+                .filter(|_| p.trades)
+                .map(|(text, _)| (text.clone(), place("trades", text)))
+                .collect(),
+            quote_coarser: p
+                .coarser
+                .iter()
+                .filter(|_| p.quotes.is_some())
+                .map(|(t, _)| (t.clone(), place("quotes", t)))
+                .collect(),
             late: a.late_out.clone().filter(|_| p.late_side),
             summary: a.summary.clone(),
             ticks: None,

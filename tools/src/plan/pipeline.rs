@@ -6,8 +6,8 @@ use crate::cli::{EmptyArg, KeyArg, LateArg, ReplayArgs, ThrottleArg};
 use ticklane::operators::prelude::*;
 use ticklane::operators::store::StoreHandle;
 use ticklane::operators::{
-    BarSize, Beyond, DedupeConfig, DedupeKey, EmptyBars, LatePolicy, QuoteBarsConfig, ResampleConfig, ThrottleConfig,
-    ThrottlePolicy, TimeBarsConfig,
+    BarSize, Beyond, DedupeConfig, DedupeKey, EmptyBars, LatePolicy, QuoteBarsConfig, QuoteResample, ResampleConfig,
+    ThrottleConfig, ThrottlePolicy, TimeBarsConfig,
 };
 use ticklane::{DagBuilder, Kind, Quote};
 use ticklane_tools::input::Kinds;
@@ -86,13 +86,15 @@ impl Pipeline {
         let late_side = a.late == LateArg::Side || (a.late == LateArg::Revise && a.late_out.is_some());
         let late = late_policy(a, late_side, problems);
         let bars = bar_kind(a, late, problems);
-        let coarser = coarser(a, late, kinds, problems);
+        let coarser = coarser(a, late, problems);
         if kinds.quotes {
             quote_limits(a, kinds, late_side, to_store, problems);
         }
         let quotes = match (kinds.quotes, late) {
             (true, Some(late)) => {
-                let cfg = QuoteBarsConfig::builder(a.bars[0].width).late(late).offset(a.bar_offset).build();
+                let chain = a.bars.len() > 1;
+                let cfg =
+                    QuoteBarsConfig::builder(a.bars[0].width).late(late).offset(a.bar_offset).chain(chain).build();
                 let flags = [("window width", "--bars"), ("window offset", "--bar-offset")];
                 Some(cfg.map_err(|e| problems.config(e, &flags, "--bars")).ok())
             }
@@ -169,6 +171,7 @@ impl Pipeline {
                 last = QUOTE_THROTTLE;
             }
             g.connect(last, QUOTE_BARS);
+            self.quote_coarser_graph(&mut g, cfg.chain_port());
         }
         if self.trades {
             self.trade_graph(&mut g, store);
@@ -246,6 +249,22 @@ impl Pipeline {
     }
 }
 
+impl Pipeline {
+    /// quote_bars → quote_bars_1m → quote_bars_1h …, as [`Pipeline::coarser_graph`] for trade
+    /// bars; `port` is the quote bars' chain output.
+    fn quote_coarser_graph(&self, g: &mut DagBuilder, mut port: Option<usize>) {
+        let mut from = QUOTE_BARS.to_string();
+        for (text, cfg) in &self.coarser {
+            let (node, egress) = quote_coarser_names(text);
+            g.quote_resample(&node, *cfg).sink_egress(&egress, Kind::QuoteBar).connect(&node, &egress);
+            if let Some(p) = port {
+                g.connect_ports(&from, p, &node, 0);
+            }
+            (from, port) = (node, QuoteResample::chain_port(cfg));
+        }
+    }
+}
+
 /// Connects every one of `ends` to `node`, which is the chain's end from then on.
 fn chained(g: &mut DagBuilder, ends: &[&'static str], node: &'static str) -> Vec<&'static str> {
     for e in ends {
@@ -259,13 +278,18 @@ pub(crate) fn coarser_names(text: &str) -> (String, String) {
     (format!("{BARS}_{text}"), format!("{OUT}_{text}"))
 }
 
+/// The quote resampling node and the egress of the coarser width written `text`.
+pub(crate) fn quote_coarser_names(text: &str) -> (String, String) {
+    (format!("{QUOTE_BARS}_{text}"), format!("{QUOTE_OUT}_{text}"))
+}
+
 /// The coarser widths of `--bars A,B,C` (B and C), each resampled from the one before: every
-/// width a multiple of the one before, time bars only, trades only, one output per width. The
-/// store takes the finest width only (its table is keyed by instrument and window start).
+/// width a multiple of the one before, time bars only, one output per width (and kind, for an
+/// input with trades and quotes). The store takes the finest width only (its table is keyed by
+/// instrument and window start).
 fn coarser(
     a: &ReplayArgs,
     late: Option<LatePolicy>,
-    kinds: Kinds,
     problems: &mut PlanError,
 ) -> Option<Vec<(String, ResampleConfig)>> {
     if a.bars.len() < 2 {
@@ -275,7 +299,6 @@ fn coarser(
         (a.tick_bars.is_some() || a.volume_bars.is_some(), "--tick-bars and --volume-bars take no bar widths"),
         (a.empty_bars == EmptyArg::Flat, "--empty-bars flat is for one width only, for now"),
         (a.late_out.is_some(), "--late-out is for one width only, for now"),
-        (kinds.quotes, "quote bars are built at one width only, for now"),
         (
             !a.out.as_ref().is_some_and(|o| o.to_string_lossy().contains("{bars}")),
             "--out needs a {bars} placeholder (--out 'bars_{bars}.csv' writes bars_1s.csv, bars_1m.csv …)",

@@ -68,6 +68,7 @@ pub(crate) fn execute(plan: &Plan) -> anyhow::Result<Outcome> {
         late: joined.late,
         quote_bars: joined.quote_bars,
         coarser: joined.coarser,
+        quote_coarser: joined.quote_coarser,
         ticks: joined.ticks,
         quotes: quote_fed,
         elapsed: started.elapsed(),

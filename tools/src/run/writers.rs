@@ -10,7 +10,7 @@ use crate::output::{
     bar_line, bar_message, quote_bar_line, quote_bar_message, trade_line, BusSink, LineSink, OutFormat, ParquetSink,
     Rotation, Rows, Segments, Target, Written, BARS_HEADER, QUOTE_BARS_HEADER, TRADES_HEADER,
 };
-use crate::plan::{coarser_names, Destination, OutputPlan, LATE, OUT, QUOTE_OUT, TICKS};
+use crate::plan::{coarser_names, quote_coarser_names, Destination, OutputPlan, LATE, OUT, QUOTE_OUT, TICKS};
 use core_affinity::CoreId;
 use std::fs::File;
 use std::path::Path;
@@ -26,6 +26,8 @@ pub(super) struct Files {
     quote_bars: Option<(Place, OutFormat)>,
     /// The coarser widths' bars (in the format of `bars`).
     coarser: Vec<(String, Place)>,
+    /// The coarser widths' quote bars (in the format of `quote_bars`).
+    quote_coarser: Vec<(String, Place)>,
     late: Option<Place>,
     /// `--ticks-out`, connected, and its encoding.
     ticks: Option<(BusSink, WireFormat)>,
@@ -64,13 +66,17 @@ impl Files {
             })
         };
         let (bars, quote_bars) = (target(&o.bars)?, target(&o.quote_bars)?);
-        let format = o.bars.as_ref().map_or(OutFormat::Csv, |b| b.1);
-        let mut coarser = Vec::new();
-        for (text, d) in &o.coarser {
-            if let Some((t, _)) = target(&Some((d.clone(), format)))? {
-                coarser.push((text.clone(), t));
+        let widths = |each: &[(String, Destination)], format: OutFormat| -> anyhow::Result<Vec<(String, Place)>> {
+            let mut places = Vec::new();
+            for (text, d) in each {
+                if let Some((t, _)) = target(&Some((d.clone(), format)))? {
+                    places.push((text.clone(), t));
+                }
             }
-        }
+            Ok(places)
+        };
+        let coarser = widths(&o.coarser, o.bars.as_ref().map_or(OutFormat::Csv, |b| b.1))?;
+        let quote_coarser = widths(&o.quote_coarser, o.quote_bars.as_ref().map_or(OutFormat::Csv, |b| b.1))?;
         let late = o.late.as_deref().map(|p| file(p, "--late-out", inputs)).transpose()?.map(Place::Target);
         let summary = o.summary.as_deref().map(|p| create(p, "--summary", inputs)).transpose()?;
         let ticks = match &o.ticks {
@@ -80,7 +86,7 @@ impl Files {
             }
             None => None,
         };
-        Ok(Files { bars, quote_bars, coarser, late, ticks, summary })
+        Ok(Files { bars, quote_bars, coarser, quote_coarser, late, ticks, summary })
     }
 }
 
@@ -102,6 +108,7 @@ pub(super) struct Writers {
     late: Option<JoinHandle<Written>>,
     quote_bars: Option<JoinHandle<Written>>,
     coarser: Vec<(String, JoinHandle<Written>)>,
+    quote_coarser: Vec<(String, JoinHandle<Written>)>,
     ticks: Option<JoinHandle<Written>>,
 }
 
@@ -137,6 +144,13 @@ impl Writers {
             }
             None => None,
         };
+        let quote_format = files.quote_bars.as_ref().map_or(OutFormat::Csv, |b| b.1);
+        let mut quote_coarser = Vec::new();
+        for (text, place) in std::mem::take(&mut files.quote_coarser) {
+            let egress = engine.egress::<QuoteBar>(&quote_coarser_names(&text).1)?;
+            let written = bar_writer(egress, place, quote_format, Arc::default(), eager, None, quote_bar_line)?;
+            quote_coarser.push((text, written));
+        }
         let quote_bars = match files.quote_bars.take() {
             Some((place, format)) => {
                 let egress = engine.egress::<QuoteBar>(QUOTE_OUT)?;
@@ -154,7 +168,7 @@ impl Writers {
             }
             None => None,
         };
-        Ok(Writers { bars, late, quote_bars, coarser, ticks })
+        Ok(Writers { bars, late, quote_bars, coarser, quote_coarser, ticks })
     }
 
     /// Waits for every writer: what each output holds (`None` for a writer not started).
@@ -168,6 +182,7 @@ impl Writers {
             late: self.late.map(join),
             quote_bars: self.quote_bars.map(join),
             coarser: self.coarser.into_iter().map(|(t, h)| (t, join(h))).collect(),
+            quote_coarser: self.quote_coarser.into_iter().map(|(t, h)| (t, join(h))).collect(),
             ticks: self.ticks.map(join),
         }
     }
@@ -179,6 +194,7 @@ pub(super) struct Joined {
     pub(super) late: Option<Written>,
     pub(super) quote_bars: Option<Written>,
     pub(super) coarser: Vec<(String, Written)>,
+    pub(super) quote_coarser: Vec<(String, Written)>,
     pub(super) ticks: Option<Written>,
 }
 

@@ -52,15 +52,20 @@ pub type Q = (i64, i64, Option<i128>, Option<i128>);
 
 /// The quote bars CSV of `quotes` (all one instrument) at 1 s, computed the plain way.
 pub fn quote_bars(name: &str, quotes: &[Q]) -> String {
+    quote_bars_at(name, quotes, SECOND)
+}
+
+/// The quote bars CSV of `quotes` (all one instrument) at `width` ns, computed the plain way.
+pub fn quote_bars_at(name: &str, quotes: &[Q], width: i64) -> String {
     let mut windows: BTreeMap<i64, Vec<(usize, Q)>> = BTreeMap::new();
     for (k, q) in quotes.iter().enumerate() {
-        windows.entry(q.0.div_euclid(SECOND) * SECOND).or_default().push((k, *q));
+        windows.entry(q.0.div_euclid(width) * width).or_default().push((k, *q));
     }
     let mut out = format!("{QUOTE_HEADER}\n");
     for (start, mut qs) in windows {
         qs.sort_by_key(|(k, q)| (q.0, q.1, *k));
         let qs: Vec<Q> = qs.into_iter().map(|(_, q)| q).collect();
-        let end = start + SECOND;
+        let end = start + width;
         let bids: Vec<i128> = qs.iter().filter_map(|q| q.2).collect();
         let asks: Vec<i128> = qs.iter().filter_map(|q| q.3).collect();
         let two: Vec<(usize, i128)> = qs.iter().enumerate().filter_map(|(i, q)| Some((i, q.3? - q.2?))).collect();
