@@ -19,6 +19,7 @@
 pub(crate) mod binance;
 pub(crate) mod chunk;
 mod csv;
+mod cursor;
 mod dbn;
 mod digits;
 mod excerpt;

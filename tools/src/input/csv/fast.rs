@@ -4,6 +4,7 @@
 //! expect makes it give up (`None`); the general parser then reads the line again and says
 //! exactly what is wrong, so this path never decides an error message.
 
+use super::super::cursor::{at_end, comma, time};
 use super::super::digits::{digits, short_decimal};
 use super::Columns;
 use ticklane::{Fixed, Timestamp, NO_TS, SCALE};
@@ -83,9 +84,9 @@ impl Fast {
                 i += 1;
             }
             i = match role {
-                Role::Ts => self.time(line, i, &mut p.ts)?,
+                Role::Ts => time(line, i, self.micros, &mut p.ts)?,
                 Role::Recv if at_end(line, i) => i,
-                Role::Recv => self.time(line, i, &mut p.recv)?,
+                Role::Recv => time(line, i, self.micros, &mut p.recv)?,
                 Role::Price => fixed(line, i, &mut p.price)?,
                 Role::Size => fixed(line, i, &mut p.size)?,
                 Role::Side => text(line, i, &mut p.side),
@@ -98,28 +99,6 @@ impl Fast {
         }
         (i == line.len()).then_some(p)
     }
-
-    /// An integer time at `i` (scaled from µs for Tardis) ending the field; the index after it.
-    #[inline]
-    fn time(&self, line: &[u8], i: usize, out: &mut Timestamp) -> Option<usize> {
-        let neg = line.get(i) == Some(&b'-');
-        let start = i + usize::from(neg);
-        let (v, n) = digits(line, start);
-        let end = start + n;
-        if n == 0 || !at_end(line, end) {
-            return None;
-        }
-        let v = i64::try_from(v).ok()?;
-        let v = if neg { -v } else { v };
-        *out = if self.micros { v.checked_mul(1_000)? } else { v };
-        Some(end)
-    }
-}
-
-/// Whether a field ends at `i`.
-#[inline]
-fn at_end(line: &[u8], i: usize) -> bool {
-    matches!(line.get(i), None | Some(b','))
 }
 
 /// A text field from `i` to the next comma; the index of that comma (or the line's end).
@@ -128,25 +107,6 @@ fn text(line: &[u8], i: usize, span: &mut Span) -> usize {
     let end = comma(line, i);
     *span = (i, end);
     end
-}
-
-/// The index of the first comma at or after `i`, or the line's length. Eight bytes at a time
-/// (fields are short: a call into `memchr` cost more than the search).
-#[inline]
-fn comma(line: &[u8], mut i: usize) -> usize {
-    const EACH: u64 = 0x0101_0101_0101_0101;
-    while let Some(chunk) = line.get(i..i + 8) {
-        let w = u64::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]]);
-        // A zero byte where a comma was: the lowest flagged byte is exact (borrows only run
-        // upwards from a zero byte).
-        let x = w ^ (EACH * u64::from(b','));
-        let found = x.wrapping_sub(EACH) & !x & (EACH * 0x80);
-        if found != 0 {
-            return i + (found.trailing_zeros() / 8) as usize;
-        }
-        i += 8;
-    }
-    line[i..].iter().position(|&c| c == b',').map_or(line.len(), |p| i + p)
 }
 
 /// An exact decimal at `i` with at most 9 fractional digits, ending the field; the index
@@ -211,15 +171,6 @@ mod tests {
         assert_eq!((s(p.instrument), s(p.side), s(p.id)), (&b"binance:BTCUSDT"[..], &b"sell"[..], &b"3735683259"[..]));
         let p = f.parse(b"-5,,X,-1.5,+2,,").expect("empty recv, side and id; signs");
         assert_eq!((p.ts, p.recv, p.price.raw(), p.size.raw()), (-5, NO_TS, -1_500_000_000, 2 * SCALE));
-    }
-
-    #[test]
-    fn commas_are_found_eight_bytes_at_a_time_as_one_by_one() {
-        let line = b"a,,bcdefghijklmnop,\xff\x80,,x,,,,,,,,,,,,,,,,,,,qrstuvwxyz0123456789";
-        for i in 0..=line.len() {
-            let slow = line[i..].iter().position(|&c| c == b',').map_or(line.len(), |p| i + p);
-            assert_eq!(comma(line, i), slow, "from {i}");
-        }
     }
 
     #[test]

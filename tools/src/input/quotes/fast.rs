@@ -2,8 +2,8 @@
 //! reaches it (no field table, no second pass), short decimals and integer times only. Any
 //! line it does not take whole goes to the general parser, which says what is wrong.
 
+use super::super::cursor::{at_end, comma, time};
 use super::super::digits::short_decimal;
-use super::super::time::parse_int;
 use super::{Columns, Name};
 use ticklane::{Fixed, Quote, Timestamp, NO_TS};
 
@@ -54,64 +54,60 @@ pub(super) struct Scanned {
     pub(super) symbol: (usize, usize),
 }
 
-/// Reads `line` (no `"`, no line break) by `roles`; `tardis` times are µs.
+/// Reads `line` (no `"`, no line break) by `roles`; `tardis` times are µs. Numbers are read
+/// in place as the cursor reaches them; text fields and sizes are found by their commas (a
+/// size is read only when its price is there).
 #[inline]
 pub(super) fn scan(line: &[u8], roles: &[Role], tardis: bool, range: (Timestamp, Timestamp)) -> Option<Scanned> {
     let mut q = Quote { ts_recv: NO_TS, ..Quote::default() };
-    let (mut bid, mut ask) = ((None, None), (None, None));
+    let (mut bid, mut ask) = ((None, (0, 0)), (None, (0, 0)));
     let (mut name, mut symbol) = ((0, 0), (0, 0));
-    let mut start = 0;
+    let mut i = 0;
     for (j, role) in roles.iter().enumerate() {
-        let end = match memchr::memchr(b',', &line[start..]) {
-            Some(i) => start + i,
-            None if j + 1 == roles.len() => line.len(),
-            None => return None, // fewer fields than the header promises
-        };
-        let f = &line[start..end];
-        match role {
-            Role::Skip => {}
-            Role::Ts => q.ts_event = time(f, tardis)?,
-            Role::Recv if f.is_empty() => {}
-            Role::Recv => q.ts_recv = time(f, tardis)?,
-            Role::BidPx => bid.0 = price(f)?,
-            Role::BidSz => bid.1 = Some(f),
-            Role::AskPx => ask.0 = price(f)?,
-            Role::AskSz => ask.1 = Some(f),
-            Role::Instrument | Role::Exchange => name = (start, end),
-            Role::Symbol => symbol = (start, end),
+        if j > 0 {
+            if line.get(i) != Some(&b',') {
+                return None; // fewer fields than the header promises
+            }
+            i += 1;
         }
-        start = end + 1;
+        let start = i;
+        i = match role {
+            Role::Ts => time(line, i, tardis, &mut q.ts_event)?,
+            Role::Recv if at_end(line, i) => i,
+            Role::Recv => time(line, i, tardis, &mut q.ts_recv)?,
+            Role::BidPx => price(line, i, &mut bid.0)?,
+            Role::AskPx => price(line, i, &mut ask.0)?,
+            _ => comma(line, i),
+        };
+        match role {
+            Role::BidSz => bid.1 = (start, i),
+            Role::AskSz => ask.1 = (start, i),
+            Role::Instrument | Role::Exchange => name = (start, i),
+            Role::Symbol => symbol = (start, i),
+            _ => {}
+        }
     }
     if q.ts_event < range.0 || q.ts_event > range.1 {
         return None;
     }
     if let Some(px) = bid.0 {
-        q = q.with_bid(px, size(bid.1?)?);
+        q = q.with_bid(px, size(&line[bid.1 .0..bid.1 .1])?);
     }
     if let Some(px) = ask.0 {
-        q = q.with_ask(px, size(ask.1?)?);
+        q = q.with_ask(px, size(&line[ask.1 .0..ask.1 .1])?);
     }
     Some(Scanned { quote: q, name, symbol })
 }
 
-/// An integer time (ns, or µs for Tardis).
+/// A price at `i` into `out` (`None` for an empty field: an absent side); the index after it.
 #[inline]
-fn time(f: &[u8], tardis: bool) -> Option<Timestamp> {
-    let t = parse_int(f)?;
-    if tardis {
-        t.checked_mul(1_000)
-    } else {
-        Some(t)
+fn price(line: &[u8], i: usize, out: &mut Option<Fixed>) -> Option<usize> {
+    if at_end(line, i) {
+        return Some(i);
     }
-}
-
-/// A price: `Some(None)` for an empty field (an absent side).
-#[inline]
-fn price(f: &[u8]) -> Option<Option<Fixed>> {
-    if f.is_empty() {
-        return Some(None);
-    }
-    decimal(f).map(Some)
+    let (raw, end) = short_decimal(line, i)?;
+    *out = Some(Fixed::from_raw(raw));
+    Some(end)
 }
 
 /// A size of a present side: not negative.
