@@ -270,8 +270,8 @@ pub(crate) struct ReplayArgs {
     /// With --late revise: how long a fired window accepts revisions.
     #[arg(help_heading = "Late data", long, value_parser = duration::parse)]
     pub(crate) allowed_lateness: Option<Duration>,
-    /// Where late trades are written (ticklane CSV) under --late side (or beyond the
-    /// revise horizon).
+    /// Where late trades (ticklane CSV) or quotes (ticklane quotes CSV) are written under
+    /// --late side (or beyond the revise horizon); {kind} when the input holds both.
     #[arg(help_heading = "Late data", long)]
     pub(crate) late_out: Option<PathBuf>,
     /// Empty windows: skip, or flat bars between an instrument's first and last trade.
@@ -431,7 +431,7 @@ pub(crate) enum PinArg {
 pub(crate) enum LateArg {
     /// Drop late trades (counted).
     Drop,
-    /// Write late trades to `--late-out`.
+    /// Write late trades (or quotes) to `--late-out`.
     Side,
     /// Re-emit revised bars within `--allowed-lateness`.
     Revise,

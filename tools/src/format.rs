@@ -4,7 +4,7 @@
 
 use crate::wire::WireFormat;
 use std::io::Write;
-use ticklane::{format_scaled, Bar, Fixed, QuoteBar, Trade, SCALE};
+use ticklane::{format_scaled, Bar, Fixed, Quote, QuoteBar, Trade, SCALE};
 
 /// Output format for bars.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -30,6 +30,10 @@ ask_open,ask_high,ask_low,ask_close,spread_min,spread_max,spread_twa,quote_count
 
 /// The ticklane CSV header for trades (the late side output).
 pub const TRADES_HEADER: &str = "ts_event,ts_recv,instrument,price,size,side,trade_id";
+
+/// The header of late quotes written back (ticklane quotes CSV, design.md §6: the replay reads
+/// it again).
+pub const QUOTES_HEADER: &str = "ts_event,instrument,bid_px,bid_sz,ask_px,ask_sz,ts_recv";
 
 /// "00" to "99": two digits per division.
 const PAIRS: &[u8; 200] =
@@ -305,9 +309,42 @@ pub fn trade_line(name: &str, t: &Trade, line: &mut Vec<u8>) {
     line.push(b'\n');
 }
 
+/// Replaces `line` with quote `q` of instrument `name` as ticklane quotes CSV
+/// ([`QUOTES_HEADER`]; an absent side and an absent `ts_recv` are empty fields), ending in `\n`.
+pub fn quote_line(name: &str, q: &Quote, line: &mut Vec<u8>) {
+    line.clear();
+    let _ = write!(line, "{},", q.ts_event);
+    push_name(line, name);
+    for side in [q.bid(), q.ask()] {
+        match side {
+            Some((px, sz)) => {
+                let _ = write!(line, ",{px},{sz}");
+            }
+            None => line.extend_from_slice(b",,"),
+        }
+    }
+    line.push(b',');
+    if q.ts_recv != ticklane::NO_TS {
+        let _ = write!(line, "{}", q.ts_recv);
+    }
+    line.push(b'\n');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_quote_line_leaves_an_absent_side_and_receive_time_empty() {
+        let mut l = Vec::new();
+        let q = Quote { ts_event: 5, ts_recv: ticklane::NO_TS, ..Quote::default() };
+        let q = q.with_ask(Fixed::parse("10.5").expect("px"), Fixed::parse("2").expect("sz"));
+        quote_line("a,b", &q, &mut l);
+        assert_eq!(String::from_utf8_lossy(&l), "5,\"a,b\",,,10.5,2,\n");
+        let q = Quote { ts_recv: 7, ..q.with_bid(Fixed::parse("-1").expect("px"), Fixed::ONE) };
+        quote_line("X", &q, &mut l);
+        assert_eq!(String::from_utf8_lossy(&l), "5,X,-1,1,10.5,2,7\n");
+    }
 
     #[test]
     fn jsonl_keeps_the_csv_column_order() {

@@ -41,6 +41,8 @@ pub(crate) struct Report {
     pub(crate) bars: Option<Written>,
     /// What the late-trade file holds, if there is one.
     pub(crate) late: Option<Written>,
+    /// What the late-quote file holds, if there is one.
+    pub(crate) quote_late: Option<Written>,
     /// What `--ticks-out` took, if trades are forwarded.
     pub(crate) ticks: Option<Written>,
     pub(crate) store: Option<StoreReport>,
@@ -71,7 +73,7 @@ impl Report {
 
     /// Every output file's account.
     fn written(&self) -> impl Iterator<Item = &Written> {
-        let outputs = [&self.bars, &self.late, &self.quote_bars, &self.ticks].into_iter().flatten();
+        let outputs = [&self.bars, &self.late, &self.quote_late, &self.quote_bars, &self.ticks].into_iter().flatten();
         outputs.chain(self.coarser.iter().chain(&self.quote_coarser).map(|(_, w)| w))
     }
 
@@ -112,7 +114,7 @@ impl Report {
         }
         eprintln!(
             "ticklane: {} quotes from {} file(s) in {:.3} s on {} shard(s): {} quote bars, {}{}{} late ({} dropped, \
-             {} revised), {} malformed, {} records of other kinds skipped.",
+             {} revised, {} to side output), {} malformed, {} records of other kinds skipped.",
             q.accepted,
             self.files.len(),
             self.elapsed.as_secs_f64(),
@@ -129,6 +131,7 @@ impl Report {
             self.stat(QUOTE_BARS, LATE_EVENTS),
             self.stat(QUOTE_BARS, LATE_DROPPED),
             self.stat(QUOTE_BARS, LATE_REVISED),
+            self.stat(QUOTE_BARS, LATE_SIDE),
             q.malformed.values().sum::<u64>(),
             q.skipped,
         );
@@ -248,6 +251,8 @@ impl Report {
                 "total": self.stat(QUOTE_BARS, LATE_EVENTS),
                 "dropped": self.stat(QUOTE_BARS, LATE_DROPPED),
                 "revised": self.stat(QUOTE_BARS, LATE_REVISED),
+                "side": self.stat(QUOTE_BARS, LATE_SIDE),
+                "written_to_side_output": self.quote_late.as_ref().map(|w| w.lines),
             },
             "quote_bars": self.quote_bars.as_ref().map_or(0, |w| w.lines),
             "quote_bars_not_written": self.quote_bars.as_ref().map_or(0, |w| w.lost),

@@ -189,7 +189,7 @@ fn bad_quote_options_and_lines_are_named() {
         (vec!["--venue", "a:b"], "--venue <NAME>"),
         (vec!["--tick-bars", "5"], "--tick-bars: applies to trades, and the input holds quotes"),
         (vec!["--sink-postgres", "postgresql://x@127.0.0.1:1/x"], "--sink-postgres: the store takes trade bars"),
-        (vec!["--late", "side", "--late-out", "/dev/null"], "--late-out: late quotes have no side output yet"),
+        (vec!["--late", "side"], "--late side needs --late-out FILE"),
         (vec!["--bars", "1s,1m", "--out", "q.csv"], "--bars 1s,1m: --out needs a {bars} placeholder"),
     ] {
         let mut all = args.clone();

@@ -16,6 +16,6 @@ pub(crate) use rotate::{Rotation, Segment, Segments, PERIOD};
 
 pub(crate) use sink::{LineSink, Target, Written};
 pub(crate) use ticklane_tools::format::{
-    bar_line, bar_message, quote_bar_line, quote_bar_message, trade_line, OutFormat, BARS_HEADER, QUOTE_BARS_HEADER,
-    TRADES_HEADER,
+    bar_line, bar_message, quote_bar_line, quote_bar_message, quote_line, trade_line, OutFormat, BARS_HEADER,
+    QUOTES_HEADER, QUOTE_BARS_HEADER, TRADES_HEADER,
 };

@@ -14,7 +14,7 @@ pub(crate) use engine::EnginePlan;
 pub(crate) use outputs::{Destination, OutputPlan, TicksOut};
 pub(crate) use pipeline::{
     coarser_names, quote_coarser_names, Pipeline, BACKFILL, BARS, DEDUPE, FEED, LATE, OUT, QUOTES, QUOTE_BARS,
-    QUOTE_DEDUPE, QUOTE_OUT, QUOTE_THROTTLE, THROTTLE, TICKS,
+    QUOTE_DEDUPE, QUOTE_LATE, QUOTE_OUT, QUOTE_THROTTLE, THROTTLE, TICKS,
 };
 pub(crate) use store::StorePlan;
 
@@ -262,6 +262,12 @@ fn kinds(a: &ReplayArgs, live: Option<Kinds>, problems: &mut PlanError) -> Kinds
                 "--out: the input holds trades and quotes, which make two outputs: give --out a {kind} placeholder \
                  (--out 'bars_{kind}.csv' writes bars_trades.csv and bars_quotes.csv), or choose one with --kind \
                  trades|quotes",
+            );
+        }
+        if a.late_out.as_ref().is_some_and(|o| !o.to_string_lossy().contains("{kind}")) {
+            problems.push(
+                "--late-out: the input holds trades and quotes, which are late apart: give --late-out a {kind} \
+                 placeholder (--late-out 'late_{kind}.csv' writes late_trades.csv and late_quotes.csv)",
             );
         }
         if live.is_none() && a.files.iter().any(|f| f.as_os_str() == "-") {

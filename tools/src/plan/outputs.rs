@@ -1,5 +1,5 @@
 //! Where a replay's results go: bars (a file or stdout, unless only to the store), late
-//! trades, the JSON summary.
+//! trades and quotes, the JSON summary.
 
 use super::{Pipeline, PlanError};
 use crate::cli::{ReplayArgs, Speed, TicksArgs};
@@ -31,6 +31,8 @@ pub(crate) struct OutputPlan {
     pub(crate) quote_coarser: Vec<(String, Destination)>,
     /// Late trades (ticklane CSV), under a side-output late policy.
     pub(crate) late: Option<PathBuf>,
+    /// Late quotes (ticklane quotes CSV), under a side-output late policy.
+    pub(crate) quote_late: Option<PathBuf>,
     /// The JSON run summary.
     pub(crate) summary: Option<PathBuf>,
     /// `--ticks-out`: the accepted trades onto a bus.
@@ -46,6 +48,8 @@ impl OutputPlan {
     /// From `replay`'s flags (`--out`, `--format`, `--late-out`, `--summary`).
     pub(crate) fn from_replay(a: &ReplayArgs, p: &Pipeline) -> OutputPlan {
         let fine = &a.bars[0].text;
+        let late_file =
+            |kind: &str| a.late_out.as_ref().map(|f| PathBuf::from(f.to_string_lossy().replace("{kind}", kind)));
         let place = |kind: &str, bars: &str| match &a.out {
             Some(path) if path.as_os_str() != "-" => {
                 let text = path.to_string_lossy().replace("{kind}", kind).replace("{bars}", bars);
@@ -73,7 +77,8 @@ impl OutputPlan {
                 .filter(|_| p.quotes.is_some())
                 .map(|(t, _)| (t.clone(), place("quotes", t)))
                 .collect(),
-            late: a.late_out.clone().filter(|_| p.late_side),
+            late: late_file("trades").filter(|_| p.late_side && p.trades),
+            quote_late: late_file("quotes").filter(|_| p.late_side && p.quotes.is_some()),
             summary: a.summary.clone(),
             ticks: None,
             linger: a.metrics_linger,

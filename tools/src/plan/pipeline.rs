@@ -1,5 +1,6 @@
 //! What the replay graph computes: feed → [dedupe] → [throttle] → time bars (or tick / volume
-//! bars) → bars out (egress, store) and, under a side-output late policy, late trades out.
+//! bars) → bars out (egress, store) and, under a side-output late policy, late trades out; the
+//! same for quotes into quote bars.
 
 use super::PlanError;
 use crate::cli::{EmptyArg, KeyArg, LateArg, ReplayArgs, ThrottleArg};
@@ -41,6 +42,8 @@ pub(crate) const QUOTE_OUT: &str = "quote_out";
 pub(crate) const QUOTE_THROTTLE: &str = "quote_throttle";
 /// The quotes' dedupe (keyed by their content).
 pub(crate) const QUOTE_DEDUPE: &str = "quote_dedupe";
+/// The egress the late-quote writer reads.
+pub(crate) const QUOTE_LATE: &str = "quote_late";
 
 /// Which bars: time windows, or bars that close on a trade count or a volume.
 #[derive(Clone, Copy)]
@@ -60,7 +63,7 @@ pub(crate) struct Pipeline {
     pub(crate) coarser: Vec<(String, ResampleConfig)>,
     pub(crate) dedupe: Option<DedupeConfig>,
     pub(crate) throttle: Option<ThrottleConfig>,
-    /// Late trades leave on the bars' side output (to the late file).
+    /// Late trades and quotes leave on the bars' side outputs (to the late files).
     pub(crate) late_side: bool,
     /// Bars go to an output file or stdout (not only to the store).
     pub(crate) to_out: bool,
@@ -88,7 +91,7 @@ impl Pipeline {
         let bars = bar_kind(a, late, problems);
         let coarser = coarser(a, late, problems);
         if kinds.quotes {
-            quote_limits(a, kinds, late_side, to_store, problems);
+            quote_limits(a, kinds, to_store, problems);
         }
         let quotes = match (kinds.quotes, late) {
             (true, Some(late)) => {
@@ -171,6 +174,9 @@ impl Pipeline {
                 last = QUOTE_THROTTLE;
             }
             g.connect(last, QUOTE_BARS);
+            if self.late_side {
+                g.sink_egress(QUOTE_LATE, Kind::Quote).connect_ports(QUOTE_BARS, 1, QUOTE_LATE, 0);
+            }
             self.quote_coarser_graph(&mut g, cfg.chain_port());
         }
         if self.trades {
@@ -334,8 +340,8 @@ fn texts(a: &ReplayArgs) -> String {
 }
 
 /// What quote input cannot be combined with (yet): the trade-only options when the input holds
-/// no trades, the late side output and the store.
-fn quote_limits(a: &ReplayArgs, kinds: Kinds, late_side: bool, to_store: bool, problems: &mut PlanError) {
+/// no trades, and the store.
+fn quote_limits(a: &ReplayArgs, kinds: Kinds, to_store: bool, problems: &mut PlanError) {
     if !kinds.trades {
         let trade_only = [
             (a.tick_bars.is_some(), "--tick-bars"),
@@ -345,11 +351,6 @@ fn quote_limits(a: &ReplayArgs, kinds: Kinds, late_side: bool, to_store: bool, p
         for (_, flag) in trade_only.iter().filter(|(set, _)| *set) {
             problems.push(format!("{flag}: applies to trades, and the input holds quotes (quote bars are time bars)"));
         }
-    }
-    if late_side {
-        problems.push(
-            "--late-out: late quotes have no side output yet (use --late drop or --late revise without --late-out)",
-        );
     }
     if to_store {
         problems.push("--sink-postgres: the store takes trade bars; quote bars go to --out");

@@ -66,6 +66,7 @@ pub(crate) fn execute(plan: &Plan) -> anyhow::Result<Outcome> {
         speed: plan.speed,
         bars: joined.bars,
         late: joined.late,
+        quote_late: joined.quote_late,
         quote_bars: joined.quote_bars,
         coarser: joined.coarser,
         quote_coarser: joined.quote_coarser,

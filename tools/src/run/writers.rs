@@ -1,5 +1,5 @@
 //! The output files and the threads that write them: bars from the `out` egress, late trades
-//! from the `late` egress, forwarded ticks from the `ticks` egress. Writers run on their own threads, so a full egress blocks its
+//! and quotes from the `late` and `quote_late` egresses, forwarded ticks from the `ticks` egress. Writers run on their own threads, so a full egress blocks its
 //! shard, never the reader. A write error does not stop a writer: it keeps draining (and
 //! counting what it could not write), so the run ends and reports exactly how far each
 //! output got.
@@ -7,17 +7,20 @@
 use super::signals::Tally;
 use crate::outcome::BadInput;
 use crate::output::{
-    bar_line, bar_message, quote_bar_line, quote_bar_message, trade_line, BusSink, LineSink, OutFormat, ParquetSink,
-    Rotation, Rows, Segments, Target, Written, BARS_HEADER, QUOTE_BARS_HEADER, TRADES_HEADER,
+    bar_line, bar_message, quote_bar_line, quote_bar_message, quote_line, trade_line, BusSink, LineSink, OutFormat,
+    ParquetSink, Rotation, Rows, Segments, Target, Written, BARS_HEADER, QUOTES_HEADER, QUOTE_BARS_HEADER,
+    TRADES_HEADER,
 };
-use crate::plan::{coarser_names, quote_coarser_names, Destination, OutputPlan, LATE, OUT, QUOTE_OUT, TICKS};
+use crate::plan::{
+    coarser_names, quote_coarser_names, Destination, OutputPlan, LATE, OUT, QUOTE_LATE, QUOTE_OUT, TICKS,
+};
 use core_affinity::CoreId;
 use std::fs::File;
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use ticklane::{Bar, Egress, Engine, QuoteBar, Record, Stamped, Trade};
+use ticklane::{Bar, Egress, Engine, Quote, QuoteBar, Record, Stamped, Trade};
 use ticklane_tools::wire::WireFormat;
 
 /// Every output file, opened before any input is read (a bad path is bad usage).
@@ -29,6 +32,7 @@ pub(super) struct Files {
     /// The coarser widths' quote bars (in the format of `quote_bars`).
     quote_coarser: Vec<(String, Place)>,
     late: Option<Place>,
+    quote_late: Option<Place>,
     /// `--ticks-out`, connected, and its encoding.
     ticks: Option<(BusSink, WireFormat)>,
     pub(super) summary: Option<File>,
@@ -77,7 +81,10 @@ impl Files {
         };
         let coarser = widths(&o.coarser, o.bars.as_ref().map_or(OutFormat::Csv, |b| b.1))?;
         let quote_coarser = widths(&o.quote_coarser, o.quote_bars.as_ref().map_or(OutFormat::Csv, |b| b.1))?;
-        let late = o.late.as_deref().map(|p| file(p, "--late-out", inputs)).transpose()?.map(Place::Target);
+        let late_file = |p: &Option<std::path::PathBuf>| -> anyhow::Result<Option<Place>> {
+            Ok(p.as_deref().map(|p| file(p, "--late-out", inputs)).transpose()?.map(Place::Target))
+        };
+        let (late, quote_late) = (late_file(&o.late)?, late_file(&o.quote_late)?);
         let summary = o.summary.as_deref().map(|p| create(p, "--summary", inputs)).transpose()?;
         let ticks = match &o.ticks {
             Some(t) => {
@@ -86,7 +93,7 @@ impl Files {
             }
             None => None,
         };
-        Ok(Files { bars, quote_bars, coarser, quote_coarser, late, ticks, summary })
+        Ok(Files { bars, quote_bars, coarser, quote_coarser, late, quote_late, ticks, summary })
     }
 }
 
@@ -106,6 +113,7 @@ fn create(path: &Path, flag: &str, inputs: &[std::path::PathBuf]) -> anyhow::Res
 pub(super) struct Writers {
     bars: Option<JoinHandle<Written>>,
     late: Option<JoinHandle<Written>>,
+    quote_late: Option<JoinHandle<Written>>,
     quote_bars: Option<JoinHandle<Written>>,
     coarser: Vec<(String, JoinHandle<Written>)>,
     quote_coarser: Vec<(String, JoinHandle<Written>)>,
@@ -144,6 +152,14 @@ impl Writers {
             }
             None => None,
         };
+        let quote_late = match files.quote_late.take() {
+            Some(place) => {
+                let egress = engine.egress::<Quote>(QUOTE_LATE)?;
+                let sink = lines(place, Some(QUOTES_HEADER), Arc::default());
+                Some(spawn_writer("ticklane-late-q", egress, sink, eager, None, quote_line)?)
+            }
+            None => None,
+        };
         let quote_format = files.quote_bars.as_ref().map_or(OutFormat::Csv, |b| b.1);
         let mut quote_coarser = Vec::new();
         for (text, place) in std::mem::take(&mut files.quote_coarser) {
@@ -168,7 +184,7 @@ impl Writers {
             }
             None => None,
         };
-        Ok(Writers { bars, late, quote_bars, coarser, quote_coarser, ticks })
+        Ok(Writers { bars, late, quote_late, quote_bars, coarser, quote_coarser, ticks })
     }
 
     /// Waits for every writer: what each output holds (`None` for a writer not started).
@@ -180,6 +196,7 @@ impl Writers {
         Joined {
             bars: self.bars.map(join),
             late: self.late.map(join),
+            quote_late: self.quote_late.map(join),
             quote_bars: self.quote_bars.map(join),
             coarser: self.coarser.into_iter().map(|(t, h)| (t, join(h))).collect(),
             quote_coarser: self.quote_coarser.into_iter().map(|(t, h)| (t, join(h))).collect(),
@@ -192,6 +209,7 @@ impl Writers {
 pub(super) struct Joined {
     pub(super) bars: Option<Written>,
     pub(super) late: Option<Written>,
+    pub(super) quote_late: Option<Written>,
     pub(super) quote_bars: Option<Written>,
     pub(super) coarser: Vec<(String, Written)>,
     pub(super) quote_coarser: Vec<(String, Written)>,
@@ -324,6 +342,17 @@ impl BusId for Trade {
     /// nanosecond are two trades).
     fn bus_id(&self, name: &str) -> Option<String> {
         self.trade_id.is_some().then(|| format!("{name}/{}/{}", self.ts_event, self.trade_id))
+    }
+}
+
+impl BusId for Quote {
+    fn window(&self) -> (ticklane::Timestamp, ticklane::Timestamp, u32) {
+        (self.ts_event, self.ts_event, 0)
+    }
+
+    /// None: a quote has no id of its own (late quotes go to files only).
+    fn bus_id(&self, _name: &str) -> Option<String> {
+        None
     }
 }
 
