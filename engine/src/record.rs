@@ -5,6 +5,7 @@
 use crate::decimal::{Fixed, Wide};
 use crate::instrument::InstrumentId;
 use std::fmt;
+use std::num::NonZeroU64;
 
 mod custom;
 mod quote_bar;
@@ -218,6 +219,11 @@ pub struct Quote {
     pub has_bid: bool,
     /// The ask side is present.
     pub has_ask: bool,
+    /// The venue's id of this book update where it sends one (Binance `bookTicker`'s `u`, which
+    /// orders a symbol's updates): with it, dedupe keys the quote by `(instrument, update_id)`
+    /// rather than by its content, so a resend after a reconnect (a new receive time) is
+    /// still a repeat.
+    pub update_id: Option<NonZeroU64>,
 }
 
 impl Quote {

@@ -92,6 +92,9 @@ struct Msg<'a> {
     side: Option<Cow<'a, str>>,
     #[serde(borrow, default, skip_serializing_if = "Option::is_none")]
     trade_id: Option<Id<'a>>,
+    /// A quote's venue update id (Binance `u`), when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    update_id: Option<u64>,
 }
 
 /// A decoded message: the record (its instrument unset) and the instrument name.
@@ -134,7 +137,8 @@ pub fn decode(bytes: &[u8], format: WireFormat) -> Result<Tick<'_>, Bad> {
         let t = Trade { ts_event: m.ts_event, ts_recv, price, size, trade_id, side, ..Trade::default() };
         return Ok(Tick::Trade(t, m.instrument));
     }
-    let mut q = Quote { ts_event: m.ts_event, ts_recv, ..Quote::default() };
+    let update_id = m.update_id.and_then(std::num::NonZeroU64::new);
+    let mut q = Quote { ts_event: m.ts_event, ts_recv, update_id, ..Quote::default() };
     if let Some((px, sz)) = side_of(&m.bid_px, &m.bid_sz, "bid")? {
         q = q.with_bid(px, sz);
     }
@@ -190,6 +194,7 @@ pub fn encode_quote(q: &Quote, name: &str, format: WireFormat, out: &mut Vec<u8>
         ask_px: text(q.has_ask, q.ask_px),
         ask_sz: text(q.has_ask, q.ask_sz),
         ts_recv: (q.ts_recv != NO_TS).then_some(q.ts_recv),
+        update_id: q.update_id.map(std::num::NonZeroU64::get),
         ..Msg::default()
     };
     encode(&m, format, out);
@@ -219,7 +224,8 @@ mod tests {
         #[test]
         fn round_trip(ts in 1i64..i64::MAX / 2, recv in proptest::option::of(1i64..i64::MAX / 2), px in 1i64..i64::MAX,
                       sz in 1i64..i64::MAX, side in 0u8..3, id in proptest::option::of("[0-9a-z-]{1,16}|[1-9][0-9]{16,37}"),
-                      bid in any::<bool>(), ask in any::<bool>(), msgpack in any::<bool>()) {
+                      bid in any::<bool>(), ask in any::<bool>(), msgpack in any::<bool>(),
+                      uid in proptest::option::of(1u64..=u64::MAX)) {
             let format = if msgpack { WireFormat::Msgpack } else { WireFormat::Json };
             let side = [Side::None, Side::Buy, Side::Sell][side as usize];
             let trade_id = id.as_deref().map_or(TradeId::NONE, |t| TradeId::from_text(t.as_bytes()));
@@ -230,7 +236,8 @@ mod tests {
                 Ok(Tick::Trade(back, name)) => { prop_assert_eq!(back, t); prop_assert_eq!(&*name, "venue:SYM-1"); }
                 _ => prop_assert!(false, "not a trade"),
             }
-            let mut q = Quote { ts_event: ts, ts_recv: recv.unwrap_or(NO_TS), ..Quote::default() };
+            let update_id = uid.and_then(std::num::NonZeroU64::new);
+            let mut q = Quote { ts_event: ts, ts_recv: recv.unwrap_or(NO_TS), update_id, ..Quote::default() };
             if bid { q = q.with_bid(fixed(px), fixed(sz)); }
             if ask { q = q.with_ask(fixed(px / 2), fixed(0)); }
             buf.clear();

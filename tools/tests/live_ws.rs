@@ -7,7 +7,8 @@
 //! bars to a PostgreSQL server started here: the table equals the replay's CSV too. Forwarded
 //! through the same faults onto a partitioned JetStream stream (`--ticks-out`), the trades are
 //! there once each. A capture file beside the live feed makes the replay's bars of the whole
-//! capture; live quote bars (quotes with a venue time) equal the replay's.
+//! capture; live quote bars (quotes with a venue time) equal the replay's through the same
+//! faults (the re-sent quotes dropped by dedupe on their book update id).
 
 mod common;
 
@@ -327,13 +328,14 @@ fn a_capture_then_the_live_feed_make_the_replays_bars() {
     assert_eq!(v["trades_accepted"], 9_757 + overlap, "{v}");
 }
 
-/// Live quote bars equal the replay's: the capture's `bookTicker` messages given a venue time
-/// `T` (as Binance futures send; spot sends none, so a live run would stamp quotes with its own
-/// receive time and no replay could match it), served over one connection; the run's quote bars
-/// equal `ticklane replay`'s of the same messages as a capture file. (Across reconnects quotes
-/// cannot be deduplicated yet: they carry no key.)
+/// Live quote bars equal the replay's, through the same faults: the capture's `bookTicker`
+/// messages given a venue time `T` (as Binance futures send; spot sends none, so a live run
+/// would stamp quotes with its own receive time and no replay could match it). The quotes
+/// re-sent after each reconnection carry their book update id (`u`) and are dropped by dedupe
+/// although their receive times are new; the run's quote bars equal `ticklane replay`'s of the
+/// same messages as a capture file.
 #[test]
-fn live_quote_bars_equal_replay_quote_bars() {
+fn live_quote_bars_equal_replay_quote_bars_through_the_faults() {
     let lines: Vec<String> = capture_lines()
         .into_iter()
         .map(|l| {
@@ -349,23 +351,41 @@ fn live_quote_bars_equal_replay_quote_bars() {
     std::fs::write(&capture, lines.join("\n") + "\n").expect("capture");
     let frames: Vec<String> = lines.iter().map(|l| message(l).to_string()).collect();
     assert!(frames.iter().filter(|f| f.contains("\"T\":")).count() > 20_000, "quotes with a venue time");
-    let (url, served, server) = serve_once(frames, false);
+    let (a, b) = (frames.len() / 3, 2 * frames.len() / 3);
+    let quotes = |r: std::ops::Range<usize>| frames[r].iter().filter(|f| f.contains("@bookTicker\"")).count();
+    let resent = (quotes(a - 50..a) + quotes(b - 50..b)) as u64;
+    assert!(resent > 0, "the overlaps hold quotes");
+
+    let listener = TcpListener::bind("127.0.0.1:0").expect("listen");
+    let url = format!("ws://{}/stream?streams=btcusdt@bookTicker", listener.local_addr().expect("addr"));
+    let served = Arc::new(Served::default());
+    let server = {
+        let served = served.clone();
+        std::thread::spawn(move || serve(listener, frames, served))
+    };
     let metrics: SocketAddr = ([127, 0, 0, 1], free_port()).into();
-    let out = tmp("live-quote-bars.csv");
+    let (out, sum) = (tmp("live-quote-bars.csv"), tmp("live-quotes.json"));
     let child = Running(Some(
         Command::new(BIN)
-            .args(["run", "--kind", "quotes", "--metrics-addr", &metrics.to_string(), "--out", s(&out), &url])
+            .args(["run", "--kind", "quotes", "--dedupe", "--stall-timeout", "1s", "--reconnect-max", "1s"])
+            .args(["--metrics-addr", &metrics.to_string(), "--out", s(&out), "--summary", s(&sum), &url])
             .stderr(Stdio::piped())
             .spawn()
             .expect("ticklane run"),
     ));
-    let stderr = read_all_then_stop(child, &served, server, metrics);
+    through_the_faults(&served, metrics);
+    let stderr = child.terminate();
+    served.done.store(true, SeqCst);
+    server.join().expect("server");
 
     let r = replay(&["--kind", "quotes", "--out", "-", s(&capture)]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let (got, want) = (std::fs::read_to_string(&out).expect("quote bars"), String::from_utf8(r.stdout).expect("utf-8"));
     assert!(want.lines().count() > 300, "the capture makes hundreds of quote bars");
     assert!(got == want, "live quote bars differ from the replay's:\n{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&sum).expect("summary")).expect("json");
+    assert_eq!(v["quotes"]["duplicates"].as_u64(), Some(resent), "each re-sent quote dropped once: {v}");
+    assert_eq!(v["quotes"]["quotes_accepted"].as_u64(), Some(28_040 + resent), "{v}");
 }
 
 /// `ticklane run`'s usage errors exit 2 before anything connects, each naming what is wrong.

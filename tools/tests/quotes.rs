@@ -277,3 +277,31 @@ fn dedupe_drops_a_quote_delivered_twice() {
     assert_eq!(v["duplicates"].as_u64(), Some(9_757), "every trade's second copy: {v}");
     assert_eq!(v["quotes"]["duplicates"].as_u64(), v["quotes"]["quotes_accepted"].as_u64().map(|n| n / 2), "{v}");
 }
+
+/// The Binance capture merged with a copy of itself received 1 ms later (a resend after a
+/// reconnect: the same messages, new receive times — and, for spot quotes, new event times):
+/// with `--dedupe` the quotes are dropped by their book update id `u`, and the quote bars are
+/// the capture's alone; keyed by content they would all count twice.
+#[test]
+fn dedupe_keys_binance_quotes_by_their_update_id() {
+    let (_, quotes) = binance();
+    let cap = data("binance_spot_btcusdt_20240808.stream.gz");
+    let mut gz = flate2::read::MultiGzDecoder::new(std::fs::File::open(&cap).expect("capture"));
+    let mut body = String::new();
+    gz.read_to_string(&mut body).expect("gunzip");
+    let later: String = body
+        .lines()
+        .map(|l| {
+            let (recv, json) = l.split_once(' ').expect("two parts");
+            format!("{} {json}\n", recv.parse::<i64>().expect("receive time") + 1_000_000)
+        })
+        .collect();
+    let copy = tmp("later.stream");
+    std::fs::write(&copy, later).expect("write");
+    let sum = tmp("resent.json");
+    let o = replay(&["--kind", "quotes", "--dedupe", "--summary", s(&sum), "--out", "-", s(&cap), s(&copy)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout) == quote_bars("binance:BTCUSDT", &quotes), "the copy counted");
+    let q = &summary(&sum)["quotes"];
+    assert_eq!((q["quotes_accepted"].as_u64(), q["duplicates"].as_u64()), (Some(2 * 28_040), Some(28_040)), "{q}");
+}

@@ -75,14 +75,23 @@ impl TableKey for ContentKey {
     }
 }
 
-/// A quote's whole content: instrument, which sides are present (plus one: never zero),
-/// both clocks, and the present sides' price and size (zero for an absent side, whatever its
-/// fields hold).
+/// A quote's key: its venue update id ([`ID_TAG`]) or its whole content — instrument, which
+/// sides are present (plus one: never zero), both clocks, and the present sides' price and
+/// size (zero for an absent side, whatever its fields hold).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub(super) struct QuoteKey(u32, u8, Timestamp, Timestamp, [Fixed; 4]);
 
+/// The second field of a key made from a venue's update id (a content key's is 1 to 4: which
+/// sides it has).
+const ID_TAG: u8 = 5;
+
 impl QuoteKey {
+    /// `(instrument, update_id)` where the venue gave one (tagged apart from every content
+    /// key), else the content.
     pub(super) fn new(q: &ticklane_engine::Quote) -> QuoteKey {
+        if let Some(id) = q.update_id {
+            return QuoteKey(q.instrument.0, ID_TAG, id.get() as Timestamp, 0, [Fixed::ZERO; 4]);
+        }
         let (bid, ask) = (q.bid().unwrap_or_default(), q.ask().unwrap_or_default());
         let sides = 1 + u8::from(q.has_bid) + 2 * u8::from(q.has_ask);
         QuoteKey(q.instrument.0, sides, q.ts_event, q.ts_recv, [bid.0, bid.1, ask.0, ask.1])

@@ -1,8 +1,10 @@
-//! Drops repeated quotes. Quotes carry no id, so a quote is keyed by everything it holds:
-//! `(instrument, ts_event, ts_recv, bid, ask)` — the quotes' form of the trades' content key
-//! (design.md §4). A message delivered twice (a JetStream redelivery, a capture merged with
-//! itself) is dropped; a venue's resend after a reconnect carries a new receive time and is
-//! kept. Two quotes equal in all of it are one: the same book at the same instant of both
+//! Drops repeated quotes. A quote with its venue's book update id (`Quote::update_id`:
+//! Binance `bookTicker`'s `u`) is keyed by `(instrument, update_id)`, so a resend after a
+//! reconnect — the same update with a new receive time — is a repeat. A quote without one is
+//! keyed by everything it holds: `(instrument, ts_event, ts_recv, bid, ask)` — the quotes' form
+//! of the trades' content key (design.md §4). Then a message delivered twice (a JetStream
+//! redelivery, a capture merged with itself) is dropped, a resend with a new receive time is
+//! kept, and two quotes equal in all of it are one: the same book at the same instant of both
 //! clocks. The horizon, generations and capacity cap are the trades' ([`super::Dedupe`]).
 
 use super::keys::QuoteKey;
@@ -12,7 +14,7 @@ use std::hash::BuildHasher;
 use ticklane_engine::{Counter, DagBuilder, FoldState, Quote, Stamped, Timestamp, Transform};
 
 /// The quote dedupe operator (quotes in, quotes out); one instance per shard. The key setting
-/// of its [`DedupeConfig`] is not used (quotes have only their content).
+/// of its [`DedupeConfig`] is not used (a quote's key is its update id, else its content).
 pub struct QuoteDedupe {
     cfg: DedupeConfig,
     seen: Seen<QuoteKey>,
@@ -108,6 +110,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use std::collections::HashMap;
+    use std::num::NonZeroU64;
     use ticklane_engine::{Fixed, InstrumentId};
 
     fn quote(inst: u32, ts: i64, recv: i64, bid: Option<i64>, ask: Option<i64>) -> Quote {
@@ -137,6 +140,24 @@ mod tests {
             quote(1, 10, 11, None, Some(6)),
             quote(1, 10, 11, None, None),
             Quote { bid_sz: Fixed::from_int(2).expect("fixed"), ..q },
+        ] {
+            assert!(d.admit(&other, 10), "{other:?} differs");
+        }
+        assert_eq!(d.counters().duplicates, 1);
+    }
+
+    #[test]
+    fn a_venue_update_id_is_the_key_where_there_is_one() {
+        let mut d = QuoteDedupe::new(DedupeConfig::default());
+        let q = Quote { update_id: NonZeroU64::new(7), ..quote(1, 10, 11, Some(5), Some(6)) };
+        assert!(d.admit(&q, 10));
+        // Re-sent after a reconnect: new receive (and event) times, the same update.
+        assert!(!d.admit(&Quote { ts_event: 12, ts_recv: 13, ..q }, 10), "the same update again");
+        for other in [
+            Quote { update_id: NonZeroU64::new(8), ..q },
+            Quote { instrument: InstrumentId(2), ..q },
+            // The same content without an id is keyed by content: never an id key.
+            Quote { update_id: None, ..q },
         ] {
             assert!(d.admit(&other, 10), "{other:?} differs");
         }

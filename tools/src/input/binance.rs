@@ -9,7 +9,8 @@
 //!   the line's receive time; `ts_recv` is the receive time.
 //! - Trades: `trade_id` is `t`, the side `sell` when `m` (buyer is maker) is true, else `buy`.
 //! - Quotes: `b`/`B` bid price/size, `a`/`A` ask; a side missing, or zero-filled (price and
-//!   size both zero, Binance's empty book side), is absent.
+//!   size both zero, Binance's empty book side), is absent; `u`, the book update id, is the
+//!   quote's `update_id` (dedupe keys by it).
 
 use super::csv::{Line, Lines, MAX_LINE};
 use super::excerpt::excerpt;
@@ -81,6 +82,7 @@ struct BookData<'a> {
     #[serde(borrow)]
     A: Option<Cow<'a, str>>,
     T: Option<i64>,
+    u: Option<u64>,
 }
 
 /// What is wrong with a line: its reason and what was expected.
@@ -148,7 +150,8 @@ impl StreamKind for Quote {
             Ok((px.raw() != 0 || sz.raw() != 0).then_some((px, sz)))
         };
         let ts_event = d.T.map_or(Ok(recv), |t| millis(t, "T"))?;
-        let mut q = Quote { ts_event, ts_recv: recv, ..Quote::default() };
+        let update_id = d.u.and_then(std::num::NonZeroU64::new);
+        let mut q = Quote { ts_event, ts_recv: recv, update_id, ..Quote::default() };
         if let Some((px, sz)) = side(&d.b, &d.B, "b (bid)")? {
             q = q.with_bid(px, sz);
         }
