@@ -1,8 +1,8 @@
 //! `--bar-offset` and `--throttle` through the real binary, each against an oracle that does
 //! not use the option: shifted windows equal the bars of a capture shifted the other way; a
 //! throttled replay equals the replay of the capture cut by the test itself (first N trades per
-//! instrument per interval, plus, with `:conflate`, the latest of the rest). Bad values exit 2
-//! naming the option.
+//! instrument per interval, plus, with `:conflate`, the latest of the rest); `--dedupe-key
+//! content` drops the same print under another id. Bad values exit 2 naming the option.
 
 mod common;
 
@@ -149,6 +149,33 @@ fn a_throttled_replay_equals_the_replay_of_the_cut_capture() {
     }
 }
 
+/// `--dedupe-key content`: a capture merged with a copy whose trades carry other ids (the same
+/// prints re-sent under new ids) makes the capture's bars alone, each copy a duplicate; keyed by
+/// id (the default) the copies count.
+#[test]
+fn a_content_key_drops_the_same_print_under_another_id() {
+    let capture = in_order_capture();
+    let text = std::fs::read_to_string(&capture).expect("read");
+    let mut copy = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let mut f: Vec<String> = line.split(',').map(String::from).collect();
+        if i > 0 {
+            f[6] = format!("{}x", f[6]);
+        }
+        copy += &(f.join(",") + "\n");
+    }
+    let other = tmp("other_ids.csv");
+    std::fs::write(&other, copy).expect("write");
+    let alone = run(&["replay", s(&capture)]).stdout;
+    let sum = tmp("content.json");
+    let content = run(&["replay", "--dedupe", "--dedupe-key", "content", "--summary", s(&sum), s(&capture), s(&other)]);
+    assert!(content.stdout == alone, "keyed by content, the copies are dropped");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&sum).expect("summary")).expect("json");
+    assert_eq!(v["duplicates"].as_u64(), Some(20_000), "{v}");
+    let by_id = run(&["replay", "--dedupe", s(&capture), s(&other)]).stdout;
+    assert!(by_id != alone, "keyed by id, the copies count");
+}
+
 #[test]
 fn bad_values_are_refused_naming_the_option() {
     let f = data("GLBX_ESH4_trades_2023-12-25.csv");
@@ -160,6 +187,7 @@ fn bad_values_are_refused_naming_the_option() {
         (vec!["--throttle", "5/0s"], "--throttle"),
         (vec!["--throttle", "5/1s:keep"], "--throttle"),
         (vec!["--tick-bars", "5", "--bar-offset", "1s"], "--bar-offset"),
+        (vec!["--dedupe", "--dedupe-key", "trade_id"], "--dedupe-key"),
     ] {
         let o = Command::new(BIN).arg("replay").args(&args).arg(&f).output().expect("run");
         let err = String::from_utf8_lossy(&o.stderr);
