@@ -5,6 +5,9 @@
 //!   window per instrument, the time-weighted spread accumulated as each quote arrives (no
 //!   quote kept); ticklane's operator keeps each window's quotes, because it must accept any
 //!   order before the window fires.
+//! - `quote_resample_1s_1m`: 1 s and 1 m quote bars of the same quotes: ticklane's quote bars
+//!   with a chain output and a quote resampler; the hand loop keeps a 1 s and a 1 m window per
+//!   instrument, both updated per quote.
 //! - `resample_1s_1m`: 1 s and 1 m bars of 1M trades: ticklane's time bars with a chain output
 //!   and a resampler; the hand loop updates a 1 s and a 1 m accumulator per trade.
 //!
@@ -14,7 +17,9 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::time::Duration;
-use ticklane::operators::{QuoteBars, QuoteBarsConfig, Resample, ResampleConfig, TimeBars, TimeBarsConfig};
+use ticklane::operators::{
+    QuoteBars, QuoteBarsConfig, QuoteResample, Resample, ResampleConfig, TimeBars, TimeBarsConfig,
+};
 use ticklane::{Bar, Fixed, InstrumentId, Quote, QuoteBar, Stamped, Trade, WM_END};
 use ticklane_bench::{hand, stamped_with_duplicates};
 
@@ -77,8 +82,8 @@ fn side(s: &mut [Option<i64>; 4], px: i64) {
     s[3] = Some(px);
 }
 
-fn close(inst: usize, o: &Open, out: &mut Vec<QuoteBar>) {
-    let end = o.start + SECOND;
+fn close(inst: usize, o: &Open, width: i64, out: &mut Vec<QuoteBar>) {
+    let end = o.start + width;
     let (mut num, mut den) = (o.num, o.den);
     if let Some(s) = o.last.1 {
         num += i128::from(s) * i128::from(end - o.last.0);
@@ -114,18 +119,26 @@ fn close(inst: usize, o: &Open, out: &mut Vec<QuoteBar>) {
     });
 }
 
-fn hand_quote_bars(input: &[Stamped<Quote>]) -> Vec<QuoteBar> {
-    let mut open: Vec<Option<Open>> = vec![None; 1_000];
-    let mut out = Vec::with_capacity(16_384);
-    for q in input {
-        let q = &q.rec;
+/// The hand loop's quote bars of one width: one open window per instrument.
+struct HandQuotes {
+    width: i64,
+    open: Vec<Option<Open>>,
+}
+
+impl HandQuotes {
+    fn new(width: i64) -> HandQuotes {
+        HandQuotes { width, open: vec![None; 1_000] }
+    }
+
+    #[inline]
+    fn add(&mut self, q: &Quote, out: &mut Vec<QuoteBar>) {
         let i = q.instrument.0 as usize;
-        let start = q.ts_event.div_euclid(SECOND) * SECOND;
-        if let Some(o) = open[i].filter(|o| o.start != start) {
-            close(i, &o, &mut out);
-            open[i] = None;
+        let start = q.ts_event.div_euclid(self.width) * self.width;
+        if let Some(o) = self.open[i].filter(|o| o.start != start) {
+            close(i, &o, self.width, out);
+            self.open[i] = None;
         }
-        let o = open[i].get_or_insert(Open {
+        let o = self.open[i].get_or_insert(Open {
             start,
             bid: [None; 4],
             ask: [None; 4],
@@ -156,12 +169,64 @@ fn hand_quote_bars(input: &[Stamped<Quote>]) -> Vec<QuoteBar> {
         }
         o.last = (q.ts_event, spread);
     }
-    for (i, o) in open.iter().enumerate() {
-        if let Some(o) = o {
-            close(i, o, &mut out);
+
+    fn flush(&self, out: &mut Vec<QuoteBar>) {
+        for (i, o) in self.open.iter().enumerate() {
+            if let Some(o) = o {
+                close(i, o, self.width, out);
+            }
         }
     }
+}
+
+fn hand_quote_bars(input: &[Stamped<Quote>]) -> Vec<QuoteBar> {
+    let mut h = HandQuotes::new(SECOND);
+    let mut out = Vec::with_capacity(16_384);
+    for q in input {
+        h.add(&q.rec, &mut out);
+    }
+    h.flush(&mut out);
     out
+}
+
+/// 1 s and 1 m quote bars in one pass: two open windows per instrument, both updated per quote.
+fn hand_quote_resample(input: &[Stamped<Quote>]) -> (usize, Vec<QuoteBar>) {
+    let (mut s, mut m) = (HandQuotes::new(SECOND), HandQuotes::new(60 * SECOND));
+    let (mut seconds, mut minutes) = (Vec::with_capacity(16_384), Vec::new());
+    for q in input {
+        s.add(&q.rec, &mut seconds);
+        m.add(&q.rec, &mut minutes);
+    }
+    s.flush(&mut seconds);
+    m.flush(&mut minutes);
+    (seconds.len(), minutes)
+}
+
+/// ticklane's 1 s quote bars with a chain output feeding a quote resampler to 1 m.
+fn engine_quote_resample(input: &[Stamped<Quote>]) -> (usize, Vec<QuoteBar>) {
+    let (s, m) = (Duration::from_secs(1), Duration::from_secs(60));
+    let mut fine = QuoteBars::new(QuoteBarsConfig::builder(s).chain(true).build().expect("1s"));
+    let mut coarse = QuoteResample::new(ResampleConfig::builder(s, m).build().expect("1m"));
+    let (mut bars, mut chain, mut minutes) = (Vec::new(), Vec::new(), Vec::new());
+    let mut seconds = 0;
+    for (k, chunk) in input.chunks(BATCH).chain([&[][..]]).enumerate() {
+        let last = k == input.len().div_ceil(BATCH);
+        fine.process(chunk, &mut bars, None);
+        fine.chain_into(&bars, &mut chain);
+        if last {
+            let n = bars.len();
+            fine.watermark(WM_END, &mut bars);
+            chain.extend_from_slice(&bars[n..]);
+        }
+        coarse.process(&chain, &mut minutes);
+        if last {
+            coarse.watermark(WM_END, &mut minutes);
+        }
+        seconds += bars.len();
+        bars.clear();
+        chain.clear();
+    }
+    (seconds, minutes.into_iter().map(|b| b.rec).collect())
 }
 
 fn engine_resample(input: &[Stamped<Trade>]) -> (usize, Vec<Bar>) {
@@ -230,6 +295,16 @@ fn benches(c: &mut Criterion) {
     g.throughput(Throughput::Elements(N as u64)).sample_size(20);
     g.bench_function("hand_written", |b| b.iter(|| hand_quote_bars(&q)));
     g.bench_function("ticklane", |b| b.iter(|| engine_quote_bars(&q)));
+    g.finish();
+
+    let ((es, mut em), (hs, mut hm)) = (engine_quote_resample(&q), hand_quote_resample(&q));
+    em.sort_by_key(|b| (b.window_start, b.instrument.0));
+    hm.sort_by_key(|b| (b.window_start, b.instrument.0));
+    assert!(es == hs && em == hm && !em.is_empty(), "quote bars differ ({es} vs {hs} seconds)");
+    let mut g = c.benchmark_group("quote_resample_1s_1m");
+    g.throughput(Throughput::Elements(N as u64)).sample_size(20);
+    g.bench_function("hand_written", |b| b.iter(|| hand_quote_resample(&q)));
+    g.bench_function("ticklane", |b| b.iter(|| engine_quote_resample(&q)));
     g.finish();
 
     let t = stamped_with_duplicates(N, 1_000, 10_000);
