@@ -132,6 +132,56 @@ fn a_quote_chain_may_read_through_a_dedupe() {
     assert!(out.contains("ticklane replay --bars 1s --dedupe --kind quotes --out -"), "{out}");
 }
 
+/// Quote bars resample in a pipeline file (`quote_resample`), to what `replay --bars 1s,1m`
+/// writes; trade and quote chains of one pipeline must share their widths (one `--bars` list),
+/// and a quote resample reading trade bars is a type mismatch — each reported at its line.
+#[test]
+fn quote_bars_resample_in_a_pipeline_as_in_a_replay() {
+    let capture = data("tardis_binance-futures_BTCUSDT_quotes_2020-02-22.csv");
+    let (dir_p, dir_r) = (tmp("qp"), tmp("qr"));
+    std::fs::create_dir_all(&dir_p).expect("dir");
+    std::fs::create_dir_all(&dir_r).expect("dir");
+    let text = format!(
+        "[sources.q]\npaths = [\"{capture}\"]\n\n\
+         [operators.q_1s]\ntype = \"quote_bars\"\ninput = \"q\"\nwidth = \"1s\"\nmax_delay = \"60s\"\n\n\
+         [operators.q_1m]\ntype = \"quote_resample\"\ninput = \"q_1s\"\nwidth = \"1m\"\n\n\
+         [sinks.files]\ntype = \"file\"\ninput = [\"q_1s\", \"q_1m\"]\npath = \"{out}\"\n",
+        capture = s(&capture),
+        out = s(&dir_p.join("q_{bars}.csv")),
+    );
+    let o = run(&["run", s(&pipeline("quote_chain.toml", &text))]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = dir_r.join("q_{bars}.csv");
+    let o = replay(&["--bars", "1s,1m", "--max-delay", "60s", "--out", s(&out), s(&capture)]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    for w in ["1s", "1m"] {
+        let name = format!("q_{w}.csv");
+        let (p, r) =
+            (std::fs::read(dir_p.join(&name)).expect("pipeline"), std::fs::read(dir_r.join(&name)).expect("replay"));
+        assert!(p.len() > 500 && p == r, "{name}: the pipeline's quote bars differ from the replay's");
+    }
+
+    let both = "[sources.s]\npaths = [\"data/binance_spot_btcusdt_20240808.stream.gz\"]\n\
+                [operators.t]\ntype = \"time_bars\"\ninput = \"s\"\nwidth = \"1s\"\n\
+                [operators.t_1m]\ntype = \"resample\"\ninput = \"t\"\nwidth = \"1m\"\n\
+                [operators.q]\ntype = \"quote_bars\"\ninput = \"s\"\nwidth = \"1s\"\n\
+                [operators.wrong]\ntype = \"quote_resample\"\ninput = \"t\"\nwidth = \"1m\"\n\
+                [sinks.o]\ntype = \"file\"\ninput = [\"t\", \"t_1m\", \"q\"]\npath = \"b_{kind}_{bars}.csv\"\n";
+    let f = pipeline("mixed_chains.toml", both);
+    let (code, _, err) = check(&f);
+    assert_eq!(code, Some(2), "{err}");
+    let mismatch = format!("{}:17: operators.wrong.input: type mismatch: this takes quote bars", f.display());
+    assert!(err.contains(&mismatch), "{err}");
+    let f = pipeline(
+        "unequal_chains.toml",
+        &both.replace("[operators.wrong]\ntype = \"quote_resample\"\ninput = \"t\"\nwidth = \"1m\"\n", ""),
+    );
+    let (code, _, err) = check(&f);
+    assert_eq!(code, Some(2), "{err}");
+    let widths = format!("{}:14: operators.q.width: trade and quote bars have the same widths", f.display());
+    assert!(err.contains(&widths), "{err}");
+}
+
 #[test]
 fn syntax_types_ports_and_shapes_are_located_too() {
     for (text, line, needle) in [

@@ -41,7 +41,7 @@ const BAR_KEYS: [(&str, &str, bool); 5] = [
 ];
 
 /// Every operator the library has, by the name a pipeline file gives its `type`.
-pub(crate) const OPERATORS: [OpType; 8] = [
+pub(crate) const OPERATORS: [OpType; 9] = [
     OpType {
         name: "dedupe",
         takes: &[Flow::Trades, Flow::Quotes],
@@ -80,6 +80,12 @@ pub(crate) const OPERATORS: [OpType; 8] = [
     },
     OpType { name: "resample", takes: &[Flow::Bars], gives: Some(Flow::Bars), keys: &[("width", "--bars", true)] },
     OpType { name: "quote_bars", takes: &[Flow::Quotes], gives: Some(Flow::QuoteBars), keys: &BAR_KEYS },
+    OpType {
+        name: "quote_resample",
+        takes: &[Flow::QuoteBars],
+        gives: Some(Flow::QuoteBars),
+        keys: &[("width", "--bars", true)],
+    },
 ];
 
 /// A sink type: what it takes and its settings.

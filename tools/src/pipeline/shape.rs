@@ -123,7 +123,6 @@ pub(crate) fn lower(g: &Graph, run: &[Arg], problems: &mut Problems) -> (Vec<Arg
     };
     let (inputs, live) = sources_of(g, &sources, problems);
     let mut flags: BTreeMap<&'static str, Arg> = BTreeMap::new();
-    let mut widths: Vec<Arg> = Vec::new();
     let mut uses = (false, false);
     let mut outs = 0;
     for n in &g.nodes {
@@ -137,10 +136,8 @@ pub(crate) fn lower(g: &Graph, run: &[Arg], problems: &mut Problems) -> (Vec<Arg
             _ => &n.args,
         };
         for a in args.iter().filter(|a| !matches!(n.role, Role::Source { .. }) || a.flag != "--kind") {
-            if a.flag == "--bars" {
-                widths.push(a.clone());
-            } else {
-                set(&mut flags, a, problems);
+            if a.flag != "--bars" {
+                set(&mut flags, a, problems); // the widths make one list: bar_widths
             }
         }
         if n.role == Role::Op("dedupe") {
@@ -151,7 +148,7 @@ pub(crate) fn lower(g: &Graph, run: &[Arg], problems: &mut Problems) -> (Vec<Arg
     one_dedupe_for_all(g, problems);
     run.iter().for_each(|a| set(&mut flags, a, problems));
     let mut args: Vec<Arg> = flags.into_values().collect();
-    if let Some(first) = bar_widths(g, &widths, problems) {
+    if let Some(first) = bar_widths(g, problems) {
         args.insert(0, first);
     }
     (args, inputs, live)
@@ -230,13 +227,14 @@ fn shape(g: &Graph, n: &Node, uses: &mut (bool, bool), problems: &mut Problems) 
             matches!(from_role, Some(Role::Op("dedupe") | Role::Op("throttle") | Role::Op("bbo"))) || from_source
         }
         Role::Op("resample") => matches!(from_role, Some(Role::Op("time_bars") | Role::Op("resample"))),
+        Role::Op("quote_resample") => matches!(from_role, Some(Role::Op("quote_bars") | Role::Op("quote_resample"))),
         _ => true,
     };
     if !ok {
         problems.push(
             &input.at,
             "not a shape the run planner builds: source → [dedupe] → [throttle] → bars → [resample …], \
-             source → [dedupe] → [throttle | bbo] → quote_bars",
+             source → [dedupe] → [throttle | bbo] → quote_bars → [quote_resample …]",
         );
     }
     if from_source {
@@ -277,36 +275,48 @@ fn leads_to_quotes(g: &Graph, name: &str) -> bool {
     })
 }
 
-/// `--bars`: the time or quote bars' width, then each resample's, in chain order.
-fn bar_widths(g: &Graph, widths: &[Arg], problems: &mut Problems) -> Option<Arg> {
-    let base = g.nodes.iter().find(|n| matches!(n.role, Role::Op("time_bars") | Role::Op("quote_bars")));
-    let mut chain: Vec<&Arg> = Vec::new();
-    let mut at = base?;
-    let base_width = at.arg("--bars")?;
-    for n in g.nodes.iter().filter(|n| n.role == Role::Op("quote_bars")) {
-        let w = n.arg("--bars")?;
-        if w.value != base_width.value {
-            problems.push(&w.at, "trade and quote bars have one width per pipeline, for now");
+/// `--bars`: the time or quote bars' width, then each resample's, in chain order. One list
+/// serves both kinds, so trade and quote bars resample to the same widths.
+fn bar_widths(g: &Graph, problems: &mut Problems) -> Option<Arg> {
+    let trades = chain_widths(g, ("time_bars", "resample"), problems);
+    let quotes = chain_widths(g, ("quote_bars", "quote_resample"), problems);
+    match (trades, quotes) {
+        (Some(t), Some(q)) if t.value != q.value => {
+            let want = t.value.as_deref().unwrap_or_default();
+            problems.push(&q.at, format!("trade and quote bars have the same widths per pipeline, for now ({want})"));
+            Some(t)
         }
+        (t, q) => t.or(q),
     }
-    while let Some(next) = g.consumers(&at.name).find(|c| c.role == Role::Op("resample")) {
+}
+
+/// The widths of the chain `(base, step)`: the base bars' width, then each step's in chain
+/// order (`None` without base bars); a step outside the one chain is a problem.
+fn chain_widths(g: &Graph, (base, step): (&'static str, &'static str), problems: &mut Problems) -> Option<Arg> {
+    let mut at = g.nodes.iter().find(|n| n.role == Role::Op(base))?;
+    let base_width = at.arg("--bars")?;
+    let mut chain: Vec<&Arg> = Vec::new();
+    while let Some(next) = g.consumers(&at.name).find(|c| c.role == Role::Op(step)) {
         chain.push(next.arg("--bars")?);
         at = next;
     }
-    let resamples = g.nodes.iter().filter(|n| n.role == Role::Op("resample")).count();
-    if chain.len() != resamples {
-        let n = widths.iter().find(|w| !chain.iter().any(|c| c.at.line == w.at.line)).unwrap_or(base_width);
-        problems.push(&n.at, "resampling is one chain (each resample reads the one before), for now");
+    let mut steps = g.nodes.iter().filter(|n| n.role == Role::Op(step)).filter_map(|n| n.arg("--bars"));
+    if let Some(stray) = steps.find(|w| !chain.iter().any(|c| c.at.line == w.at.line)) {
+        problems.push(&stray.at, "resampling is one chain (each resample reads the one before), for now");
     }
     let mut all = vec![base_width.value.clone().unwrap_or_default()];
     all.extend(chain.iter().map(|c| c.value.clone().unwrap_or_default()));
     Some(Arg { flag: "--bars", value: Some(all.join(",")), at: base_width.at.clone(), shown: None })
 }
 
-/// Nodes that make bars (time, tick, volume and quote bars, and resamples).
+/// Nodes that make bars (time, tick, volume and quote bars, and resamples of both).
 fn bar_nodes(g: &Graph) -> Vec<&str> {
-    let makes =
-        |n: &&Node| matches!(n.role, Role::Op("time_bars" | "tick_bars" | "volume_bars" | "quote_bars" | "resample"));
+    let makes = |n: &&Node| {
+        matches!(
+            n.role,
+            Role::Op("time_bars" | "tick_bars" | "volume_bars" | "quote_bars" | "resample" | "quote_resample")
+        )
+    };
     g.nodes.iter().filter(makes).map(|n| n.name.as_str()).collect()
 }
 
