@@ -182,6 +182,33 @@ fn quote_bars_resample_in_a_pipeline_as_in_a_replay() {
     assert!(err.contains(&widths), "{err}");
 }
 
+/// A quote bars node's `late` port into a file sink: the late quotes as ticklane quotes CSV,
+/// as `replay --late side --late-out` writes them.
+#[test]
+fn a_quote_bars_late_port_writes_the_late_quotes() {
+    let quotes = pipeline(
+        "disordered_quotes.csv",
+        "ts_event,instrument,bid_px,bid_sz,ask_px,ask_sz\n1000000000,X,1,1,2,1\n3000000000,X,1,1,2,1\n\
+         1500000000,X,1.5,1,2,1\n4000000000,X,,,2,1\n",
+    );
+    let (late, bars) = (tmp("p_late.csv"), tmp("p_quote_bars.csv"));
+    let text = format!(
+        "[sources.q]\npaths = [\"{quotes}\"]\n\n\
+         [operators.b]\ntype = \"quote_bars\"\ninput = \"q\"\nwidth = \"1s\"\nlate = \"side\"\n\n\
+         [sinks.late]\ntype = \"file\"\ninput = \"b.late\"\npath = \"{late}\"\n\n\
+         [sinks.bars]\ntype = \"file\"\ninput = \"b\"\npath = \"{bars}\"\n",
+        quotes = s(&quotes),
+        late = s(&late),
+        bars = s(&bars),
+    );
+    let o = run(&["run", s(&pipeline("quote_late.toml", &text))]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let header = "ts_event,instrument,bid_px,bid_sz,ask_px,ask_sz,ts_recv";
+    assert_eq!(std::fs::read_to_string(&late).expect("late"), format!("{header}\n1500000000,X,1.5,1,2,1,\n"));
+    let lines = std::fs::read_to_string(&bars).expect("bars").lines().count();
+    assert_eq!(lines, 1 + 3, "three windows of on-time quotes");
+}
+
 #[test]
 fn syntax_types_ports_and_shapes_are_located_too() {
     for (text, line, needle) in [

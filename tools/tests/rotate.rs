@@ -143,5 +143,5 @@ fn a_pipeline_file_sink_rotates_too_and_late_trades_do_not() {
     let o = run(&["check", s(&file)]);
     let e = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{e}");
-    assert!(e.contains("p.toml:") && e.contains("rotate") && e.contains("late trades go to one file"), "{e}");
+    assert!(e.contains("p.toml:") && e.contains("rotate") && e.contains("late records go to one file"), "{e}");
 }

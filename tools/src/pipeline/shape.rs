@@ -32,6 +32,7 @@ impl Graph {
                 _ => vec![Flow::Trades, Flow::Quotes],
             },
             (Role::Op("time_bars"), Some("late")) => vec![Flow::Trades],
+            (Role::Op("quote_bars"), Some("late")) => vec![Flow::Quotes],
             (Role::Op(_), None) => {
                 let op = from.op().expect("operators have a type");
                 match op.gives {
@@ -40,7 +41,9 @@ impl Graph {
                 }
             }
             (Role::Sink(_), _) => return Err(format!("`{}` is a sink: nothing flows out of it", from.name)),
-            (_, Some(p)) => return Err(format!("`{}` has no output port {p:?} (time_bars has `late`)", from.name)),
+            (_, Some(p)) => {
+                return Err(format!("`{}` has no output port {p:?} (time_bars and quote_bars have `late`)", from.name))
+            }
         };
         gives.iter().copied().find(|g| takes.contains(g)).ok_or_else(|| {
             let want: Vec<&str> = takes.iter().map(|f| f.name()).collect();
@@ -55,7 +58,7 @@ fn takes(n: &Node) -> &'static [Flow] {
     match n.role {
         Role::Source { .. } => &[],
         Role::Op(_) => n.op().map_or(&[], |o| o.takes),
-        Role::Sink(_) => &[Flow::Bars, Flow::QuoteBars, Flow::Trades],
+        Role::Sink(_) => &[Flow::Bars, Flow::QuoteBars, Flow::Trades, Flow::Quotes],
     }
 }
 
@@ -329,14 +332,14 @@ fn sink_args(g: &Graph, n: &Node, outs: &mut usize, problems: &mut Problems) -> 
     let Some(first) = n.inputs.first() else { return args };
     if late > 0 {
         if late < n.inputs.len() || t != "file" {
-            problems.push(&first.at, "late trades go to a file sink of their own (type = \"file\", CSV)");
+            problems.push(&first.at, "late trades and quotes go to a file sink of their own (type = \"file\", CSV)");
         }
         args.iter_mut().filter(|a| a.flag == "--out").for_each(|a| a.flag = "--late-out");
         if let Some(f) = args.iter().find(|a| a.flag == "--format" && a.value.as_deref() != Some("csv")) {
-            problems.push(&f.at, "late trades are written as ticklane CSV");
+            problems.push(&f.at, "late trades and quotes are written as ticklane CSV");
         }
         if let Some(r) = args.iter().find(|a| a.flag == "--rotate") {
-            problems.push(&r.at, "late trades go to one file (rotate cuts bar outputs)");
+            problems.push(&r.at, "late records go to one file (rotate cuts bar outputs)");
         }
         args.retain(|a| a.flag != "--format" && a.flag != "--rotate");
         return args;
@@ -361,7 +364,7 @@ fn sink_args(g: &Graph, n: &Node, outs: &mut usize, problems: &mut Problems) -> 
     *outs += 1;
     if *outs > 1 {
         problems
-            .push(&n.at, "one file, stdout or nats output per pipeline, for now (besides postgres and late trades)");
+            .push(&n.at, "one file, stdout or nats output per pipeline, for now (besides postgres and late records)");
     }
     let missing: Vec<&str> = bars.iter().copied().filter(|b| !n.inputs.iter().any(|e| e.from == *b)).collect();
     if !missing.is_empty() {
