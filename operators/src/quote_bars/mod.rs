@@ -10,7 +10,7 @@
 //! is counted. A quote whose window cannot be represented is dropped and counted in
 //! `OUT_OF_RANGE`.
 //!
-//! Memory: a window holds its quotes (48 bytes each) until it fires or, under `revise`,
+//! Memory: a window holds its quotes (40 bytes each) until it fires or, under `revise`,
 //! until its horizon passes; buffers are recycled.
 
 mod points;
@@ -167,7 +167,6 @@ pub struct QuoteBarsCounters {
 /// revisions).
 struct Slot {
     windows: Vec<Win>,
-    arrivals: u64,
     /// The deadline this slot is queued under (`i64::MAX`: not queued).
     scheduled: Timestamp,
 }
@@ -288,14 +287,14 @@ impl QuoteBars {
 
     /// A late quote: counted; under `revise` within the horizon, its window's bar is
     /// re-emitted. Whether it goes to the side output.
-    fn late(&mut self, q: &Stamped<Quote>, point: Point, start: Timestamp, bars: &mut Vec<Stamped<QuoteBar>>) -> bool {
+    fn late(&mut self, q: &Stamped<Quote>, start: Timestamp, bars: &mut Vec<Stamped<QuoteBar>>) -> bool {
         self.counters.late += 1;
         let beyond = match self.cfg.late {
             LatePolicy::Drop => Beyond::Drop,
             LatePolicy::Side => Beyond::Side,
             LatePolicy::Revise { allowed_lateness, beyond } => {
                 if self.cfg.window.end(start).saturating_add(allowed_lateness) > q.wm {
-                    self.revise(q, point, start, bars);
+                    self.revise(q, start, bars);
                     return false;
                 }
                 beyond
@@ -308,7 +307,7 @@ impl QuoteBars {
         beyond == Beyond::Side
     }
 
-    fn revise(&mut self, q: &Stamped<Quote>, point: Point, start: Timestamp, bars: &mut Vec<Stamped<QuoteBar>>) {
+    fn revise(&mut self, q: &Stamped<Quote>, start: Timestamp, bars: &mut Vec<Stamped<QuoteBar>>) {
         let inst = q.rec.instrument.0;
         let mut saturated = 0;
         let w = self.window(inst, start);
@@ -317,7 +316,7 @@ impl QuoteBars {
         }
         // A window that never had a quote is created here, already fired: revision 0.
         w.fired = true;
-        w.points.push(point);
+        w.points.push(Point::new(&q.rec, w.points.len()));
         let rec = w.bar(inst, &mut saturated);
         if self.cfg.forward {
             // On the chain, a mark before the revision: "the watermark is here now".
@@ -350,18 +349,11 @@ impl QuoteBars {
             }
             let inst = q.rec.instrument.0;
             if self.slots.len() <= inst as usize {
-                self.slots.resize_with(inst as usize + 1, || Slot {
-                    windows: Vec::new(),
-                    arrivals: 0,
-                    scheduled: UNQUEUED,
-                });
+                self.slots.resize_with(inst as usize + 1, || Slot { windows: Vec::new(), scheduled: UNQUEUED });
             }
-            let slot = &mut self.slots[inst as usize];
-            slot.arrivals += 1;
-            let point = Point::new(&q.rec, (ts, q.rec.ts_recv, slot.arrivals));
             let start = self.cfg.window.start(ts);
             if self.cfg.window.end(start) <= q.wm {
-                if self.late(q, point, start, bars) {
+                if self.late(q, start, bars) {
                     if let Some(side) = side.as_deref_mut() {
                         side.push(*q);
                     }
@@ -369,7 +361,7 @@ impl QuoteBars {
                 continue;
             }
             let w = self.window(inst, start);
-            w.points.push(point);
+            w.points.push(Point::new(&q.rec, w.points.len()));
             if w.points.len() == 1 {
                 self.schedule(inst);
             }

@@ -2,25 +2,51 @@
 //!
 //! A window keeps its quotes until it fires (and, under `revise`, until its horizon passes):
 //! the time-weighted spread needs each quote's successor in tie order, and quotes may arrive
-//! in any order before the window fires. 48 bytes per quote; the buffers are recycled, so
-//! after warm-up nothing is allocated per quote.
+//! in any order before the window fires. 40 bytes per quote (each quote's point is written to
+//! memory the window alone touches, so its size is most of the operator's cost); the buffers
+//! are recycled, so after warm-up nothing is allocated per quote.
 
 use ticklane_engine::{Fixed, InstrumentId, Quote, QuoteBar, Timestamp, NO_TS};
 
-/// The tie-break order of a quote within its window: `(ts_event, ts_recv, arrival)`.
-pub(super) type Key = (Timestamp, Timestamp, u64);
+/// The tie-break order of a quote within its window: `(ts_event, ts_recv, arrival)`, the
+/// arrival being the quote's place among the window's pushes (which come in arrival order).
+pub(super) type Key = (Timestamp, Timestamp, u32);
 
-/// What a window needs of one quote.
+/// What a window needs of one quote: its times, arrival, and the prices of the sides it has.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Point {
-    pub(super) key: Key,
-    bid: Option<Fixed>,
-    ask: Option<Fixed>,
+    ts: Timestamp,
+    recv: Timestamp,
+    bid: i64,
+    ask: i64,
+    arrival: u32,
+    /// Bit 0: a bid; bit 1: an ask.
+    sides: u8,
 }
 
 impl Point {
-    pub(super) fn new(q: &Quote, key: Key) -> Point {
-        Point { key, bid: q.bid().map(|b| b.0), ask: q.ask().map(|a| a.0) }
+    /// `q`, the `arrival`-th quote pushed into its window (saturating: a window of 2³² quotes
+    /// keeps the later ones' ties in sort order rather than arrival order).
+    pub(super) fn new(q: &Quote, arrival: usize) -> Point {
+        let (bid, ask) = (q.bid().map_or(0, |b| b.0.raw()), q.ask().map_or(0, |a| a.0.raw()));
+        let sides = u8::from(q.has_bid) | u8::from(q.has_ask) << 1;
+        let arrival = u32::try_from(arrival).unwrap_or(u32::MAX);
+        Point { ts: q.ts_event, recv: q.ts_recv, bid, ask, arrival, sides }
+    }
+
+    #[inline]
+    pub(super) fn key(&self) -> Key {
+        (self.ts, self.recv, self.arrival)
+    }
+
+    #[inline]
+    fn bid(&self) -> Option<Fixed> {
+        (self.sides & 1 != 0).then(|| Fixed::from_raw(self.bid))
+    }
+
+    #[inline]
+    fn ask(&self) -> Option<Fixed> {
+        (self.sides & 2 != 0).then(|| Fixed::from_raw(self.ask))
     }
 }
 
@@ -90,21 +116,21 @@ impl Win {
     /// Sorts the window's quotes into tie order (they mostly arrive in it) and makes its bar;
     /// the count of spreads that saturated `i64` goes to `saturated`.
     pub(super) fn bar(&mut self, inst: u32, saturated: &mut u64) -> QuoteBar {
-        if !self.points.is_sorted_by_key(|p| p.key) {
-            self.points.sort_unstable_by_key(|p| p.key);
+        if !self.points.is_sorted_by_key(Point::key) {
+            self.points.sort_unstable_by_key(Point::key);
         }
         let (mut bid, mut ask, mut spread) = (SideOhlc::default(), SideOhlc::default(), Spread::default());
         let mut last_spread = None;
         for (i, p) in self.points.iter().enumerate() {
-            if let Some(b) = p.bid {
+            if let Some(b) = p.bid() {
                 bid.add(b);
             }
-            if let Some(a) = p.ask {
+            if let Some(a) = p.ask() {
                 ask.add(a);
             }
-            if let (Some(b), Some(a)) = (p.bid, p.ask) {
-                let next = self.points.get(i + 1).map_or(self.end, |n| n.key.0);
-                last_spread = Some(spread.add(b, a, next - p.key.0));
+            if let (Some(b), Some(a)) = (p.bid(), p.ask()) {
+                let next = self.points.get(i + 1).map_or(self.end, |n| n.ts);
+                last_spread = Some(spread.add(b, a, next - p.ts));
             } else {
                 last_spread = None;
             }
@@ -132,7 +158,7 @@ impl Win {
             spread_weighted: spread.weighted,
             // At most the window's width.
             spread_time: i64::try_from(spread.time).unwrap_or(i64::MAX),
-            first_at: self.points.first().map_or(NO_TS, |p| p.key.0),
+            first_at: self.points.first().map_or(NO_TS, |p| p.ts),
             last_spread,
         }
     }
@@ -158,7 +184,7 @@ mod tests {
     }
 
     fn bar(quotes: &[Quote], end: i64) -> QuoteBar {
-        let points = quotes.iter().enumerate().map(|(i, q)| Point::new(q, (q.ts_event, 0, i as u64))).collect();
+        let points = quotes.iter().enumerate().map(|(i, q)| Point::new(q, i)).collect();
         let mut w = Win { start: 0, end, points, fired: false, revision: 0 };
         w.bar(0, &mut 0)
     }
@@ -192,10 +218,14 @@ mod tests {
     }
 
     #[test]
+    fn a_point_is_forty_bytes() {
+        assert_eq!(std::mem::size_of::<Point>(), 40);
+    }
+
+    #[test]
     fn arrival_order_does_not_matter() {
         let qs = [quote(4, Some(1), Some(3)), quote(1, Some(2), Some(3)), quote(4, Some(2), Some(9))];
-        let mut points: Vec<Point> =
-            qs.iter().enumerate().map(|(i, q)| Point::new(q, (q.ts_event, 0, i as u64))).collect();
+        let mut points: Vec<Point> = qs.iter().enumerate().map(|(i, q)| Point::new(q, i)).collect();
         let mut w = Win { start: 0, end: 10, points: points.clone(), fired: false, revision: 0 };
         let a = w.bar(0, &mut 0);
         points.reverse();
