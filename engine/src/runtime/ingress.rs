@@ -238,7 +238,7 @@ impl<T: Record> Ingress<T> {
 
     /// Accepts every record of `recs` in order, with the stamps that as many
     /// [`Ingress::push`] calls would give, and sends each shard its share before returning
-    /// (in batches of at most `batch_size`; with one shard, each batch is stamped and copied
+    /// (in batches of at most `batch_size`; each batch is routed, stamped and copied
     /// in one tight loop). On an error, the records before the failing one were accepted and
     /// the rest were not.
     pub fn push_all(&mut self, recs: &[T]) -> Result<(), PushError> {
@@ -249,6 +249,8 @@ impl<T: Record> Ingress<T> {
             let (chunk, tail) = rest.split_at(take);
             if self.txs.len() == 1 && self.batch_size > 1 {
                 self.extend_single(chunk)?;
+            } else if self.batch_size > 1 {
+                self.extend_multi(chunk)?;
             } else {
                 for &r in chunk {
                     self.route(r)?;
@@ -337,6 +339,56 @@ impl<T: Record> Ingress<T> {
             rest = tail;
         }
         Ok(())
+    }
+
+    /// `push_all` with several shards: per part (at most the room left in the fullest shard
+    /// buffer, so batches end where `route` would end them), route, stamp and copy in one
+    /// tight loop; an id not known here goes the cold way, through `route`.
+    fn extend_multi(&mut self, recs: &[T]) -> Result<(), PushError> {
+        let mut rest = recs;
+        while !rest.is_empty() {
+            let fullest = self.bufs.iter().map(Vec::len).max().unwrap_or(0);
+            let room = self.batch_size.saturating_sub(fullest).max(1);
+            let part = &rest[..room.min(rest.len())];
+            let done = self.route_known(part);
+            if let Some(&cold) = part.get(done) {
+                self.route(cold)?;
+                rest = &rest[done + 1..];
+            } else {
+                rest = &rest[done..];
+            }
+            for s in 0..self.bufs.len() {
+                if self.bufs[s].len() >= self.batch_size {
+                    self.send(s)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Routes, stamps and buffers the records of `part` whose shard is known here, stopping
+    /// at the first that is not; how many it took. The caller leaves room for all of them.
+    fn route_known(&mut self, part: &[T]) -> usize {
+        let (mut max_ts, mut wm, delay) = (self.max_ts, self.wm, self.max_delay);
+        let (table, bufs) = (&self.shard_table, &mut self.bufs);
+        let mut n = 0;
+        for &rec in part {
+            let s = match table.get(rec.instrument().0 as usize) {
+                Some(&s) if s != UNKNOWN => usize::from(s),
+                _ => break,
+            };
+            let stamp = wm;
+            let ts = rec.ts_event();
+            if ts > max_ts {
+                max_ts = ts;
+                wm = ts.saturating_sub(delay);
+            }
+            bufs[s].push(Stamped { wm: stamp, rec });
+            n += 1;
+        }
+        (self.max_ts, self.wm) = (max_ts, wm);
+        self.pushed += n as u64;
+        n
     }
 
     /// Sends every shard its buffered records and the current watermark.
