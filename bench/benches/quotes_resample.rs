@@ -6,10 +6,12 @@
 //!   quote kept); ticklane's operator keeps each window's quotes, because it must accept any
 //!   order before the window fires.
 //! - `quote_resample_1s_1m`: 1 s and 1 m quote bars of the same quotes: ticklane's quote bars
-//!   with a chain output and a quote resampler; the hand loop keeps a 1 s and a 1 m window per
-//!   instrument, both updated per quote.
+//!   with a chain output and a quote resampler; the hand loop updates only a 1 s window per
+//!   quote and folds each closed 1 s window into its instrument's 1 m window (the strongest
+//!   in-order program: the 1 m work is per second, not per quote).
 //! - `resample_1s_1m`: 1 s and 1 m bars of 1M trades: ticklane's time bars with a chain output
-//!   and a resampler; the hand loop updates a 1 s and a 1 m accumulator per trade.
+//!   and a resampler; the hand loop updates a 1 s accumulator per trade and folds each closed
+//!   second into its 1 m accumulator.
 //!
 //! Batches of 256 with one call per batch per operator, as on a shard. Setup (outside the
 //! timed loop) checks both sides produce the same bars.
@@ -132,10 +134,17 @@ impl HandQuotes {
 
     #[inline]
     fn add(&mut self, q: &Quote, out: &mut Vec<QuoteBar>) {
+        self.add_then(q, out, |_| {});
+    }
+
+    /// Adds a quote; `closed` is handed the window it closed, if any (its bar is in `out`).
+    #[inline]
+    fn add_then(&mut self, q: &Quote, out: &mut Vec<QuoteBar>, closed: impl FnOnce(&Open)) {
         let i = q.instrument.0 as usize;
         let start = q.ts_event.div_euclid(self.width) * self.width;
         if let Some(o) = self.open[i].filter(|o| o.start != start) {
             close(i, &o, self.width, out);
+            closed(&o);
             self.open[i] = None;
         }
         let o = self.open[i].get_or_insert(Open {
@@ -189,16 +198,69 @@ fn hand_quote_bars(input: &[Stamped<Quote>]) -> Vec<QuoteBar> {
     out
 }
 
-/// 1 s and 1 m quote bars in one pass: two open windows per instrument, both updated per quote.
+/// Folds a closed window `o` into `m`, the later one: the time between `m`'s last quote and
+/// `o`'s first is weighted by `m`'s last spread, as it would be quote by quote.
+fn fold(m: &mut Open, o: &Open) {
+    if let Some(s) = m.last.1 {
+        m.num += i128::from(s) * i128::from(o.first - m.last.0);
+        m.den += i128::from(o.first - m.last.0);
+    }
+    (m.num, m.den) = (m.num + o.num, m.den + o.den);
+    for (m, o) in [(&mut m.bid, &o.bid), (&mut m.ask, &o.ask)] {
+        if let [Some(open), Some(high), Some(low), Some(close)] = *o {
+            m[0].get_or_insert(open);
+            m[1] = Some(m[1].map_or(high, |h| h.max(high)));
+            m[2] = Some(m[2].map_or(low, |l| l.min(low)));
+            m[3] = Some(close);
+        }
+    }
+    if let (Some(lo), Some(hi)) = o.spread {
+        m.spread = (Some(m.spread.0.map_or(lo, |x| x.min(lo))), Some(m.spread.1.map_or(hi, |x| x.max(hi))));
+    }
+    (m.count, m.crossed, m.last) = (m.count + o.count, m.crossed + o.crossed, o.last);
+}
+
+/// The hand loop's coarse windows, fed closed fine windows (not quotes).
+struct HandFold {
+    width: i64,
+    open: Vec<Option<Open>>,
+}
+
+impl HandFold {
+    #[inline]
+    fn add(&mut self, i: usize, o: &Open, out: &mut Vec<QuoteBar>) {
+        let start = o.start.div_euclid(self.width) * self.width;
+        if let Some(m) = self.open[i].filter(|m| m.start != start) {
+            close(i, &m, self.width, out);
+            self.open[i] = None;
+        }
+        match &mut self.open[i] {
+            Some(m) => fold(m, o),
+            none => *none = Some(Open { start, ..*o }),
+        }
+    }
+}
+
+/// 1 s and 1 m quote bars in one pass: per quote, only the instrument's 1 s window is updated;
+/// each 1 s window, once closed, is folded into its 1 m window (per second, not per quote).
 fn hand_quote_resample(input: &[Stamped<Quote>]) -> (usize, Vec<QuoteBar>) {
-    let (mut s, mut m) = (HandQuotes::new(SECOND), HandQuotes::new(60 * SECOND));
+    let mut s = HandQuotes::new(SECOND);
+    let mut m = HandFold { width: 60 * SECOND, open: vec![None; 1_000] };
     let (mut seconds, mut minutes) = (Vec::with_capacity(16_384), Vec::new());
     for q in input {
-        s.add(&q.rec, &mut seconds);
-        m.add(&q.rec, &mut minutes);
+        s.add_then(&q.rec, &mut seconds, |o| m.add(q.rec.instrument.0 as usize, o, &mut minutes));
     }
-    s.flush(&mut seconds);
-    m.flush(&mut minutes);
+    for (i, o) in s.open.iter().enumerate() {
+        if let Some(o) = o {
+            close(i, o, SECOND, &mut seconds);
+            m.add(i, o, &mut minutes);
+        }
+    }
+    for (i, o) in m.open.iter().enumerate() {
+        if let Some(o) = o {
+            close(i, o, m.width, &mut minutes);
+        }
+    }
     (seconds.len(), minutes)
 }
 
@@ -263,10 +325,9 @@ fn hand_resample(input: &[Stamped<Trade>]) -> (usize, Vec<Bar>) {
     let (mut s, mut m) = (hand::Bars::new(SECOND), hand::Bars::new(60 * SECOND));
     let (mut seconds, mut minutes) = (Vec::new(), Vec::new());
     for t in input {
-        s.add(&t.rec, &mut seconds);
-        m.add(&t.rec, &mut minutes);
+        s.add_then(&t.rec, &mut seconds, |o| m.fold(t.rec.instrument.0 as usize, o, &mut minutes));
     }
-    s.flush(&mut seconds);
+    s.flush_then(&mut seconds, |i, o| m.fold(i, o, &mut minutes));
     m.flush(&mut minutes);
     (seconds.len(), minutes.into_iter().map(|b| b.rec).collect())
 }

@@ -362,8 +362,9 @@ pub mod hand {
         true
     }
 
+    /// One instrument's open window.
     #[derive(Clone, Copy)]
-    struct Open {
+    pub struct Open {
         start: i64,
         open: i64,
         high: i64,
@@ -410,6 +411,13 @@ pub mod hand {
         /// Adds one in-order trade.
         #[inline]
         pub fn add(&mut self, t: &Trade, out: &mut Vec<Stamped<Bar>>) {
+            self.add_then(t, out, |_| {});
+        }
+
+        /// Adds one in-order trade; `closed` is handed the window it closed, if any (its bar
+        /// is in `out`).
+        #[inline]
+        pub fn add_then(&mut self, t: &Trade, out: &mut Vec<Stamped<Bar>>, closed: impl FnOnce(&Open)) {
             let i = t.instrument.0 as usize;
             if self.open.len() <= i {
                 self.open.resize(i + 1, None);
@@ -428,6 +436,7 @@ pub mod hand {
                 slot => {
                     if let Some(o) = slot {
                         Self::emit(i, o, self.width, out);
+                        closed(o);
                     }
                     *slot = Some(Open {
                         start,
@@ -439,6 +448,38 @@ pub mod hand {
                         notional: i128::from(px) * i128::from(sz),
                         count: 1,
                     });
+                }
+            }
+        }
+
+        /// Folds `f`, a closed finer window of instrument `i` (windows come in order), into
+        /// this width's window: per finer bar, not per trade.
+        #[inline]
+        pub fn fold(&mut self, i: usize, f: &Open, out: &mut Vec<Stamped<Bar>>) {
+            if self.open.len() <= i {
+                self.open.resize(i + 1, None);
+            }
+            let start = f.start.div_euclid(self.width) * self.width;
+            match &mut self.open[i] {
+                Some(o) if o.start == start => {
+                    (o.high, o.low, o.close) = (o.high.max(f.high), o.low.min(f.low), f.close);
+                    (o.volume, o.notional, o.count) = (o.volume + f.volume, o.notional + f.notional, o.count + f.count);
+                }
+                slot => {
+                    if let Some(o) = slot {
+                        Self::emit(i, o, self.width, out);
+                    }
+                    *slot = Some(Open { start, ..*f });
+                }
+            }
+        }
+
+        /// Emits every open bar, handing each window to `closed` too.
+        pub fn flush_then(&mut self, out: &mut Vec<Stamped<Bar>>, mut closed: impl FnMut(usize, &Open)) {
+            for (i, o) in self.open.iter_mut().enumerate() {
+                if let Some(o) = o.take() {
+                    Self::emit(i, &o, self.width, out);
+                    closed(i, &o);
                 }
             }
         }
