@@ -418,7 +418,8 @@ fn parse_venue(s: &str) -> Result<String, String> {
 /// Thread pinning on the command line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum PinArg {
-    /// Pin the reader and the shards only when nothing else is runnable at start.
+    /// Pin the reader and the shards only when nothing else is runnable at start and the input
+    /// is parsed on parse threads (text captures; DBN and live feeds run unpinned).
     Auto,
     /// Always pin (the reader to the first core, shards and writer to the others).
     Always,

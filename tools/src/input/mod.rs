@@ -131,6 +131,11 @@ pub trait Source<R: Event = Trade>: Send {
     fn skipped(&self) -> u64 {
         0
     }
+    /// Threads parsing this input besides the reader (a text input's parse pool): with none
+    /// the reader is a light thread, and a run leaves its threads unpinned.
+    fn parse_threads(&self) -> usize {
+        0
+    }
     /// A watermark the records from here on must be judged against, once, before them: a live
     /// source resuming after a checkpoint (records of windows it already saw written are late
     /// again). Files have none.

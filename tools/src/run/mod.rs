@@ -47,14 +47,15 @@ pub(crate) fn execute(plan: &Plan) -> anyhow::Result<Outcome> {
     let mut files = Files::create(&plan.outputs, &plan.inputs)?;
     let started = Instant::now();
     let graph = plan.pipeline.graph(store.as_ref().map(StoreCoordinator::handle).as_ref());
-    let mut engine = Engine::start(graph.build()?, plan.engine.config.clone())?;
-    plan.engine.pin_reader();
+    let placed = plan.engine.for_inputs(parse_threads(&trades) + parse_threads(&quotes) + parse_threads(&backfill));
+    let mut engine = Engine::start(graph.build()?, placed.config.clone())?;
+    placed.pin_reader();
     let feeds = Feeds {
         trades: trades.map(|(t, _)| engine.ingress::<Trade>(FEED).map(|i| (t, i))).transpose()?,
         backfill: backfill.map(|(b, _)| engine.ingress::<Trade>(BACKFILL).map(|i| (b, i))).transpose()?,
         quotes: quotes.map(|(q, _)| engine.ingress::<Quote>(QUOTES).map(|i| (q, i))).transpose()?,
     };
-    let writers = Writers::spawn(&mut engine, &mut files, plan.engine.writer_core, plan.outputs.eager, &signals.tally)?;
+    let writers = Writers::spawn(&mut engine, &mut files, placed.writer_core, plan.outputs.eager, &signals.tally)?;
     let mut progress = Progress::new(total_bytes);
     let (fed, quote_fed) = feed::feed_all(plan, &signals, &mut progress, feeds)?;
     let (engine, store) = wind_down(plan, engine, store, link.as_ref())?;
@@ -217,6 +218,11 @@ type Opener<R> = fn(&std::path::Path, &ReadOptions) -> Result<Box<dyn Source<R>>
 
 /// Every input, opened, and their total size.
 type Opened<R> = (Vec<Box<dyn Source<R>>>, u64);
+
+/// The parse threads of every input in `opened`.
+fn parse_threads<R: Event>(opened: &Option<Opened<R>>) -> usize {
+    opened.iter().flat_map(|(sources, _)| sources).map(|s| s.parse_threads()).sum()
+}
 
 /// Opens every one of `paths` with `open` (a missing file or an unknown format is bad input)
 /// and sums their sizes (for progress).

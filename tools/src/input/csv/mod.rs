@@ -260,6 +260,10 @@ impl<P: RecordParser> Source<P::Rec> for CsvSource<P> {
         self.names.name(i)
     }
 
+    fn parse_threads(&self) -> usize {
+        self.pool.threads()
+    }
+
     fn position(&self) -> u64 {
         self.position.as_ref().map_or(self.delivered, |p| p.load(Relaxed))
     }
@@ -341,6 +345,8 @@ mod tests {
         assert!(want.iter().filter(|r| r.is_err()).count() > 50 && want.len() > 300, "the file has both");
         for threads in [0, 1, 3] {
             assert!(items(&path, threads) == want, "{threads} parse threads");
+            let opt = ReadOptions { threads, ..ReadOptions::new(Format::Csv) };
+            assert_eq!(open(&path, &opt).expect("open").parse_threads(), threads, "what the run's placement sees");
         }
         std::fs::remove_file(&path).expect("remove");
     }

@@ -92,6 +92,11 @@ impl<P: RecordParser> Pool<P> {
         pool
     }
 
+    /// Parse threads (0: the caller parses).
+    pub(super) fn threads(&self) -> usize {
+        self.workers.len()
+    }
+
     /// Whether another block may be handed in now.
     pub(super) fn has_room(&self) -> bool {
         match &self.inline {
