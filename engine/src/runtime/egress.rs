@@ -20,13 +20,11 @@ use std::time::{Duration, Instant};
 /// The sort key of a pending record; the record itself waits in `recs[slot]`, so sorting
 /// moves small keys rather than whole records. Records of one instrument come from one
 /// shard, in order, so `(stamp, name, arrival)` is the per-shard emission order the module
-/// docs promise.
+/// docs promise (arrival: a key's place in `pending`, kept by a stable sort).
 #[derive(Clone, Copy)]
 struct Key {
     stamp: Timestamp,
     id: InstrumentId,
-    /// Arrival order at this egress.
-    seq: u64,
     slot: u32,
 }
 
@@ -38,8 +36,6 @@ pub struct Egress<T: Record> {
     rx: Receiver<EgressMsg>,
     progress: Vec<Timestamp>,
     ended: Vec<bool>,
-    /// Records arrived so far.
-    arrived: u64,
     pending: Vec<Key>,
     recs: Vec<Stamped<T>>,
     /// Scratch for compacting `recs` after a release.
@@ -68,7 +64,6 @@ impl<T: Record> Egress<T> {
             rx,
             progress: vec![i64::MIN; shards],
             ended: vec![false; shards],
-            arrived: 0,
             pending: Vec::new(),
             recs: Vec::new(),
             spare: Vec::new(),
@@ -177,8 +172,7 @@ impl<T: Record> Egress<T> {
                 let slot = self.recs.len() as u32;
                 self.pending_min = self.pending_min.min(rec.wm);
                 self.recs.push(rec);
-                self.pending.push(Key { stamp: rec.wm, id, seq: self.arrived, slot });
-                self.arrived += 1;
+                self.pending.push(Key { stamp: rec.wm, id, slot });
             }
         }
         if m.progress > self.progress[s] {
@@ -232,7 +226,12 @@ impl<T: Record> Egress<T> {
             self.rerank();
         }
         let ranks = &self.ranks;
-        self.pending.sort_unstable_by_key(|k| (k.stamp, ranks[k.id.0 as usize], k.seq));
+        // `pending` is the sorted rest of the last release followed by the arrivals since, in
+        // arrival order; so a stable sort by `(stamp, rank)` alone, one integer per key, keeps
+        // equal keys (one instrument's records at one stamp) in arrival order: the
+        // `(stamp, name, arrival)` order, with the sorted prefix taken as one run.
+        let order = |k: &Key| u128::from((k.stamp as u64) ^ (1 << 63)) << 32 | u128::from(ranks[k.id.0 as usize]);
+        self.pending.sort_by_key(order);
         let n = if bound == WM_END { self.pending.len() } else { self.pending.partition_point(|p| p.stamp < bound) };
         let recs = &self.recs;
         self.ready.extend(self.pending[..n].iter().map(|k| recs[k.slot as usize]));
@@ -256,5 +255,52 @@ impl<T: Record> Iterator for Egress<T> {
     type Item = Stamped<T>;
     fn next(&mut self) -> Option<Stamped<T>> {
         self.recv()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Trade;
+    use crate::Fixed;
+    use crossbeam_channel::unbounded;
+
+    /// One instrument's records at one stamp leave in arrival order, across releases (the rest
+    /// of one release sorted again with later arrivals) and a re-ranking (a new name): more
+    /// than a small-sort's worth of equal keys, so an unstable sort would reorder them.
+    #[test]
+    fn equal_keys_leave_in_arrival_order() {
+        let interner = Interner::new();
+        let ids: Vec<InstrumentId> = ["B", "A", "Z", "0"].iter().map(|n| interner.intern(n).expect("intern")).collect();
+        let (tx, rx) = unbounded();
+        let mut eg = Egress::<Trade>::new(rx, 2, interner);
+        let mut sent: Vec<(Timestamp, &str, i64)> = Vec::new();
+        let mut arrival = 0;
+        let mut msg = |shard: usize, recs: &[(Timestamp, usize)], progress: Timestamp, end: bool| {
+            let names = ["B", "A", "Z", "0"];
+            let items: Vec<Stamped<Trade>> = recs
+                .iter()
+                .map(|&(stamp, who)| {
+                    arrival += 1;
+                    sent.push((stamp, names[who], arrival));
+                    let rec = Trade { instrument: ids[who], price: Fixed::from_raw(arrival), ..Trade::default() };
+                    Stamped { wm: stamp, rec }
+                })
+                .collect();
+            tx.send(EgressMsg { shard, items: Trade::into_batch(items), progress, end }).expect("send");
+        };
+        let many = |stamp, n: usize| (0..n).map(move |i| (stamp, usize::from(i % 3 == 0))).collect::<Vec<_>>();
+        msg(0, &[many(10, 40), many(20, 40)].concat(), 15, false);
+        msg(1, &many(20, 30), 25, false); // releases stamp 10; stamp 20's keys stay
+        msg(0, &[many(20, 50), vec![(30, 2), (30, 1)]].concat(), 35, false);
+        msg(1, &[(30, 3), (30, 1), (40, 0)], 45, false); // a new name: re-ranked
+        msg(0, &[], i64::MAX, true);
+        msg(1, &[], i64::MAX, true);
+        drop(tx);
+        let got: Vec<i64> = std::iter::from_fn(|| eg.recv()).map(|r| r.rec.price.raw()).collect();
+        sent.sort_by_key(|&(stamp, name, arrival)| (stamp, name, arrival));
+        let want: Vec<i64> = sent.iter().map(|s| s.2).collect();
+        assert_eq!(got, want);
+        assert_eq!(eg.order_violations(), 0);
     }
 }
