@@ -17,6 +17,7 @@ use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 
 const CAPTURE: &str = "binance_spot_btcusdt_20240808.stream.gz";
 /// Trades in the capture.
@@ -49,12 +50,18 @@ fn publish(to: &str, format: &str, file: &Path) {
 
 /// The replay's trade bars of the whole capture, with dedupe.
 fn replay_bars() -> String {
-    let out = tmp("replay.csv");
-    let o = replay(&["--kind", "trades", "--dedupe", "--out", s(&out), s(&data(CAPTURE))]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let bars = std::fs::read_to_string(out).expect("replay bars");
-    assert!(bars.lines().count() > 300);
-    bars
+    // Once per test process: the tests run in parallel and would otherwise rewrite the file
+    // under each other's reads.
+    static BARS: OnceLock<String> = OnceLock::new();
+    BARS.get_or_init(|| {
+        let out = tmp("replay.csv");
+        let o = replay(&["--kind", "trades", "--dedupe", "--out", s(&out), s(&data(CAPTURE))]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let bars = std::fs::read_to_string(out).expect("replay bars");
+        assert!(bars.lines().count() > 300);
+        bars
+    })
+    .clone()
 }
 
 /// The capture's lines split into two plain stream captures at its middle line.

@@ -11,6 +11,7 @@ use common::{data, s, tmp, BIN};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 fn run(args: &[&str]) -> Output {
     let o = Command::new(BIN).args(args).output().expect("run ticklane");
@@ -18,11 +19,17 @@ fn run(args: &[&str]) -> Output {
     o
 }
 
-/// A generated capture in event-time order (no disorder), several instruments.
+/// A generated capture in event-time order (no disorder), several instruments. Written once per
+/// test process: the tests run in parallel, and a second `gen` onto the same path would truncate
+/// the file under another test's replay.
 fn in_order_capture() -> PathBuf {
-    let path = tmp("ordered.csv");
-    run(&["gen", "--rows", "20000", "--instruments", "7", "--seed", "12", "--out", s(&path)]);
-    path
+    static PATH: OnceLock<PathBuf> = OnceLock::new();
+    PATH.get_or_init(|| {
+        let path = tmp("ordered.csv");
+        run(&["gen", "--rows", "20000", "--instruments", "7", "--seed", "12", "--out", s(&path)]);
+        path
+    })
+    .clone()
 }
 
 /// `path` with every timestamp moved by `by` ns, written to `to`.

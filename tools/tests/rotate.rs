@@ -9,27 +9,23 @@ mod common;
 use common::{run, s, tmp, BIN};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 const MINUTE: i64 = 60_000_000_000;
 
-/// A generated capture with disorder, and the replay flags that make revisions of it.
+/// A generated capture with disorder, and the replay flags that make revisions of it. Written
+/// once per test process: the tests run in parallel, and a second `gen` onto the same path would
+/// truncate the file under another test's replay.
 fn revising_capture() -> (PathBuf, [&'static str; 6]) {
-    let ticks = tmp("ticks.csv");
-    let g = run(&[
-        "gen",
-        "--rows",
-        "120000",
-        "--instruments",
-        "20",
-        "--disorder",
-        "3s",
-        "--spacing",
-        "2ms",
-        "--out",
-        s(&ticks),
-    ]);
-    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
-    (ticks, ["--late", "revise", "--allowed-lateness", "5s", "--max-delay", "1s"])
+    static TICKS: OnceLock<PathBuf> = OnceLock::new();
+    let ticks = TICKS.get_or_init(|| {
+        let ticks = tmp("ticks.csv");
+        let args = ["gen", "--rows", "120000", "--instruments", "20", "--disorder", "3s", "--spacing", "2ms"];
+        let g = run(&[&args[..], &["--out", s(&ticks)]].concat());
+        assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+        ticks
+    });
+    (ticks.clone(), ["--late", "revise", "--allowed-lateness", "5s", "--max-delay", "1s"])
 }
 
 /// The rotated files in `dir` named `prefix…`, sorted (UTC stamps sort in time order).
