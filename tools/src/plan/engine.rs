@@ -18,7 +18,13 @@ pub(crate) struct EnginePlan {
     pub(crate) parse_threads: usize,
     /// Pinning was `auto`: it may be undone for light readers ([`EnginePlan::for_inputs`]).
     pin_auto: bool,
+    /// The cores this process may use.
+    cores: usize,
 }
+
+/// The wait of shards that share the cores with the threads feeding them: a few spins, then
+/// park (woken at once by a message).
+const POLITE: WaitStrategy = WaitStrategy::Park { spins: 16, timeout: Duration::from_millis(10) };
 
 impl EnginePlan {
     /// From `replay`'s flags (`--shards`, `--max-delay`, `--metrics-addr`) and the cores this
@@ -66,9 +72,10 @@ impl EnginePlan {
             Placement::Unpinned
         });
         // The reader thread needs a core too: when shards + reader outnumber the cores, an idle
-        // shard that spins steals time from the thread that feeds it, so park almost at once.
+        // shard that spins steals time from the thread that feeds it, so park almost at once
+        // (more feeding threads: [`EnginePlan::for_inputs`]).
         if shards + 1 > cores {
-            b = b.wait(WaitStrategy::Park { spins: 16, timeout: Duration::from_millis(10) });
+            b = b.wait(POLITE);
         }
         let config = b.build().map_err(|e| problems.config(e, &ENGINE_FLAGS, "engine")).ok()?;
         let (reader_core, writer_core) = if split { (ids.first().copied(), ids.last().copied()) } else { (None, None) };
@@ -76,16 +83,22 @@ impl EnginePlan {
             .ok()
             .and_then(|v| v.parse().ok())
             .unwrap_or(if cores > 1 { cores } else { 0 });
-        Some(EnginePlan { config, reader_core, writer_core, parse_threads, pin_auto: a.pin == PinArg::Auto })
+        Some(EnginePlan { config, reader_core, writer_core, parse_threads, pin_auto: a.pin == PinArg::Auto, cores })
     }
 
-    /// The plan for inputs read with `parse_threads` parse threads in all. Without any (DBN, a
-    /// live feed) the reader is a light thread: a core of its own would sit half idle while
-    /// the shards and the bar writer take turns on the other, so `auto` pins nothing. Measured
-    /// on the 10M-trade DBN file on 2 cores, 5 interleaved runs, medians: 1 shard pinned
-    /// 1.02 s, unpinned 0.82 s; 2 shards 1.32 s and 0.93 s (the same CSV runs: 2.08 s and
-    /// 2.03 s at 2 shards, no loss either way).
-    pub(crate) fn for_inputs(&self, parse_threads: usize) -> EnginePlan {
+    /// The plan for the run's inputs: read with `parse_threads` parse threads in all, and fed
+    /// by `feeders` threads outside the engine that need a core while records flow (each
+    /// reader, and a live feed's link thread).
+    pub(crate) fn for_inputs(&self, parse_threads: usize, feeders: usize) -> EnginePlan {
+        self.pinned_for(parse_threads).polite_for(feeders)
+    }
+
+    /// Without parse threads (DBN, a live feed) the reader is a light thread: a core of its own
+    /// would sit half idle while the shards and the bar writer take turns on the other, so
+    /// `auto` pins nothing. Measured on the 10M-trade DBN file on 2 cores, 5 interleaved runs,
+    /// medians: 1 shard pinned 1.02 s, unpinned 0.82 s; 2 shards 1.32 s and 0.93 s (the same
+    /// CSV runs: 2.08 s and 2.03 s at 2 shards, no loss either way).
+    fn pinned_for(&self, parse_threads: usize) -> EnginePlan {
         if parse_threads > 0 || !self.pin_auto || self.reader_core.is_none() {
             return self.clone();
         }
@@ -93,6 +106,22 @@ impl EnginePlan {
             Ok(config) => EnginePlan { config, reader_core: None, writer_core: None, ..self.clone() },
             Err(_) => self.clone(),
         }
+    }
+
+    /// When the shards and the `feeders` outnumber the cores, the shards park almost at once
+    /// when idle, as with one reader in [`EnginePlan::from_replay`]. A live feed's records come
+    /// in bursts, so a shard goes idle after each: with 2,048 spins first, perf over
+    /// `ticklane run jetstream://…` on 2 cores (1 shard, the reader, the link thread and
+    /// nats-server) gave the shard 27% of the process's samples, three quarters of them
+    /// spinning or switching, on the cores the link thread and the server need.
+    fn polite_for(mut self, feeders: usize) -> EnginePlan {
+        if self.config.shards() + feeders <= self.cores || self.config.wait() == POLITE {
+            return self;
+        }
+        if let Ok(config) = self.config.to_builder().wait(POLITE).build() {
+            self.config = config;
+        }
+        self
     }
 
     /// Pins the calling thread (the reader) to its core, if it has one.
@@ -163,22 +192,43 @@ mod tests {
     fn pinned(pin_auto: bool) -> EnginePlan {
         let config = Config::builder().shards(2).placement(Placement::Cores(vec![1])).build().expect("config");
         let (reader_core, writer_core) = (Some(CoreId { id: 0 }), Some(CoreId { id: 1 }));
-        EnginePlan { config, reader_core, writer_core, parse_threads: 2, pin_auto }
+        EnginePlan { config, reader_core, writer_core, parse_threads: 2, pin_auto, cores: 2 }
     }
 
     /// `auto` pins only a reader with parse threads; `always` pins whatever the input.
     #[test]
     fn auto_pinning_is_undone_for_a_light_reader() {
-        let light = pinned(true).for_inputs(0);
+        let light = pinned(true).for_inputs(0, 1);
         assert_eq!(*light.config.placement(), Placement::Unpinned);
         assert!(light.reader_core.is_none() && light.writer_core.is_none());
         assert_eq!(light.config.shards(), 2, "everything else is kept");
-        let parsing = pinned(true).for_inputs(2);
+        let parsing = pinned(true).for_inputs(2, 1);
         assert_eq!(*parsing.config.placement(), Placement::Cores(vec![1]));
         assert_eq!(parsing.reader_core.map(|c| c.id), Some(0));
-        let always = pinned(false).for_inputs(0);
+        let always = pinned(false).for_inputs(0, 1);
         assert_eq!(*always.config.placement(), Placement::Cores(vec![1]));
         assert_eq!(always.writer_core.map(|c| c.id), Some(1));
+    }
+
+    /// One shard and one reader fit two cores and keep the default wait; a live link's thread
+    /// beside them does not, and the shard parks almost at once. Nothing else changes.
+    #[test]
+    fn a_link_thread_beside_the_reader_makes_the_shards_polite() {
+        let one = Config::builder().shards(1).batch_size(1024).build().expect("config");
+        let plan = EnginePlan {
+            config: one,
+            reader_core: None,
+            writer_core: None,
+            parse_threads: 0,
+            pin_auto: true,
+            cores: 2,
+        };
+        assert_eq!(plan.for_inputs(0, 1).config.wait(), WaitStrategy::default(), "a file reader alone");
+        let live = plan.for_inputs(0, 2);
+        assert_eq!(live.config.wait(), POLITE, "a reader and a link thread");
+        assert_eq!((live.config.shards(), live.config.batch_size()), (1, 1024));
+        let roomy = EnginePlan { cores: 4, ..plan };
+        assert_eq!(roomy.for_inputs(0, 2).config.wait(), WaitStrategy::default(), "cores to spare");
     }
 
     /// The hog row of issue 17: while another thread keeps a core busy, the machine is not

@@ -47,7 +47,11 @@ pub(crate) fn execute(plan: &Plan) -> anyhow::Result<Outcome> {
     let mut files = Files::create(&plan.outputs, &plan.inputs)?;
     let started = Instant::now();
     let graph = plan.pipeline.graph(store.as_ref().map(StoreCoordinator::handle).as_ref());
-    let placed = plan.engine.for_inputs(parse_threads(&trades) + parse_threads(&quotes) + parse_threads(&backfill));
+    // Feeding threads: a reader per kind of input (and one for a capture beside a live feed),
+    // and the live link's own thread.
+    let feeders = [trades.is_some(), quotes.is_some(), backfill.is_some(), link.is_some()].into_iter().filter(|&b| b);
+    let parse = parse_threads(&trades) + parse_threads(&quotes) + parse_threads(&backfill);
+    let placed = plan.engine.for_inputs(parse, feeders.count());
     let mut engine = Engine::start(graph.build()?, placed.config.clone())?;
     placed.pin_reader();
     let feeds = Feeds {
