@@ -120,7 +120,8 @@ fn ticklane_run(bin: &Path, url: &str, ticks: u64, dir: &Path) -> f64 {
 /// 120 µs of CPU per scrape, 6% of a core, on the machine it measures.
 fn steady_rate(ticks: u64, mut count: impl FnMut() -> f64) -> f64 {
     let t0 = Instant::now();
-    let (mut first, mut last): (Option<(Instant, f64)>, Option<(Instant, f64)>) = (None, None);
+    // The first and the latest sample that showed more messages: when, and the count.
+    let (mut first, mut last) = (None::<(Instant, f64)>, None::<(Instant, f64)>);
     loop {
         let n = count();
         let now = Instant::now();
