@@ -28,7 +28,7 @@ fn combine(d: u64) -> u64 {
 /// there were. Eight at a time while eight digits follow, then one by one (a timestamp's 19
 /// digits are two words and three bytes).
 #[inline(always)]
-pub(super) fn digits(b: &[u8], mut i: usize) -> (u64, usize) {
+pub(crate) fn digits(b: &[u8], mut i: usize) -> (u64, usize) {
     let start = i;
     let mut v: u64 = 0;
     while i - start <= 8 {

@@ -21,7 +21,7 @@ pub(crate) mod chunk;
 mod csv;
 mod cursor;
 mod dbn;
-mod digits;
+pub(crate) mod digits;
 mod excerpt;
 mod merge;
 mod quotes;

@@ -3,6 +3,7 @@
 
 use super::scan::{Fields, Val};
 use super::Msg;
+use crate::input::digits::digits;
 
 /// The map in `b`, when it is plain (see the module doc).
 pub(super) fn msg(b: &[u8]) -> Option<Msg<'_>> {
@@ -53,10 +54,7 @@ impl<'a> Cursor<'a> {
     fn string(&mut self) -> Option<&'a [u8]> {
         self.byte(b'"')?;
         let rest = &self.b[self.i..];
-        let text = &rest[..memchr::memchr(b'"', rest)?];
-        // No early exit: the check runs over whole vectors.
-        let plain = text.iter().fold(true, |ok, &c| ok & (c >= 0x20) & (c != b'\\'));
-        plain.then_some(())?;
+        let text = &rest[..plain_len(rest)?];
         self.i += text.len() + 1;
         Some(text)
     }
@@ -79,37 +77,42 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    /// An integer's digits (no leading zero, no fraction or exponent: serde's); `None` past
-    /// `u64::MAX` (serde reads a float).
+    /// An integer's digits (no leading zero, no fraction or exponent: serde's), eight at a
+    /// time; `None` past 19 digits (serde reads the rare longer one).
     fn digits(&mut self) -> Option<u64> {
-        let rest = &self.b[self.i..];
-        let len = rest.iter().position(|c| !c.is_ascii_digit()).unwrap_or(rest.len());
-        let (digits, after) = rest.split_at(len);
-        if len == 0 || (len > 1 && digits[0] == b'0') || matches!(after.first(), Some(b'.' | b'e' | b'E')) {
+        let (n, len) = digits(self.b, self.i);
+        let (first, after) = (self.b.get(self.i), self.b.get(self.i + len));
+        if len == 0 || (len > 1 && first == Some(&b'0')) || matches!(after, Some(b'0'..=b'9' | b'.' | b'e' | b'E')) {
             return None;
         }
         self.i += len;
-        if len >= 20 {
-            return digits.iter().try_fold(0u64, |n, &d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')));
-        }
-        // Up to 19 digits stay below 10^19 < u64::MAX: no overflow to check.
-        let (mut n, mut rest) = (0u64, digits);
-        while let Some((chunk, tail)) = rest.split_first_chunk::<8>() {
-            n = n * 100_000_000 + eight(*chunk);
-            rest = tail;
-        }
-        Some(rest.iter().fold(n, |n, &d| n * 10 + u64::from(d - b'0')))
+        Some(n)
     }
 }
 
-/// Eight ASCII digits, most significant first, as their value: pairs, then fours, then all
-/// eight combined in a few multiplications (after Lemire's `parse_eight_digits_unrolled`).
-fn eight(chunk: [u8; 8]) -> u64 {
-    let v = u64::from_le_bytes(chunk).wrapping_sub(0x3030_3030_3030_3030);
-    let pairs = v.wrapping_mul(10).wrapping_add(v >> 8);
-    let low = (pairs & 0x0000_00ff_0000_00ff).wrapping_mul(100 + (1_000_000 << 32));
-    let high = ((pairs >> 16) & 0x0000_00ff_0000_00ff).wrapping_mul(1 + (10_000 << 32));
-    low.wrapping_add(high) >> 32
+/// The length of the plain text at the start of `b` (a string's, after its opening quote):
+/// up to its closing quote; `None` when an escape or a control character comes first, or no
+/// quote. Eight bytes at a time, as the CSV cursor finds commas (strings are short: a call
+/// into `memchr` cost more than the search).
+fn plain_len(b: &[u8]) -> Option<usize> {
+    const EACH: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = EACH * 0x80;
+    let mut i = 0;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let w = u64::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]]);
+        // Flags a quote, a backslash or a byte below 0x20; the lowest flag is exact (borrows
+        // only run upwards from a flagged byte).
+        let (quote, slash) = (w ^ (EACH * u64::from(b'"')), w ^ (EACH * u64::from(b'\\')));
+        let zero = |x: u64| x.wrapping_sub(EACH) & !x & HIGH;
+        let found = zero(quote) | zero(slash) | (w.wrapping_sub(EACH * 0x20) & !w & HIGH);
+        if found != 0 {
+            let at = i + (found.trailing_zeros() / 8) as usize;
+            return (b[at] == b'"').then_some(at);
+        }
+        i += 8;
+    }
+    let at = i + b[i..].iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+    (b[at] == b'"').then_some(at)
 }
 
 #[cfg(test)]
@@ -117,12 +120,13 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
-        /// Eight digits at once: the value the digits spell.
+        /// Eight bytes at a time: where one by one finds the end, or `None` where it finds an
+        /// escape or a control character first.
         #[test]
-        fn eight_digits_at_once(n in 0u64..100_000_000) {
-            let text = format!("{n:08}");
-            let chunk: [u8; 8] = text.as_bytes().try_into().map_err(|_| TestCaseError::fail("8 bytes"))?;
-            prop_assert_eq!(super::eight(chunk), n);
+        fn plain_text_ends_where_one_by_one_says(text in proptest::collection::vec(
+            prop_oneof![8 => 0x20u8..0x7f, 1 => Just(b'"'), 1 => Just(b'\\'), 1 => 0u8..0x20, 1 => 0x80u8..=0xff], 0..40)) {
+            let one = text.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20).filter(|&i| text[i] == b'"');
+            prop_assert_eq!(super::plain_len(&text), one);
         }
     }
 }
