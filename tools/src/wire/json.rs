@@ -78,9 +78,14 @@ impl<'a> Cursor<'a> {
     }
 
     /// An integer's digits (no leading zero, no fraction or exponent: serde's), eight at a
-    /// time; `None` past 19 digits (serde reads the rare longer one).
+    /// time; `None` past `u64::MAX` (serde reads a float).
     fn digits(&mut self) -> Option<u64> {
-        let (n, len) = digits(self.b, self.i);
+        let (mut n, mut len) = digits(self.b, self.i);
+        if let (19, Some(&d @ b'0'..=b'9')) = (len, self.b.get(self.i + 19)) {
+            // A 20th digit (the shared routine stops at 19): up to u64::MAX.
+            n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+            len = 20;
+        }
         let (first, after) = (self.b.get(self.i), self.b.get(self.i + len));
         if len == 0 || (len > 1 && first == Some(&b'0')) || matches!(after, Some(b'0'..=b'9' | b'.' | b'e' | b'E')) {
             return None;

@@ -287,6 +287,9 @@ mod tests {
             assert!(json::msg(b).is_none(), "{}", String::from_utf8_lossy(b));
         }
         assert!(json::msg(br#" { "ts_event" : -5 , "instrument" : "X" , "ts_recv" : null } "#).is_some());
+        // Twenty digits up to u64::MAX are an integer (found by the property test in CI).
+        let max = br#"{"ts_event":1,"instrument":"X","update_id":18446744073709551615}"#;
+        assert_eq!(json::msg(max).and_then(|m| m.update_id), Some(u64::MAX));
         // A struct as an array (rmp-serde's compact form) and a float are serde's.
         assert!(msgpack::msg(&[0x92, 0x01, 0xa1, b'X']).is_none());
         let float = [0x82, 0xa8, b't', b's', b'_', b'e', b'v', b'e', b'n', b't', 0xcb, 0, 0, 0, 0, 0, 0, 0, 0];
