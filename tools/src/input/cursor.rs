@@ -2,6 +2,7 @@
 //! and quote readers: where a field ends, the next comma, an integer time read in place.
 
 use super::digits::digits;
+use super::word::{equal, word_at};
 use ticklane::Timestamp;
 
 /// Whether a field ends at `i`.
@@ -14,13 +15,8 @@ pub(super) fn at_end(line: &[u8], i: usize) -> bool {
 /// (fields are short: a call into `memchr` cost more than the search).
 #[inline]
 pub(super) fn comma(line: &[u8], mut i: usize) -> usize {
-    const EACH: u64 = 0x0101_0101_0101_0101;
-    while let Some(chunk) = line.get(i..i + 8) {
-        let w = u64::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]]);
-        // A zero byte where a comma was: the lowest flagged byte is exact (borrows only run
-        // upwards from a zero byte).
-        let x = w ^ (EACH * u64::from(b','));
-        let found = x.wrapping_sub(EACH) & !x & (EACH * 0x80);
+    while let Some(w) = word_at(line, i) {
+        let found = equal(w, b',');
         if found != 0 {
             return i + (found.trailing_zeros() / 8) as usize;
         }

@@ -32,8 +32,7 @@ pub(crate) fn digits(b: &[u8], mut i: usize) -> (u64, usize) {
     let start = i;
     let mut v: u64 = 0;
     while i - start <= 8 {
-        let Some(chunk) = b.get(i..i + 8) else { break };
-        let w = u64::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]]);
+        let Some(w) = super::word::word_at(b, i) else { break };
         let Some(eight) = eight_digits(w) else { break };
         v = v * 100_000_000 + eight;
         i += 8;

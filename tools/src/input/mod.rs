@@ -29,6 +29,7 @@ mod stream;
 pub(crate) mod symbols;
 mod tardis;
 mod time;
+pub(crate) mod word;
 mod zstd_frames;
 
 pub use binance::{BinanceSource, StreamKind, DEFAULT_VENUE};

@@ -4,6 +4,7 @@
 use super::scan::{Fields, Val};
 use super::Msg;
 use crate::input::digits::digits;
+use crate::input::word::{below, equal, word_at};
 
 /// The map in `b`, when it is plain (see the module doc).
 pub(super) fn msg(b: &[u8]) -> Option<Msg<'_>> {
@@ -100,16 +101,9 @@ impl<'a> Cursor<'a> {
 /// quote. Eight bytes at a time, as the CSV cursor finds commas (strings are short: a call
 /// into `memchr` cost more than the search).
 fn plain_len(b: &[u8]) -> Option<usize> {
-    const EACH: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = EACH * 0x80;
     let mut i = 0;
-    while let Some(chunk) = b.get(i..i + 8) {
-        let w = u64::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7]]);
-        // Flags a quote, a backslash or a byte below 0x20; the lowest flag is exact (borrows
-        // only run upwards from a flagged byte).
-        let (quote, slash) = (w ^ (EACH * u64::from(b'"')), w ^ (EACH * u64::from(b'\\')));
-        let zero = |x: u64| x.wrapping_sub(EACH) & !x & HIGH;
-        let found = zero(quote) | zero(slash) | (w.wrapping_sub(EACH * 0x20) & !w & HIGH);
+    while let Some(w) = word_at(b, i) {
+        let found = equal(w, b'"') | equal(w, b'\\') | below(w, 0x20);
         if found != 0 {
             let at = i + (found.trailing_zeros() / 8) as usize;
             return (b[at] == b'"').then_some(at);
