@@ -280,13 +280,15 @@ pub(crate) struct ReplayArgs {
     /// Pacing: max, or a factor of the recorded speed (1 = as recorded, 10 = ten times faster).
     #[arg(help_heading = "Running", long, value_parser = parse_speed, default_value = "max")]
     pub(crate) speed: Speed,
-    /// Output file, or - for stdout; `{kind}` becomes `trades` or `quotes` (needed when both are
-    /// built).
-    #[arg(help_heading = "Output", long)]
-    pub(crate) out: Option<PathBuf>,
-    /// Output format.
-    #[arg(help_heading = "Output", long, value_enum, default_value = "csv")]
-    pub(crate) format: OutFormat,
+    /// Output: a file, - for stdout, nats://HOST:PORT/SUBJECT or jetstream://HOST:PORT/STREAM;
+    /// `{kind}` becomes `trades` or `quotes` (needed when both are built). Repeat it to fan
+    /// out: each output gets every bar it takes. `WIDTHS=OUT` takes only those --bars widths
+    /// (`--out 1s=bars_1s.csv --out 1m,1h=nats://…/bars.{bars}`; a file named so: ./1s=x.csv).
+    #[arg(help_heading = "Output", long, value_name = "[WIDTHS=]OUT")]
+    pub(crate) out: Vec<String>,
+    /// Output format: once for every --out, or once per --out in their order (default csv).
+    #[arg(help_heading = "Output", long, value_enum)]
+    pub(crate) format: Vec<OutFormat>,
     /// Start a new output file each DURATION of event time (1h, 1d, …): --out holds {period},
     /// each file's start in UTC (bars_{period}.csv → bars_20240808T130000Z.csv). A bar goes to
     /// the file of the newest window start so far, so the files in order hold what one file would.

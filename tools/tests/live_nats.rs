@@ -391,6 +391,39 @@ fn bars_onto_core_nats_as_json_and_jetstream_as_msgpack_equal_the_csv() {
     assert_eq!(got, want, "JetStream MessagePack bars");
 }
 
+/// One run, two outputs: every width to files and the 1-minute bars onto core NATS, a
+/// subject per width and instrument; the bus carries exactly the 1-minute file's bars.
+#[test]
+fn bars_fan_out_to_files_and_the_bus_in_one_run() {
+    let server = NatsServer::start(tmp("nats-fan"));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let client = rt.block_on(async_nats::connect(server.addr())).expect("connect");
+    let mut sub = rt.block_on(client.subscribe("bars.>")).expect("subscribe");
+    rt.block_on(client.flush()).expect("flush");
+
+    let files = tmp("fan_{bars}.csv");
+    let bus = format!("1m=nats://{}/bars.{{bars}}.{{instrument}}", server.addr());
+    let args = ["--kind", "trades", "--dedupe", "--bars", "1s,1m", "--out", s(&files), "--out", &bus];
+    let o = replay(&[&args[..], &[s(&data(CAPTURE))]].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let read = |w: &str| std::fs::read_to_string(s(&files).replace("{bars}", w)).expect("bars file");
+    assert_eq!(read("1s"), replay_bars(), "the 1-second file equals the replay's bars");
+    let want: Vec<String> = read("1m").lines().skip(1).map(str::to_string).collect();
+    assert!(want.len() > 5, "the capture spans minutes");
+    let mut got = Vec::new();
+    while got.len() < want.len() {
+        let next = futures_util::StreamExt::next(&mut sub);
+        let m = rt.block_on(async { tokio::time::timeout(std::time::Duration::from_secs(60), next).await });
+        let m = m.expect("a bar within a minute").expect("subscription open");
+        assert_eq!(m.subject.as_str(), "bars.1m.binance:BTCUSDT", "only the 1-minute bars go to the bus");
+        got.push(csv_line(&serde_json::from_slice(&m.payload).expect("JSON bar")));
+    }
+    assert_eq!(got, want, "the bus's bars equal the 1-minute file's");
+    let more = futures_util::StreamExt::next(&mut sub);
+    let more = rt.block_on(async { tokio::time::timeout(std::time::Duration::from_millis(300), more).await });
+    assert!(more.is_err(), "nothing more on the bus: {more:?}");
+}
+
 #[test]
 fn bus_output_usage_errors_exit_2() {
     let f = data(CAPTURE);

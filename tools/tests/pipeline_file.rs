@@ -272,6 +272,20 @@ fn syntax_types_ports_and_shapes_are_located_too() {
             11,
             "sinks.o.partitions: only for a nats sink of trades",
         ),
+        (
+            "[sources.x]\npaths = [\"a.csv\"]\n[operators.b]\ntype = \"time_bars\"\ninput = \"x\"\nwidth = \"1s\"\n\
+             [sinks.o]\ntype = \"stdout\"\ninput = [\"b\", \"x\"]\n",
+            9,
+            "sinks.o.input: an output of bars reads bar nodes",
+        ),
+        (
+            "[sources.x]\npaths = [\"a.stream\"]\n[operators.b]\ntype = \"time_bars\"\ninput = \"x\"\nwidth = \"1s\"\n\
+             [operators.q]\ntype = \"quote_bars\"\ninput = \"x\"\nwidth = \"1s\"\n\
+             [sinks.o]\ntype = \"file\"\ninput = \"b\"\npath = \"b_{kind}.csv\"\n\
+             [sinks.p]\ntype = \"file\"\ninput = \"q\"\npath = \"q_{kind}.csv\"\n",
+            13,
+            "add `q`: an output takes both kinds of bars of a width",
+        ),
     ] {
         let f = pipeline("located.toml", text);
         let (code, _, err) = check(&f);
@@ -311,6 +325,47 @@ fn a_file_pipeline_writes_what_the_equivalent_replay_writes() {
         assert!(p.len() > 1000 && p == r, "{name}: the pipeline's bars differ from the replay's");
     }
     assert!(dir_p.join("run.json").exists(), "[run] summary honoured");
+}
+
+/// Several sinks, each taking the widths it reads: each holds what the replay writes for
+/// them, and `check` prints the command line that does the same.
+#[test]
+fn a_pipeline_fans_out_each_sink_the_widths_it_reads() {
+    let capture = data("tardis_binance-futures_BTCUSDT_trades_2020-02-22.csv");
+    let (dir_p, dir_r) = (tmp("fan-p"), tmp("fan-r"));
+    std::fs::create_dir_all(&dir_p).expect("dir");
+    std::fs::create_dir_all(&dir_r).expect("dir");
+    let text = format!(
+        "[sources.tardis]\npaths = [\"{capture}\"]\n\n\
+         [operators.bars_1s]\ntype = \"time_bars\"\ninput = \"tardis\"\nwidth = \"1s\"\nmax_delay = \"1s\"\n\n\
+         [operators.bars_1m]\ntype = \"resample\"\ninput = \"bars_1s\"\nwidth = \"1m\"\n\n\
+         [operators.bars_1h]\ntype = \"resample\"\ninput = \"bars_1m\"\nwidth = \"1h\"\n\n\
+         [sinks.every]\ntype = \"file\"\ninput = [\"bars_1s\", \"bars_1m\", \"bars_1h\"]\npath = \"{every}\"\n\n\
+         [sinks.fine]\ntype = \"file\"\ninput = \"bars_1s\"\npath = \"{fine}\"\nformat = \"jsonl\"\n\n\
+         [sinks.hourly]\ntype = \"file\"\ninput = \"bars_1h\"\npath = \"{hourly}\"\n",
+        capture = s(&capture),
+        every = s(&dir_p.join("every_{bars}.csv")),
+        fine = s(&dir_p.join("fine.jsonl")),
+        hourly = s(&dir_p.join("hourly.csv")),
+    );
+    let f = pipeline("fan.toml", &text);
+    let (code, out, err) = check(&f);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("--format csv --out 1s=") && out.contains(" --format jsonl --out 1h="), "{out}");
+    let o = run(&["run", s(&f)]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    for format in ["csv", "jsonl"] {
+        let out = dir_r.join(format!("{{bars}}.{format}"));
+        let o = replay(&["--bars", "1s,1m,1h", "--max-delay", "1s", "--format", format, "--out", s(&out), s(&capture)]);
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let read = |p: PathBuf| std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    for w in ["1s", "1m", "1h"] {
+        let want = read(dir_r.join(format!("{w}.csv")));
+        assert!(want.len() > 100 && read(dir_p.join(format!("every_{w}.csv"))) == want, "every_{w}.csv differs");
+    }
+    assert!(read(dir_p.join("fine.jsonl")) == read(dir_r.join("1s.jsonl")), "fine.jsonl differs");
+    assert!(read(dir_p.join("hourly.csv")) == read(dir_r.join("1h.csv")), "hourly.csv differs");
 }
 
 /// `ticklane publish` a real capture into JetStream → `ticklane run PIPELINE.toml` (dedupe,

@@ -39,6 +39,18 @@ pub(crate) struct Written {
     pub(crate) error: Option<String>,
 }
 
+impl Written {
+    /// One width's bars written to several outputs (a fan-out) as one account: what every
+    /// output holds (the fewest lines), the lines the outputs could not write (all of them),
+    /// and each error. `None` without outputs.
+    pub(crate) fn merged(all: Vec<Written>) -> Option<Written> {
+        let lines = all.iter().map(|w| w.lines).min()?;
+        let lost = all.iter().map(|w| w.lost).sum();
+        let errors: Vec<String> = all.into_iter().filter_map(|w| w.error).collect();
+        Some(Written { lines, lost, error: (!errors.is_empty()).then(|| errors.join("; ")) })
+    }
+}
+
 /// Where output goes: a file (which can be cut back) or stdout (lines), or a message bus (one
 /// message per record: never a [`LineSink`]'s target).
 pub(crate) enum Target {

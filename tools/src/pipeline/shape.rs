@@ -127,19 +127,24 @@ pub(crate) fn lower(g: &Graph, run: &[Arg], problems: &mut Problems) -> (Vec<Arg
     let (inputs, live) = sources_of(g, &sources, problems);
     let mut flags: BTreeMap<&'static str, Arg> = BTreeMap::new();
     let mut uses = (false, false);
-    let mut outs = 0;
+    let mut outs: Vec<(&Node, Vec<Arg>)> = Vec::new();
     for n in &g.nodes {
         shape(g, n, &mut uses, problems);
         let sinks;
         let args = match n.role {
             Role::Sink(_) => {
-                sinks = sink_args(g, n, &mut outs, problems);
+                sinks = sink_args(g, n, problems);
                 &sinks
             }
             _ => &n.args,
         };
         for a in args.iter().filter(|a| !matches!(n.role, Role::Source { .. }) || a.flag != "--kind") {
-            if a.flag != "--bars" {
+            if matches!(n.role, Role::Sink(_)) && matches!(a.flag, "--out" | "--format") {
+                match outs.last_mut() {
+                    Some((m, each)) if m.name == n.name => each.push(a.clone()),
+                    _ => outs.push((n, vec![a.clone()])),
+                }
+            } else if a.flag != "--bars" {
                 set(&mut flags, a, problems); // the widths make one list: bar_widths
             }
         }
@@ -151,6 +156,7 @@ pub(crate) fn lower(g: &Graph, run: &[Arg], problems: &mut Problems) -> (Vec<Arg
     one_dedupe_for_all(g, problems);
     run.iter().for_each(|a| set(&mut flags, a, problems));
     let mut args: Vec<Arg> = flags.into_values().collect();
+    args.extend(out_flags(outs));
     if let Some(first) = bar_widths(g, problems) {
         args.insert(0, first);
     }
@@ -324,25 +330,14 @@ fn bar_nodes(g: &Graph) -> Vec<&str> {
 }
 
 /// A sink's flags where the planner puts what it takes: late trades to `--late-out`, the store
-/// the finest trade bars, one output (`--out`) every bar node.
-fn sink_args(g: &Graph, n: &Node, outs: &mut usize, problems: &mut Problems) -> Vec<Arg> {
+/// the finest trade bars, an output (`--out [WIDTHS=]…`) the widths of the bar nodes it reads.
+fn sink_args(g: &Graph, n: &Node, problems: &mut Problems) -> Vec<Arg> {
     let Role::Sink(t) = n.role else { return Vec::new() };
     let mut args = n.args.clone();
     let late = n.inputs.iter().filter(|e| e.port.as_deref() == Some("late")).count();
     let Some(first) = n.inputs.first() else { return args };
     if late > 0 {
-        if late < n.inputs.len() || t != "file" {
-            problems.push(&first.at, "late trades and quotes go to a file sink of their own (type = \"file\", CSV)");
-        }
-        args.iter_mut().filter(|a| a.flag == "--out").for_each(|a| a.flag = "--late-out");
-        if let Some(f) = args.iter().find(|a| a.flag == "--format" && a.value.as_deref() != Some("csv")) {
-            problems.push(&f.at, "late trades and quotes are written as ticklane CSV");
-        }
-        if let Some(r) = args.iter().find(|a| a.flag == "--rotate") {
-            problems.push(&r.at, "late records go to one file (rotate cuts bar outputs)");
-        }
-        args.retain(|a| a.flag != "--format" && a.flag != "--rotate");
-        return args;
+        return late_args(n, t, late, args, problems);
     }
     if t == "nats" && n.inputs.iter().any(|e| g.get(&e.from).is_some_and(carries_trades)) {
         return ticks_args(g, n, args, problems);
@@ -350,7 +345,6 @@ fn sink_args(g: &Graph, n: &Node, outs: &mut usize, problems: &mut Problems) -> 
     if let Some(a) = args.iter().find(|a| a.flag.starts_with("--ticks-")) {
         problems.push(&a.at, "only for a nats sink of trades (its input the source, dedupe or throttle)");
     }
-    let bars = bar_nodes(g);
     if t == "postgres" {
         let base = g.nodes.iter().find(|n| matches!(n.role, Role::Op("time_bars" | "tick_bars" | "volume_bars")));
         if n.inputs.len() != 1 || base.is_none_or(|b| b.name != first.from) {
@@ -361,25 +355,85 @@ fn sink_args(g: &Graph, n: &Node, outs: &mut usize, problems: &mut Problems) -> 
         }
         return args;
     }
-    *outs += 1;
-    if *outs > 1 {
-        problems
-            .push(&n.at, "one file, stdout or nats output per pipeline, for now (besides postgres and late records)");
-    }
-    let missing: Vec<&str> = bars.iter().copied().filter(|b| !n.inputs.iter().any(|e| e.from == *b)).collect();
-    if !missing.is_empty() {
-        problems.push(
-            &first.at,
-            format!(
-                "the output takes every bar node (with {{bars}} / {{kind}} in its path or subject); missing {}",
-                missing.join(", ")
-            ),
-        );
-    }
     if t == "stdout" {
         args.push(Arg { flag: "--out", value: Some("-".into()), at: n.at.clone(), shown: None });
     }
+    if let Some(widths) = taken_widths(g, n, problems) {
+        for a in args.iter_mut().filter(|a| a.flag == "--out") {
+            a.value = a.value.take().map(|v| format!("{widths}={v}"));
+        }
+    }
     args
+}
+
+/// A sink of late trades or quotes: `--late-out`, CSV, one file.
+fn late_args(n: &Node, t: &str, late: usize, mut args: Vec<Arg>, problems: &mut Problems) -> Vec<Arg> {
+    if late < n.inputs.len() || t != "file" {
+        problems.push(&n.inputs[0].at, "late trades and quotes go to a file sink of their own (type = \"file\", CSV)");
+    }
+    args.iter_mut().filter(|a| a.flag == "--out").for_each(|a| a.flag = "--late-out");
+    if let Some(f) = args.iter().find(|a| a.flag == "--format" && a.value.as_deref() != Some("csv")) {
+        problems.push(&f.at, "late trades and quotes are written as ticklane CSV");
+    }
+    if let Some(r) = args.iter().find(|a| a.flag == "--rotate") {
+        problems.push(&r.at, "late records go to one file (rotate cuts bar outputs)");
+    }
+    args.retain(|a| a.flag != "--format" && a.flag != "--rotate");
+    args
+}
+
+/// The widths an output sink takes, as `--out`'s `WIDTHS=` (`None`: every width). It reads bar
+/// nodes only, and of each width it takes, both kinds' bars when trades and quotes are read
+/// (its `{kind}` splits them).
+fn taken_widths(g: &Graph, n: &Node, problems: &mut Problems) -> Option<String> {
+    let bars = bar_nodes(g);
+    let mut taken: Vec<(usize, &str)> = Vec::new();
+    for e in &n.inputs {
+        match g.get(&e.from).filter(|f| bars.contains(&f.name.as_str())) {
+            Some(f) => taken.push((width_index(g, f), f.arg("--bars").and_then(|a| a.value.as_deref()).unwrap_or(""))),
+            None => {
+                problems.push(&e.at, "an output of bars reads bar nodes (time, tick, volume or quote bars, resamples)")
+            }
+        }
+    }
+    let widths = bars.iter().filter_map(|b| g.get(b)).map(|b| width_index(g, b)).max().map_or(0, |m| m + 1);
+    for b in bars.iter().filter_map(|b| g.get(b)) {
+        let i = width_index(g, b);
+        if taken.iter().any(|(t, _)| *t == i) && !n.inputs.iter().any(|e| e.from == b.name) {
+            let at = &n.inputs[0].at;
+            let msg = format!("add `{}`: an output takes both kinds of bars of a width ({{kind}} splits them)", b.name);
+            problems.push(at, msg);
+        }
+    }
+    taken.sort_unstable();
+    taken.dedup_by_key(|(i, _)| *i);
+    (taken.len() < widths).then(|| taken.iter().map(|(_, w)| *w).collect::<Vec<_>>().join(","))
+}
+
+/// A bar node's place in its chain: 0 for the bars, then one more per resample.
+fn width_index(g: &Graph, n: &Node) -> usize {
+    match n.role {
+        Role::Op("resample" | "quote_resample") => {
+            1 + n.inputs.first().and_then(|e| g.get(&e.from)).map_or(0, |f| width_index(g, f))
+        }
+        _ => 0,
+    }
+}
+
+/// The output sinks' `--out` and `--format`, in file order: as written for one output; for
+/// several, each `--out` followed by its `--format` (csv where it gives none), as the command
+/// line pairs them.
+fn out_flags(outs: Vec<(&Node, Vec<Arg>)>) -> Vec<Arg> {
+    let several = outs.len() > 1;
+    let mut flags = Vec::new();
+    for (n, mut args) in outs {
+        args.sort_by_key(|a| a.flag != "--out");
+        if several && !args.iter().any(|a| a.flag == "--format") {
+            args.push(Arg { flag: "--format", value: Some("csv".into()), at: n.at.clone(), shown: None });
+        }
+        flags.extend(args);
+    }
+    flags
 }
 
 /// Whether trades flow out of `n`: the source, dedupe, or a throttle of trades.

@@ -7,19 +7,20 @@
 
 mod engine;
 mod outputs;
+mod outs;
 mod pipeline;
 mod store;
 
 pub(crate) use engine::EnginePlan;
-pub(crate) use outputs::{Destination, OutputPlan, TicksOut};
+pub(crate) use outputs::{Destination, OutputPlan, Outs, TicksOut};
+pub(crate) use outs::OutSpec;
 pub(crate) use pipeline::{
-    coarser_names, quote_coarser_names, Pipeline, BACKFILL, BARS, DEDUPE, FEED, LATE, OUT, QUOTES, QUOTE_BARS,
+    coarser_names, fanned, quote_coarser_names, Pipeline, BACKFILL, BARS, DEDUPE, FEED, LATE, OUT, QUOTES, QUOTE_BARS,
     QUOTE_DEDUPE, QUOTE_LATE, QUOTE_OUT, QUOTE_THROTTLE, THROTTLE, TICKS,
 };
 pub(crate) use store::StorePlan;
 
 use crate::cli::{KindArg, OnError, ReplayArgs, RunArgs, Speed};
-use crate::output::{OutFormat, Rotation, PERIOD};
 use crate::select::Instruments;
 use std::fmt;
 use std::path::PathBuf;
@@ -142,31 +143,13 @@ impl Plan {
     /// The plan of replay's flags, the record kinds of a live input given (`live_kinds`).
     fn build(a: &ReplayArgs, live_kinds: Option<Kinds>, mut problems: PlanError) -> Result<Plan, PlanError> {
         let store = StorePlan::from_args(&a.store, &mut problems);
-        let kinds = kinds(a, live_kinds, &mut problems);
-        let pipeline = Pipeline::from_replay(a, kinds, store.is_some(), &mut problems);
+        let outs = OutSpec::all(a, store.is_some(), &mut problems);
+        let kinds = kinds(a, &outs, live_kinds, &mut problems);
+        let pipeline = Pipeline::from_replay(a, kinds, &outs, store.is_some(), &mut problems);
         let engine = EnginePlan::from_replay(a, &mut problems);
-        let to_stdout = a.out.as_ref().is_none_or(|p| p.as_os_str() == "-");
-        let out_text = a.out.as_ref().map(|o| o.to_string_lossy().to_string()).unwrap_or_default();
-        match LiveUrl::parse(&out_text) {
-            Ok(Some(LiveUrl::Nats(_))) if a.format == OutFormat::Parquet => {
-                problems.push("--format parquet: a bus takes one message per bar: --format jsonl (JSON) or msgpack")
-            }
-            Ok(Some(LiveUrl::Nats(_))) => {}
-            Ok(Some(LiveUrl::WebSocket(_))) => {
-                problems.push(format!("--out {out_text}: bars go to files, stdout, nats:// or jetstream://"))
-            }
-            Err(e) => problems.push(format!("--out {e}")),
-            Ok(None) if a.format == OutFormat::Msgpack => problems
-                .push("--format msgpack: only for --out nats://HOST:PORT/SUBJECT or jetstream://HOST:PORT/STREAM"),
-            Ok(None) => {}
-        }
-        rotation(a, &out_text, to_stdout, &mut problems);
         let ticks = TicksOut::from_args(&a.ticks, &mut problems);
         if ticks.is_some() && !kinds.trades {
             problems.push("--ticks-out forwards trades, and the input holds none (--kind trades to read them)");
-        }
-        if a.format == OutFormat::Parquet && to_stdout && (a.out.is_some() || store.is_none()) {
-            problems.push("--format parquet needs --out FILE (Parquet is binary, with its footer written at the end)");
         }
         match (pipeline, engine) {
             (Some(pipeline), Some(engine)) if problems.problems.is_empty() => Ok(Plan {
@@ -174,7 +157,7 @@ impl Plan {
                 input_format: a.input_format,
                 venue: a.venue.clone(),
                 kinds,
-                outputs: OutputPlan { ticks, ..OutputPlan::from_replay(a, &pipeline) },
+                outputs: OutputPlan { ticks, ..OutputPlan::from_replay(a, &outs, &pipeline) },
                 pipeline,
                 engine,
                 store,
@@ -221,26 +204,9 @@ fn live_url(a: &ReplayArgs, problems: &mut PlanError) -> Option<(LiveUrl, Vec<Pa
     }
 }
 
-/// `--rotate` cuts files, and `{period}` in `--out` is filled only by it.
-fn rotation(a: &ReplayArgs, out: &str, to_stdout: bool, problems: &mut PlanError) {
-    let bus = matches!(LiveUrl::parse(out), Ok(Some(_)));
-    match a.rotate {
-        Some(_) if to_stdout || bus => problems.push("--rotate cuts files: give --out a file path holding {period}"),
-        Some(every) => {
-            if let Err(e) = Rotation::new(out, every, "--out") {
-                problems.push(e);
-            }
-        }
-        None if out.contains(PERIOD) && !bus => {
-            problems.push(format!("--out {out}: {PERIOD} is filled only with --rotate DURATION"))
-        }
-        None => {}
-    }
-}
-
 /// The record kinds to read: `--kind`, or (auto) what the inputs hold. Reading both needs
 /// `{kind}` in `--out` and files (each is read once per kind).
-fn kinds(a: &ReplayArgs, live: Option<Kinds>, problems: &mut PlanError) -> Kinds {
+fn kinds(a: &ReplayArgs, outs: &[OutSpec], live: Option<Kinds>, problems: &mut PlanError) -> Kinds {
     let kinds = match a.kind {
         KindArg::Trades => Kinds { trades: true, quotes: false },
         KindArg::Quotes => Kinds { trades: false, quotes: true },
@@ -256,8 +222,7 @@ fn kinds(a: &ReplayArgs, live: Option<Kinds>, problems: &mut PlanError) -> Kinds
         }
     };
     if kinds.trades && kinds.quotes {
-        let placeholder = a.out.as_ref().is_some_and(|o| o.to_string_lossy().contains("{kind}"));
-        if !placeholder {
+        if outs.iter().any(|o| !o.text.contains("{kind}")) {
             problems.push(
                 "--out: the input holds trades and quotes, which make two outputs: give --out a {kind} placeholder \
                  (--out 'bars_{kind}.csv' writes bars_trades.csv and bars_quotes.csv), or choose one with --kind \

@@ -1,7 +1,7 @@
 //! Where a replay's results go: bars (a file or stdout, unless only to the store), late
 //! trades and quotes, the JSON summary.
 
-use super::{Pipeline, PlanError};
+use super::{OutSpec, Pipeline, PlanError};
 use crate::cli::{ReplayArgs, Speed, TicksArgs};
 use crate::output::{OutFormat, Rotation};
 use std::path::PathBuf;
@@ -19,16 +19,20 @@ pub(crate) enum Destination {
     Rotated(Rotation),
 }
 
+/// Where one kind and width of bars go: each output with its format, an egress each (the
+/// `j`th reads [`super::fanned`]`(egress, j)`).
+pub(crate) type Outs = Vec<(Destination, OutFormat)>;
+
 /// The outputs of a run.
 pub(crate) struct OutputPlan {
-    /// Bars, unless they go only to the store (or no trades are read).
-    pub(crate) bars: Option<(Destination, OutFormat)>,
-    /// Quote bars, when quotes are read.
-    pub(crate) quote_bars: Option<(Destination, OutFormat)>,
-    /// The coarser widths' bars: `(width as given, destination)`, in the format of `bars`.
-    pub(crate) coarser: Vec<(String, Destination)>,
+    /// The finest width's bars (none when they go only to the store, or no trades are read).
+    pub(crate) bars: Outs,
+    /// The finest width's quote bars, when quotes are read.
+    pub(crate) quote_bars: Outs,
+    /// The coarser widths' bars: `(width as given, outputs)`.
+    pub(crate) coarser: Vec<(String, Outs)>,
     /// The coarser widths' quote bars, when quotes are read.
-    pub(crate) quote_coarser: Vec<(String, Destination)>,
+    pub(crate) quote_coarser: Vec<(String, Outs)>,
     /// Late trades (ticklane CSV), under a side-output late policy.
     pub(crate) late: Option<PathBuf>,
     /// Late quotes (ticklane quotes CSV), under a side-output late policy.
@@ -45,38 +49,25 @@ pub(crate) struct OutputPlan {
 }
 
 impl OutputPlan {
-    /// From `replay`'s flags (`--out`, `--format`, `--late-out`, `--summary`).
-    pub(crate) fn from_replay(a: &ReplayArgs, p: &Pipeline) -> OutputPlan {
-        let fine = &a.bars[0].text;
+    /// From `replay`'s flags (`--out`, `--format`, `--late-out`, `--summary`) and the outputs
+    /// they ask for.
+    pub(crate) fn from_replay(a: &ReplayArgs, outs: &[OutSpec], p: &Pipeline) -> OutputPlan {
         let late_file =
             |kind: &str| a.late_out.as_ref().map(|f| PathBuf::from(f.to_string_lossy().replace("{kind}", kind)));
-        let place = |kind: &str, bars: &str| match &a.out {
-            Some(path) if path.as_os_str() != "-" => {
-                let text = path.to_string_lossy().replace("{kind}", kind).replace("{bars}", bars);
-                match (LiveUrl::parse(&text), a.rotate.and_then(|every| Rotation::new(&text, every, "--out").ok())) {
-                    (Ok(Some(LiveUrl::Nats(t))), _) => Destination::Bus(text, t),
-                    (_, Some(r)) => Destination::Rotated(r),
-                    _ => Destination::File(text.into()),
-                }
-            }
-            _ => Destination::Stdout,
+        // The outputs taking width `i` (index into --bars) of `kind`'s bars.
+        let width = |kind: &str, i: usize| -> Outs {
+            let taking = outs.iter().filter(|o| o.takes[i]);
+            taking.map(|o| (place(o, a.rotate, kind, &a.bars[i].text), o.format)).collect()
         };
-        let watched = matches!(place("trades", fine), Destination::Stdout) && !stdout_is_a_file();
+        let coarser = |kind: &str| -> Vec<(String, Outs)> {
+            p.coarser.iter().enumerate().map(|(i, (text, _))| (text.clone(), width(kind, i + 1))).collect()
+        };
+        let watched = outs.iter().any(|o| o.is_stdout()) && !stdout_is_a_file();
         OutputPlan {
-            bars: (p.trades && p.to_out).then(|| (place("trades", fine), a.format)),
-            quote_bars: p.quotes.map(|_| (place("quotes", fine), a.format)),
-            coarser: p
-                .coarser
-                .iter()
-                .filter(|_| p.trades)
-                .map(|(text, _)| (text.clone(), place("trades", text)))
-                .collect(),
-            quote_coarser: p
-                .coarser
-                .iter()
-                .filter(|_| p.quotes.is_some())
-                .map(|(t, _)| (t.clone(), place("quotes", t)))
-                .collect(),
+            bars: if p.trades { width("trades", 0) } else { Vec::new() },
+            quote_bars: if p.quotes.is_some() { width("quotes", 0) } else { Vec::new() },
+            coarser: if p.trades { coarser("trades") } else { Vec::new() },
+            quote_coarser: if p.quotes.is_some() { coarser("quotes") } else { Vec::new() },
             late: late_file("trades").filter(|_| p.late_side && p.trades),
             quote_late: late_file("quotes").filter(|_| p.late_side && p.quotes.is_some()),
             summary: a.summary.clone(),
@@ -84,6 +75,19 @@ impl OutputPlan {
             linger: a.metrics_linger,
             eager: a.speed != Speed::Max || watched,
         }
+    }
+}
+
+/// Where output `o` puts `kind`'s bars of width `bars`: its placeholders filled.
+fn place(o: &OutSpec, rotate: Option<std::time::Duration>, kind: &str, bars: &str) -> Destination {
+    if o.is_stdout() {
+        return Destination::Stdout;
+    }
+    let text = o.text.replace("{kind}", kind).replace("{bars}", bars);
+    match (LiveUrl::parse(&text), rotate.and_then(|every| Rotation::new(&text, every, "--out").ok())) {
+        (Ok(Some(LiveUrl::Nats(t))), _) => Destination::Bus(text, t),
+        (_, Some(r)) => Destination::Rotated(r),
+        _ => Destination::File(text.into()),
     }
 }
 

@@ -2,7 +2,8 @@
 //! bars) → bars out (egress, store) and, under a side-output late policy, late trades out; the
 //! same for quotes into quote bars.
 
-use super::PlanError;
+use super::outs::widths_text;
+use super::{OutSpec, PlanError};
 use crate::cli::{EmptyArg, KeyArg, LateArg, ReplayArgs, ThrottleArg};
 use ticklane::operators::prelude::*;
 use ticklane::operators::store::StoreHandle;
@@ -65,8 +66,8 @@ pub(crate) struct Pipeline {
     pub(crate) throttle: Option<ThrottleConfig>,
     /// Late trades and quotes leave on the bars' side outputs (to the late files).
     pub(crate) late_side: bool,
-    /// Bars go to an output file or stdout (not only to the store).
-    pub(crate) to_out: bool,
+    /// How many outputs take each width (finest first): an egress each (see [`fanned`]).
+    pub(crate) fan: Vec<usize>,
     /// Bars are made (some output, the store or the late side output takes them): not when
     /// the run only forwards ticks.
     pub(crate) makes_bars: bool,
@@ -83,6 +84,7 @@ impl Pipeline {
     pub(crate) fn from_replay(
         a: &ReplayArgs,
         kinds: Kinds,
+        outs: &[OutSpec],
         to_store: bool,
         problems: &mut PlanError,
     ) -> Option<Pipeline> {
@@ -121,8 +123,8 @@ impl Pipeline {
             return None;
         };
         let ticks_out = a.ticks.ticks_out.is_some();
-        let to_out = a.out.is_some() || !(to_store || ticks_out);
-        let makes_bars = to_out || to_store || late_side;
+        let fan: Vec<usize> = (0..a.bars.len()).map(|i| outs.iter().filter(|o| o.takes[i]).count()).collect();
+        let makes_bars = fan.iter().any(|n| *n > 0) || to_store || late_side;
         let (trades, quotes) = (kinds.trades, quotes);
         let backfill = false;
         Some(Pipeline {
@@ -133,7 +135,7 @@ impl Pipeline {
             dedupe,
             throttle,
             late_side,
-            to_out,
+            fan,
             makes_bars,
             ticks_out,
             backfill,
@@ -162,7 +164,7 @@ impl Pipeline {
         let mut g = DagBuilder::new();
         if let Some(cfg) = self.quotes {
             g.source(QUOTES, Kind::Quote).quote_bars(QUOTE_BARS, cfg);
-            g.sink_egress(QUOTE_OUT, Kind::QuoteBar).connect(QUOTE_BARS, QUOTE_OUT);
+            self.egresses(&mut g, 0, QUOTE_BARS, QUOTE_OUT, Kind::QuoteBar);
             // quotes → [dedupe] → [throttle] → quote bars
             let mut last = QUOTES;
             if let Some(d) = self.dedupe {
@@ -206,9 +208,7 @@ impl Pipeline {
             BarKind::Time(t) => g.time_bars(BARS, t),
             BarKind::Count(size) => g.count_bars(BARS, size),
         };
-        if self.to_out {
-            g.sink_egress(OUT, Kind::Bar).connect(BARS, OUT);
-        }
+        self.egresses(g, 0, BARS, OUT, Kind::Bar);
         if let Some(st) = store {
             g.store_sink(STORE, st).connect(BARS, STORE);
         }
@@ -244,9 +244,10 @@ impl Pipeline {
     fn coarser_graph(&self, g: &mut DagBuilder) {
         let BarKind::Time(fine) = self.bars else { return };
         let (mut from, mut port) = (BARS.to_string(), fine.chain_port());
-        for (text, cfg) in &self.coarser {
+        for (i, (text, cfg)) in self.coarser.iter().enumerate() {
             let (node, egress) = coarser_names(text);
-            g.resample(&node, *cfg).sink_egress(&egress, Kind::Bar).connect(&node, &egress);
+            g.resample(&node, *cfg);
+            self.egresses(g, i + 1, &node, &egress, Kind::Bar);
             if let Some(p) = port {
                 g.connect_ports(&from, p, &node, 0);
             }
@@ -260,14 +261,33 @@ impl Pipeline {
     /// bars; `port` is the quote bars' chain output.
     fn quote_coarser_graph(&self, g: &mut DagBuilder, mut port: Option<usize>) {
         let mut from = QUOTE_BARS.to_string();
-        for (text, cfg) in &self.coarser {
+        for (i, (text, cfg)) in self.coarser.iter().enumerate() {
             let (node, egress) = quote_coarser_names(text);
-            g.quote_resample(&node, *cfg).sink_egress(&egress, Kind::QuoteBar).connect(&node, &egress);
+            g.quote_resample(&node, *cfg);
+            self.egresses(g, i + 1, &node, &egress, Kind::QuoteBar);
             if let Some(p) = port {
                 g.connect_ports(&from, p, &node, 0);
             }
             (from, port) = (node, QuoteResample::chain_port(cfg));
         }
+    }
+}
+
+impl Pipeline {
+    /// One egress per output taking width `width` (index into `--bars`), each fed by `node`.
+    fn egresses(&self, g: &mut DagBuilder, width: usize, node: &str, egress: &str, kind: Kind) {
+        for j in 0..self.fan.get(width).copied().unwrap_or(0) {
+            let name = fanned(egress, j);
+            g.sink_egress(&name, kind).connect(node, &name);
+        }
+    }
+}
+
+/// The egress of the `j`th output taking a width whose first output's egress is `egress`.
+pub(crate) fn fanned(egress: &str, j: usize) -> String {
+    match j {
+        0 => egress.to_string(),
+        j => format!("{egress}.{j}"),
     }
 }
 
@@ -305,14 +325,10 @@ fn coarser(
         (a.tick_bars.is_some() || a.volume_bars.is_some(), "--tick-bars and --volume-bars take no bar widths"),
         (a.empty_bars == EmptyArg::Flat, "--empty-bars flat is for one width only, for now"),
         (a.late_out.is_some(), "--late-out is for one width only, for now"),
-        (
-            !a.out.as_ref().is_some_and(|o| o.to_string_lossy().contains("{bars}")),
-            "--out needs a {bars} placeholder (--out 'bars_{bars}.csv' writes bars_1s.csv, bars_1m.csv …)",
-        ),
     ];
     let mut ok = true;
     for (_, why) in limits.iter().filter(|(bad, _)| *bad) {
-        problems.push(format!("--bars {}: {why}", texts(a)));
+        problems.push(format!("--bars {}: {why}", widths_text(a)));
         ok = false;
     }
     let late = late?;
@@ -326,17 +342,12 @@ fn coarser(
             Err(e) => {
                 ok = false;
                 for v in e.violations {
-                    problems.push(format!("--bars {}: {} after {}: {v}", texts(a), to.text, from.text));
+                    problems.push(format!("--bars {}: {} after {}: {v}", widths_text(a), to.text, from.text));
                 }
             }
         }
     }
     ok.then_some(out)
-}
-
-/// `--bars` as given.
-fn texts(a: &ReplayArgs) -> String {
-    a.bars.iter().map(|b| b.text.as_str()).collect::<Vec<_>>().join(",")
 }
 
 /// What quote input cannot be combined with (yet): the trade-only options when the input holds

@@ -12,7 +12,7 @@ use crate::output::{
     TRADES_HEADER,
 };
 use crate::plan::{
-    coarser_names, quote_coarser_names, Destination, OutputPlan, LATE, OUT, QUOTE_LATE, QUOTE_OUT, TICKS,
+    coarser_names, fanned, quote_coarser_names, Destination, OutputPlan, Outs, LATE, OUT, QUOTE_LATE, QUOTE_OUT, TICKS,
 };
 use core_affinity::CoreId;
 use std::fs::File;
@@ -25,18 +25,22 @@ use ticklane_tools::wire::WireFormat;
 
 /// Every output file, opened before any input is read (a bad path is bad usage).
 pub(super) struct Files {
-    bars: Option<(Place, OutFormat)>,
-    quote_bars: Option<(Place, OutFormat)>,
-    /// The coarser widths' bars (in the format of `bars`).
-    coarser: Vec<(String, Place)>,
-    /// The coarser widths' quote bars (in the format of `quote_bars`).
-    quote_coarser: Vec<(String, Place)>,
+    /// The finest width's bars, in each output (a fan-out when several).
+    bars: Places,
+    quote_bars: Places,
+    /// The coarser widths' bars.
+    coarser: Vec<(String, Places)>,
+    /// The coarser widths' quote bars.
+    quote_coarser: Vec<(String, Places)>,
     late: Option<Place>,
     quote_late: Option<Place>,
     /// `--ticks-out`, connected, and its encoding.
     ticks: Option<(BusSink, WireFormat)>,
     pub(super) summary: Option<File>,
 }
+
+/// The outputs of one kind and width of bars, each with its format.
+type Places = Vec<(Place, OutFormat)>;
 
 /// Where one output goes: a target opened before any input is read, or files cut by event
 /// time (each created when its first bar comes).
@@ -57,30 +61,14 @@ fn rotated(r: &Rotation) -> anyhow::Result<Place> {
 impl Files {
     /// Opens (truncating) every output of `o`; refuses one that is also an input.
     pub(super) fn create(o: &OutputPlan, inputs: &[std::path::PathBuf]) -> anyhow::Result<Files> {
-        let target = |t: &Option<(Destination, OutFormat)>| -> anyhow::Result<_> {
-            Ok(match t {
-                None => None,
-                Some((Destination::File(p), format)) => Some((Place::Target(file(p, "--out", inputs)?), *format)),
-                Some((Destination::Stdout, format)) => Some((Place::Target(Target::Stdout), *format)),
-                Some((Destination::Bus(url, t), format)) => {
-                    let sink = BusSink::connect(t, format!("--out {url}"))?;
-                    Some((Place::Target(Target::Bus(Box::new(sink))), *format))
-                }
-                Some((Destination::Rotated(r), format)) => Some((rotated(r)?, *format)),
-            })
+        let places = |outs: &Outs| -> anyhow::Result<Places> {
+            outs.iter().map(|(d, format)| Ok((open(d, inputs)?, *format))).collect()
         };
-        let (bars, quote_bars) = (target(&o.bars)?, target(&o.quote_bars)?);
-        let widths = |each: &[(String, Destination)], format: OutFormat| -> anyhow::Result<Vec<(String, Place)>> {
-            let mut places = Vec::new();
-            for (text, d) in each {
-                if let Some((t, _)) = target(&Some((d.clone(), format)))? {
-                    places.push((text.clone(), t));
-                }
-            }
-            Ok(places)
+        let widths = |each: &[(String, Outs)]| -> anyhow::Result<Vec<(String, Places)>> {
+            each.iter().map(|(text, outs)| Ok((text.clone(), places(outs)?))).collect()
         };
-        let coarser = widths(&o.coarser, o.bars.as_ref().map_or(OutFormat::Csv, |b| b.1))?;
-        let quote_coarser = widths(&o.quote_coarser, o.quote_bars.as_ref().map_or(OutFormat::Csv, |b| b.1))?;
+        let (bars, quote_bars) = (places(&o.bars)?, places(&o.quote_bars)?);
+        let (coarser, quote_coarser) = (widths(&o.coarser)?, widths(&o.quote_coarser)?);
         let late_file = |p: &Option<std::path::PathBuf>| -> anyhow::Result<Option<Place>> {
             Ok(p.as_deref().map(|p| file(p, "--late-out", inputs)).transpose()?.map(Place::Target))
         };
@@ -97,6 +85,16 @@ impl Files {
     }
 }
 
+/// Opens (truncating) or connects destination `d`; refuses a file that is also an input.
+fn open(d: &Destination, inputs: &[std::path::PathBuf]) -> anyhow::Result<Place> {
+    Ok(match d {
+        Destination::File(p) => Place::Target(file(p, "--out", inputs)?),
+        Destination::Stdout => Place::Target(Target::Stdout),
+        Destination::Bus(url, t) => Place::Target(Target::Bus(Box::new(BusSink::connect(t, format!("--out {url}"))?))),
+        Destination::Rotated(r) => rotated(r)?,
+    })
+}
+
 fn file(path: &Path, flag: &str, inputs: &[std::path::PathBuf]) -> anyhow::Result<Target> {
     Ok(Target::File { file: create(path, flag, inputs)?, name: format!("{flag} {}", path.display()) })
 }
@@ -111,19 +109,21 @@ fn create(path: &Path, flag: &str, inputs: &[std::path::PathBuf]) -> anyhow::Res
 
 /// The running writer threads; each reports what its output holds.
 pub(super) struct Writers {
-    bars: Option<JoinHandle<Written>>,
+    /// The finest width's bars: a writer per output.
+    bars: Vec<JoinHandle<Written>>,
     late: Option<JoinHandle<Written>>,
     quote_late: Option<JoinHandle<Written>>,
-    quote_bars: Option<JoinHandle<Written>>,
-    coarser: Vec<(String, JoinHandle<Written>)>,
-    quote_coarser: Vec<(String, JoinHandle<Written>)>,
+    quote_bars: Vec<JoinHandle<Written>>,
+    coarser: Vec<(String, Vec<JoinHandle<Written>>)>,
+    quote_coarser: Vec<(String, Vec<JoinHandle<Written>>)>,
     ticks: Option<JoinHandle<Written>>,
 }
 
 impl Writers {
-    /// Takes the egresses for `files` and starts a writer on each (the bar writer pinned to
-    /// `core`, if any); with `eager`, everything released is written at once (a watcher sees
-    /// each bar as the watermark releases it) rather than in blocks.
+    /// Takes the egresses for `files` and starts a writer on each (the first bar writer pinned
+    /// to `core`, if any, and counted in the tally); with `eager`, everything released is
+    /// written at once (a watcher sees each bar as the watermark releases it) rather than in
+    /// blocks.
     pub(super) fn spawn(
         engine: &mut Engine,
         files: &mut Files,
@@ -131,18 +131,12 @@ impl Writers {
         eager: bool,
         tally: &Tally,
     ) -> anyhow::Result<Writers> {
-        let format = files.bars.as_ref().map_or(OutFormat::Csv, |b| b.1);
-        let bars = match files.bars.take() {
-            Some((place, format)) => {
-                let egress = engine.egress::<Bar>(OUT)?;
-                Some(bar_writer(egress, place, format, tally.bars.clone(), eager, core, bar_line)?)
-            }
-            None => None,
-        };
+        let lead = Lead { count: tally.bars.clone(), core };
+        let bars = width_writers(engine, std::mem::take(&mut files.bars), OUT, lead, eager, bar_line)?;
         let mut coarser = Vec::new();
-        for (text, place) in std::mem::take(&mut files.coarser) {
-            let egress = engine.egress::<Bar>(&coarser_names(&text).1)?;
-            coarser.push((text, bar_writer(egress, place, format, Arc::default(), eager, None, bar_line)?));
+        for (text, places) in std::mem::take(&mut files.coarser) {
+            let egress = coarser_names(&text).1;
+            coarser.push((text, width_writers(engine, places, &egress, Lead::default(), eager, bar_line)?));
         }
         let late = match files.late.take() {
             Some(place) => {
@@ -160,20 +154,14 @@ impl Writers {
             }
             None => None,
         };
-        let quote_format = files.quote_bars.as_ref().map_or(OutFormat::Csv, |b| b.1);
         let mut quote_coarser = Vec::new();
-        for (text, place) in std::mem::take(&mut files.quote_coarser) {
-            let egress = engine.egress::<QuoteBar>(&quote_coarser_names(&text).1)?;
-            let written = bar_writer(egress, place, quote_format, Arc::default(), eager, None, quote_bar_line)?;
-            quote_coarser.push((text, written));
+        for (text, places) in std::mem::take(&mut files.quote_coarser) {
+            let egress = quote_coarser_names(&text).1;
+            let each = width_writers(engine, places, &egress, Lead::default(), eager, quote_bar_line)?;
+            quote_coarser.push((text, each));
         }
-        let quote_bars = match files.quote_bars.take() {
-            Some((place, format)) => {
-                let egress = engine.egress::<QuoteBar>(QUOTE_OUT)?;
-                Some(bar_writer(egress, place, format, Arc::default(), eager, None, quote_bar_line)?)
-            }
-            None => None,
-        };
+        let places = std::mem::take(&mut files.quote_bars);
+        let quote_bars = width_writers(engine, places, QUOTE_OUT, Lead::default(), eager, quote_bar_line)?;
         let ticks = match files.ticks.take() {
             Some((sink, format)) => {
                 let encode: fn(WireFormat, &str, &Trade, &mut Vec<u8>) = |format, name, t, msg| {
@@ -187,19 +175,24 @@ impl Writers {
         Ok(Writers { bars, late, quote_late, quote_bars, coarser, quote_coarser, ticks })
     }
 
-    /// Waits for every writer: what each output holds (`None` for a writer not started).
+    /// Waits for every writer: what each output holds (`None` for a writer not started; the
+    /// outputs of one width as one account, [`Written::merged`]).
     pub(super) fn join(self) -> Joined {
         let join = |h: JoinHandle<Written>| {
             h.join()
                 .unwrap_or_else(|_| Written { error: Some("the writer thread panicked".into()), ..Written::default() })
         };
+        let all = |hs: Vec<JoinHandle<Written>>| Written::merged(hs.into_iter().map(join).collect());
+        let widths = |each: Vec<(String, Vec<JoinHandle<Written>>)>| {
+            each.into_iter().filter_map(|(t, hs)| Some((t, all(hs)?))).collect()
+        };
         Joined {
-            bars: self.bars.map(join),
+            bars: all(self.bars),
             late: self.late.map(join),
             quote_late: self.quote_late.map(join),
-            quote_bars: self.quote_bars.map(join),
-            coarser: self.coarser.into_iter().map(|(t, h)| (t, join(h))).collect(),
-            quote_coarser: self.quote_coarser.into_iter().map(|(t, h)| (t, join(h))).collect(),
+            quote_bars: all(self.quote_bars),
+            coarser: widths(self.coarser),
+            quote_coarser: widths(self.quote_coarser),
             ticks: self.ticks.map(join),
         }
     }
@@ -214,6 +207,32 @@ pub(super) struct Joined {
     pub(super) coarser: Vec<(String, Written)>,
     pub(super) quote_coarser: Vec<(String, Written)>,
     pub(super) ticks: Option<Written>,
+}
+
+/// What the first output of a width gets: the count the progress reads, and the core its
+/// writer is pinned to.
+#[derive(Default)]
+struct Lead {
+    count: Arc<AtomicU64>,
+    core: Option<CoreId>,
+}
+
+/// A writer per output of one width, the `j`th reading egress [`fanned`]`(egress, j)`.
+fn width_writers<B: Record + BusId + Rows + BarKind>(
+    engine: &mut Engine,
+    places: Places,
+    egress: &str,
+    lead: Lead,
+    eager: bool,
+    line: fn(OutFormat, &str, &B, &mut Vec<u8>),
+) -> anyhow::Result<Vec<JoinHandle<Written>>> {
+    let mut each = Vec::new();
+    for (j, (place, format)) in places.into_iter().enumerate() {
+        let from = engine.egress::<B>(&fanned(egress, j))?;
+        let (count, core) = if j == 0 { (lead.count.clone(), lead.core) } else { (Arc::default(), None) };
+        each.push(bar_writer(from, place, format, count, eager, core, line)?);
+    }
+    Ok(each)
 }
 
 /// Per kind of bar: the header line of its CSV output and its bus message.

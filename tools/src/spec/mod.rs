@@ -11,7 +11,7 @@ use crate::cli::{Cli, Command};
 use crate::plan::Plan;
 use clap::Parser;
 use std::path::Path;
-use ticklane_tools::pipeline::{At, Lowered};
+use ticklane_tools::pipeline::{Arg, At, Lowered};
 
 /// Whether `ticklane run`'s inputs name a pipeline file.
 pub(crate) fn is_pipeline(files: &[std::path::PathBuf]) -> Option<&Path> {
@@ -67,9 +67,15 @@ fn argv(l: &Lowered, shown: bool) -> Vec<String> {
     v
 }
 
-/// A planner's or clap's message about `--flag` as `FILE:LINE: KEY: message`.
+/// A planner's or clap's message about `--flag` as `FILE:LINE: KEY: message`: at the longest
+/// flag it names, of those the one whose value it names too (one of several `--out`).
 fn relocate(l: &Lowered, msg: &str) -> String {
-    let at = l.args.iter().filter(|a| msg.contains(a.flag)).max_by_key(|a| a.flag.len()).map(|a| &a.at);
+    let named = |a: &&Arg| {
+        let v = a.value.as_deref().unwrap_or_default();
+        let target = v.split_once('=').map_or(v, |(_, t)| t);
+        !v.is_empty() && (msg.contains(v) || (!target.is_empty() && msg.contains(target)))
+    };
+    let at = l.args.iter().filter(|a| msg.contains(a.flag)).max_by_key(|a| (a.flag.len(), named(a))).map(|a| &a.at);
     match at {
         Some(At { file, line, key }) => format!("{file}:{line}: {key}: {msg}"),
         None => format!("{}: {msg}", l.args.first().map_or("", |a| a.at.file.as_str())),

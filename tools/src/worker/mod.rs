@@ -23,7 +23,7 @@ pub(crate) use runs::{exit_with_parent, PARENT_ENV};
 
 use crate::cli::RunArgs;
 use crate::outcome::{BadInput, Outcome};
-use crate::plan::Plan;
+use crate::plan::{Destination, Plan};
 use anyhow::anyhow;
 use runs::{Run, Template};
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -110,11 +110,6 @@ fn check(args: &RunArgs) -> anyhow::Result<(WorkerId, String, String)> {
     if args.partition.is_some() {
         problems.push("--partition: a worker reads the partitions it owns; give --worker or --partition".to_string());
     }
-    let out = args.replay.out.as_ref().map(|o| o.to_string_lossy().to_string());
-    if out.as_ref().is_some_and(|o| !matches!(LiveUrl::parse(o), Ok(Some(LiveUrl::Nats(_))))) {
-        problems
-            .push("--out: a worker's bars go to --sink-postgres or a bus (nats://, jetstream://), not a file".into());
-    }
     if args.replay.summary.is_some() {
         problems.push("--summary: not with --worker (each partition's run reports on its own)".into());
     }
@@ -125,6 +120,13 @@ fn check(args: &RunArgs) -> anyhow::Result<(WorkerId, String, String)> {
         problems.push("--metrics-linger: not with --worker (a worker serves its metrics until it leaves)".into());
     }
     let plan = Plan::from_run(args).map_err(|p| bad(p.to_string()))?;
+    let o = &plan.outputs;
+    let widths = o.coarser.iter().chain(&o.quote_coarser).flat_map(|(_, outs)| outs);
+    let mut outs = o.bars.iter().chain(&o.quote_bars).chain(widths);
+    if !args.replay.out.is_empty() && outs.any(|(d, _)| !matches!(d, Destination::Bus(..))) {
+        problems
+            .push("--out: a worker's bars go to --sink-postgres or a bus (nats://, jetstream://), not a file".into());
+    }
     if plan.store.is_none() {
         problems.push(
             "--worker needs --sink-postgres: a tick is acknowledged once its bars are durably written, \
