@@ -213,6 +213,18 @@ fn write_some(
 mod tests {
     use super::*;
 
+    /// Outputs of one width as one account: the fewest lines, every loss, each error.
+    #[test]
+    fn a_fan_out_reports_what_every_output_holds() {
+        let w = |lines, lost, error: Option<&str>| Written { lines, lost, error: error.map(String::from) };
+        assert!(Written::merged(Vec::new()).is_none());
+        let m = Written::merged(vec![w(10, 0, None), w(7, 3, Some("b.csv: disk full")), w(9, 1, Some("nats: gone"))]);
+        let m = m.expect("three outputs");
+        assert_eq!((m.lines, m.lost), (7, 4));
+        assert_eq!(m.error.as_deref(), Some("b.csv: disk full; nats: gone"));
+        assert!(Written::merged(vec![w(5, 0, None)]).is_some_and(|m| m.lines == 5 && m.error.is_none()));
+    }
+
     #[test]
     fn lines_are_counted_and_the_header_is_not() {
         let p = std::env::temp_dir().join(format!("ticklane-sink-{}", std::process::id()));

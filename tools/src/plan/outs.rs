@@ -178,3 +178,65 @@ fn written_twice(specs: &[OutSpec], a: &ReplayArgs, problems: &mut PlanError) {
         seen.extend(mine);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn args(flags: &[&str]) -> ReplayArgs {
+        let argv = [&["ticklane", "replay"][..], flags, &["in.csv"]].concat();
+        match Cli::try_parse_from(argv).expect("flags").command {
+            Command::Replay(a) => *a,
+            _ => unreachable!("replay"),
+        }
+    }
+
+    /// The outputs of `flags`, or their problems.
+    fn outs(flags: &[&str], to_store: bool) -> Result<Vec<OutSpec>, String> {
+        let mut problems = PlanError::default();
+        let specs = OutSpec::all(&args(flags), to_store, &mut problems);
+        match problems.to_string() {
+            p if p.is_empty() => Ok(specs),
+            p => Err(p),
+        }
+    }
+
+    #[test]
+    fn a_width_list_before_an_equals_sign_selects_those_widths() {
+        let s = outs(&["--bars", "1s,1m,1h", "--out", "1s,1h=b_{bars}.csv", "--out", "a_{bars}.csv"], false);
+        let s = s.expect("valid");
+        assert_eq!((s[0].text.as_str(), s[0].takes.as_slice()), ("b_{bars}.csv", &[true, false, true][..]));
+        assert_eq!((s[1].text.as_str(), s[1].takes.as_slice()), ("a_{bars}.csv", &[true, true, true][..]));
+        for path in ["./1s=x.csv", "a=b.csv", "nats://h:4222/x=y"] {
+            let s = outs(&["--out", path], false).expect("valid");
+            assert_eq!((s[0].text.as_str(), s[0].takes.as_slice()), (path, &[true][..]), "{path} is a target");
+        }
+        let e = outs(&["--bars", "1s,1m", "--out", "1m,5m=x.csv"], false).expect_err("5m is not built");
+        assert!(e.contains("--out 1m,5m=x.csv: 5m is not one of --bars 1s,1m"), "{e}");
+    }
+
+    #[test]
+    fn formats_pair_with_outputs_in_order_or_apply_to_all() {
+        let s = outs(&["--out", "a.csv", "--out", "b.jsonl", "--format", "csv", "--format", "jsonl"], false);
+        let formats: Vec<OutFormat> = s.expect("valid").iter().map(|o| o.format).collect();
+        assert_eq!(formats, [OutFormat::Csv, OutFormat::Jsonl]);
+        let s = outs(&["--out", "a.jsonl", "--out", "b.jsonl", "--format", "jsonl"], false).expect("valid");
+        assert!(s.iter().all(|o| o.format == OutFormat::Jsonl));
+        let e = outs(&["--out", "a", "--out", "b", "--out", "c", "--format", "csv", "--format", "csv"], false);
+        assert!(e.expect_err("2 for 3").contains("--format: given 2 times for 3 --out"));
+    }
+
+    /// No `--out`: stdout takes every width (so several need `--out` with `{bars}`), but the
+    /// finest when the store takes it.
+    #[test]
+    fn without_out_stdout_takes_what_the_store_does_not() {
+        let s = outs(&["--bars", "1s"], false).expect("valid");
+        assert!(s.len() == 1 && s[0].is_stdout() && s[0].takes == [true]);
+        let e = outs(&["--bars", "1s,1m"], false).expect_err("two widths on stdout");
+        assert!(e.contains("--out needs a {bars} placeholder"), "{e}");
+        let s = outs(&["--bars", "1s,1m"], true).expect("the store takes 1s, stdout 1m");
+        assert!(s.len() == 1 && s[0].is_stdout() && s[0].takes == [false, true]);
+    }
+}
