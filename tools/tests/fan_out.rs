@@ -1,7 +1,7 @@
 //! Several outputs in one run (`--out` repeated, `WIDTHS=OUT` for the widths one takes) through
 //! the real binary: each output holds exactly what a run writing only it holds — byte for byte,
 //! revisions included, at 1 and 2 shards — whatever the others are (another format, files cut
-//! by time); the ways to ask for it wrongly are named.
+//! by time); one failing costs only its own bars; the ways to ask for it wrongly are named.
 
 mod common;
 
@@ -146,4 +146,23 @@ fn a_file_named_like_a_selection_is_a_file_with_a_path() {
     let odd = d.join("1s=odd.csv");
     ok(&["--out", s(&odd), s(&data("GLBX_ESH4_trades_2023-12-25.csv"))]);
     assert!(read(&odd).len() > 1000, "the file named 1s=odd.csv holds the bars");
+}
+
+/// One output failing (a full disk) costs only its own bars: the others are whole, the run
+/// exits 1, and the summary names the failed output and counts what it could not write.
+#[test]
+fn a_failed_output_loses_only_its_own_bars() {
+    let capture = data("tardis_binance-futures_BTCUSDT_trades_2020-02-22.csv");
+    let d = dir("fan-full");
+    let (good, alone, summary) = (d.join("good.csv"), d.join("alone.csv"), d.join("run.json"));
+    ok(&["--out", s(&alone), s(&capture)]);
+    let o = replay(&["--out", "/dev/full", "--out", s(&good), "--summary", s(&summary), s(&capture)]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("--out /dev/full: No space left on device"), "{err}");
+    assert!(read(&good) == read(&alone), "the other output is whole");
+    let bars = String::from_utf8_lossy(&read(&alone)).lines().count() as u64 - 1;
+    let json: serde_json::Value = serde_json::from_slice(&read(&summary)).expect("summary");
+    assert_eq!(json["bars_not_written"].as_u64(), Some(bars), "{json}");
+    assert!(json["output_errors"].to_string().contains("/dev/full"), "{json}");
 }
