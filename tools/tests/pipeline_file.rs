@@ -286,6 +286,13 @@ fn syntax_types_ports_and_shapes_are_located_too() {
             13,
             "add `q`: an output takes both kinds of bars of a width",
         ),
+        (
+            "[sources.x]\npaths = [\"a.csv\"]\n[operators.b]\ntype = \"time_bars\"\ninput = \"x\"\nwidth = \"1s\"\n\
+             [sinks.o]\ntype = \"file\"\ninput = \"b\"\npath = \"o_{period}.csv\"\nrotate = \"1h\"\n\
+             [sinks.p]\ntype = \"file\"\ninput = \"b\"\npath = \"p_{period}.csv\"\n",
+            15,
+            "sinks.p.path: {period} is filled only with this sink's rotate",
+        ),
     ] {
         let f = pipeline("located.toml", text);
         let (code, _, err) = check(&f);

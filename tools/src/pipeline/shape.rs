@@ -358,6 +358,11 @@ fn sink_args(g: &Graph, n: &Node, problems: &mut Problems) -> Vec<Arg> {
     if t == "stdout" {
         args.push(Arg { flag: "--out", value: Some("-".into()), at: n.at.clone(), shown: None });
     }
+    let period = args.iter().find(|a| a.flag == "--out" && a.value.as_deref().is_some_and(|v| v.contains("{period}")));
+    if let (Some(p), false, "file") = (period, args.iter().any(|a| a.flag == "--rotate"), t) {
+        // `rotate` is one value per pipeline: another sink's would cut this one's files too.
+        problems.push(&p.at, "{period} is filled only with this sink's rotate = DURATION");
+    }
     if let Some(widths) = taken_widths(g, n, problems) {
         for a in args.iter_mut().filter(|a| a.flag == "--out") {
             a.value = a.value.take().map(|v| format!("{widths}={v}"));
