@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{data, replay, run, s, tmp};
+use common::{data, refused, replay, run, s, tmp};
 use std::path::{Path, PathBuf};
 
 /// A disordered synthetic capture with repeated ids: bars get revised under `--late revise`.
@@ -130,12 +130,7 @@ fn fan_out_usage_errors_are_named() {
             "--format parquet: a bus",
         ),
     ] {
-        let mut all = args.clone();
-        all.push(s(&f));
-        let o = replay(&all);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-        assert!(err.contains(needle), "{args:?}: {needle:?} missing from {err}");
+        refused(&args, &f, needle);
     }
 }
 

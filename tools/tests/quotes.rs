@@ -6,7 +6,7 @@
 mod common;
 
 use common::quote_oracle::{dec, quote_bars, quote_bars_at, round, text, Q, QUOTE_HEADER, SECOND};
-use common::{data, replay, s, tmp, HEADER};
+use common::{data, refused, replay, s, tmp, HEADER};
 use std::collections::BTreeMap;
 use std::io::Read;
 
@@ -192,12 +192,7 @@ fn bad_quote_options_and_lines_are_named() {
         (vec!["--late", "side"], "--late side needs --late-out FILE"),
         (vec!["--bars", "1s,1m", "--out", "q.csv"], "--bars 1s,1m: --out needs a {bars} placeholder"),
     ] {
-        let mut all = args.clone();
-        all.push(s(&file));
-        let o = replay(&all);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-        assert!(err.contains(needle), "{args:?}: {needle:?} missing from {err}");
+        refused(&args, &file, needle);
     }
     let bad = tmp("bad_quotes.csv");
     std::fs::write(

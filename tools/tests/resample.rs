@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{data, replay, run, s, tmp};
+use common::{data, refused, replay, run, s, tmp};
 
 /// A disordered synthetic capture (trades up to 3 s out of order, repeated ids).
 fn disordered() -> std::path::PathBuf {
@@ -73,11 +73,6 @@ fn bad_widths_and_combinations_are_named() {
         ),
         (vec!["--bars", "1s,x"], "invalid value 'x' for '--bars <DUR[,DUR]>'"),
     ] {
-        let mut all = args.clone();
-        all.push(s(&f));
-        let o = replay(&all);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-        assert!(err.contains(needle), "{args:?}: {needle:?} missing from {err}");
+        refused(&args, &f, needle);
     }
 }

@@ -45,6 +45,14 @@ pub fn replay(args: &[&str]) -> Output {
     Command::new(BIN).arg("replay").args(args).output().expect("run ticklane")
 }
 
+/// Asserts that `ticklane replay ARGS FILE` is refused as bad usage (exit 2), saying `needle`.
+pub fn refused(args: &[&str], file: &Path, needle: &str) {
+    let o = Command::new(BIN).arg("replay").args(args).arg(file).output().expect("run ticklane");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    assert!(err.contains(needle), "{args:?}: {needle:?} missing from {err}");
+}
+
 /// `GET path` over HTTP/1.0; the whole response (empty if nothing answers).
 pub fn http_get(addr: impl std::net::ToSocketAddrs, path: &str) -> String {
     use std::io::{Read, Write};
