@@ -38,7 +38,10 @@ fn every_bundled_example_checks_and_says_what_it_means() {
         assert!(out.contains(": ok\n") && out.contains("as a command line:\n  ticklane "), "{out}");
         seen += 1;
     }
-    assert!(seen >= 6, "the examples: flagship, capture, jetstream_to_postgres, quotes, feed_handler, backfill");
+    assert!(
+        seen >= 7,
+        "the examples: flagship, capture, fan_out, jetstream_to_postgres, quotes, feed_handler, backfill"
+    );
     let (_, out, _) = check(&dir.join("backfill.toml"));
     assert!(
         out.contains("--out bars_1m.csv data/binance_spot_btcusdt_20240808.stream.gz 'wss://stream.binance.com"),
@@ -51,6 +54,10 @@ fn every_bundled_example_checks_and_says_what_it_means() {
     assert!(out.ends_with(
         "ticklane replay --bars 1s,1m --dedupe --kind trades --out 'bars_{bars}.csv' data/GLBX_ESH4_trades_2023-12-25.csv\n"
     ));
+    let (_, out, _) = check(&dir.join("fan_out.toml"));
+    let fan = "--out 'bars_{bars}.csv' --format csv --out 1m=minutes.jsonl --format jsonl --out 1h=hourly.parquet \
+               --format parquet data/binance_spot_btcusdt_20240808.stream.gz\n";
+    assert!(out.ends_with(fan), "three sinks, each its widths and format: {out}");
     let (_, out, _) = check(&dir.join("flagship.toml"));
     assert!(out.contains("--sink-postgres \"$TICKLANE_PG_URL\""), "the secret is shown by its variable: {out}");
     assert!(!out.contains("postgresql://u@h/db"), "never its value: {out}");
