@@ -5,7 +5,7 @@ use crate::cli::Speed;
 use crate::outcome::Outcome;
 use crate::output::Written;
 use crate::plan::{BACKFILL, BARS, DEDUPE, FEED, QUOTES, QUOTE_BARS, QUOTE_DEDUPE, QUOTE_THROTTLE, THROTTLE};
-use crate::run::Fed;
+use crate::run::{Account, Fed};
 use serde_json::{json, Value};
 use std::fs::File;
 use std::io::Write;
@@ -45,6 +45,8 @@ pub(crate) struct Report {
     pub(crate) quote_late: Option<Written>,
     /// What `--ticks-out` took, if trades are forwarded.
     pub(crate) ticks: Option<Written>,
+    /// Every bar output on its own (several when `--out` fans out).
+    pub(crate) outputs: Vec<Account>,
     pub(crate) store: Option<StoreReport>,
     pub(crate) elapsed: Duration,
     /// The signal that stopped the run, if any.
@@ -214,6 +216,13 @@ impl Report {
         let mut v = self.trade_summary();
         if let (Some(q), Value::Object(m)) = (&self.quotes, &mut v) {
             m.insert("quotes".into(), self.quote_summary(q));
+        }
+        if let Value::Object(m) = &mut v {
+            let each = |a: &Account| {
+                json!({"out": a.out, "kind": a.kind, "bars": a.width, "lines": a.lines,
+                       "not_written": a.not_written, "error": a.error})
+            };
+            m.insert("outputs".into(), self.outputs.iter().map(each).collect());
         }
         if let (Some(l), Value::Object(m)) = (&self.link, &mut v) {
             m.insert(

@@ -160,4 +160,17 @@ fn a_failed_output_loses_only_its_own_bars() {
     let json: serde_json::Value = serde_json::from_slice(&read(&summary)).expect("summary");
     assert_eq!(json["bars_not_written"].as_u64(), Some(bars), "{json}");
     assert!(json["output_errors"].to_string().contains("/dev/full"), "{json}");
+    let each: Vec<(String, u64, u64)> = json["outputs"]
+        .as_array()
+        .expect("outputs")
+        .iter()
+        .map(|o| {
+            (
+                o["out"].as_str().unwrap_or_default().to_string(),
+                o["lines"].as_u64().unwrap_or(9),
+                o["not_written"].as_u64().unwrap_or(9),
+            )
+        })
+        .collect();
+    assert_eq!(each, [("/dev/full".to_string(), 0, bars), (s(&good).to_string(), bars, 0)], "each output's account");
 }

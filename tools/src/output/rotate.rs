@@ -46,6 +46,11 @@ impl Rotation {
         ts.div_euclid(self.every) * self.every
     }
 
+    /// The path as given, with [`PERIOD`] in it.
+    pub(crate) fn template(&self) -> &str {
+        &self.template
+    }
+
     /// The file of the period starting at `start`.
     pub(crate) fn path(&self, start: i64) -> PathBuf {
         self.template.replace(PERIOD, &stamp(start)).into()

@@ -23,8 +23,22 @@ pub(crate) enum Destination {
 /// `j`th reads [`super::fanned`]`(egress, j)`).
 pub(crate) type Outs = Vec<(Destination, OutFormat)>;
 
+impl Destination {
+    /// How the summary names it: the path, template or URL as given (`-`: stdout).
+    pub(crate) fn name(&self) -> String {
+        match self {
+            Destination::Stdout => "-".into(),
+            Destination::File(p) => p.display().to_string(),
+            Destination::Bus(url, _) => url.clone(),
+            Destination::Rotated(r) => r.template().to_string(),
+        }
+    }
+}
+
 /// The outputs of a run.
 pub(crate) struct OutputPlan {
+    /// The finest width as given (`--bars`' first).
+    pub(crate) fine: String,
     /// The finest width's bars (none when they go only to the store, or no trades are read).
     pub(crate) bars: Outs,
     /// The finest width's quote bars, when quotes are read.
@@ -64,6 +78,7 @@ impl OutputPlan {
         };
         let watched = outs.iter().any(|o| o.is_stdout()) && !stdout_is_a_file();
         OutputPlan {
+            fine: a.bars[0].text.clone(),
             bars: if p.trades { width("trades", 0) } else { Vec::new() },
             quote_bars: if p.quotes.is_some() { width("quotes", 0) } else { Vec::new() },
             coarser: if p.trades { coarser("trades") } else { Vec::new() },

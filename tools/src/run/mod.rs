@@ -9,6 +9,7 @@ mod store;
 mod writers;
 
 pub(crate) use feed::Fed;
+pub(crate) use writers::Account;
 
 use crate::outcome::{BadInput, Outcome};
 use crate::plan::{Plan, BACKFILL, FEED, QUOTES};
@@ -76,6 +77,7 @@ pub(crate) fn execute(plan: &Plan) -> anyhow::Result<Outcome> {
         coarser: joined.coarser,
         quote_coarser: joined.quote_coarser,
         ticks: joined.ticks,
+        outputs: joined.outputs,
         quotes: quote_fed,
         elapsed: started.elapsed(),
         signal: signals.received(),

@@ -25,6 +25,8 @@ use ticklane_tools::wire::WireFormat;
 
 /// Every output file, opened before any input is read (a bad path is bad usage).
 pub(super) struct Files {
+    /// The finest width as given.
+    fine: String,
     /// The finest width's bars, in each output (a fan-out when several).
     bars: Places,
     quote_bars: Places,
@@ -39,8 +41,8 @@ pub(super) struct Files {
     pub(super) summary: Option<File>,
 }
 
-/// The outputs of one kind and width of bars, each with its format.
-type Places = Vec<(Place, OutFormat)>;
+/// The outputs of one kind and width of bars, each with its name (for the summary) and format.
+type Places = Vec<(String, Place, OutFormat)>;
 
 /// Where one output goes: a target opened before any input is read, or files cut by event
 /// time (each created when its first bar comes).
@@ -62,7 +64,7 @@ impl Files {
     /// Opens (truncating) every output of `o`; refuses one that is also an input.
     pub(super) fn create(o: &OutputPlan, inputs: &[std::path::PathBuf]) -> anyhow::Result<Files> {
         let places = |outs: &Outs| -> anyhow::Result<Places> {
-            outs.iter().map(|(d, format)| Ok((open(d, inputs)?, *format))).collect()
+            outs.iter().map(|(d, format)| Ok((d.name(), open(d, inputs)?, *format))).collect()
         };
         let widths = |each: &[(String, Outs)]| -> anyhow::Result<Vec<(String, Places)>> {
             each.iter().map(|(text, outs)| Ok((text.clone(), places(outs)?))).collect()
@@ -81,7 +83,8 @@ impl Files {
             }
             None => None,
         };
-        Ok(Files { bars, quote_bars, coarser, quote_coarser, late, quote_late, ticks, summary })
+        let fine = o.fine.clone();
+        Ok(Files { fine, bars, quote_bars, coarser, quote_coarser, late, quote_late, ticks, summary })
     }
 }
 
@@ -107,15 +110,19 @@ fn create(path: &Path, flag: &str, inputs: &[std::path::PathBuf]) -> anyhow::Res
     File::create(path).map_err(|e| BadInput(format!("{flag} {}: {e}", path.display())).into())
 }
 
+/// The writers of one kind and width of bars, each with its output's name.
+type Each = Vec<(String, JoinHandle<Written>)>;
+
 /// The running writer threads; each reports what its output holds.
 pub(super) struct Writers {
+    fine: String,
     /// The finest width's bars: a writer per output.
-    bars: Vec<JoinHandle<Written>>,
+    bars: Each,
     late: Option<JoinHandle<Written>>,
     quote_late: Option<JoinHandle<Written>>,
-    quote_bars: Vec<JoinHandle<Written>>,
-    coarser: Vec<(String, Vec<JoinHandle<Written>>)>,
-    quote_coarser: Vec<(String, Vec<JoinHandle<Written>>)>,
+    quote_bars: Each,
+    coarser: Vec<(String, Each)>,
+    quote_coarser: Vec<(String, Each)>,
     ticks: Option<JoinHandle<Written>>,
 }
 
@@ -172,30 +179,57 @@ impl Writers {
             }
             None => None,
         };
-        Ok(Writers { bars, late, quote_late, quote_bars, coarser, quote_coarser, ticks })
+        let fine = files.fine.clone();
+        Ok(Writers { fine, bars, late, quote_late, quote_bars, coarser, quote_coarser, ticks })
     }
 
     /// Waits for every writer: what each output holds (`None` for a writer not started; the
-    /// outputs of one width as one account, [`Written::merged`]).
+    /// outputs of one width as one account, [`Written::merged`], and each on its own).
     pub(super) fn join(self) -> Joined {
-        let join = |h: JoinHandle<Written>| {
-            h.join()
-                .unwrap_or_else(|_| Written { error: Some("the writer thread panicked".into()), ..Written::default() })
+        let mut outputs = Vec::new();
+        let mut all = |each: Each, kind: &'static str, width: &str| {
+            let done: Vec<(String, Written)> = each.into_iter().map(|(name, h)| (name, joined(h))).collect();
+            for (out, w) in &done {
+                let (lines, not_written, error) = (w.lines, w.lost, w.error.clone());
+                outputs.push(Account { out: out.clone(), kind, width: width.to_string(), lines, not_written, error });
+            }
+            Written::merged(done.into_iter().map(|(_, w)| w).collect())
         };
-        let all = |hs: Vec<JoinHandle<Written>>| Written::merged(hs.into_iter().map(join).collect());
-        let widths = |each: Vec<(String, Vec<JoinHandle<Written>>)>| {
-            each.into_iter().filter_map(|(t, hs)| Some((t, all(hs)?))).collect()
+        let bars = all(self.bars, "trades", &self.fine);
+        let quote_bars = all(self.quote_bars, "quotes", &self.fine);
+        let mut widths = |each: Vec<(String, Each)>, kind| -> Vec<(String, Written)> {
+            each.into_iter().filter_map(|(t, hs)| Some((t.clone(), all(hs, kind, &t)?))).collect()
         };
+        let (coarser, quote_coarser) = (widths(self.coarser, "trades"), widths(self.quote_coarser, "quotes"));
         Joined {
-            bars: all(self.bars),
-            late: self.late.map(join),
-            quote_late: self.quote_late.map(join),
-            quote_bars: all(self.quote_bars),
-            coarser: widths(self.coarser),
-            quote_coarser: widths(self.quote_coarser),
-            ticks: self.ticks.map(join),
+            bars,
+            late: self.late.map(joined),
+            quote_late: self.quote_late.map(joined),
+            quote_bars,
+            coarser,
+            quote_coarser,
+            ticks: self.ticks.map(joined),
+            outputs,
         }
     }
+}
+
+/// What a writer thread reports (a panic as an error).
+fn joined(h: JoinHandle<Written>) -> Written {
+    h.join().unwrap_or_else(|_| Written { error: Some("the writer thread panicked".into()), ..Written::default() })
+}
+
+/// What one bar output holds at the end (the summary's `outputs`).
+pub(crate) struct Account {
+    /// The output as given (path, template or URL; `-`: stdout).
+    pub(crate) out: String,
+    /// `trades` or `quotes`: which bars.
+    pub(crate) kind: &'static str,
+    /// The width as given.
+    pub(crate) width: String,
+    pub(crate) lines: u64,
+    pub(crate) not_written: u64,
+    pub(crate) error: Option<String>,
 }
 
 /// What each output holds at the end.
@@ -207,6 +241,8 @@ pub(super) struct Joined {
     pub(super) coarser: Vec<(String, Written)>,
     pub(super) quote_coarser: Vec<(String, Written)>,
     pub(super) ticks: Option<Written>,
+    /// Every bar output on its own.
+    pub(super) outputs: Vec<Account>,
 }
 
 /// What the first output of a width gets: the count the progress reads, and the core its
@@ -225,12 +261,12 @@ fn width_writers<B: Record + BusId + Rows + BarKind>(
     lead: Lead,
     eager: bool,
     line: fn(OutFormat, &str, &B, &mut Vec<u8>),
-) -> anyhow::Result<Vec<JoinHandle<Written>>> {
+) -> anyhow::Result<Each> {
     let mut each = Vec::new();
-    for (j, (place, format)) in places.into_iter().enumerate() {
+    for (j, (name, place, format)) in places.into_iter().enumerate() {
         let from = engine.egress::<B>(&fanned(egress, j))?;
         let (count, core) = if j == 0 { (lead.count.clone(), lead.core) } else { (Arc::default(), None) };
-        each.push(bar_writer(from, place, format, count, eager, core, line)?);
+        each.push((name, bar_writer(from, place, format, count, eager, core, line)?));
     }
     Ok(each)
 }
