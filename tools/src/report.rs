@@ -219,8 +219,9 @@ impl Report {
         }
         if let Value::Object(m) = &mut v {
             let each = |a: &Account| {
-                json!({"out": a.out, "kind": a.kind, "bars": a.width, "lines": a.lines,
-                       "not_written": a.not_written, "error": a.error})
+                let w = &a.written;
+                json!({"out": a.out, "kind": a.kind, "bars": a.width, "lines": w.lines,
+                       "not_written": w.lost, "error": w.error})
             };
             m.insert("outputs".into(), self.outputs.iter().map(each).collect());
         }

@@ -43,10 +43,10 @@ impl Written {
     /// One width's bars written to several outputs (a fan-out) as one account: what every
     /// output holds (the fewest lines), the lines the outputs could not write (all of them),
     /// and each error. `None` without outputs.
-    pub(crate) fn merged(all: Vec<Written>) -> Option<Written> {
+    pub(crate) fn merged(all: &[&Written]) -> Option<Written> {
         let lines = all.iter().map(|w| w.lines).min()?;
         let lost = all.iter().map(|w| w.lost).sum();
-        let errors: Vec<String> = all.into_iter().filter_map(|w| w.error).collect();
+        let errors: Vec<&str> = all.iter().filter_map(|w| w.error.as_deref()).collect();
         Some(Written { lines, lost, error: (!errors.is_empty()).then(|| errors.join("; ")) })
     }
 }
@@ -217,12 +217,12 @@ mod tests {
     #[test]
     fn a_fan_out_reports_what_every_output_holds() {
         let w = |lines, lost, error: Option<&str>| Written { lines, lost, error: error.map(String::from) };
-        assert!(Written::merged(Vec::new()).is_none());
-        let m = Written::merged(vec![w(10, 0, None), w(7, 3, Some("b.csv: disk full")), w(9, 1, Some("nats: gone"))]);
-        let m = m.expect("three outputs");
+        assert!(Written::merged(&[]).is_none());
+        let three = [w(10, 0, None), w(7, 3, Some("b.csv: disk full")), w(9, 1, Some("nats: gone"))];
+        let m = Written::merged(&three.iter().collect::<Vec<_>>()).expect("three outputs");
         assert_eq!((m.lines, m.lost), (7, 4));
         assert_eq!(m.error.as_deref(), Some("b.csv: disk full; nats: gone"));
-        assert!(Written::merged(vec![w(5, 0, None)]).is_some_and(|m| m.lines == 5 && m.error.is_none()));
+        assert!(Written::merged(&[&w(5, 0, None)]).is_some_and(|m| m.lines == 5 && m.error.is_none()));
     }
 
     #[test]

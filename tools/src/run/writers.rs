@@ -186,14 +186,13 @@ impl Writers {
     /// Waits for every writer: what each output holds (`None` for a writer not started; the
     /// outputs of one width as one account, [`Written::merged`], and each on its own).
     pub(super) fn join(self) -> Joined {
-        let mut outputs = Vec::new();
+        let mut outputs: Vec<Account> = Vec::new();
         let mut all = |each: Each, kind: &'static str, width: &str| {
-            let done: Vec<(String, Written)> = each.into_iter().map(|(name, h)| (name, joined(h))).collect();
-            for (out, w) in &done {
-                let (lines, not_written, error) = (w.lines, w.lost, w.error.clone());
-                outputs.push(Account { out: out.clone(), kind, width: width.to_string(), lines, not_written, error });
+            let from = outputs.len();
+            for (out, h) in each {
+                outputs.push(Account { out, kind, width: width.to_string(), written: joined(h) });
             }
-            Written::merged(done.into_iter().map(|(_, w)| w).collect())
+            Written::merged(&outputs[from..].iter().map(|a| &a.written).collect::<Vec<_>>())
         };
         let bars = all(self.bars, "trades", &self.fine);
         let quote_bars = all(self.quote_bars, "quotes", &self.fine);
@@ -227,9 +226,7 @@ pub(crate) struct Account {
     pub(crate) kind: &'static str,
     /// The width as given.
     pub(crate) width: String,
-    pub(crate) lines: u64,
-    pub(crate) not_written: u64,
-    pub(crate) error: Option<String>,
+    pub(crate) written: Written,
 }
 
 /// What each output holds at the end.
