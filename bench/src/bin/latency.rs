@@ -150,23 +150,7 @@ fn crossbeam_hop(clock: &Clock, profile: Profile, dur: Duration) -> (Histogram<u
     let c = clock.clone();
     let warm = std::sync::Arc::new(ticklane_bench::Counter::default());
     let w = warm.clone();
-    let consumer = std::thread::spawn(move || {
-        pin_consumer();
-        let mut h = hist();
-        loop {
-            match rx.try_recv() {
-                Ok(t) if t.rec.ts_recv == 0 => {
-                    w.fetch_add(1, Release);
-                }
-                Ok(t) => {
-                    let _ = h.record(now_ns(&c).saturating_sub(t.rec.ts_recv as u64).max(1));
-                }
-                Err(crossbeam_channel::TryRecvError::Empty) => std::hint::spin_loop(),
-                Err(crossbeam_channel::TryRecvError::Disconnected) => break,
-            }
-        }
-        h
-    });
+    let consumer = std::thread::spawn(move || crossbeam_consumer(&rx, &c, &w));
     let trade =
         |ts_recv: u64| Stamped { wm: 0, rec: Trade { ts_recv: ts_recv as i64, price: Fixed::ONE, ..Trade::default() } };
     for _ in 0..WARM_UP {
@@ -178,6 +162,29 @@ fn crossbeam_hop(clock: &Clock, profile: Profile, dur: Duration) -> (Histogram<u
     drop(tx);
     let h = consumer.join().expect("consumer");
     (h, t.elapsed().as_secs_f64())
+}
+
+/// The crossbeam hop's consumer, pinned and spinning: counts the warm-up (`ts_recv == 0`),
+/// records `now − ts_recv` for the rest, until the producer is gone.
+fn crossbeam_consumer(
+    rx: &crossbeam_channel::Receiver<Stamped<Trade>>,
+    clock: &Clock,
+    warm: &ticklane_bench::Counter,
+) -> Histogram<u64> {
+    pin_consumer();
+    let mut h = hist();
+    loop {
+        match rx.try_recv() {
+            Ok(t) if t.rec.ts_recv == 0 => {
+                warm.fetch_add(1, Release);
+            }
+            Ok(t) => {
+                let _ = h.record(now_ns(clock).saturating_sub(t.rec.ts_recv as u64).max(1));
+            }
+            Err(crossbeam_channel::TryRecvError::Empty) => std::hint::spin_loop(),
+            Err(crossbeam_channel::TryRecvError::Disconnected) => return h,
+        }
+    }
 }
 
 /// Records `now − ts_recv` (the intended send time carried in `ts_recv`) per trade, optionally
