@@ -254,9 +254,7 @@ impl Pipeline {
             (from, port) = (node, cfg.chain_port());
         }
     }
-}
 
-impl Pipeline {
     /// quote_bars → quote_bars_1m → quote_bars_1h …, as [`Pipeline::coarser_graph`] for trade
     /// bars; `port` is the quote bars' chain output.
     fn quote_coarser_graph(&self, g: &mut DagBuilder, mut port: Option<usize>) {
@@ -271,9 +269,7 @@ impl Pipeline {
             (from, port) = (node, QuoteResample::chain_port(cfg));
         }
     }
-}
 
-impl Pipeline {
     /// One egress per output taking width `width` (index into `--bars`), each fed by `node`.
     fn egresses(&self, g: &mut DagBuilder, width: usize, node: &str, egress: &str, kind: Kind) {
         for j in 0..self.fan.get(width).copied().unwrap_or(0) {
