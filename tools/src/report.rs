@@ -114,14 +114,19 @@ impl Report {
                 self.quote_coarser.iter().map(|(t, w)| format!("{} {t} quote bars", w.lines)).collect();
             eprintln!("ticklane: resampled: {}.", each.join(", "));
         }
+        let bars = match &self.quote_bars {
+            None if !self.quote_coarser.is_empty() => {
+                "the finest width's quote bars not written (no --out takes them)".to_string()
+            }
+            w => format!("{} quote bars", w.as_ref().map_or(0, |w| w.lines)),
+        };
         eprintln!(
-            "ticklane: {} quotes from {} file(s) in {:.3} s on {} shard(s): {} quote bars, {}{}{} late ({} dropped, \
+            "ticklane: {} quotes from {} file(s) in {:.3} s on {} shard(s): {bars}, {}{}{} late ({} dropped, \
              {} revised, {} to side output), {} malformed, {} records of other kinds skipped.",
             q.accepted,
             self.files.len(),
             self.elapsed.as_secs_f64(),
             self.shards,
-            self.quote_bars.as_ref().map_or(0, |w| w.lines),
             match self.stat(QUOTE_DEDUPE, DUPLICATES) {
                 0 => String::new(),
                 n => format!("{n} duplicates dropped, "),
@@ -146,15 +151,20 @@ impl Report {
             eprintln!("ticklane: resampled: {}.", each.join(", "));
         }
         let bad_total: u64 = f.malformed.values().sum();
+        let bars = match (&self.bars, &self.store) {
+            (None, None) if !self.coarser.is_empty() => {
+                "the finest width's bars not written (no --out takes them)".into()
+            }
+            _ => format!("{} bars", self.bars()),
+        };
         eprintln!(
-            "ticklane: {} trades from {} file(s) in {:.3} s ({:.0} trades/s) on {} shard(s): {} bars, \
+            "ticklane: {} trades from {} file(s) in {:.3} s ({:.0} trades/s) on {} shard(s): {bars}, \
              {} duplicates dropped, {}{} late ({} dropped, {} revised, {} to side output), {bad_total} malformed{}.",
             f.accepted,
             self.files.len(),
             self.elapsed.as_secs_f64(),
             self.rate(),
             self.shards,
-            self.bars(),
             self.stat(DEDUPE, DUPLICATES),
             match self.stat(THROTTLE, THROTTLED) {
                 0 => String::new(),

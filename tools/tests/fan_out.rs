@@ -9,8 +9,9 @@ use common::{data, refused, replay, run, s, tmp};
 use std::path::{Path, PathBuf};
 
 /// A disordered synthetic capture with repeated ids: bars get revised under `--late revise`.
-fn disordered() -> PathBuf {
-    let path = tmp("fan-disordered.csv");
+/// Each test makes its own (`name`): tests run in parallel.
+fn disordered(name: &str) -> PathBuf {
+    let path = tmp(&format!("fan-disordered-{name}.csv"));
     let args = ["gen", "--rows", "30000", "--instruments", "5", "--dup-fraction", "0.02", "--disorder", "3s"];
     let o = run(&[&args[..], &["--out", s(&path)]].concat());
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
@@ -36,7 +37,7 @@ fn dir(name: &str) -> PathBuf {
 
 #[test]
 fn each_output_holds_what_a_run_writing_only_it_holds() {
-    let gen = disordered();
+    let gen = disordered("each");
     let policy = ["--dedupe", "--max-delay", "500ms", "--late", "revise", "--allowed-lateness", "5s"];
     let widths = ["1s", "10s", "1m"];
     let alone = dir("fan-alone");
@@ -102,6 +103,27 @@ fn a_rotated_output_beside_a_whole_one_holds_the_same_bars() {
         .collect();
     let want: Vec<String> = whole.lines().skip(1).map(String::from).collect();
     assert!(!want.is_empty() && lines == want, "the cut files' bars differ from the whole file's");
+}
+
+/// A width no output takes is made for the coarser widths it feeds, and dropped: the coarsest
+/// output holds what it holds when every width is written, revisions included.
+#[test]
+fn a_width_no_output_takes_still_feeds_the_coarser_ones() {
+    let gen = disordered("feeds");
+    let policy = ["--dedupe", "--max-delay", "500ms", "--late", "revise", "--allowed-lateness", "5s"];
+    let all = dir("fan-feeds-all");
+    ok(&[&policy[..], &["--bars", "1s,10s,1m", "--out", s(&all.join("{bars}.csv")), s(&gen)]].concat());
+    for shards in ["1", "2"] {
+        let d = dir(&format!("fan-feeds-{shards}"));
+        let only = format!("1m={}", s(&d.join("1m.csv")));
+        let args = [&policy[..], &["--bars", "1s,10s,1m", "--shards", shards, "--out", &only, s(&gen)]].concat();
+        let o = replay(&args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {err}");
+        assert!(read(&d.join("1m.csv")) == read(&all.join("1m.csv")), "{shards} shard(s): 1m.csv differs");
+        assert_eq!(std::fs::read_dir(&d).expect("dir").count(), 1, "only the 1m output is written");
+        assert!(err.contains("the finest width's bars not written"), "{err}");
+    }
 }
 
 #[test]

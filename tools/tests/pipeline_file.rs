@@ -382,6 +382,35 @@ fn a_pipeline_fans_out_each_sink_the_widths_it_reads() {
     assert!(read(dir_p.join("hourly.csv")) == read(dir_r.join("1h.csv")), "hourly.csv differs");
 }
 
+/// A bar node no sink reads is made for the resample it feeds: the minutes equal those of a
+/// replay writing every width.
+#[test]
+fn a_bar_node_read_only_by_a_resample_feeds_it() {
+    let capture = data("tardis_binance-futures_BTCUSDT_trades_2020-02-22.csv");
+    let (dir_p, dir_r) = (tmp("feeds-p"), tmp("feeds-r"));
+    std::fs::create_dir_all(&dir_p).expect("dir");
+    std::fs::create_dir_all(&dir_r).expect("dir");
+    let text = format!(
+        "[sources.tardis]\npaths = [\"{capture}\"]\n\n\
+         [operators.bars_1s]\ntype = \"time_bars\"\ninput = \"tardis\"\nwidth = \"1s\"\nmax_delay = \"1s\"\n\n\
+         [operators.bars_1m]\ntype = \"resample\"\ninput = \"bars_1s\"\nwidth = \"1m\"\n\n\
+         [sinks.minutes]\ntype = \"file\"\ninput = \"bars_1m\"\npath = \"{minutes}\"\n",
+        capture = s(&capture),
+        minutes = s(&dir_p.join("minutes.csv")),
+    );
+    let f = pipeline("feeds.toml", &text);
+    let (code, out, err) = check(&f);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("--bars 1s,1m") && out.contains("--out 1m="), "{out}");
+    let o = run(&["run", s(&f)]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let every = dir_r.join("{bars}.csv");
+    let o = replay(&["--bars", "1s,1m", "--max-delay", "1s", "--out", s(&every), s(&capture)]);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let want = std::fs::read(dir_r.join("1m.csv")).expect("replay");
+    assert!(want.len() > 100 && std::fs::read(dir_p.join("minutes.csv")).expect("run") == want, "minutes differ");
+}
+
 /// `ticklane publish` a real capture into JetStream → `ticklane run PIPELINE.toml` (dedupe,
 /// 1-second bars) → PostgreSQL: the table equals `ticklane replay`'s CSV of the capture.
 #[test]

@@ -335,7 +335,7 @@ fn a_run_over_every_partition_makes_the_replays_bars() {
 }
 
 /// `--ticks-out` forwards the trades a run accepted (after dedupe) onto the partition subjects,
-/// in event-time order, and makes no bars unless asked; a run over the stream makes the bars of
+/// in event-time order, and makes no bars unless asked (at any `--bars`); a run over the stream makes the bars of
 /// `replay --dedupe`. Forwarded again without dedupe, nothing is added: each trade carries its id
 /// (`Nats-Msg-Id`), and the stream stores an id once within its duplicate window.
 #[test]
@@ -358,8 +358,10 @@ fn ticks_out_forwards_the_accepted_trades_partitioned() {
     let by_partition = ticks_by_partition(&server.addr(), "FWD", 8);
     assert_eq!(placed_total(&by_partition, 8), unique, "every accepted trade once");
 
-    let o = replay(&["--ticks-out", &url, s(&gen)]);
+    // Several widths asked for change nothing: without --out or the store no bars are made.
+    let o = replay(&["--ticks-out", &url, "--bars", "1s,1m", s(&gen)]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(o.stdout.is_empty(), "only forwarding: no bars");
     let after: u64 = ticks_by_partition(&server.addr(), "FWD", 8).values().flat_map(|m| m.values()).sum();
     assert_eq!(after, unique, "forwarded again, without dedupe, within the duplicate window: nothing added");
 

@@ -29,16 +29,16 @@ impl OutSpec {
         matches!(LiveUrl::parse(&self.text), Ok(Some(_)))
     }
 
-    /// Every `--out`, each with its `--format`; with none, stdout taking every width (but the
-    /// finest when the store or `--ticks-out` is where the run's results go). Records every
-    /// problem.
+    /// Every `--out`, each with its `--format`; with none, stdout taking every width but the
+    /// finest when the store takes it, and none when `--ticks-out` is where the run's results
+    /// go (and not the store: then no bars are made). Records every problem.
     pub(crate) fn all(a: &ReplayArgs, to_store: bool, problems: &mut PlanError) -> Vec<OutSpec> {
         let formats = formats(a, problems);
         let widths = a.bars.len();
         let mut specs = Vec::new();
         if a.out.is_empty() {
-            let mut takes = vec![true; widths];
-            takes[0] = !(to_store || a.ticks.ticks_out.is_some());
+            let mut takes = vec![to_store || a.ticks.ticks_out.is_none(); widths];
+            takes[0] &= !to_store;
             specs.push(OutSpec { text: "-".into(), format: formats[0], takes });
         }
         for (i, given) in a.out.iter().enumerate() {
@@ -51,13 +51,8 @@ impl OutSpec {
         for s in &specs {
             s.check(a, to_store, specs.len() > 1, problems);
         }
-        let coarsest = widths - 1;
-        if coarsest > 0 && specs.len() == a.out.len().max(1) && !specs.iter().any(|s| s.takes[coarsest]) {
-            let w = &a.bars[coarsest].text;
-            problems.push(format!(
-                "--bars {}: no --out takes {w} (WIDTHS=OUT names the widths an output takes)",
-                widths_text(a)
-            ));
+        if !a.out.is_empty() && specs.len() == a.out.len() {
+            untaken(a, &specs, problems);
         }
         rotation(a, &specs, problems);
         written_twice(&specs, a, problems);
@@ -91,6 +86,19 @@ impl OutSpec {
                 widths_text(a)
             ));
         }
+    }
+}
+
+/// The coarsest `--bars` width goes to an `--out`. A finer one may go nowhere: it is made for
+/// the coarser widths it feeds, and dropped (`--bars 1s,1m --out 1m=x.csv`).
+fn untaken(a: &ReplayArgs, specs: &[OutSpec], problems: &mut PlanError) {
+    let coarsest = a.bars.len() - 1;
+    if coarsest > 0 && !specs.iter().any(|s| s.takes[coarsest]) {
+        problems.push(format!(
+            "--bars {}: no --out takes {} (WIDTHS=OUT names the widths an output takes)",
+            widths_text(a),
+            a.bars[coarsest].text
+        ));
     }
 }
 
@@ -238,5 +246,22 @@ mod tests {
         assert!(e.contains("--out needs a {bars} placeholder"), "{e}");
         let s = outs(&["--bars", "1s,1m"], true).expect("the store takes 1s, stdout 1m");
         assert!(s.len() == 1 && s[0].is_stdout() && s[0].takes == [false, true]);
+        let ticks = ["--bars", "1s,1m", "--ticks-out", "nats://h:4222/t"];
+        let s = outs(&ticks, false).expect("ticks out, no bars");
+        assert!(s.len() == 1 && s[0].takes == [false, false], "no bars are made");
+        let s = outs(&ticks, true).expect("ticks out, the store takes 1s, stdout 1m");
+        assert!(s.len() == 1 && s[0].takes == [false, true]);
+    }
+
+    /// The coarsest width must go to an output; a finer one may only feed the coarser ones.
+    #[test]
+    fn only_the_coarsest_width_must_be_taken() {
+        let e = outs(&["--bars", "1s,1m", "--out", "1s=-"], false).expect_err("1m untaken");
+        assert!(e.contains("--bars 1s,1m: no --out takes 1m"), "{e}");
+        let e = outs(&["--bars", "1s,1m", "--out", "1s=x.csv"], true).expect_err("the store takes only 1s");
+        assert!(e.contains("no --out takes 1m"), "{e}");
+        let s = outs(&["--bars", "1s,1m,1h", "--out", "1h=h.csv"], false).expect("1s and 1m feed 1h");
+        assert_eq!(s[0].takes, [false, false, true]);
+        outs(&["--bars", "1s,1m", "--out", "1m,1m=x.csv"], false).expect("1m named twice is 1m");
     }
 }

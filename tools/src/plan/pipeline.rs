@@ -11,7 +11,7 @@ use ticklane::operators::{
     BarSize, Beyond, DedupeConfig, DedupeKey, EmptyBars, LatePolicy, QuoteBarsConfig, QuoteResample, ResampleConfig,
     ThrottleConfig, ThrottlePolicy, TimeBarsConfig,
 };
-use ticklane::{DagBuilder, Kind, Quote};
+use ticklane::{Bar, DagBuilder, Kind, Quote, QuoteBar, Stamped};
 use ticklane_tools::input::Kinds;
 use ticklane_tools::live::Finality;
 
@@ -164,7 +164,7 @@ impl Pipeline {
         let mut g = DagBuilder::new();
         if let Some(cfg) = self.quotes {
             g.source(QUOTES, Kind::Quote).quote_bars(QUOTE_BARS, cfg);
-            self.egresses(&mut g, 0, QUOTE_BARS, QUOTE_OUT, Kind::QuoteBar);
+            self.egresses(&mut g, 0, QUOTE_BARS, QUOTE_OUT, Kind::QuoteBar, false);
             // quotes → [dedupe] → [throttle] → quote bars
             let mut last = QUOTES;
             if let Some(d) = self.dedupe {
@@ -208,7 +208,7 @@ impl Pipeline {
             BarKind::Time(t) => g.time_bars(BARS, t),
             BarKind::Count(size) => g.count_bars(BARS, size),
         };
-        self.egresses(g, 0, BARS, OUT, Kind::Bar);
+        self.egresses(g, 0, BARS, OUT, Kind::Bar, store.is_some());
         if let Some(st) = store {
             g.store_sink(STORE, st).connect(BARS, STORE);
         }
@@ -247,7 +247,7 @@ impl Pipeline {
         for (i, (text, cfg)) in self.coarser.iter().enumerate() {
             let (node, egress) = coarser_names(text);
             g.resample(&node, *cfg);
-            self.egresses(g, i + 1, &node, &egress, Kind::Bar);
+            self.egresses(g, i + 1, &node, &egress, Kind::Bar, false);
             if let Some(p) = port {
                 g.connect_ports(&from, p, &node, 0);
             }
@@ -262,7 +262,7 @@ impl Pipeline {
         for (i, (text, cfg)) in self.coarser.iter().enumerate() {
             let (node, egress) = quote_coarser_names(text);
             g.quote_resample(&node, *cfg);
-            self.egresses(g, i + 1, &node, &egress, Kind::QuoteBar);
+            self.egresses(g, i + 1, &node, &egress, Kind::QuoteBar, false);
             if let Some(p) = port {
                 g.connect_ports(&from, p, &node, 0);
             }
@@ -271,10 +271,21 @@ impl Pipeline {
     }
 
     /// One egress per output taking width `width` (index into `--bars`), each fed by `node`.
-    fn egresses(&self, g: &mut DagBuilder, width: usize, node: &str, egress: &str, kind: Kind) {
-        for j in 0..self.fan.get(width).copied().unwrap_or(0) {
+    /// With none (a width made only for the coarser ones it feeds), its bars are dropped in
+    /// the shard, unless the store takes them.
+    fn egresses(&self, g: &mut DagBuilder, width: usize, node: &str, egress: &str, kind: Kind, stored: bool) {
+        let fan = self.fan.get(width).copied().unwrap_or(0);
+        for j in 0..fan {
             let name = fanned(egress, j);
             g.sink_egress(&name, kind).connect(node, &name);
+        }
+        if fan == 0 && !stored {
+            let name = format!("{node}.unwritten");
+            match kind {
+                Kind::QuoteBar => g.sink_shard::<QuoteBar, _, _>(&name, |_| |_: &[Stamped<QuoteBar>]| {}),
+                _ => g.sink_shard::<Bar, _, _>(&name, |_| |_: &[Stamped<Bar>]| {}),
+            };
+            g.connect(node, &name);
         }
     }
 }
