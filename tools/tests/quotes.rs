@@ -167,6 +167,31 @@ fn quote_bars_at_every_resolution_equal_the_plain_computation() {
     }
 }
 
+/// A trades file beside a quotes file (`--kind auto`): each is read for the kind it holds, so
+/// the trade bars are those of the trades file alone and the quote bars those of the quotes
+/// file alone, whatever the order of the files.
+#[test]
+fn a_trades_file_beside_a_quotes_file_gives_each_kinds_bars() {
+    let (trades, quotes) = (
+        data("tardis_binance-futures_BTCUSDT_trades_2020-02-22.csv"),
+        data("tardis_binance-futures_BTCUSDT_quotes_2020-02-22.csv"),
+    );
+    let alone = |kind: &str, file: &std::path::Path| {
+        let o = replay(&["--kind", kind, "--bars", "1s", s(file)]);
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        o.stdout
+    };
+    let (want_t, want_q) = (alone("trades", &trades), alone("quotes", &quotes));
+    for (order, files) in [("tq", [&trades, &quotes]), ("qt", [&quotes, &trades])] {
+        let out = tmp(&format!("mixed-{order}-{{kind}}.csv"));
+        let o = replay(&["--bars", "1s", "--out", s(&out), s(files[0]), s(files[1])]);
+        assert_eq!(o.status.code(), Some(0), "{order}: {}", String::from_utf8_lossy(&o.stderr));
+        let got = |kind: &str| std::fs::read(s(&out).replace("{kind}", kind)).expect("bars");
+        assert!(want_t.len() > 100 && got("trades") == want_t, "{order}: the trade bars differ");
+        assert!(want_q.len() > 100 && got("quotes") == want_q, "{order}: the quote bars differ");
+    }
+}
+
 #[test]
 fn the_venue_names_the_instruments_and_kind_picks_one() {
     let file = data("binance_spot_btcusdt_20240808.stream.gz");

@@ -200,9 +200,33 @@ impl LinkEnd {
 
 /// The files of a replay (or of `run` without a live URL), opened per kind read.
 fn open_files(plan: &Plan, signals: &Signals) -> anyhow::Result<Inputs> {
-    let trades = plan.kinds.trades.then(|| open_inputs(plan, &plan.inputs, signals, input::open)).transpose()?;
-    let quotes = plan.kinds.quotes.then(|| open_inputs(plan, &plan.inputs, signals, input::open_quotes)).transpose()?;
+    let (trade_files, quote_files) = files_per_kind(plan, &read_options(plan, signals));
+    let trades = plan.kinds.trades.then(|| open_inputs(plan, &trade_files, signals, input::open)).transpose()?;
+    let quotes = plan.kinds.quotes.then(|| open_inputs(plan, &quote_files, signals, input::open_quotes)).transpose()?;
     Ok((trades, quotes, None))
+}
+
+/// The inputs read for trades and those read for quotes. Reading one kind, every input; reading
+/// both (`--kind auto` over inputs that hold both), each input for the kinds it holds: a Tardis
+/// trades file beside a Tardis quotes file gives the trade bars of the one and the quote bars
+/// of the other, and a Binance stream capture both. An input whose kinds cannot be told is
+/// opened for both (and the open says what is wrong).
+fn files_per_kind(plan: &Plan, opt: &ReadOptions) -> (Vec<std::path::PathBuf>, Vec<std::path::PathBuf>) {
+    let both = plan.kinds.trades && plan.kinds.quotes;
+    let (mut trades, mut quotes) = (Vec::new(), Vec::new());
+    for f in &plan.inputs {
+        let holds = match both {
+            true => input::kinds(f, opt).unwrap_or(input::Kinds { trades: true, quotes: true }),
+            false => plan.kinds,
+        };
+        if holds.trades {
+            trades.push(f.clone());
+        }
+        if holds.quotes {
+            quotes.push(f.clone());
+        }
+    }
+    (trades, quotes)
 }
 
 /// The inputs of a run: trades and quotes (when read), and a live link.
