@@ -209,8 +209,8 @@ pub(crate) struct ReplayArgs {
     /// one stream merged by ts_event (ties: this order).
     #[arg(help_heading = "Input", required = true)]
     pub(crate) files: Vec<PathBuf>,
-    /// Bar width: 100ms, 1s, 5m, 1h …; several (1s,1m,1h) in one pass, each coarser one a
-    /// multiple of the one before and resampled from it (--out needs {bars}).
+    /// Bar width: 100ms, 1s, 5m, 1h …; several (1s,1m,1h) in one pass, finest first, each a
+    /// larger multiple of the one before and resampled from it (--out needs {bars}).
     #[arg(help_heading = "Bars", long, value_name = "DUR[,DUR]", value_parser = BarWidth::parse, value_delimiter = ',',
           default_value = "1s")]
     pub(crate) bars: Vec<BarWidth>,

@@ -66,7 +66,9 @@ fn bad_widths_and_combinations_are_named() {
             vec!["--bars", "2s,3s", "--out", "{bars}.csv"],
             "--bars 2s,3s: 3s after 2s: coarse width (3s) must be a whole multiple of fine width (2s)",
         ),
-        (vec!["--bars", "1m,1s", "--out", "{bars}.csv"], "1s after 1m: coarse width"),
+        (vec!["--bars", "1m,1s", "--out", "{bars}.csv"], "1s after 1m: each width must be coarser than the one before"),
+        (vec!["--bars", "1s,1s", "--out", "{bars}.csv"], "--bars 1s,1s: 1s after 1s: each width must be coarser"),
+        (vec!["--bars", "1s,1000ms", "--out", "{bars}.csv"], "1000ms after 1s: each width must be coarser"),
         (
             vec!["--bars", "1s,1m", "--out", "{bars}.csv", "--empty-bars", "flat"],
             "--empty-bars flat is for one width only",

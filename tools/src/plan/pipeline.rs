@@ -343,6 +343,12 @@ fn coarser(
     let mut out = Vec::new();
     for i in 1..a.bars.len() {
         let (from, to) = (&a.bars[i - 1], &a.bars[i]);
+        if to.width <= from.width {
+            let why = "each width must be coarser than the one before it (finest first)";
+            problems.push(format!("--bars {}: {} after {}: {why}", widths_text(a), to.text, from.text));
+            ok = false;
+            continue;
+        }
         let cfg = ResampleConfig::builder(from.width, to.width).offset(a.bar_offset).late(late).chain(i < last).build();
         match cfg {
             Ok(c) => out.push((to.text.clone(), c)),
