@@ -21,6 +21,12 @@ fn pipeline(name: &str, text: &str) -> PathBuf {
     p
 }
 
+/// `dir`, made (with its parents).
+fn made(dir: PathBuf) -> PathBuf {
+    std::fs::create_dir_all(&dir).expect("dir");
+    dir
+}
+
 fn check(file: &Path) -> (Option<i32>, String, String) {
     let o = Command::new(BIN).args(["check", s(file)]).env("TICKLANE_PG_URL", "postgresql://u@h/db").output();
     let o = o.expect("ticklane check");
@@ -145,9 +151,7 @@ fn a_quote_chain_may_read_through_a_dedupe() {
 #[test]
 fn quote_bars_resample_in_a_pipeline_as_in_a_replay() {
     let capture = data("tardis_binance-futures_BTCUSDT_quotes_2020-02-22.csv");
-    let (dir_p, dir_r) = (tmp("qp"), tmp("qr"));
-    std::fs::create_dir_all(&dir_p).expect("dir");
-    std::fs::create_dir_all(&dir_r).expect("dir");
+    let (dir_p, dir_r) = (made(tmp("qp")), made(tmp("qr")));
     let text = format!(
         "[sources.q]\npaths = [\"{capture}\"]\n\n\
          [operators.q_1s]\ntype = \"quote_bars\"\ninput = \"q\"\nwidth = \"1s\"\nmax_delay = \"60s\"\n\n\
@@ -312,9 +316,7 @@ fn syntax_types_ports_and_shapes_are_located_too() {
 #[test]
 fn a_file_pipeline_writes_what_the_equivalent_replay_writes() {
     let capture = data("tardis_binance-futures_BTCUSDT_trades_2020-02-22.csv");
-    let (dir_p, dir_r) = (tmp("p"), tmp("r"));
-    std::fs::create_dir_all(&dir_p).expect("dir");
-    std::fs::create_dir_all(&dir_r).expect("dir");
+    let (dir_p, dir_r) = (made(tmp("p")), made(tmp("r")));
     let text = format!(
         "[run]\nshards = 2\nbatch_size = 7\nring_capacity = 4\nsummary = \"{summary}\"\n\n\
          [sources.tardis]\npaths = [\"{capture}\"]\n\n\
@@ -346,9 +348,7 @@ fn a_file_pipeline_writes_what_the_equivalent_replay_writes() {
 #[test]
 fn a_pipeline_fans_out_each_sink_the_widths_it_reads() {
     let capture = data("tardis_binance-futures_BTCUSDT_trades_2020-02-22.csv");
-    let (dir_p, dir_r) = (tmp("fan-p"), tmp("fan-r"));
-    std::fs::create_dir_all(&dir_p).expect("dir");
-    std::fs::create_dir_all(&dir_r).expect("dir");
+    let (dir_p, dir_r) = (made(tmp("fan-p")), made(tmp("fan-r")));
     let text = format!(
         "[sources.tardis]\npaths = [\"{capture}\"]\n\n\
          [operators.bars_1s]\ntype = \"time_bars\"\ninput = \"tardis\"\nwidth = \"1s\"\nmax_delay = \"1s\"\n\n\
@@ -387,9 +387,7 @@ fn a_pipeline_fans_out_each_sink_the_widths_it_reads() {
 #[test]
 fn a_bar_node_read_only_by_a_resample_feeds_it() {
     let capture = data("tardis_binance-futures_BTCUSDT_trades_2020-02-22.csv");
-    let (dir_p, dir_r) = (tmp("feeds-p"), tmp("feeds-r"));
-    std::fs::create_dir_all(&dir_p).expect("dir");
-    std::fs::create_dir_all(&dir_r).expect("dir");
+    let (dir_p, dir_r) = (made(tmp("feeds-p")), made(tmp("feeds-r")));
     let text = format!(
         "[sources.tardis]\npaths = [\"{capture}\"]\n\n\
          [operators.bars_1s]\ntype = \"time_bars\"\ninput = \"tardis\"\nwidth = \"1s\"\nmax_delay = \"1s\"\n\n\
