@@ -304,6 +304,13 @@ fn syntax_types_ports_and_shapes_are_located_too() {
             15,
             "sinks.p.path: {period} is filled only with this sink's rotate",
         ),
+        (
+            // found by `pipeline_mutations`: the planner's message about an input was not located
+            "[sources.x]\nkind = \"trades\"\nurl = \"ss://h/s\"\n[operators.b]\ntype = \"time_bars\"\ninput = \"x\"\n\
+             width = \"1s\"\n[sinks.o]\ntype = \"stdout\"\ninput = \"b\"\n",
+            3,
+            "sources.x.url: ss://h/s: unknown URL scheme `ss`",
+        ),
     ] {
         let f = pipeline("located.toml", text);
         let (code, _, err) = check(&f);

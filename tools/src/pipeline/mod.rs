@@ -35,8 +35,8 @@ pub struct Lowered {
     pub command: &'static str,
     /// The flags, in a stable order.
     pub args: Vec<Arg>,
-    /// The inputs (files or one URL).
-    pub inputs: Vec<String>,
+    /// The inputs (files or one URL), each with where it was set (flag [`nodes::INPUT`]).
+    pub inputs: Vec<Arg>,
     /// The graph, one node per line, for `ticklane check`.
     pub graph: String,
 }
@@ -74,7 +74,10 @@ fn describe(g: &Graph) -> String {
     let mut out = String::new();
     for n in &g.nodes {
         let what = match n.role {
-            Role::Source { .. } => format!("source {}", n.inputs_text.join(" ")),
+            Role::Source { .. } => {
+                let texts: Vec<&str> = n.inputs_text.iter().filter_map(|a| a.value.as_deref()).collect();
+                format!("source {}", texts.join(" "))
+            }
             Role::Op(t) => t.to_string(),
             Role::Sink(t) => format!("sink {t}"),
         };

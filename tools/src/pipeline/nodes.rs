@@ -152,6 +152,10 @@ pub(crate) const RUN_KEYS: [(&str, &str); 10] = [
     ("late_out", "--late-out"),
 ];
 
+/// The flag of a command line's inputs (files or a URL), as the planner names them in its
+/// messages (`INPUT: …`).
+pub const INPUT: &str = "INPUT";
+
 /// One setting as a flag: `value` `None` for a switch.
 #[derive(Clone, Debug)]
 pub struct Arg {
@@ -192,8 +196,8 @@ pub(crate) struct Node {
     pub(crate) role: Role,
     pub(crate) inputs: Vec<Edge>,
     pub(crate) args: Vec<Arg>,
-    /// A source's URL or files.
-    pub(crate) inputs_text: Vec<String>,
+    /// A source's URL or files, each an `INPUT` of the command line located at its key.
+    pub(crate) inputs_text: Vec<Arg>,
 }
 
 impl Node {
@@ -232,9 +236,10 @@ pub(crate) fn source(mut s: Section, problems: &mut Problems) -> Option<Node> {
         (u, _) => u.is_some(),
     };
     let mut n = Node::new(&s, Role::Source { live });
+    let input = |at: &At, text: String| Arg { flag: INPUT, value: Some(text), at: at.clone(), shown: None };
     n.inputs_text = match (url, paths) {
-        (Some((_, u)), _) => vec![u],
-        (None, Some((_, p))) => p,
+        (Some((at, u)), _) => vec![input(&at, u)],
+        (None, Some((at, p))) => p.into_iter().map(|f| input(&at, f)).collect(),
         (None, None) => Vec::new(),
     };
     for (key, flag) in SOURCE_KEYS {

@@ -117,7 +117,7 @@ fn cycles(g: &Graph, problems: &mut Problems) {
 
 /// The flags of the graph (in a stable order) and its inputs; shapes the planner does not
 /// build are problems.
-pub(crate) fn lower(g: &Graph, run: &[Arg], problems: &mut Problems) -> (Vec<Arg>, Vec<String>, bool) {
+pub(crate) fn lower(g: &Graph, run: &[Arg], problems: &mut Problems) -> (Vec<Arg>, Vec<Arg>, bool) {
     let sources: Vec<&Node> = g.nodes.iter().filter(|n| matches!(n.role, Role::Source { .. })).collect();
     let Some(src) = sources.first() else {
         let at = g.nodes.first().map(|n| n.at.clone());
@@ -165,7 +165,7 @@ pub(crate) fn lower(g: &Graph, run: &[Arg], problems: &mut Problems) -> (Vec<Arg
 
 /// One source, or a capture beside a live feed (files and one URL, every reader of one reading
 /// both): the command line's inputs (files first) and whether one is live.
-fn sources_of(g: &Graph, sources: &[&Node], problems: &mut Problems) -> (Vec<String>, bool) {
+fn sources_of(g: &Graph, sources: &[&Node], problems: &mut Problems) -> (Vec<Arg>, bool) {
     let (live, files): (Vec<&Node>, Vec<&Node>) =
         sources.iter().partition(|s| matches!(s.role, Role::Source { live: true }));
     if sources.len() > 2 || (sources.len() == 2 && live.len() != 1) {

@@ -63,7 +63,7 @@ fn argv(l: &Lowered, shown: bool) -> Vec<String> {
             (_, None) => {}
         }
     }
-    v.extend(l.inputs.iter().cloned());
+    v.extend(l.inputs.iter().filter_map(|a| a.value.clone()));
     v
 }
 
@@ -75,8 +75,13 @@ fn relocate(l: &Lowered, msg: &str) -> String {
         let target = v.split_once('=').map_or(v, |(_, t)| t);
         !v.is_empty() && (msg.contains(v) || (!target.is_empty() && msg.contains(target)))
     };
-    let at = l.args.iter().filter(|a| msg.contains(a.flag)).max_by_key(|a| (a.flag.len(), named(a))).map(|a| &a.at);
+    let every = l.args.iter().chain(&l.inputs);
+    let at = every.filter(|a| msg.contains(a.flag)).max_by_key(|a| (a.flag.len(), named(a))).map(|a| &a.at);
     match at {
+        // A source's `url` or `paths` says what `INPUT` was.
+        Some(At { file, line, key }) if key.ends_with(".url") || key.ends_with(".paths") => {
+            format!("{file}:{line}: {key}: {}", msg.strip_prefix("INPUT: ").unwrap_or(msg))
+        }
         Some(At { file, line, key }) => format!("{file}:{line}: {key}: {msg}"),
         None => format!("{}: {msg}", l.args.first().map_or("", |a| a.at.file.as_str())),
     }
