@@ -179,6 +179,11 @@ fn inputs_of_another_kind_say_what_they_look_like() {
         "this looks like a Binance stream capture (`<receive_ns> <json>` lines): read it with --input-format binance-stream",
     );
     bad_input(&replay(&[s(&st)]), "--out: the input holds trades and quotes, which make two outputs");
+    let dbn = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/GLBX_ESU4_trades_2024-07-01.dbn.zst");
+    bad_input(
+        &replay(&["--kind", "quotes", s(&dbn)]),
+        "this DBN file's schema holds trades, no quotes: replay it with --kind trades",
+    );
 }
 
 #[test]

@@ -177,7 +177,9 @@ impl ReadOptions {
 pub fn open(path: &Path, opt: &ReadOptions) -> Result<Box<dyn Source>, InputError> {
     let stream = Stream::open(path, opt.stop.as_ref())?;
     match opt.format {
-        Format::Dbn | Format::Auto if is_dbn(path, &stream) => Ok(Box::new(DbnSource::open(path, stream, opt)?)),
+        Format::Dbn | Format::Auto if is_dbn(path, &stream) => {
+            Ok(Box::new(of_kind(DbnSource::open(path, stream, opt)?, path, false)?))
+        }
         Format::Dbn => Err(InputError {
             at: format!("{}: byte 0", path.display()),
             reason: "bad_dbn_header",
@@ -202,7 +204,7 @@ pub fn open(path: &Path, opt: &ReadOptions) -> Result<Box<dyn Source>, InputErro
 pub fn open_quotes(path: &Path, opt: &ReadOptions) -> Result<Box<dyn Source<Quote>>, InputError> {
     let stream = Stream::open(path, opt.stop.as_ref())?;
     if opt.format == Format::Auto && is_dbn(path, &stream) {
-        return Ok(Box::new(DbnQuotes(DbnSource::open(path, stream, opt)?)));
+        return Ok(Box::new(DbnQuotes(of_kind(DbnSource::open(path, stream, opt)?, path, true)?)));
     }
     match opt.format {
         Format::BinanceStream => Ok(Box::new(BinanceSource::<Quote>::open(path, stream, opt))),
@@ -210,8 +212,28 @@ pub fn open_quotes(path: &Path, opt: &ReadOptions) -> Result<Box<dyn Source<Quot
             Ok(Box::new(BinanceSource::<Quote>::open(path, stream, opt)))
         }
         Format::Auto | Format::Csv | Format::Tardis => Ok(Box::new(quotes::open(path, stream, opt)?)),
-        Format::Dbn => Ok(Box::new(DbnQuotes(DbnSource::open(path, stream, opt)?))),
+        Format::Dbn => Ok(Box::new(DbnQuotes(of_kind(DbnSource::open(path, stream, opt)?, path, true)?))),
     }
+}
+
+/// `d`, when its schema holds the kind read (`quotes`, else trades); else an error saying what
+/// it holds (a trades file read for quotes would give nothing, silently).
+fn of_kind(d: DbnSource, path: &Path, quotes: bool) -> Result<DbnSource, InputError> {
+    let k = d.kinds();
+    let (holds, read) = match quotes {
+        true if !k.quotes => ("trades", "quotes"),
+        false if !k.trades => ("quotes (BBO)", "trades"),
+        _ => return Ok(d),
+    };
+    Err(InputError {
+        at: format!("{}: byte 0", path.display()),
+        reason: "header",
+        detail: format!(
+            "this DBN file's schema holds {holds}, no {read}: replay it with --kind {} (or auto)",
+            holds.split(' ').next().unwrap_or(holds)
+        ),
+        recoverable: false,
+    })
 }
 
 /// Whether `stream` is DBN: its magic bytes or a `.dbn` / `.dbn.zst` name (not gzip).
