@@ -186,7 +186,7 @@ impl Report {
                 f.accepted,
                 f.read,
                 f.filtered,
-                if f.accepted == 0 { ": no instrument matched" } else { "" }
+                if f.accepted == 0 { no_match(&f.unselected) } else { String::new() }
             );
         }
         if let Some(w) = &self.ticks {
@@ -411,4 +411,16 @@ fn peak_rss_bytes() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
+}
+
+/// `--instruments` matched nothing: what the names it passed over look like.
+fn no_match(unselected: &[String]) -> String {
+    match unselected.first() {
+        Some(one) => format!(
+            ": no instrument matched; the input's names look like {} (a pattern matches a whole name, e.g. '*{}')",
+            unselected.join(", "),
+            one.rsplit(':').next().unwrap_or(one)
+        ),
+        None => ": no instrument matched".to_string(),
+    }
 }

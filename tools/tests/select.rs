@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{run, tmp};
+use common::{data, run, s, tmp};
 
 #[test]
 fn only_the_selected_instruments_are_replayed_as_if_alone_in_the_capture() {
@@ -67,4 +67,17 @@ fn bad_patterns_are_refused_naming_the_option() {
         assert_eq!(o.status.code(), Some(2), "{pattern:?}: {err}");
         assert!(err.contains("--instruments"), "{pattern:?}: {err}");
     }
+}
+
+/// A selection that keeps nothing says what the input's names look like: a pattern matches a
+/// whole name, so `ESU4` misses `GLBX.MDP3:ESU4`.
+#[test]
+fn a_selection_that_keeps_nothing_shows_the_names() {
+    let f = data("GLBX_ESU4_trades_2024-07-01.dbn.zst");
+    let o = run(&["replay", "--instruments", "ESU4", "--bars", "1m", s(&f)]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("no instrument matched; the input's names look like GLBX.MDP3:ESU4"), "{err}");
+    let o = run(&["replay", "--instruments", "*ESU4", "--bars", "1m", s(&f)]);
+    assert!(String::from_utf8_lossy(&o.stdout).lines().count() > 1, "the suggested pattern keeps the trades");
 }

@@ -26,6 +26,8 @@ pub(crate) struct Fed {
     pub(crate) accepted: u64,
     /// Trades of instruments `--instruments` does not select (read, not pushed).
     pub(crate) filtered: u64,
+    /// The first few names `--instruments` did not select (to show what names look like).
+    pub(crate) unselected: Vec<String>,
     /// Records of another kind passed over (a Binance stream's depth updates, say).
     pub(crate) skipped: u64,
     /// Malformed records per reason.
@@ -43,6 +45,8 @@ impl Fed {
         self.read += other.read;
         self.accepted += other.accepted;
         self.filtered += other.filtered;
+        self.unselected.extend(other.unselected);
+        self.unselected.truncate(UNSELECTED_SHOWN);
         self.skipped += other.skipped;
         for (reason, n) in other.malformed {
             *self.malformed.entry(reason).or_default() += n;
@@ -81,6 +85,7 @@ impl<R: Event> Feeder<R> {
             read: 0,
             accepted: 0,
             filtered: 0,
+            unselected: Vec::new(),
             skipped: 0,
             malformed: BTreeMap::new(),
             failure: None,
@@ -206,7 +211,12 @@ impl<R: Event> Feeder<R> {
             None => {
                 let name = self.merge.symbol(sym);
                 let id = match &self.instruments {
-                    Some(keep) if !keep.matches(name) => SKIPPED,
+                    Some(keep) if !keep.matches(name) => {
+                        if self.fed.unselected.len() < UNSELECTED_SHOWN {
+                            self.fed.unselected.push(name.to_string());
+                        }
+                        SKIPPED
+                    }
                     _ => feed.intern(name)?,
                 };
                 self.ids[s] = Some(id);
@@ -215,6 +225,9 @@ impl<R: Event> Feeder<R> {
         }
     }
 }
+
+/// How many of the names `--instruments` did not select the summary shows.
+const UNSELECTED_SHOWN: usize = 3;
 
 /// The id a trade of an instrument `--instruments` does not select gets in the reader (never
 /// one the engine hands out: its table is far smaller); such trades are not pushed.
