@@ -134,6 +134,37 @@ fn each_kind_of_error_gets_one_message_naming_file_and_line() {
     }
 }
 
+/// An unset secret leaves the graph whole: the problems the planner finds in it come out beside
+/// it (they had been hidden until the variable was set), and the pipeline does not run.
+#[test]
+fn an_unset_secret_does_not_hide_the_planners_problems() {
+    let text = "[sources.live]\nurl = \"ss://127.0.0.1:4222/ticks\"\n\n\
+                [operators.bars]\ntype = \"time_bars\"\ninput = \"live\"\nwidth = \"1s\"\n\n\
+                [sinks.db]\ntype = \"postgres\"\ninput = \"bars\"\nurl_env = \"TICKLANE_TEST_UNSET_SECRET\"\n";
+    let f = pipeline("unset_secret.toml", text);
+    let at = |line: usize, key: &str, what: &str| format!("{}:{line}: {key}: {what}", f.display());
+    let want = [
+        at(2, "sources.live.url", "ss://127.0.0.1:4222/ticks: unknown URL scheme `ss`"),
+        at(12, "sinks.db.url_env", "environment variable TICKLANE_TEST_UNSET_SECRET is not set"),
+    ];
+    for command in ["check", "run"] {
+        let o = Command::new(BIN).args([command, s(&f)]).output().expect("ticklane");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{command}: {err}");
+        let lines: Vec<&str> = err.trim_start_matches("ticklane: ").lines().collect();
+        assert_eq!(lines.len(), want.len(), "{command}: one message per error:\n{err}");
+        for (got, want) in lines.iter().zip(&want) {
+            assert!(got.starts_with(want.as_str()), "{command}: got  {got}\nwant {want}…");
+        }
+    }
+    // The same file with the scheme fixed: the unset secret alone, and still no run.
+    let fixed = pipeline("unset_secret_only.toml", &text.replace("ss://", "nats://"));
+    let o = Command::new(BIN).args(["run", s(&fixed)]).output().expect("ticklane run");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("TICKLANE_TEST_UNSET_SECRET is not set") && err.lines().count() == 1, "{err}");
+}
+
 /// Quotes through a dedupe (keyed by their content) into quote bars.
 #[test]
 fn a_quote_chain_may_read_through_a_dedupe() {

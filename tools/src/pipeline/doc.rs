@@ -8,6 +8,9 @@ use toml_edit::{Item, TableLike};
 #[derive(Default)]
 pub(crate) struct Problems {
     found: Vec<(usize, String)>,
+    /// Problems that leave the graph whole (a secret's environment variable not set): the graph
+    /// is still lowered and planned, so that the planner's problems come out beside them.
+    unset: Vec<(usize, String)>,
 }
 
 /// A message line longer than this (it quotes the file's own text: a long key or value) is cut.
@@ -15,20 +18,43 @@ pub const MAX_MESSAGE: usize = 1024;
 
 impl Problems {
     pub(crate) fn push(&mut self, at: &At, msg: impl std::fmt::Display) {
-        let text = format!("{}:{}: {}: {msg}", at.file, at.line, at.key);
-        let lines: Vec<String> = text.lines().map(cut).collect();
-        self.found.push((at.line, lines.join("\n")));
+        self.found.push(located(at, msg));
     }
 
+    /// A problem that leaves the graph whole (see [`Problems::unset`]).
+    pub(crate) fn push_unset(&mut self, at: &At, msg: impl std::fmt::Display) {
+        self.unset.push(located(at, msg));
+    }
+
+    /// Whether nothing but unset secrets (if any) was found.
     pub(crate) fn is_empty(&self) -> bool {
         self.found.is_empty()
     }
 
+    /// The unset secrets, each with its line, taken out.
+    pub(crate) fn take_unset(&mut self) -> Vec<(usize, String)> {
+        std::mem::take(&mut self.unset)
+    }
+
     /// Every problem, one per line, in the order of the file.
     pub(crate) fn into_text(mut self) -> String {
-        self.found.sort_by_key(|(line, _)| *line);
-        self.found.into_iter().map(|(_, m)| m).collect::<Vec<_>>().join("\n")
+        self.found.append(&mut self.unset);
+        in_file_order(self.found)
     }
+}
+
+/// `FILE:LINE: KEY: message` (each line cut to [`MAX_MESSAGE`]), keyed by its line.
+fn located(at: &At, msg: impl std::fmt::Display) -> (usize, String) {
+    let text = format!("{}:{}: {}: {msg}", at.file, at.line, at.key);
+    let lines: Vec<String> = text.lines().map(cut).collect();
+    (at.line, lines.join("\n"))
+}
+
+/// Problems, each keyed by its line, one per line in the order of the file (a stable sort: two
+/// on one line keep the order they were found in).
+pub fn in_file_order(mut found: Vec<(usize, String)>) -> String {
+    found.sort_by_key(|(line, _)| *line);
+    found.into_iter().map(|(_, m)| m).collect::<Vec<_>>().join("\n")
 }
 
 /// `line` cut to [`MAX_MESSAGE`] bytes (at a character boundary), saying how much was left out.

@@ -21,7 +21,7 @@ mod doc;
 mod nodes;
 mod shape;
 
-pub use doc::{At, MAX_MESSAGE};
+pub use doc::{in_file_order, At, MAX_MESSAGE};
 pub use nodes::Arg;
 
 use doc::{Doc, Problems};
@@ -39,12 +39,28 @@ pub struct Lowered {
     pub inputs: Vec<Arg>,
     /// The graph, one node per line, for `ticklane check`.
     pub graph: String,
+    /// Only from [`lower_all`]: the secrets whose environment variables are not set, each
+    /// `FILE:LINE: KEY: message` keyed by its line (the variable's name stands in for the value).
+    pub unset: Vec<(usize, String)>,
 }
 
 /// Reads, checks and lowers the text of pipeline file `file`: its command line, or every
 /// problem, one `FILE:LINE: KEY: message` per line in file order. `bad_value(flag, value)` says
 /// what is wrong with a setting's value, as the command line would (the binary's own parsers).
 pub fn lower(file: &str, text: &str, bad_value: impl Fn(&str, &str) -> Option<String>) -> Result<Lowered, String> {
+    let l = lower_all(file, text, bad_value)?;
+    if l.unset.is_empty() {
+        Ok(l)
+    } else {
+        Err(in_file_order(l.unset))
+    }
+}
+
+/// [`lower`], except that a secret whose environment variable is not set does not stop it: the
+/// graph is lowered with [`Lowered::unset`] saying so, for a caller that checks the command
+/// line further and reports its own problems beside these (one run of `ticklane check` shows
+/// every error). Such a `Lowered` must not be run.
+pub fn lower_all(file: &str, text: &str, bad_value: impl Fn(&str, &str) -> Option<String>) -> Result<Lowered, String> {
     let mut problems = Problems::default();
     let doc = Doc::parse(file, text, &mut problems).ok_or_else(|| std::mem::take(&mut problems).into_text())?;
     let mut nodes: Vec<Node> = Vec::new();
@@ -66,7 +82,8 @@ pub fn lower(file: &str, text: &str, bad_value: impl Fn(&str, &str) -> Option<St
     if !problems.is_empty() {
         return Err(problems.into_text());
     }
-    Ok(Lowered { command: if live { "run" } else { "replay" }, args, inputs, graph: describe(&g) })
+    let unset = problems.take_unset();
+    Ok(Lowered { command: if live { "run" } else { "replay" }, args, inputs, graph: describe(&g), unset })
 }
 
 /// The graph, one node per line: `NAME (TYPE) ← INPUTS`.

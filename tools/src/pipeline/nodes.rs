@@ -361,14 +361,20 @@ fn settings(s: &mut Section, n: &mut Node, keys: &[(&str, &'static str, bool)], 
     }
 }
 
-/// `url_env`: the variable's value (a missing variable is a problem), shown by its name.
+/// `url_env`: the variable's value, shown by its name. A missing variable is a problem that
+/// leaves the graph whole: the name stands in for the value, so the rest is still checked.
 fn secrets(n: &mut Node, problems: &mut Problems) {
     for a in n.args.iter_mut().filter(|a| a.flag == "--sink-postgres") {
         let var = a.value.take().unwrap_or_default();
+        let shown = format!("\"${var}\"");
         match std::env::var(&var) {
             Ok(v) if !v.is_empty() => a.value = Some(v),
-            _ => problems.push(&a.at, format!("environment variable {var} is not set (it holds the database URL)")),
+            _ => {
+                problems
+                    .push_unset(&a.at, format!("environment variable {var} is not set (it holds the database URL)"));
+                a.value = Some(shown.clone());
+            }
         }
-        a.shown = Some(format!("\"${var}\""));
+        a.shown = Some(shown);
     }
 }

@@ -11,7 +11,7 @@ use crate::cli::{Cli, Command};
 use crate::plan::Plan;
 use clap::Parser;
 use std::path::Path;
-use ticklane_tools::pipeline::{Arg, At, Lowered};
+use ticklane_tools::pipeline::{in_file_order, Arg, At, Lowered};
 
 /// Whether `ticklane run`'s inputs name a pipeline file.
 pub(crate) fn is_pipeline(files: &[std::path::PathBuf]) -> Option<&Path> {
@@ -21,18 +21,29 @@ pub(crate) fn is_pipeline(files: &[std::path::PathBuf]) -> Option<&Path> {
     }
 }
 
-/// Reads and checks the pipeline file at `path`: its plan, or every problem (one per line).
+/// Reads and checks the pipeline file at `path`: its plan, or every problem (one per line, in
+/// the order of the file; an unset secret's beside the planner's).
 pub(crate) fn plan(path: &Path) -> Result<(Plan, Lowered), String> {
     let file = path.display().to_string();
-    let lowered = ticklane_tools::pipeline::lower(&file, &read_text(path, &file)?, bad_value)?;
-    let cli = Cli::try_parse_from(argv(&lowered, false)).map_err(|e| relocate(&lowered, &clap_message(&e)))?;
-    let plan = match cli.command {
-        Command::Run(r) => Plan::from_run(&r),
-        Command::Replay(a) => Plan::from_replay(&a),
-        _ => unreachable!("a pipeline lowers to run or replay"),
+    let mut lowered = ticklane_tools::pipeline::lower_all(&file, &read_text(path, &file)?, bad_value)?;
+    let mut problems = std::mem::take(&mut lowered.unset);
+    let planned = match Cli::try_parse_from(argv(&lowered, false)) {
+        Err(e) => Err(vec![relocate(&lowered, &clap_message(&e))]),
+        Ok(cli) => match cli.command {
+            Command::Run(r) => Plan::from_run(&r),
+            Command::Replay(a) => Plan::from_replay(&a),
+            _ => unreachable!("a pipeline lowers to run or replay"),
+        }
+        .map_err(|p| p.to_string().lines().map(|l| relocate(&lowered, l)).collect()),
     };
-    let plan = plan.map_err(|p| p.to_string().lines().map(|l| relocate(&lowered, l)).collect::<Vec<_>>().join("\n"))?;
-    Ok((plan, lowered))
+    match planned {
+        Ok(plan) if problems.is_empty() => Ok((plan, lowered)),
+        Ok(_) => Err(in_file_order(problems)),
+        Err(more) => {
+            problems.extend(more);
+            Err(in_file_order(problems))
+        }
+    }
 }
 
 /// `ticklane check`: the graph and the equivalent command line, or every problem.
@@ -67,9 +78,10 @@ fn argv(l: &Lowered, shown: bool) -> Vec<String> {
     v
 }
 
-/// A planner's or clap's message about `--flag` as `FILE:LINE: KEY: message`: at the longest
-/// flag it names, of those the one whose value it names too (one of several `--out`).
-fn relocate(l: &Lowered, msg: &str) -> String {
+/// A planner's or clap's message about `--flag` as `FILE:LINE: KEY: message`, keyed by its line:
+/// at the longest flag it names, of those the one whose value it names too (one of several
+/// `--out`).
+fn relocate(l: &Lowered, msg: &str) -> (usize, String) {
     let named = |a: &&Arg| {
         let v = a.value.as_deref().unwrap_or_default();
         let target = v.split_once('=').map_or(v, |(_, t)| t);
@@ -80,10 +92,10 @@ fn relocate(l: &Lowered, msg: &str) -> String {
     match at {
         // A source's `url` or `paths` says what `INPUT` was.
         Some(At { file, line, key }) if key.ends_with(".url") || key.ends_with(".paths") => {
-            format!("{file}:{line}: {key}: {}", msg.strip_prefix("INPUT: ").unwrap_or(msg))
+            (*line, format!("{file}:{line}: {key}: {}", msg.strip_prefix("INPUT: ").unwrap_or(msg)))
         }
-        Some(At { file, line, key }) => format!("{file}:{line}: {key}: {msg}"),
-        None => format!("{}: {msg}", l.args.first().map_or("", |a| a.at.file.as_str())),
+        Some(At { file, line, key }) => (*line, format!("{file}:{line}: {key}: {msg}")),
+        None => (0, format!("{}: {msg}", l.args.first().map_or("", |a| a.at.file.as_str()))),
     }
 }
 
