@@ -27,8 +27,9 @@ pub(crate) enum Command {
     /// into OHLCV bars and quote bars.
     #[command(after_help = REPLAY_HELP)]
     Replay(Box<ReplayArgs>),
-    /// Read a live market-data stream (a Binance combined stream over ws:// or wss://) into
-    /// bars until SIGINT/SIGTERM, then drain: replay's options, a URL as the input.
+    /// Read live feeds (a Binance combined stream over ws:// or wss://, a NATS subject, a
+    /// JetStream stream) into bars until SIGINT/SIGTERM, then drain: replay's options, URLs as
+    /// the inputs; or run a pipeline file (PIPELINE.toml).
     #[command(after_help = RUN_HELP)]
     Run(Box<RunArgs>),
     /// Check a pipeline file (ticklane run PIPELINE.toml): every error as FILE:LINE: KEY, or
@@ -97,7 +98,11 @@ const RUN_HELP: &str = concat!(
     "      'wss://stream.binance.com:9443/stream?streams=btcusdt@trade/btcusdt@bookTicker'\n",
     "  Trades and quotes, 1-second and 1-minute bars, metrics and /readyz on port 9898:\n",
     "    ticklane run --bars 1s,1m --out 'bars_{kind}_{bars}.csv' --metrics-addr 127.0.0.1:9898 \\\n",
-    "      'wss://stream.binance.com:9443/stream?streams=btcusdt@trade/btcusdt@bookTicker'\n\n",
+    "      'wss://stream.binance.com:9443/stream?streams=btcusdt@trade/btcusdt@bookTicker'\n",
+    "  Ticks from a JetStream stream (durable consumer `ticklane`, acknowledged as they are taken):\n",
+    "    ticklane run --dedupe --kind trades --out bars.csv jetstream://127.0.0.1:4222/TICKS\n",
+    "  A pipeline file (`ticklane check` shows the graph and the command line it means):\n",
+    "    ticklane run examples/pipelines/flagship.toml\n\n",
     "The stream is read until SIGINT or SIGTERM; then every window fires, outputs flush, and the exit code is \
      0 (1 if an output or the database failed). A connection that fails, closes or stays silent for \
      --stall-timeout is remade with backoff (100 ms doubling up to --reconnect-max); /readyz says whether it is \
