@@ -279,7 +279,8 @@ pub(crate) struct ReplayArgs {
     #[arg(help_heading = "Late data", long, value_parser = duration::parse)]
     pub(crate) allowed_lateness: Option<Duration>,
     /// Where late trades (ticklane CSV) or quotes (ticklane quotes CSV) are written under
-    /// --late side (or beyond the revise horizon); {kind} when the input holds both.
+    /// --late side (or beyond the revise horizon); {kind} when the input holds both; - for
+    /// standard output.
     #[arg(help_heading = "Late data", long)]
     pub(crate) late_out: Option<PathBuf>,
     /// Empty windows: skip, or flat bars between an instrument's first and last trade.
@@ -327,7 +328,7 @@ pub(crate) struct ReplayArgs {
     /// long before exiting (a signal ends the wait), so a batch run's last scrape is whole.
     #[arg(help_heading = "Output", long, value_name = "DUR", value_parser = duration::parse, requires = "metrics_addr")]
     pub(crate) metrics_linger: Option<Duration>,
-    /// Write a JSON run summary here.
+    /// Write a JSON run summary here (- for standard output, once the run has ended).
     #[arg(help_heading = "Output", long)]
     pub(crate) summary: Option<PathBuf>,
     #[command(flatten)]

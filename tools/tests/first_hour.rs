@@ -398,6 +398,38 @@ fn every_output_path_is_checked_before_reading() {
     assert!(std::fs::metadata(&copy).expect("still there").len() > 0, "the input was not truncated");
 }
 
+/// Two outputs naming one file, however spelled, are refused before anything is written: the
+/// summary had silently replaced the bars (`--out x --summary x`), and late trades and bars
+/// truncated each other. `-` is standard output for the summary and late trades as for `--out`.
+#[test]
+fn two_outputs_never_share_a_file() {
+    let f = data("GLBX_ESH4_trades_2023-12-25.csv");
+    let bars = tmp("shared-output.csv");
+    let dotted = format!("{}/./shared-output.csv", bars.parent().map(s).unwrap_or("."));
+    for (flags, needle) in [
+        (vec!["--summary", &dotted], "the same file as --out"),
+        (vec!["--late", "side", "--late-out", &dotted], "the same file as --out"),
+    ] {
+        std::fs::write(&bars, b"kept\n").expect("scratch");
+        let mut args = vec!["--out", s(&bars)];
+        args.extend(flags);
+        args.push(s(&f));
+        bad_input(&replay(&args), needle);
+        assert_eq!(std::fs::read(&bars).expect("still there"), b"kept\n", "{args:?}: nothing was written");
+    }
+    let widths = replay(&["--bars", "1s,1m", "--out", "w_{bars}.csv", "--summary", "w_1m.csv", s(&f)]);
+    bad_input(&widths, "--summary w_1m.csv: the same file as --out w_1m.csv");
+
+    // --late-out without a late policy that writes there was ignored.
+    bad_input(&replay(&["--late-out", s(&tmp("late.csv")), s(&f)]), "add --late side");
+
+    let o = replay(&["--out", s(&bars), "--summary", "-", s(&f)]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).expect("the summary on stdout");
+    assert_eq!(j["bars"], 988, "{j}");
+    bad_input(&replay(&["--out", "-", "--summary", "-", s(&f)]), "writes to standard output too");
+}
+
 #[test]
 fn shards_far_beyond_the_cores_are_refused_and_beyond_them_warned_about() {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());

@@ -12,7 +12,7 @@ mod pipeline;
 mod store;
 
 pub(crate) use engine::EnginePlan;
-pub(crate) use outputs::{Destination, OutputPlan, Outs, TicksOut};
+pub(crate) use outputs::{Destination, OutputPlan, Outs, TicksOut, STDOUT};
 pub(crate) use outs::OutSpec;
 pub(crate) use pipeline::{
     coarser_names, fanned, quote_coarser_names, Pipeline, BACKFILL, BARS, DEDUPE, FEED, LATE, OUT, QUOTES, QUOTE_BARS,
@@ -151,13 +151,17 @@ impl Plan {
         if ticks.is_some() && !kinds.trades {
             problems.push("--ticks-out forwards trades, and the input holds none (--kind trades to read them)");
         }
-        match (pipeline, engine) {
-            (Some(pipeline), Some(engine)) if problems.problems.is_empty() => Ok(Plan {
+        let outputs = pipeline.as_ref().map(|p| OutputPlan { ticks, ..OutputPlan::from_replay(a, &outs, p) });
+        if let Some(o) = &outputs {
+            o.files_written_twice(&mut problems);
+        }
+        match (pipeline, engine, outputs) {
+            (Some(pipeline), Some(engine), Some(outputs)) if problems.problems.is_empty() => Ok(Plan {
                 inputs: a.files.clone(),
                 input_format: a.input_format,
                 venue: a.venue.clone(),
                 kinds,
-                outputs: OutputPlan { ticks, ..OutputPlan::from_replay(a, &outs, &pipeline) },
+                outputs,
                 pipeline,
                 engine,
                 store,

@@ -8,6 +8,9 @@ use std::path::PathBuf;
 use ticklane_tools::live::{LiveUrl, NatsTarget};
 use ticklane_tools::wire::WireFormat;
 
+/// The name of standard output, wherever a file is named (`--out`, `--late-out`, `--summary`).
+pub(crate) const STDOUT: &str = "-";
+
 /// A place to write.
 #[derive(Clone)]
 pub(crate) enum Destination {
@@ -27,7 +30,7 @@ impl Destination {
     /// How the summary names it: the path, template or URL as given (`-`: stdout).
     pub(crate) fn name(&self) -> String {
         match self {
-            Destination::Stdout => "-".into(),
+            Destination::Stdout => STDOUT.into(),
             Destination::File(p) => p.display().to_string(),
             Destination::Bus(url, _) => url.clone(),
             Destination::Rotated(r) => r.template().to_string(),
@@ -91,6 +94,63 @@ impl OutputPlan {
             eager: a.speed != Speed::Max || watched,
         }
     }
+}
+
+impl OutputPlan {
+    /// Every file the run writes, with the flag that names it (a rotated output by its
+    /// template).
+    fn files(&self) -> Vec<(&'static str, PathBuf)> {
+        let widths = [&self.bars, &self.quote_bars].into_iter();
+        let coarser = self.coarser.iter().chain(&self.quote_coarser).map(|(_, outs)| outs);
+        let outs = widths.chain(coarser).flatten().filter_map(|(d, _)| match d {
+            Destination::File(p) => Some(("--out", p.clone())),
+            Destination::Rotated(r) => Some(("--out", PathBuf::from(r.template()))),
+            Destination::Stdout => Some(("--out", PathBuf::from(STDOUT))),
+            Destination::Bus(..) => None,
+        });
+        let late = [&self.late, &self.quote_late].into_iter().flatten().map(|p| ("--late-out", p.clone()));
+        let summary = self.summary.iter().map(|p| ("--summary", p.clone()));
+        outs.chain(late).chain(summary).collect()
+    }
+
+    /// A file two outputs would both write (each truncating what the other wrote: bars lost
+    /// to a summary, say), however its paths are spelled. Two `--out` spelled alike are
+    /// [`super::outs`]' to report.
+    pub(crate) fn files_written_twice(&self, problems: &mut PlanError) {
+        let files = self.files();
+        let same: Vec<Option<PathBuf>> = files.iter().map(|(_, p)| same_file(p)).collect();
+        for (j, (flag, path)) in files.iter().enumerate() {
+            let earlier = (0..j).find(|&i| same[i].is_some() && same[i] == same[j]);
+            let Some(i) = earlier else { continue };
+            let (other, other_path) = &files[i];
+            if (*flag, *other) == ("--out", "--out") && path == other_path {
+                continue;
+            }
+            let (p, o) = (path.display(), other_path.display());
+            problems.push(match same[j].as_deref() == Some(std::path::Path::new(STDOUT)) {
+                true => format!("{flag} -: {other} - writes to standard output too: give one of them a file"),
+                false => format!("{flag} {p}: the same file as {other} {o}; each would overwrite the other"),
+            });
+            return;
+        }
+    }
+}
+
+/// What `p` names, spelled one way (`-`: standard output): its directory resolved (`./x.csv`, `x.csv` and `d/../x.csv`
+/// alike; a symbolic link to a file followed); `None` when its directory does not exist (opening
+/// it will say so).
+fn same_file(p: &std::path::Path) -> Option<PathBuf> {
+    if p == std::path::Path::new(STDOUT) {
+        return Some(p.to_path_buf());
+    }
+    if let Ok(c) = p.canonicalize() {
+        return Some(c);
+    }
+    let dir = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    Some(dir.canonicalize().ok()?.join(p.file_name()?))
 }
 
 /// Where output `o` puts `kind`'s bars of width `bars`: its placeholders filled.

@@ -411,6 +411,10 @@ fn throttle(t: ThrottleArg, problems: &mut PlanError) -> Option<ThrottleConfig> 
 fn late_policy(a: &ReplayArgs, side: bool, problems: &mut PlanError) -> Option<LatePolicy> {
     match (a.late, a.allowed_lateness) {
         (LateArg::Side, _) if a.late_out.is_none() => problems.push("--late side needs --late-out FILE"),
+        (LateArg::Drop, _) if a.late_out.is_some() => problems.push(
+            "--late-out: late trades are written only under --late side (or past --late revise's horizon); \
+             --late drop (the default) drops them: add --late side",
+        ),
         (LateArg::Revise, None) => problems.push("--late revise needs --allowed-lateness DUR"),
         (LateArg::Drop | LateArg::Side, Some(_)) => problems.push("--allowed-lateness applies only to --late revise"),
         (LateArg::Drop, None) => return Some(LatePolicy::Drop),

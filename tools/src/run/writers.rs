@@ -102,7 +102,13 @@ fn file(path: &Path, flag: &str, inputs: &[std::path::PathBuf]) -> anyhow::Resul
     Ok(Target::File { file: create(path, flag, inputs)?, name: format!("{flag} {}", path.display()) })
 }
 
+/// Creates (truncating) file `path`, or (`-`) a handle on standard output.
 fn create(path: &Path, flag: &str, inputs: &[std::path::PathBuf]) -> anyhow::Result<File> {
+    if path == Path::new(crate::plan::STDOUT) {
+        use std::os::fd::AsFd;
+        let fd = std::io::stdout().as_fd().try_clone_to_owned();
+        return fd.map(File::from).map_err(|e| BadInput(format!("{flag} -: standard output: {e}")).into());
+    }
     let same = |i: &std::path::PathBuf| i.canonicalize().ok().is_some_and(|c| path.canonicalize().ok() == Some(c));
     if inputs.iter().any(same) {
         return Err(BadInput(format!("{flag} {}: is also an input; it would be overwritten", path.display())).into());
