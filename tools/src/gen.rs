@@ -119,9 +119,15 @@ impl GenArgs {
     }
 }
 
-/// Writes the capture (flags checked with [`GenArgs::validate`] first).
+/// Writes the capture (flags checked with [`GenArgs::validate`] first); a failure names the
+/// file.
 pub fn run(a: &GenArgs) -> anyhow::Result<()> {
+    use anyhow::Context;
     a.validate().map_err(anyhow::Error::msg)?;
+    write(a).with_context(|| format!("--out {}", a.out.display()))
+}
+
+fn write(a: &GenArgs) -> anyhow::Result<()> {
     match a.format {
         GenFormat::Csv => {
             let mut out = BufWriter::new(File::create(&a.out)?);

@@ -306,6 +306,11 @@ fn gen_usage_errors_exit_2_naming_the_flag() {
         assert!(stderr(&o).contains(needle), "{args:?}: {:?}", stderr(&o));
     }
     assert!(!tmp("never-written.csv").exists(), "a rejected gen writes nothing");
+    // An output that cannot be written is named (the message was only "Is a directory").
+    let dir = std::env::temp_dir();
+    let o = Command::new(BIN).args(["gen", "--rows", "10", "--out"]).arg(&dir).output().expect("gen");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).starts_with(&format!("ticklane: --out {}: ", dir.display())), "{}", stderr(&o));
 }
 
 #[test]
