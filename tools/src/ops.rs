@@ -30,7 +30,7 @@ pub(crate) struct AssignArgs {
 pub(crate) const PARTITION_HELP: &str = concat!(
     "Examples:\n",
     "  ticklane partition --partitions 64 binance-futures:BTCUSDT GLBX.MDP3:ESH4\n",
-    "  cut -d, -f2 trades.csv | tail -n +2 | sort -u | ticklane partition --partitions 64\n\n",
+    "  cut -d, -f3 data/GLBX_ESH4_trades_2023-12-25.csv | tail -n +2 | sort -u | ticklane partition --partitions 64\n\n",
     "Prints `NAME PARTITION` per name: partition = shard_of(NAME, P), the portable function of design.md §1 \
      (the README has it in Python). Exit codes: 0 done; 2 bad usage."
 );
