@@ -184,6 +184,8 @@ fn inputs_of_another_kind_say_what_they_look_like() {
         &replay(&["--kind", "quotes", s(&dbn)]),
         "this DBN file's schema holds trades, no quotes: replay it with --kind trades",
     );
+    // A live URL given to replay was "No such file or directory".
+    bad_input(&replay(&["nats://127.0.0.1:4222/ticks"]), "a live stream: ticklane run reads it");
 }
 
 #[test]

@@ -92,7 +92,14 @@ impl fmt::Display for PlanError {
 impl Plan {
     /// The plan of `ticklane replay` with these flags, or every usage problem in them.
     pub(crate) fn from_replay(a: &ReplayArgs) -> Result<Plan, PlanError> {
-        Plan::build(a, None, PlanError::default())
+        let mut problems = PlanError::default();
+        for f in a.files.iter().filter(|f| !f.exists()) {
+            if let Ok(Some(_)) = LiveUrl::parse(&f.to_string_lossy()) {
+                problems
+                    .push(format!("INPUT: {}: a live stream: ticklane run reads it (replay reads files)", f.display()));
+            }
+        }
+        Plan::build(a, None, problems)
     }
 
     /// The plan of `ticklane run` with these flags: one live URL as the input, at its own pace.
