@@ -165,6 +165,33 @@ fn an_unset_secret_does_not_hide_the_planners_problems() {
     assert!(err.contains("TICKLANE_TEST_UNSET_SECRET is not set") && err.lines().count() == 1, "{err}");
 }
 
+/// A sink reading `BARS.late` gets the late trades: with `late` unset that means `side` (the
+/// sink was silently left empty); `late = "drop"` beside it is a problem at its line; and two
+/// sinks writing one file are refused at the second one's path.
+#[test]
+fn a_late_sink_asks_for_late_trades_and_sinks_never_share_a_file() {
+    let base = "[sources.f]\npaths = [\"data/GLBX_ESH4_trades_2023-12-25.csv\"]\n\n\
+                [operators.bars]\ntype = \"time_bars\"\ninput = \"f\"\nwidth = \"1s\"\n\n\
+                [sinks.a]\ntype = \"file\"\ninput = \"bars\"\npath = \"bars.csv\"\n\n\
+                [sinks.s]\ntype = \"file\"\ninput = \"bars.late\"\npath = \"late.csv\"\n";
+    let (code, out, err) = check(&pipeline("late_sink.toml", base));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("--late side --late-out late.csv --out bars.csv"), "{out}");
+
+    let f = pipeline("late_drop.toml", &base.replace("width = \"1s\"\n", "width = \"1s\"\nlate = \"drop\"\n"));
+    let (code, _, err) = check(&f);
+    assert_eq!(code, Some(2), "{err}");
+    let want =
+        format!("{}:8: operators.bars.late: \"drop\" drops late records, and a sink reads `bars.late`", f.display());
+    assert!(err.trim_start_matches("ticklane: ").starts_with(&want), "{err}");
+
+    let f = pipeline("one_file.toml", &base.replace("\"late.csv\"", "\"./bars.csv\""));
+    let (code, _, err) = check(&f);
+    assert_eq!(code, Some(2), "{err}");
+    let want = format!("{}:17: sinks.s.path: --late-out ./bars.csv: the same file as --out bars.csv", f.display());
+    assert!(err.trim_start_matches("ticklane: ").starts_with(&want), "{err}");
+}
+
 /// Quotes through a dedupe (keyed by their content) into quote bars.
 #[test]
 fn a_quote_chain_may_read_through_a_dedupe() {

@@ -153,6 +153,7 @@ pub(crate) fn lower(g: &Graph, run: &[Arg], problems: &mut Problems) -> (Vec<Arg
         }
     }
     kind(src, uses, &mut flags, problems);
+    late_side(g, &mut flags, problems);
     one_dedupe_for_all(g, problems);
     run.iter().for_each(|a| set(&mut flags, a, problems));
     let mut args: Vec<Arg> = flags.into_values().collect();
@@ -369,6 +370,23 @@ fn sink_args(g: &Graph, n: &Node, problems: &mut Problems) -> Vec<Arg> {
         }
     }
     args
+}
+
+/// A sink reading a bar node's `late` port asks for late records: with `late` unset they go
+/// there (`--late side`); `late = "drop"` says otherwise, a problem.
+fn late_side(g: &Graph, flags: &mut BTreeMap<&'static str, Arg>, problems: &mut Problems) {
+    let sinks = g.nodes.iter().filter(|n| matches!(n.role, Role::Sink(_)));
+    let Some(e) = sinks.flat_map(|n| &n.inputs).find(|e| e.port.as_deref() == Some("late")) else { return };
+    match flags.get("--late") {
+        None => {
+            flags.insert("--late", Arg { flag: "--late", value: Some("side".into()), at: e.at.clone(), shown: None });
+        }
+        Some(a) if a.value.as_deref() == Some("drop") => problems.push(
+            &a.at,
+            format!("\"drop\" drops late records, and a sink reads `{}.late`: late = \"side\" (or \"revise\")", e.from),
+        ),
+        Some(_) => {}
+    }
 }
 
 /// A sink of late trades or quotes: `--late-out`, CSV, one file.
