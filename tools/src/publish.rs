@@ -57,6 +57,8 @@ impl Subjects {
 struct Published {
     messages: u64,
     acknowledged: u64,
+    /// Records of the kind not published (and others the readers pass over).
+    skipped: u64,
 }
 
 pub(crate) fn run(a: &PublishArgs) -> anyhow::Result<Outcome> {
@@ -79,7 +81,7 @@ pub(crate) fn run(a: &PublishArgs) -> anyhow::Result<Outcome> {
         anyhow::Ok((published, failure))
     })?;
     eprintln!(
-        "ticklane: published {} {} to {} in {:.3} s{}.",
+        "ticklane: published {} {} to {} in {:.3} s{}{}.",
         published.messages,
         if quotes { "quotes" } else { "trades" },
         a.to,
@@ -87,6 +89,11 @@ pub(crate) fn run(a: &PublishArgs) -> anyhow::Result<Outcome> {
         match target {
             NatsTarget::JetStream { .. } => format!(" ({} acknowledged by JetStream)", published.acknowledged),
             NatsTarget::Core { .. } => String::new(),
+        },
+        match (published.skipped, quotes) {
+            (0, _) => String::new(),
+            (n, false) => format!("; {n} records of other kinds not published (--kind quotes publishes the quotes)"),
+            (n, true) => format!("; {n} records of other kinds not published (--kind trades publishes the trades)"),
         }
     );
     Ok(match failure {
@@ -108,6 +115,11 @@ fn target(a: &PublishArgs) -> anyhow::Result<NatsTarget> {
     let target = match LiveUrl::parse(&a.to) {
         Ok(Some(LiveUrl::Nats(t))) => t,
         Ok(_) => return Err(BadInput(format!("--to {}: {TO_EXPECTED}", a.to)).into()),
+        // An unknown scheme: what publish takes (the message lists what `run` reads).
+        Err(e) if e.contains("unknown URL scheme") => {
+            let what = e.split_once("; expected").map_or(e.as_str(), |(what, _)| what);
+            return Err(BadInput(format!("--to {what}; {TO_EXPECTED}")).into());
+        }
         Err(e) => return Err(BadInput(format!("--to {e}")).into()),
     };
     if let (Some(_), NatsTarget::Core { .. }) = (a.partitions, &target) {
@@ -180,9 +192,11 @@ async fn send_all<R: Event>(
             out.messages += 1;
         }
         if let Some((_, e)) = chunk.errors.drain(..).next() {
+            out.skipped = merge.sources().iter().map(|s| s.skipped()).sum();
             return Ok((out, Some(e)));
         }
     }
+    out.skipped = merge.sources().iter().map(|s| s.skipped()).sum();
     Ok((out, None))
 }
 

@@ -45,7 +45,15 @@ fn ready(metrics: SocketAddr) -> bool {
 
 fn publish(to: &str, format: &str, file: &Path) {
     let o = run(&["publish", "--to", to, "--format", format, s(file)]);
-    assert!(o.status.success(), "publish: {}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "publish: {err}");
+    // The capture's quotes (and depth updates) stay behind, and the summary says so.
+    let left = "records of other kinds not published (--kind quotes publishes the quotes)";
+    if file.ends_with(CAPTURE) {
+        assert!(err.contains(left), "{err}");
+    } else if file.extension().is_some_and(|e| e == "csv") {
+        assert!(!err.contains("not published"), "a trades-only capture: {err}");
+    }
 }
 
 /// The replay's trade bars of the whole capture, with dedupe.
@@ -440,4 +448,10 @@ fn bus_output_usage_errors_exit_2() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {e}");
         assert!(e.contains(needle), "{args:?}: {e}");
     }
+    // publish names what it takes, not what `run` reads (ws:// was offered).
+    let o = run(&["publish", "--to", "http://127.0.0.1:4222/ticks", s(&f)]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(e.contains("unknown URL scheme `http`; expected nats://HOST:PORT/SUBJECT or jetstream://"), "{e}");
+    assert!(!e.contains("ws://"), "{e}");
 }
