@@ -142,6 +142,7 @@ impl Report {
             q.malformed.values().sum::<u64>(),
             q.skipped,
         );
+        selection(q, "quotes");
     }
 
     fn print_trades(&self) {
@@ -180,15 +181,7 @@ impl Report {
                 format!("; pacing fell behind by up to {:.3} s", f.max_lag.as_secs_f64())
             },
         );
-        if f.filtered > 0 || (f.read > 0 && f.accepted == 0) {
-            eprintln!(
-                "ticklane: --instruments kept {} of {} trades read ({} skipped){}.",
-                f.accepted,
-                f.read,
-                f.filtered,
-                if f.accepted == 0 { no_match(&f.unselected) } else { String::new() }
-            );
-        }
+        selection(f, "trades");
         if let Some(w) = &self.ticks {
             let lost = if w.lost > 0 { format!(", {} could not be", w.lost) } else { String::new() };
             eprintln!("ticklane: ticks out: {} trades forwarded{lost}.", w.lines);
@@ -414,6 +407,19 @@ fn peak_rss_bytes() -> Option<u64> {
 }
 
 /// `--instruments` matched nothing: what the names it passed over look like.
+/// What `--instruments` kept of the `what` read, when it passed any over (or kept nothing).
+fn selection(f: &Fed, what: &str) {
+    if f.filtered > 0 || (f.read > 0 && f.accepted == 0) {
+        eprintln!(
+            "ticklane: --instruments kept {} of {} {what} read ({} skipped){}.",
+            f.accepted,
+            f.read,
+            f.filtered,
+            if f.accepted == 0 { no_match(&f.unselected) } else { String::new() }
+        );
+    }
+}
+
 fn no_match(unselected: &[String]) -> String {
     match unselected.first() {
         Some(one) => format!(

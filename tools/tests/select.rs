@@ -80,4 +80,11 @@ fn a_selection_that_keeps_nothing_shows_the_names() {
     assert!(err.contains("no instrument matched; the input's names look like GLBX.MDP3:ESU4"), "{err}");
     let o = run(&["replay", "--instruments", "*ESU4", "--bars", "1m", s(&f)]);
     assert!(String::from_utf8_lossy(&o.stdout).lines().count() > 1, "the suggested pattern keeps the trades");
+    // Quotes too (they said only "0 quotes").
+    let q = data("tardis_binance-futures_BTCUSDT_quotes_2020-02-22.csv");
+    let o = run(&["replay", "--instruments", "BTCUSDT", s(&q)]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    let want = "--instruments kept 0 of 9999 quotes read (9999 skipped): no instrument matched; \
+                the input's names look like binance-futures:BTCUSDT";
+    assert!(err.contains(want), "{err}");
 }
