@@ -114,8 +114,8 @@ impl OutputPlan {
     }
 
     /// A file two outputs would both write (each truncating what the other wrote: bars lost
-    /// to a summary, say), however its paths are spelled. Two `--out` spelled alike are
-    /// [`super::outs`]' to report.
+    /// to a summary, say), however its paths are spelled. Two `--out` spelled alike are left
+    /// to [`super::outs`] to report.
     pub(crate) fn files_written_twice(&self, problems: &mut PlanError) {
         let files = self.files();
         let same: Vec<Option<PathBuf>> = files.iter().map(|(_, p)| same_file(p)).collect();
@@ -127,18 +127,19 @@ impl OutputPlan {
                 continue;
             }
             let (p, o) = (path.display(), other_path.display());
-            problems.push(match same[j].as_deref() == Some(std::path::Path::new(STDOUT)) {
-                true => format!("{flag} -: {other} - writes to standard output too: give one of them a file"),
-                false => format!("{flag} {p}: the same file as {other} {o}; each would overwrite the other"),
+            problems.push(if same[j].as_deref() == Some(std::path::Path::new(STDOUT)) {
+                format!("{flag} -: {other} - writes to standard output too: give one of them a file")
+            } else {
+                format!("{flag} {p}: the same file as {other} {o}; each would overwrite the other (give each its own)")
             });
             return;
         }
     }
 }
 
-/// What `p` names, spelled one way (`-`: standard output): its directory resolved (`./x.csv`, `x.csv` and `d/../x.csv`
-/// alike; a symbolic link to a file followed); `None` when its directory does not exist (opening
-/// it will say so).
+/// What `p` names, spelled one way (`-`: standard output): its directory resolved (`./x.csv`,
+/// `x.csv` and `d/../x.csv` alike; a symbolic link to a file followed); `None` when its
+/// directory does not exist (opening it will say so).
 fn same_file(p: &std::path::Path) -> Option<PathBuf> {
     if p == std::path::Path::new(STDOUT) {
         return Some(p.to_path_buf());
