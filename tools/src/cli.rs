@@ -321,8 +321,8 @@ pub(crate) struct ReplayArgs {
     /// fail for replay, skip for run (a live service outlives a bad message).
     #[arg(help_heading = "Input", long, value_enum)]
     pub(crate) on_error: Option<OnError>,
-    /// Serve Prometheus text at http://ADDR/metrics while the run lasts: IP:PORT,
-    /// localhost:PORT, or :PORT for every interface.
+    /// Serve Prometheus text at http://ADDR/metrics while the run lasts: IP:PORT or
+    /// HOST:PORT (localhost:9898; 0.0.0.0:9898 for every interface).
     #[arg(help_heading = "Output", long, value_name = "ADDR", value_parser = parse_listen_addr)]
     pub(crate) metrics_addr: Option<SocketAddr>,
     /// With --metrics-addr: once the run has ended (summary written), serve its final counts this
@@ -538,17 +538,17 @@ fn parse_volume(s: &str) -> Result<ticklane::Fixed, String> {
 }
 
 /// Parses `max` or a positive factor.
-/// Where to listen: `IP:PORT`, `HOST:PORT` (the first address the host resolves to, e.g.
-/// `localhost:9898`), or `:PORT` (every interface, as Prometheus exporters write it).
+/// Where to listen: `IP:PORT` or `HOST:PORT` (the first address the host resolves to, e.g.
+/// `localhost:9898`). Every interface only when asked by address (design.md §7): `:PORT`, which
+/// some exporters read so, is refused.
 fn parse_listen_addr(s: &str) -> Result<SocketAddr, String> {
     use std::net::ToSocketAddrs;
     if let Ok(a) = s.parse() {
         return Ok(a);
     }
-    let expected = "expected IP:PORT, HOST:PORT or :PORT, e.g. 127.0.0.1:9898";
-    if let Some(port) = s.strip_prefix(':') {
-        let port: u16 = port.parse().map_err(|_| format!("{expected}; the port is 0 to 65535"))?;
-        return Ok(SocketAddr::from(([0, 0, 0, 0], port)));
+    let expected = "expected IP:PORT or HOST:PORT, e.g. 127.0.0.1:9898 (0.0.0.0:PORT for every interface)";
+    if s.starts_with(':') {
+        return Err(format!("no host: {expected}"));
     }
     match s.to_socket_addrs() {
         Ok(mut all) => all.next().ok_or_else(|| format!("{s}: no address ({expected})")),
@@ -572,10 +572,9 @@ mod tests {
     fn a_listen_address_may_name_a_host_or_only_a_port() {
         let p = |t: &str| super::parse_listen_addr(t);
         assert_eq!(p("127.0.0.1:9898").map(|a| a.to_string()), Ok("127.0.0.1:9898".into()));
-        assert_eq!(p(":9898").map(|a| a.to_string()), Ok("0.0.0.0:9898".into()));
         assert!(p("localhost:9898").is_ok_and(|a| a.ip().is_loopback() && a.port() == 9898));
-        for bad in ["localhost", ":99999", "9898", ""] {
-            assert!(p(bad).is_err_and(|e| e.contains("expected IP:PORT")), "{bad}: {:?}", p(bad));
+        for bad in ["localhost", ":9898", "9898", ""] {
+            assert!(p(bad).is_err_and(|e| e.contains("expected IP:PORT or HOST:PORT")), "{bad}: {:?}", p(bad));
         }
     }
 }
