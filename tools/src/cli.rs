@@ -66,11 +66,14 @@ const REPLAY_HELP: &str = concat!(
     "  Bars of a capture, 1-minute, repeated trades dropped:\n",
     "    ticklane replay --bars 1m --dedupe data/GLBX_ESH4_trades_2023-12-25.csv\n",
     "  Several files as one stream, to a file, with a JSON account:\n",
-    "    ticklane replay --bars 1s --out bars.csv --summary run.json a.csv.gz b.dbn.zst\n",
+    "    ticklane replay --bars 1s --out bars.csv --summary run.json data/GLBX_ESH4_trades_2023-12-25.csv \\\n",
+    "      data/GLBX_ESU4_trades_2024-07-01.dbn.zst\n",
     "  Disordered feed: wait 2 s for stragglers, revise bars for 10 s more, keep the rest:\n",
-    "    ticklane replay --max-delay 2s --late revise --allowed-lateness 10s --late-out late.csv feed.csv\n",
+    "    ticklane replay --max-delay 2s --late revise --allowed-lateness 10s --late-out late.csv \\\n",
+    "      data/tardis_binance-futures_BTCUSDT_trades_2020-02-22.csv\n",
     "  Hourly bars from half past, at most 100 trades per instrument per second, the rest conflated:\n",
-    "    ticklane replay --bars 1h --bar-offset 30m --throttle 100/1s:conflate feed.csv\n",
+    "    ticklane replay --bars 1h --bar-offset 30m --throttle 100/1s:conflate \\\n",
+    "      data/tardis_binance-futures_BTCUSDT_trades_2020-02-22.csv\n",
     "  Tick bars (every 100 trades) and volume bars (every 50 contracts):\n",
     "    ticklane replay --tick-bars 100 data/GLBX_ESH4_trades_2023-12-25.csv\n",
     "    ticklane replay --volume-bars 50 data/GLBX_ESH4_trades_2023-12-25.csv\n",
@@ -87,7 +90,7 @@ const REPLAY_HELP: &str = concat!(
     "    ticklane replay --bars 1s data/tardis_binance-futures_BTCUSDT_quotes_2020-02-22.csv\n",
     "    ticklane replay --out 'bars_{kind}.csv' data/binance_spot_btcusdt_20240808.stream.gz\n",
     "  From standard input:\n",
-    "    zcat trades.csv.gz | ticklane replay -\n\n",
+    "    zcat data/binance_spot_btcusdt_20240808.stream.gz | ticklane replay --kind trades -\n\n",
     exit_codes!()
 );
 

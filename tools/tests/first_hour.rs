@@ -445,6 +445,63 @@ fn shards_far_beyond_the_cores_are_refused_and_beyond_them_warned_about() {
     assert!(err(&o).contains(&format!("warning: {} shards on {cores} core(s)", cores + 1)), "{}", err(&o));
 }
 
+/// The replay examples of `--help`, continuation lines joined, split as a shell would split
+/// them (single quotes only: all they use).
+fn help_examples(help: &str) -> Vec<Vec<String>> {
+    let mut joined: Vec<String> = Vec::new();
+    let mut open = false;
+    for line in help.lines().map(str::trim) {
+        match joined.last_mut() {
+            Some(last) if open => last.push_str(line),
+            _ if line.starts_with("ticklane replay ") => joined.push(line.to_string()),
+            _ => {}
+        }
+        open = line.ends_with('\\') && !joined.is_empty();
+        if let (true, Some(last)) = (open, joined.last_mut()) {
+            last.pop();
+        }
+    }
+    let words = |l: &String| -> Vec<String> {
+        let mut out = vec![String::new()];
+        let mut quoted = false;
+        for c in l.chars() {
+            match c {
+                '\'' => quoted = !quoted,
+                ' ' if !quoted => out.push(String::new()),
+                c => out.last_mut().map_or((), |w| w.push(c)),
+            }
+        }
+        out.retain(|w| !w.is_empty());
+        out
+    };
+    joined.iter().map(words).collect()
+}
+
+/// Every `ticklane replay` example in `--help` runs as printed on the bundled captures (but the
+/// ones needing a database or taking wall time: `--sink-postgres`, `--speed`); they named
+/// files a user does not have.
+#[test]
+fn every_replay_example_in_help_runs_on_the_bundled_captures() {
+    let o = Command::new(BIN).args(["replay", "--help"]).output().expect("help");
+    let examples = help_examples(&out(&o));
+    assert!(examples.len() >= 10, "{examples:?}");
+    let dir = tmp("help-examples");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data");
+    let link = dir.join("data");
+    if !link.exists() {
+        std::os::unix::fs::symlink(&data, &link).expect("a link to data/");
+    }
+    let mut ran = 0;
+    for words in examples.iter().filter(|w| !w.iter().any(|a| a == "--sink-postgres" || a == "--speed")) {
+        assert_eq!(words[..2], ["ticklane", "replay"], "{words:?}");
+        let o = Command::new(BIN).args(&words[1..]).current_dir(&dir).output().expect("example");
+        assert_eq!(o.status.code(), Some(0), "{}: {}", words.join(" "), err(&o));
+        ran += 1;
+    }
+    assert!(ran >= 10, "{ran} examples ran");
+}
+
 #[test]
 fn help_is_grouped_with_examples_and_exit_codes() {
     let o = Command::new(BIN).args(["replay", "--help"]).output().expect("help");
