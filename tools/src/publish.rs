@@ -112,14 +112,15 @@ const PARTITIONS_NEED: &str = "needs --to jetstream://HOST:PORT/STREAM (the coun
 
 /// Where `--to` points; bad usage when it is no NATS URL, or core NATS with `--partitions`.
 fn target(a: &PublishArgs) -> anyhow::Result<NatsTarget> {
+    // A scheme that is no bus: say what publish takes (the URL parser lists what `run` reads).
+    if let Some((scheme, _)) =
+        a.to.split_once("://").filter(|(s, _)| !matches!(*s, "nats" | "jetstream" | "ws" | "wss"))
+    {
+        return Err(BadInput(format!("--to {}: unknown URL scheme `{scheme}`; {TO_EXPECTED}", a.to)).into());
+    }
     let target = match LiveUrl::parse(&a.to) {
         Ok(Some(LiveUrl::Nats(t))) => t,
         Ok(_) => return Err(BadInput(format!("--to {}: {TO_EXPECTED}", a.to)).into()),
-        // An unknown scheme: what publish takes (the message lists what `run` reads).
-        Err(e) if e.contains("unknown URL scheme") => {
-            let what = e.split_once("; expected").map_or(e.as_str(), |(what, _)| what);
-            return Err(BadInput(format!("--to {what}; {TO_EXPECTED}")).into());
-        }
         Err(e) => return Err(BadInput(format!("--to {e}")).into()),
     };
     if let (Some(_), NatsTarget::Core { .. }) = (a.partitions, &target) {

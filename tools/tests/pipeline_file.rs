@@ -127,10 +127,15 @@ fn each_kind_of_error_gets_one_message_naming_file_and_line() {
         at(35, "sinks.db.url_env", "environment variable TICKLANE_TEST_UNSET_SECRET is not set"),
         at(39, "sinks.out.input", "no source or operator named `nowhere`"),
     ];
+    each_problem(&err, &want, "check");
+}
+
+/// `err` holds one line per problem, each starting as `want` says, in that order.
+fn each_problem(err: &str, want: &[String], command: &str) {
     let lines: Vec<&str> = err.trim_start_matches("ticklane: ").lines().collect();
-    assert_eq!(lines.len(), want.len(), "one message per error:\n{err}");
-    for (got, want) in lines.iter().zip(&want) {
-        assert!(got.starts_with(want.as_str()), "got  {got}\nwant {want}…");
+    assert_eq!(lines.len(), want.len(), "{command}: one message per error:\n{err}");
+    for (got, want) in lines.iter().zip(want) {
+        assert!(got.starts_with(want.as_str()), "{command}: got  {got}\nwant {want}…");
     }
 }
 
@@ -151,11 +156,7 @@ fn an_unset_secret_does_not_hide_the_planners_problems() {
         let o = Command::new(BIN).args([command, s(&f)]).output().expect("ticklane");
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{command}: {err}");
-        let lines: Vec<&str> = err.trim_start_matches("ticklane: ").lines().collect();
-        assert_eq!(lines.len(), want.len(), "{command}: one message per error:\n{err}");
-        for (got, want) in lines.iter().zip(&want) {
-            assert!(got.starts_with(want.as_str()), "{command}: got  {got}\nwant {want}…");
-        }
+        each_problem(&err, &want, command);
     }
     // The same file with the scheme fixed: the unset secret alone, and still no run.
     let fixed = pipeline("unset_secret_only.toml", &text.replace("ss://", "nats://"));
