@@ -421,6 +421,21 @@ impl Batch {
         T::from_batch(self).map(Vec::as_slice)
     }
 
+    /// The greatest stamp held (`None` when empty); a service's own records answer
+    /// `Timestamp::MAX`, an upper bound that never needs their stamps.
+    pub(crate) fn max_stamp(&self) -> Option<Timestamp> {
+        fn max<T>(v: &[Stamped<T>]) -> Option<Timestamp> {
+            v.iter().map(|r| r.wm).max()
+        }
+        match self {
+            Batch::Trade(v) => max(v),
+            Batch::Quote(v) => max(v),
+            Batch::Bar(v) => max(v),
+            Batch::QuoteBar(v) => max(v),
+            Batch::Custom(b) => (!b.is_empty()).then_some(Timestamp::MAX),
+        }
+    }
+
     /// Lowers every record's stamp to at most `bound`.
     pub(crate) fn clamp_stamps(&mut self, bound: Timestamp) {
         match self {
