@@ -65,7 +65,11 @@ impl Symbols {
     pub(crate) fn get(&mut self, name: &[u8]) -> u32 {
         let n = self.names.len() as u32;
         let i = if name.len() <= PACKED {
-            *self.short.entry(Packed::new(name)).or_insert(n)
+            let key = Packed::new(name);
+            match self.short.get(&key) {
+                Some(&i) => i,
+                None => *self.short.entry(key).or_insert(n),
+            }
         } else {
             match self.long.get(name) {
                 Some(&i) => i,

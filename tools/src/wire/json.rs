@@ -1,20 +1,39 @@
 //! The JSON scanner: one flat object of keys without escapes, strings without escapes, `null`
 //! and integers, with JSON's whitespace anywhere between tokens; anything else is serde's.
 
+use super::keys::{bit_of, Keys};
 use super::scan::{Fields, Val};
+#[cfg(test)]
 use super::Msg;
 use crate::input::digits::digits;
 use crate::input::word::{below, equal, word_at};
 
 /// The map in `b`, when it is plain (see the module doc).
+#[cfg(test)]
 pub(super) fn msg(b: &[u8]) -> Option<Msg<'_>> {
-    let mut s = Cursor { b, i: 0 };
     let mut f = Fields::default();
+    read(b, &mut f)?;
+    f.done().map(std::mem::take)
+}
+
+/// Reads the map in `b` into `f`; `None` when it is not plain (see the module doc).
+pub(super) fn read<'a>(b: &'a [u8], f: &mut Fields<'a>) -> Option<()> {
+    let mut s = Cursor { b, i: 0 };
     s.byte(b'{')?;
     loop {
-        let key = s.string()?;
-        s.byte(b':')?;
-        f.set(key, s.value()?)?;
+        s.ws();
+        let bit = match f.known(&Keys::JSON, b, s.i) {
+            Some((bit, len)) => {
+                s.i += len;
+                bit
+            }
+            None => {
+                let key = s.string()?;
+                s.byte(b':')?;
+                bit_of(key)?
+            }
+        };
+        f.set(bit, s.value()?)?;
         match s.next()? {
             b',' => {}
             b'}' => break,
@@ -22,8 +41,7 @@ pub(super) fn msg(b: &[u8]) -> Option<Msg<'_>> {
         }
     }
     s.ws();
-    (s.i == b.len()).then_some(())?;
-    f.finish()
+    (s.i == b.len()).then_some(())
 }
 
 /// A position in the message.

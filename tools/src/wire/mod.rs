@@ -17,10 +17,12 @@
 //! ```
 
 mod json;
+mod keys;
 mod msgpack;
 mod scan;
 
 use crate::input::excerpt;
+use scan::Fields;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use ticklane::{Fixed, Quote, Side, Timestamp, Trade, TradeId, NO_TS};
@@ -117,37 +119,54 @@ pub type Bad = (&'static str, String);
 /// its own format, about three times as fast as serde on a live link's thread; anything else
 /// goes to serde, which reads it the same way or says what is wrong.
 pub fn decode(bytes: &[u8], format: WireFormat) -> Result<Tick<'_>, Bad> {
-    let m = match format {
-        WireFormat::Json => json::msg(bytes),
-        WireFormat::Msgpack => msgpack::msg(bytes),
+    // The map is read in place (returned, its few hundred bytes were copied twice a message).
+    let mut f = Fields::default();
+    let scanned = match format {
+        WireFormat::Json => json::read(bytes, &mut f),
+        WireFormat::Msgpack => msgpack::read(bytes, &mut f),
     };
-    let m = match m {
+    let mut read_by_serde;
+    let m = match scanned.and_then(|()| f.done()) {
         Some(m) => m,
-        None => by_serde(bytes, format)?,
+        None => {
+            read_by_serde = by_serde(bytes, format)?;
+            &mut read_by_serde
+        }
     };
     if m.instrument.is_empty() {
         return Err(("bad_instrument", "instrument must not be empty".into()));
     }
-    let ts_recv = m.ts_recv.unwrap_or(NO_TS);
-    if let Some(price) = &m.price {
-        let size = decimal(m.size.as_deref().unwrap_or(""), "size", "bad_size")?;
-        if size.raw() <= 0 {
-            return Err(("bad_size", format!("size must be positive, found {size}")));
-        }
-        let side = m.side.as_deref().unwrap_or("");
-        let side = Side::parse(side.as_bytes()).ok_or_else(|| {
-            ("bad_side", format!("side: expected buy, sell, b, s or empty, found {}", excerpt(side.as_bytes())))
-        })?;
-        let trade_id = match &m.trade_id {
-            None => TradeId::NONE,
-            Some(Id::Num(n)) => TradeId::from_u64(*n),
-            Some(Id::Text(t)) => TradeId::from_text(t.as_bytes()),
-        };
-        let price = decimal(price, "price", "bad_price")?;
-        let t = Trade { ts_event: m.ts_event, ts_recv, price, size, trade_id, side, ..Trade::default() };
-        return Ok(Tick::Trade(t, m.instrument));
+    match m.price.is_some() {
+        true => trade_of(m),
+        false => quote_of(m),
     }
+}
+
+/// The trade in `m` (it has a price).
+fn trade_of<'a>(m: &mut Msg<'a>) -> Result<Tick<'a>, Bad> {
+    let size = decimal(m.size.as_deref().unwrap_or(""), "size", "bad_size")?;
+    if size.raw() <= 0 {
+        return Err(("bad_size", format!("size must be positive, found {size}")));
+    }
+    let side = m.side.as_deref().unwrap_or("");
+    let side = Side::parse(side.as_bytes()).ok_or_else(|| {
+        ("bad_side", format!("side: expected buy, sell, b, s or empty, found {}", excerpt(side.as_bytes())))
+    })?;
+    let trade_id = match &m.trade_id {
+        None => TradeId::NONE,
+        Some(Id::Num(n)) => TradeId::from_u64(*n),
+        Some(Id::Text(t)) => TradeId::from_text(t.as_bytes()),
+    };
+    let price = decimal(m.price.as_deref().unwrap_or(""), "price", "bad_price")?;
+    let ts_recv = m.ts_recv.unwrap_or(NO_TS);
+    let t = Trade { ts_event: m.ts_event, ts_recv, price, size, trade_id, side, ..Trade::default() };
+    Ok(Tick::Trade(t, std::mem::take(&mut m.instrument)))
+}
+
+/// The quote in `m` (it has no price).
+fn quote_of<'a>(m: &mut Msg<'a>) -> Result<Tick<'a>, Bad> {
     let update_id = m.update_id.and_then(std::num::NonZeroU64::new);
+    let ts_recv = m.ts_recv.unwrap_or(NO_TS);
     let mut q = Quote { ts_event: m.ts_event, ts_recv, update_id, ..Quote::default() };
     if let Some((px, sz)) = side_of(&m.bid_px, &m.bid_sz, "bid")? {
         q = q.with_bid(px, sz);
@@ -158,7 +177,7 @@ pub fn decode(bytes: &[u8], format: WireFormat) -> Result<Tick<'_>, Bad> {
     if !q.has_bid && !q.has_ask && m.bid_px.is_none() && m.ask_px.is_none() {
         return Err(("bad_message", "expected a trade (price, size) or a quote (bid_px/bid_sz, ask_px/ask_sz)".into()));
     }
-    Ok(Tick::Quote(q, m.instrument))
+    Ok(Tick::Quote(q, std::mem::take(&mut m.instrument)))
 }
 
 /// The map read by serde: anything the scanners pass over (escapes, floats, unknown keys, a
@@ -171,7 +190,14 @@ fn by_serde(bytes: &[u8], format: WireFormat) -> Result<Msg<'_>, Bad> {
     .map_err(|e| ("bad_message", format!("expected a tick ({format:?}): {e}: {}", excerpt(bytes))))
 }
 
+/// A decimal string: the CSV readers' short form when it fits (up to 15 digits, 9 of them
+/// fractional), else [`Fixed::parse`], which also words the error.
 fn decimal(text: &str, what: &str, reason: &'static str) -> Result<Fixed, Bad> {
+    if let Some((raw, end)) = crate::input::digits::short_decimal(text.as_bytes(), 0) {
+        if end == text.len() {
+            return Ok(Fixed::from_raw(raw));
+        }
+    }
     Fixed::parse(text)
         .map_err(|e| (reason, format!("{what}: expected a decimal string, found {}: {e}", excerpt(text.as_bytes()))))
 }
@@ -266,6 +292,14 @@ mod tests {
                 Ok(Tick::Quote(back, name)) => { prop_assert_eq!(back, q); prop_assert_eq!(&*name, "v:Q"); }
                 _ => prop_assert!(false, "not a quote"),
             }
+        }
+
+        /// The short form reads a decimal exactly as `Fixed::parse` does, and leaves the rest
+        /// (and every error) to it.
+        #[test]
+        fn decimals_read_as_fixed_parses_them(text in "[-+]?[0-9]{0,20}(\\.[0-9]{0,12})?|[-+0-9.,e ]{0,8}") {
+            let short = decimal(&text, "price", "bad_price").map_err(|(r, _)| r);
+            prop_assert_eq!(short, Fixed::parse(&text).map_err(|_| "bad_price"), "{}", text);
         }
 
         /// Any bytes: an error or a tick, never a panic.

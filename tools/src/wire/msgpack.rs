@@ -1,13 +1,22 @@
 //! The MessagePack scanner: one map of string keys to nil, integers and strings; anything else
 //! (a struct as an array, binary, floats, trailing bytes) is serde's.
 
+use super::keys::{bit_of, Keys};
 use super::scan::{Fields, Val};
+#[cfg(test)]
 use super::Msg;
 
 /// The map in `b`, when it is plain (see the module doc).
+#[cfg(test)]
 pub(super) fn msg(b: &[u8]) -> Option<Msg<'_>> {
-    let mut s = Cursor { b, i: 0 };
     let mut f = Fields::default();
+    read(b, &mut f)?;
+    f.done().map(std::mem::take)
+}
+
+/// Reads the map in `b` into `f`; `None` when it is not plain (see the module doc).
+pub(super) fn read<'a>(b: &'a [u8], f: &mut Fields<'a>) -> Option<()> {
+    let mut s = Cursor { b, i: 0 };
     let n = match s.byte()? {
         c @ 0x80..=0x8f => usize::from(c & 0x0f),
         0xde => s.be(2)? as usize,
@@ -15,12 +24,19 @@ pub(super) fn msg(b: &[u8]) -> Option<Msg<'_>> {
         _ => return None,
     };
     for _ in 0..n {
-        let c = s.byte()?;
-        let key = s.str(c)?;
-        f.set(key, s.value()?)?;
+        let bit = match f.known(&Keys::MSGPACK, b, s.i) {
+            Some((bit, len)) => {
+                s.i += len;
+                bit
+            }
+            None => {
+                let c = s.byte()?;
+                bit_of(s.str(c)?)?
+            }
+        };
+        f.set(bit, s.value()?)?;
     }
-    (s.i == b.len()).then_some(())?;
-    f.finish()
+    (s.i == b.len()).then_some(())
 }
 
 /// A position in the message.

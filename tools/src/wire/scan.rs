@@ -2,6 +2,7 @@
 //! set from key and value as serde's derive would set them. Anything serde would read some
 //! other way, or reject, ends the scan (`None`), and serde reads the message instead.
 
+use super::keys::Keys;
 use super::{Id, Msg};
 use std::borrow::Cow;
 
@@ -41,62 +42,56 @@ impl<'a> Val<'a> {
     }
 }
 
-/// The map being read, and the fields seen (a key twice is serde's error).
+/// The map being read, the fields seen (a key twice is serde's error), and the last one set
+/// (its bit + 1; 0 before the first): the next key is looked for among those that follow it
+/// ([`Keys::find`]).
 #[derive(Default)]
 pub(super) struct Fields<'a> {
     m: Msg<'a>,
     seen: u16,
+    after: usize,
 }
 
 impl<'a> Fields<'a> {
-    /// Sets the field named `key`; `None` when serde would not read it so.
-    pub(super) fn set(&mut self, key: &[u8], v: Val<'a>) -> Option<()> {
+    /// The bit and written length of the key at `b[i..]`, when `keys` recognises it (and it
+    /// was not seen before).
+    #[inline]
+    pub(super) fn known(&mut self, keys: &Keys, b: &[u8], i: usize) -> Option<(usize, usize)> {
+        keys.find(b, i, self.seen, self.after)
+    }
+
+    /// Sets the field of bit `bit` ([`super::keys::NAMES`]); `None` when serde would not
+    /// read it so.
+    pub(super) fn set(&mut self, bit: usize, v: Val<'a>) -> Option<()> {
         let m = &mut self.m;
-        let bit = match key {
-            b"ts_event" => {
-                m.ts_event = v.time()?;
-                0
-            }
-            b"instrument" => {
+        match bit {
+            0 => m.ts_event = v.time()?,
+            1 => {
                 let Val::Str(s) = v else { return None };
                 m.instrument = Cow::Borrowed(s);
-                1
             }
-            b"price" => text(&mut m.price, v, 2)?,
-            b"size" => text(&mut m.size, v, 3)?,
-            b"bid_px" => text(&mut m.bid_px, v, 4)?,
-            b"bid_sz" => text(&mut m.bid_sz, v, 5)?,
-            b"ask_px" => text(&mut m.ask_px, v, 6)?,
-            b"ask_sz" => text(&mut m.ask_sz, v, 7)?,
-            b"side" => text(&mut m.side, v, 8)?,
-            b"ts_recv" => {
-                m.ts_recv = v.opt(Val::time)?;
-                9
-            }
-            b"trade_id" => {
-                m.trade_id = v.opt(id)?;
-                10
-            }
-            b"update_id" => {
-                m.update_id = v.opt(|v| if let Val::Uint(n) = v { Some(n) } else { None })?;
-                11
-            }
+            2 => m.price = v.text()?,
+            3 => m.size = v.text()?,
+            4 => m.bid_px = v.text()?,
+            5 => m.bid_sz = v.text()?,
+            6 => m.ask_px = v.text()?,
+            7 => m.ask_sz = v.text()?,
+            8 => m.side = v.text()?,
+            9 => m.ts_recv = v.opt(Val::time)?,
+            10 => m.trade_id = v.opt(id)?,
+            11 => m.update_id = v.opt(|v| if let Val::Uint(n) = v { Some(n) } else { None })?,
             _ => return None,
-        };
+        }
         let was = self.seen;
         self.seen |= 1 << bit;
+        self.after = bit + 1;
         (self.seen != was).then_some(())
     }
 
     /// The map, when the fields serde requires (`ts_event`, `instrument`) were set.
-    pub(super) fn finish(self) -> Option<Msg<'a>> {
-        (self.seen & 0b11 == 0b11).then_some(self.m)
+    pub(super) fn done(&mut self) -> Option<&mut Msg<'a>> {
+        (self.seen & 0b11 == 0b11).then_some(&mut self.m)
     }
-}
-
-fn text<'a>(field: &mut Option<Cow<'a, str>>, v: Val<'a>, bit: u16) -> Option<u16> {
-    *field = v.text()?;
-    Some(bit)
 }
 
 /// A trade id: text, or an unsigned integer (a signed one is left to serde, which takes a
