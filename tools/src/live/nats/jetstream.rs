@@ -97,7 +97,7 @@ impl Feed {
         while !self.link.stopped() {
             let result = match self.open(&mut s).await {
                 Ok(messages) if s.durable.is_some() => self.read_durably(messages, &mut s).await,
-                Ok(messages) => self.read_handed_over(messages).await,
+                Ok(messages) => self.read_handed_over(messages, &s.client).await,
                 Err(e) => Err(e),
             };
             match result {
@@ -247,18 +247,31 @@ impl Feed {
     }
 
     /// Acknowledges every [`ACK_EVERY`] messages and when the feed goes quiet: everything up to
-    /// the message acknowledged was handed to the reader. `Ok` once stopped; an error when the
-    /// feed failed.
-    async fn read_handed_over(&mut self, mut messages: pull::Stream) -> Result<(), String> {
-        let (mut unacked, mut last): (u64, Option<jetstream::Message>) = (0, None);
+    /// the message acknowledged was handed to the reader. Of a message only its reply subject
+    /// is kept, to acknowledge it by (the message itself, a few hundred bytes with the client
+    /// handle it carries, is dropped once read). `Ok` once stopped; an error when the feed
+    /// failed.
+    async fn read_handed_over(
+        &mut self,
+        mut messages: pull::Stream,
+        client: &async_nats::Client,
+    ) -> Result<(), String> {
+        let (mut unacked, mut last): (u64, Option<async_nats::Subject>) = (0, None);
         let ended = loop {
             if self.link.stopped() {
                 break Ok(());
             }
-            let quiet = match self.next(&mut messages).await {
-                Next::Item(Some(Ok(m))) => {
-                    self.on_message(&m.payload);
-                    (unacked, last) = (unacked + 1, Some(m));
+            let read = |feed: &mut Feed, item: Option<Result<jetstream::Message, _>>| {
+                item.map(|m| {
+                    m.map(|mut m| {
+                        feed.on_message(&m.payload);
+                        m.message.reply.take()
+                    })
+                })
+            };
+            let quiet = match self.next(&mut messages, read).await {
+                Next::Item(Some(Ok(reply))) => {
+                    (unacked, last) = (unacked + 1, reply);
                     false
                 }
                 Next::Item(Some(Err(e))) => break Err(format!("consumer feed: {e}")),
@@ -273,15 +286,13 @@ impl Feed {
                     break Ok(());
                 }
                 self.burst = 0;
-                if let Some(m) = last.take() {
-                    self.ack(&m, unacked).await;
-                }
+                self.ack(client, last.take(), unacked).await;
                 unacked = 0;
             }
         };
         self.link.send_pending(true);
-        if let Some(m) = last {
-            self.ack(&m, unacked).await;
+        if unacked > 0 {
+            self.ack(client, last, unacked).await;
         }
         ended
     }
@@ -293,7 +304,7 @@ impl Feed {
         let Some(d) = s.durable.clone() else { return Ok(()) };
         let (mut since_try, mut quiet) = (0u32, 0u32);
         while !self.link.stopped() {
-            match self.next(&mut messages).await {
+            match self.next(&mut messages, |_, item| item).await {
                 Next::Item(Some(Ok(m))) => {
                     self.take(m, s, &d).await;
                     (since_try, quiet) = (since_try + 1, 0);
@@ -493,9 +504,11 @@ impl Feed {
         }
     }
 
-    /// Acknowledges (ack-all) up to `m`, counting `n` messages.
-    async fn ack(&self, m: &jetstream::Message, n: u64) {
-        match m.ack().await {
+    /// Acknowledges (ack-all) up to the message whose reply subject is `reply` (as
+    /// `jetstream::Message::ack` does: an empty message to it), counting `n` messages.
+    async fn ack(&self, client: &async_nats::Client, reply: Option<async_nats::Subject>, n: u64) {
+        let Some(reply) = reply else { return log::warn!("{}: ack: a message without a reply subject", self.link.url) };
+        match client.publish(reply, "".into()).await {
             Ok(()) => {
                 self.link.stats.acked.fetch_add(n, Relaxed);
             }
