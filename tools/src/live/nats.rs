@@ -32,7 +32,8 @@ const BURST_TIME: Duration = Duration::from_micros(250);
 
 /// What [`Feed::next`] got.
 enum Next<T> {
-    /// What the caller's function made of the stream's next item (`None`: it ended).
+    /// What the caller's function made of the stream's next item (an item of `None`: the
+    /// stream ended).
     Item(T),
     /// Nothing came within [`POLL`].
     Quiet,
