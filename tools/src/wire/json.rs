@@ -22,16 +22,9 @@ pub(super) fn read<'a>(b: &'a [u8], f: &mut Fields<'a>) -> Option<()> {
     s.byte(b'{')?;
     loop {
         s.ws();
-        let bit = match f.known(&Keys::JSON, b, s.i) {
-            Some((bit, len)) => {
-                s.i += len;
-                bit
-            }
-            None => {
-                let key = s.string()?;
-                s.byte(b':')?;
-                bit_of(key)?
-            }
+        let bit = match f.known(&Keys::JSON, b, &mut s.i) {
+            Some(bit) => bit,
+            None => s.key()?,
         };
         f.set(bit, s.value()?)?;
         match s.next()? {
@@ -67,6 +60,13 @@ impl<'a> Cursor<'a> {
 
     fn byte(&mut self, want: u8) -> Option<()> {
         (self.next()? == want).then_some(())
+    }
+
+    /// The bit of a key read the long way, with its colon.
+    fn key(&mut self) -> Option<usize> {
+        let key = self.string()?;
+        self.byte(b':')?;
+        bit_of(key)
     }
 
     /// A string's bytes: no escape, no control character (serde's error) before its end.

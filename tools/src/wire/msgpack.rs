@@ -24,15 +24,9 @@ pub(super) fn read<'a>(b: &'a [u8], f: &mut Fields<'a>) -> Option<()> {
         _ => return None,
     };
     for _ in 0..n {
-        let bit = match f.known(&Keys::MSGPACK, b, s.i) {
-            Some((bit, len)) => {
-                s.i += len;
-                bit
-            }
-            None => {
-                let c = s.byte()?;
-                bit_of(s.str(c)?)?
-            }
+        let bit = match f.known(&Keys::MSGPACK, b, &mut s.i) {
+            Some(bit) => bit,
+            None => s.key()?,
         };
         f.set(bit, s.value()?)?;
     }
@@ -61,6 +55,12 @@ impl<'a> Cursor<'a> {
     /// A big-endian unsigned integer of `n` bytes (n ≤ 8).
     fn be(&mut self, n: usize) -> Option<u64> {
         Some(self.take(n)?.iter().fold(0u64, |v, &c| v << 8 | u64::from(c)))
+    }
+
+    /// The bit of a key read the long way.
+    fn key(&mut self) -> Option<usize> {
+        let c = self.byte()?;
+        bit_of(self.str(c)?)
     }
 
     /// The bytes of a string whose marker is `c`.

@@ -53,11 +53,13 @@ pub(super) struct Fields<'a> {
 }
 
 impl<'a> Fields<'a> {
-    /// The bit and written length of the key at `b[i..]`, when `keys` recognises it (and it
-    /// was not seen before).
+    /// The bit of the key at `b[*i..]`, when `keys` recognises it (and it was not seen
+    /// before); `*i` then moves past it.
     #[inline]
-    pub(super) fn known(&mut self, keys: &Keys, b: &[u8], i: usize) -> Option<(usize, usize)> {
-        keys.find(b, i, self.seen, self.after)
+    pub(super) fn known(&mut self, keys: &Keys, b: &[u8], i: &mut usize) -> Option<usize> {
+        let (bit, len) = keys.find(b, *i, self.seen, self.after)?;
+        *i += len;
+        Some(bit)
     }
 
     /// Sets the field of bit `bit` ([`super::keys::NAMES`]); `None` when serde would not
