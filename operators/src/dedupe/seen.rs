@@ -33,18 +33,18 @@ impl<K: TableKey> Seen<K> {
         Seen { cur: Table::new(seed), prev: Table::new(seed), max_ts: i64::MIN, rotate_at: i64::MIN }
     }
 
-    /// Prefetches what a key of hash `h` will touch: its slot and filter word in the current
-    /// generation (see [`Table::prefetch`]), and the older one's filter word (its slots are
-    /// probed only when the filter says they may hold the key, which is rare).
+    /// Prefetches what a key of hash `h` will touch: its control bytes and slot in the
+    /// current generation (see [`Table::prefetch`]), and the older one's control bytes (its
+    /// slots are read only where a control byte matches, which is rare).
     #[inline]
     pub(super) fn prefetch(&self, h: u64) {
         self.cur.prefetch(h);
-        self.prev.prefetch_filter(h);
+        self.prev.prefetch_ctrl(h);
     }
 
     /// Whether `k` (hash `h`) of a trade at `ts` with watermark stamp `wm` is new, remembering
-    /// it if there is room: one probe of the current generation, and of the older one only
-    /// when its filter says it may hold the key. `others`: keys held in other shapes'
+    /// it if there is room: one probe of each generation (the older one's slots are read
+    /// only where a control byte matches). `others`: keys held in other shapes'
     /// generations (the capacity counts them all). [`Admit::Full`]: new, but not remembered —
     /// the caller makes room ([`Seen::make_room`], in whichever shape holds the most) and then
     /// [`Seen::put_new`]s it.
@@ -68,7 +68,7 @@ impl<K: TableKey> Seen<K> {
                 self.cur.set(slot, ts); // the remembered one is past the horizon: a new first occurrence
             }
             Probe::Free(slot) => {
-                if self.prev.may_hold(h) && self.prev.get(&k, h).is_some_and(|t| t >= cutoff) {
+                if self.prev.get(&k, h).is_some_and(|t| t >= cutoff) {
                     return Admit::Duplicate;
                 }
                 if self.len() + others >= cfg.capacity.get() {
