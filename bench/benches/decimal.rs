@@ -1,13 +1,14 @@
 //! Decimal parse and format, ns per value: `Fixed::parse_bytes` / `Fixed`'s `Display` beside
 //! a plain hand-written integer parser (no error reporting, no range checks beyond overflow)
 //! and the `f64` route most code takes (`str::parse::<f64>`, `{}` formatting — inexact, shown
-//! for scale). 1M price/size strings taken from a synthetic capture.
+//! for scale). 1M price/size strings taken from a synthetic capture. Then whole bar lines.
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::fmt::Write;
-use ticklane::Fixed;
+use ticklane::{Bar, Fixed, Wide};
 use ticklane_bench::synthetic_trades;
+use ticklane_tools::format::push_bar_csv;
 
 /// The baseline: digits with an optional point, into 1e-9 units.
 fn plain(b: &[u8]) -> Option<i64> {
@@ -78,5 +79,67 @@ fn decimal(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, decimal);
+/// Whole bar lines as `ticklane replay` writes them (`push_bar_csv`), beside the same line
+/// through `std::fmt` (for scale): 100,000 bars made from the synthetic trades, ns per bar.
+fn bar_lines(c: &mut Criterion) {
+    let bars: Vec<(String, Bar)> = synthetic_trades(100_000, 1000)
+        .iter()
+        .map(|t| {
+            let end = t.ts_event.div_euclid(1_000_000_000) * 1_000_000_000 + 1_000_000_000;
+            let (p, q) = (t.price, t.size);
+            let bar = Bar {
+                window_start: end - 1_000_000_000,
+                window_end: end,
+                open: p,
+                high: Fixed::from_raw(p.raw() + 250_000_000),
+                low: Fixed::from_raw(p.raw() - 1_000_000),
+                close: p,
+                volume: Wide::from_raw(i128::from(q.raw()) * 7),
+                trade_count: 7 + t.instrument.0 as u64,
+                vwap: Fixed::from_raw(p.raw() + 123_456_789),
+                ..Bar::default()
+            };
+            (format!("SYM{}", t.instrument.0), bar)
+        })
+        .collect();
+    let mut g = c.benchmark_group("bar_line");
+    g.throughput(Throughput::Elements(bars.len() as u64));
+    let mut out = Vec::with_capacity(16 << 20);
+    g.bench_function("std_fmt", |b| {
+        b.iter(|| {
+            out.clear();
+            for (name, bar) in &bars {
+                let _ = std::io::Write::write_fmt(
+                    &mut out,
+                    format_args!(
+                        "{name},{},{},{},{},{},{},{},{},{},{}\n",
+                        bar.window_start,
+                        bar.window_end,
+                        bar.open,
+                        bar.high,
+                        bar.low,
+                        bar.close,
+                        bar.volume,
+                        bar.trade_count,
+                        bar.vwap,
+                        bar.revision
+                    ),
+                );
+            }
+            out.len()
+        })
+    });
+    g.bench_function("ticklane", |b| {
+        b.iter(|| {
+            out.clear();
+            for (name, bar) in &bars {
+                push_bar_csv(&mut out, name, bar);
+            }
+            out.len()
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, decimal, bar_lines);
 criterion_main!(benches);

@@ -35,84 +35,139 @@ pub const TRADES_HEADER: &str = "ts_event,ts_recv,instrument,price,size,side,tra
 /// it again).
 pub const QUOTES_HEADER: &str = "ts_event,instrument,bid_px,bid_sz,ask_px,ask_sz,ts_recv";
 
-/// "00" to "99": two digits per division.
-const PAIRS: &[u8; 200] =
-    b"0001020304050607080910111213141516171819202122232425262728293031323334353637383940414243444546474849\
-5051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899";
+/// Powers of ten up to 10¹⁹.
+const POW10: [u64; 20] = {
+    let mut p = [1u64; 20];
+    let mut i = 1;
+    while i < 20 {
+        p[i] = p[i - 1] * 10;
+        i += 1;
+    }
+    p
+};
 
-/// A line's numeric fields, built in place: each digit pair stored straight into a fixed
-/// buffer at its final place (the digit count comes first), and the whole run appended to the
-/// line in one copy. Copying each field out of a scratch buffer cost a `memcpy` call per field,
+/// Decimal digits in `m` (1 for zero).
+#[inline]
+fn digit_count(m: u64) -> usize {
+    // floor(log10(2^bits)) from the bit length, then one comparison settles it.
+    let t = (((64 - (m | 1).leading_zeros()) * 1233) >> 12) as usize;
+    t + usize::from((m | 1) >= POW10[t])
+}
+
+/// `m` (below 10⁸) as eight ASCII digits in one word, the first digit in the lowest byte (so
+/// that a little-endian store writes them in reading order): split into halves of four digits,
+/// quarters of two and single digits by multiplying every lane at once (SWAR), with no chain of
+/// divisions from one digit to the next and no branch.
+#[inline]
+fn eight_digits(m: u32) -> u64 {
+    let v = u64::from(m / 10_000) | u64::from(m % 10_000) << 32; // two lanes of 4 digits
+    let hi = ((v * 5243) >> 19) & 0x0000_007f_0000_007f; // each lane / 100 (exact below 43,699)
+    let v = hi | (v - hi * 100) << 16; // four lanes of 2 digits
+    let hi = ((v * 103) >> 10) & 0x000f_000f_000f_000f; // each lane / 10 (exact below 179)
+    (hi | (v - hi * 10) << 8) | 0x3030_3030_3030_3030
+}
+
+/// A line's numeric fields, built in place: digits stored eight at a time straight into a
+/// fixed buffer at their final place (the digit count comes first), and the whole run appended
+/// to the line in one copy. Copying each field out of a scratch buffer cost a `memcpy` call per field,
 /// more than its digits (perf over the hand-written replay: a tenth of its time on 1M bars).
-struct Fields {
-    buf: [u8; Fields::CAP],
+///
+/// `CAP` is room for the widest line with a margin: a field takes at most 49 bytes (`,` and
+/// `format_scaled`'s 48), and a store of eight digits may write up to eight bytes past the
+/// end. A bar has 10 fields (490 bytes: [`BAR_CAP`]); a quote bar 16 (784: [`QUOTE_BAR_CAP`]).
+/// The buffer is zeroed for each line, so it is no larger than it needs to be.
+struct Fields<const CAP: usize> {
+    buf: [u8; CAP],
     len: usize,
 }
 
-impl Fields {
-    /// Room for the widest line with a margin: a field takes at most 49 bytes (`,` and
-    /// `format_scaled`'s 48), a bar has 10 fields and a quote bar 16 (784 bytes).
-    const CAP: usize = 1024;
+/// [`Fields`]' room for a bar line.
+const BAR_CAP: usize = 512;
+/// [`Fields`]' room for a quote bar line.
+const QUOTE_BAR_CAP: usize = 1024;
 
-    fn new() -> Fields {
-        Fields { buf: [0; Fields::CAP], len: 0 }
+impl<const CAP: usize> Fields<CAP> {
+    fn new() -> Self {
+        Fields { buf: [0; CAP], len: 0 }
     }
 
-    #[inline]
+    #[inline(always)]
     fn byte(&mut self, c: u8) {
         self.buf[self.len] = c;
         self.len += 1;
     }
 
-    /// The last `n` decimal digits of `m` (leading zeros where `m` has fewer).
-    #[inline]
-    fn digits(&mut self, mut m: u64, n: usize) {
-        let mut pos = self.len + n;
-        while pos >= self.len + 2 {
-            let d = (m % 100) as usize * 2;
-            m /= 100;
-            pos -= 2;
-            self.buf[pos..pos + 2].copy_from_slice(&PAIRS[d..d + 2]);
-        }
-        if pos > self.len {
-            self.buf[self.len] = b'0' + (m % 10) as u8;
-        }
+    /// Stores the word `w` at `at` (little-endian; the buffer has room for a whole word past
+    /// any field).
+    #[inline(always)]
+    fn word(&mut self, at: usize, w: u64) {
+        self.buf[at..at + 8].copy_from_slice(&w.to_le_bytes());
+    }
+
+    /// The decimal digits of `m`, eight at a time: the leading group shifted so that its
+    /// leading zeros drop out (what a store writes past the number, the next field
+    /// overwrites).
+    #[inline(always)]
+    fn digits(&mut self, m: u64) {
+        let n = digit_count(m);
+        let at = self.len;
         self.len += n;
+        if n <= 8 {
+            return self.word(at, eight_digits(m as u32) >> (8 * (8 - n)));
+        }
+        let (high, low) = (m / 100_000_000, (m % 100_000_000) as u32);
+        if n <= 16 {
+            self.word(at, eight_digits(high as u32) >> (8 * (16 - n)));
+        } else {
+            let (top, mid) = ((high / 100_000_000) as u32, (high % 100_000_000) as u32);
+            self.word(at, eight_digits(top) >> (8 * (24 - n)));
+            self.word(self.len - 16, eight_digits(mid));
+        }
+        self.word(self.len - 8, eight_digits(low));
     }
 
     /// `,` and a decimal integer of magnitude `m`.
-    #[inline]
+    #[inline(always)]
     fn int(&mut self, neg: bool, m: u64) {
         self.byte(b',');
         if neg {
             self.byte(b'-');
         }
-        self.digits(m, m.checked_ilog10().map_or(1, |l| l as usize + 1));
+        self.digits(m);
     }
 
     /// `,` and a scaled decimal, trimmed per design.md §5: values that fit 64 bits (all
     /// prices, nearly all volumes) here, the rest through `format_scaled`.
+    #[inline(always)]
     fn dec(&mut self, raw: i128) {
         let Ok(raw) = i64::try_from(raw) else {
-            let mut buf = [0u8; 48];
-            let text = format_scaled(raw, &mut buf).as_bytes();
-            self.byte(b',');
-            self.buf[self.len..self.len + text.len()].copy_from_slice(text);
-            self.len += text.len();
-            return;
+            return self.wide(raw);
         };
         let m = raw.unsigned_abs();
-        let (int, mut frac) = (m / SCALE as u64, m % SCALE as u64);
+        let (int, frac) = (m / SCALE as u64, m % SCALE as u64);
         self.int(raw < 0, int);
         if frac != 0 {
-            let mut n = 9; // fractional digits, trailing zeros cut
-            while frac % 10 == 0 {
-                frac /= 10;
-                n -= 1;
-            }
+            // `.`, the first of nine digits, then the other eight in one word with their
+            // trailing zeros cut: each zero digit is the byte `0`, so they are the word's
+            // leading zero bytes once `0`s are xored away (at most eight: `frac` is not 0).
+            let last = eight_digits((frac % 100_000_000) as u32);
+            let zeros = (last ^ 0x3030_3030_3030_3030).leading_zeros() as usize / 8;
             self.byte(b'.');
-            self.digits(frac, n);
+            self.byte(b'0' + (frac / 100_000_000) as u8);
+            let at = self.len;
+            self.word(at, last);
+            self.len += 8 - zeros;
         }
+    }
+
+    /// `,` and a scaled decimal past 64 bits (a huge volume), through `format_scaled`.
+    #[cold]
+    fn wide(&mut self, raw: i128) {
+        let mut buf = [0u8; 48];
+        let text = format_scaled(raw, &mut buf).as_bytes();
+        self.byte(b',');
+        self.buf[self.len..self.len + text.len()].copy_from_slice(text);
+        self.len += text.len();
     }
 
     /// Appends the fields to `line`.
@@ -142,7 +197,7 @@ fn push_name(line: &mut Vec<u8>, name: &str) {
 /// Appends bar `b` of instrument `name` to `out` as a CSV line ending in `\n`.
 pub fn push_bar_csv(out: &mut Vec<u8>, name: &str, b: &Bar) {
     push_name(out, name);
-    let mut f = Fields::new();
+    let mut f = Fields::<BAR_CAP>::new();
     f.int(b.window_start < 0, b.window_start.unsigned_abs());
     f.int(b.window_end < 0, b.window_end.unsigned_abs());
     for d in [b.open, b.high, b.low, b.close] {
@@ -280,7 +335,7 @@ pub fn quote_bar_line(format: OutFormat, name: &str, b: &QuoteBar, line: &mut Ve
         return;
     }
     push_name(line, name);
-    let mut f = Fields::new();
+    let mut f = Fields::<QUOTE_BAR_CAP>::new();
     f.int(b.window_start < 0, b.window_start.unsigned_abs());
     f.int(b.window_end < 0, b.window_end.unsigned_abs());
     for (_, x) in quote_values(b) {
@@ -375,19 +430,21 @@ mod tests {
             x ^= x >> 7;
             x ^= x << 17;
             let shift = x % 64;
-            values.push(i128::from((x >> shift) as i64) * if x & 1 == 0 { 1 } else { 10 });
+            // Every count of trailing zeros, in the fraction and past it.
+            let p = 10i64.pow((x >> 8) as u32 % 13);
+            values.push(i128::from((x >> shift) as i64 / p * p) * if x & 1 == 0 { 1 } else { 10 });
         }
         let mut line = Vec::new();
         for v in values {
             line.clear();
-            let mut f = Fields::new();
+            let mut f = Fields::<BAR_CAP>::new();
             f.dec(v);
             f.end(&mut line);
             let mut buf = [0u8; 48];
             assert_eq!(&line[1..], format_scaled(v, &mut buf).as_bytes(), "{v}");
             if let Ok(i) = u64::try_from(v.unsigned_abs()) {
                 line.clear();
-                let mut f = Fields::new();
+                let mut f = Fields::<BAR_CAP>::new();
                 f.int(v < 0, i);
                 f.end(&mut line);
                 assert_eq!(String::from_utf8_lossy(&line[1..]), v.to_string(), "{v}");
