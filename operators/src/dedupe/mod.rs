@@ -253,6 +253,12 @@ impl Dedupe {
             let k = IdShape::new(t.rec.instrument.0, t.rec.trade_id);
             (i, k, s.hash(&k))
         }));
+        if self.batch_keys.is_empty() {
+            // No trade has an id (a DBN capture): all pass, in one copy.
+            self.counters.unkeyed += input.len() as u64;
+            out.extend_from_slice(input);
+            return;
+        }
         for (_, k, h) in self.batch_keys.iter().take(AHEAD) {
             s.prefetch(k, *h);
         }
