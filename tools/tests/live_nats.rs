@@ -4,7 +4,8 @@
 //! between the two halves of the stream (readiness goes down and up; nothing lost, and
 //! anything delivered twice is dropped by dedupe). A stalled PostgreSQL store holds the
 //! JetStream consumer back (it stops pulling; memory stays bounded) and loses nothing. A bus sink
-//! is ready only while its server is up.
+//! is ready only while its server is up. Ticks after a quiet spell longer than a pull request's
+//! life are read all the same.
 
 mod common;
 
@@ -134,6 +135,28 @@ fn jetstream_msgpack_survives_a_server_crash_mid_stream() {
     assert_eq!(accepted - dups, TRADES as u64, "every trade once, redeliveries dropped by dedupe: {v}");
     assert!(v["link"]["reconnects"].as_u64() >= Some(1), "{v}");
     assert!(first_trades > 0.0 && first_trades < TRADES, "the crash came mid-stream ({first_trades} read before it)");
+}
+
+/// A JetStream run reads through pull requests that lapse after 10 s (tools/src/live/nats/pulls.rs):
+/// after the first half, the stream stays quiet past that; the second half published then is
+/// read all the same, and the bars equal the replay's.
+#[test]
+fn jetstream_ticks_after_a_quiet_spell_longer_than_a_pull_request_are_read() {
+    let server = NatsServer::start(tmp("nats-quiet"));
+    let url = format!("jetstream://{}/QUIET", server.addr());
+    let (first, second) = halves();
+    publish(&url, "json", &first);
+    let (out, sum) = (tmp("quiet.csv"), tmp("quiet.json"));
+    let (child, metrics) = start_run(&url, &out, &sum);
+    wait_until("the first half read", || messages(metrics) > 0.0);
+    let first_trades = messages_settled(metrics);
+    std::thread::sleep(std::time::Duration::from_secs(12));
+    publish(&url, "json", &second);
+    wait_until("every tick read", || messages(metrics) >= TRADES);
+    let stderr = child.terminate();
+    let got = std::fs::read_to_string(&out).expect("run bars");
+    assert!(got == replay_bars(), "JetStream bars after a quiet spell differ from the replay's:\n{stderr}");
+    assert!(first_trades < TRADES, "the second half came after the quiet spell");
 }
 
 /// A bus sink is ready only while its server is up: a run reading one server and writing its

@@ -11,6 +11,7 @@
 //! pulling: backpressure).
 
 mod jetstream;
+mod pulls;
 
 use super::link::{Link, Watcher};
 use super::ws::POLL;

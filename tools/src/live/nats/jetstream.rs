@@ -7,6 +7,7 @@
 //! run outlives a cluster's troubles. What was handed over and not yet acknowledged stays
 //! pending across re-opens.
 
+use super::pulls::{Got, Pulls};
 use super::{Feed, Next};
 use crate::live::durable::{Checkpoint, Pending, Saved};
 use crate::live::ws::POLL;
@@ -96,8 +97,14 @@ impl Feed {
         let mut wait = self.opt.reconnect_min;
         while !self.link.stopped() {
             let result = match self.open(&mut s).await {
-                Ok(messages) if s.durable.is_some() => self.read_durably(messages, &mut s).await,
-                Ok(messages) => self.read_handed_over(messages, &s.client).await,
+                Ok(c) if s.durable.is_some() => match messages(&c).await {
+                    Ok(messages) => self.read_durably(messages, &mut s).await,
+                    Err(e) => Err(e),
+                },
+                Ok(_) => match Pulls::open(&s.client, s.stream, s.consumer).await {
+                    Ok(pulls) => self.read_handed_over(pulls, &s.client).await,
+                    Err(e) => Err(e),
+                },
                 Err(e) => Err(e),
             };
             match result {
@@ -116,8 +123,8 @@ impl Feed {
     }
 
     /// The stream, the consumer (made anew at its acknowledged position the first time, when
-    /// acknowledging by durability), the checkpoint, and the consumer's message feed.
-    async fn open(&mut self, s: &mut Session<'_>) -> Result<pull::Stream, String> {
+    /// acknowledging by durability) and the checkpoint.
+    async fn open(&mut self, s: &mut Session<'_>) -> Result<PullConsumer, String> {
         let mut stream = s.js.get_stream(s.stream).await.map_err(|e| format!("stream {}: {e}", s.stream))?;
         if let Some(p) = s.partition {
             check_partition(&mut stream, s.consumer, p).await?;
@@ -149,8 +156,7 @@ impl Feed {
             (None, _) => stream.get_or_create_consumer(s.consumer, config).await.map_err(|e| failed(&e))?,
         };
         s.handle = Some(stream.clone());
-        let messages = c.stream().max_messages_per_batch(PULL_BATCH).heartbeat(HEARTBEAT).messages().await;
-        messages.map_err(|e| failed(&e))
+        Ok(c)
     }
 
     /// The durable consumer made anew at its acknowledged position: what an earlier run took
@@ -247,38 +253,37 @@ impl Feed {
     }
 
     /// Acknowledges every [`ACK_EVERY`] messages and when the feed goes quiet: everything up to
-    /// the message acknowledged was handed to the reader. Of a message only its reply subject
-    /// is kept, to acknowledge it by (the message itself, a few hundred bytes with the client
-    /// handle it carries, is dropped once read). `Ok` once stopped; an error when the feed
-    /// failed.
-    async fn read_handed_over(
-        &mut self,
-        mut messages: pull::Stream,
-        client: &async_nats::Client,
-    ) -> Result<(), String> {
+    /// the message acknowledged was handed to the reader. The deliveries are read as plain
+    /// messages ([`Pulls`]); of each only its reply subject is kept, to acknowledge it by. `Ok`
+    /// once stopped; an error when the feed failed.
+    async fn read_handed_over(&mut self, mut p: Pulls, client: &async_nats::Client) -> Result<(), String> {
         let (mut unacked, mut last): (u64, Option<async_nats::Subject>) = (0, None);
         let ended = loop {
             if self.link.stopped() {
                 break Ok(());
             }
-            let read = |feed: &mut Feed, item: Option<Result<jetstream::Message, _>>| {
+            let asks = &mut p.asks;
+            let read = |feed: &mut Feed, item: Option<async_nats::Message>| {
                 item.map(|m| {
-                    m.map(|mut m| {
-                        feed.on_message(&m.payload);
-                        m.message.reply.take()
+                    asks.note(m, |payload| {
+                        feed.on_message(payload);
                     })
                 })
             };
-            let quiet = match self.next(&mut messages, read).await {
-                Next::Item(Some(Ok(reply))) => {
+            let quiet = match self.next(&mut p.deliveries, read).await {
+                Next::Item(Some(Ok(Got::Tick(reply)))) => {
                     (unacked, last) = (unacked + 1, reply);
                     false
                 }
+                Next::Item(Some(Ok(Got::Status))) => false,
                 Next::Item(Some(Err(e))) => break Err(format!("consumer feed: {e}")),
                 Next::Item(None) => break Err("the consumer's message feed ended".into()),
                 Next::Quiet => true,
                 Next::Gone => break Ok(()),
             };
+            if let Err(e) = p.asks.top_up().await {
+                break Err(format!("consumer feed: {e}"));
+            }
             if unacked >= ACK_EVERY || (unacked > 0 && quiet) {
                 // Ack-all: everything up to this message was handed to the reader (a quiet
                 // wait came after a hand-over; a full count hands over first).
@@ -515,6 +520,13 @@ impl Feed {
             Err(e) => log::warn!("{}: ack: {e}", self.link.url),
         }
     }
+}
+
+/// The consumer's deliveries through the client's pull stream (as full JetStream messages: the
+/// durable path reads their delivery numbers and keeps them to acknowledge later).
+async fn messages(c: &PullConsumer) -> Result<pull::Stream, String> {
+    let messages = c.stream().max_messages_per_batch(PULL_BATCH).heartbeat(HEARTBEAT).messages().await;
+    messages.map_err(|e| format!("consumer feed: {e}"))
 }
 
 /// A partition's consumer needs a stream partitioned into more than that partition.
