@@ -1,6 +1,7 @@
 //! Ticks/s from NATS JetStream into bars (`ticklane run --dedupe jetstream://…`) beside a plain
 //! subscribe-and-count loop with the same client and the same settings (async-nats: a durable
-//! pull consumer, 1,000 messages per pull, ack-all every 512 messages, as ticklane's link does), in one run against one throwaway
+//! pull consumer read through pull requests of 1,000 messages published by hand, ack-all every
+//! 512 messages, as ticklane's link does), in one run against one throwaway
 //! `nats-server`, interleaved, median of RUNS, for MessagePack and JSON ticks; the ratio both
 //! of the medians and as the median of each run's pair (with their range).
 //!
@@ -62,30 +63,46 @@ fn main() {
 /// Reads `ticks` messages through a new durable consumer, acking every 512 (ack-all); the
 /// steady rate from the first ack at least [`WARM_UP`] after the first message to the last
 /// message (ticklane's first sample, its first publish, comes up to as long after its start).
+/// The deliveries are read as the client's plain messages from an inbox of our own, with pull
+/// requests published by hand (as ticklane's link does, tools/src/live/nats/pulls.rs): the
+/// client's `pull::Stream` makes a `jetstream::Message`, with a clone of the JetStream
+/// context, per delivery, which made this loop slower than ticklane's link.
 fn count(addr: &str, stream: &str, consumer: &str, ticks: u64) -> f64 {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     rt.block_on(async {
         use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy};
-        let js = jetstream::new(async_nats::connect(addr).await.expect("connect"));
+        let client = async_nats::connect(addr).await.expect("connect");
+        let js = jetstream::new(client.clone());
         let s = js.get_stream(stream).await.expect("stream");
         let config =
             pull::Config { durable_name: Some(consumer.into()), ack_policy: AckPolicy::All, ..Default::default() };
-        let c: jetstream::consumer::PullConsumer = s.create_consumer(config).await.expect("consumer");
-        // The pull settings of ticklane's link (tools/src/live/nats.rs): 1,000 per pull is
-        // faster than the client's default of 200 for both.
-        let stream = c.stream().max_messages_per_batch(1000).heartbeat(Duration::from_secs(15));
-        let mut messages = stream.messages().await.expect("messages");
-        let (mut n, mut first, mut from) = (0u64, None, None);
+        let _: jetstream::consumer::PullConsumer = s.create_consumer(config).await.expect("consumer");
+        let inbox = async_nats::Subject::from(client.new_inbox());
+        let mut deliveries = client.subscribe(inbox.clone()).await.expect("subscribe");
+        let next = async_nats::Subject::from(format!("$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"));
+        // The pull settings of ticklane's link: 1,000 per request, another when half are left.
+        let ask =
+            || client.publish_with_reply(next.clone(), inbox.clone(), r#"{"batch":1000,"expires":10000000000}"#.into());
+        ask().await.expect("pull");
+        let (mut asked, mut n, mut first, mut from) = (1000u64, 0u64, None, None);
         while n < ticks {
-            let m = messages.next().await.expect("open").expect("message");
-            let t = *first.get_or_insert_with(Instant::now);
-            n += 1;
-            if n % 512 == 0 || n == ticks {
-                // The clock is read here only, once per 512 messages.
-                if from.is_none() && t.elapsed() >= WARM_UP {
-                    from = Some((n, Instant::now()));
+            let m = deliveries.next().await.expect("open");
+            if m.status.is_some_and(|s| s != async_nats::StatusCode::OK) {
+                asked = 0; // a lapsed request (none lapse in a run this short)
+            } else {
+                let t = *first.get_or_insert_with(Instant::now);
+                (n, asked) = (n + 1, asked.saturating_sub(1));
+                if n % 512 == 0 || n == ticks {
+                    // The clock is read here only, once per 512 messages.
+                    if from.is_none() && t.elapsed() >= WARM_UP {
+                        from = Some((n, Instant::now()));
+                    }
+                    client.publish(m.reply.expect("a reply subject"), "".into()).await.expect("ack");
                 }
-                m.ack().await.expect("ack");
+            }
+            if asked <= 500 {
+                ask().await.expect("pull");
+                asked += 1000;
             }
         }
         let (n0, t0) = from.expect("too few ticks for a steady rate: use more");
