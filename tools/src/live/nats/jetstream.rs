@@ -281,7 +281,7 @@ impl Feed {
                 Next::Quiet => true,
                 Next::Gone => break Ok(()),
             };
-            if let Err(e) = p.asks.top_up().await {
+            if let Err(e) = p.asks.top_up(quiet).await {
                 break Err(format!("consumer feed: {e}"));
             }
             if unacked >= ACK_EVERY || (unacked > 0 && quiet) {

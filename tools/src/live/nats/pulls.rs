@@ -39,7 +39,10 @@ pub(super) struct Asks {
     inbox: Subject,
     /// Messages asked for and neither delivered nor given up by the server.
     asked: usize,
-    /// When the server was last heard from on the inbox (or last asked).
+    /// Heard from the server (or asked it) since the last quiet look: the clock is read only
+    /// when the feed is quiet, not per message.
+    heard_since: bool,
+    /// When the server was last heard from, as of the quiet looks.
     heard: Instant,
 }
 
@@ -58,8 +61,9 @@ impl Pulls {
         let deliveries =
             client.subscribe(inbox.clone()).await.map_err(|e| format!("consumer {consumer}: subscribing: {e}"))?;
         let next = Subject::from(format!("$JS.API.CONSUMER.MSG.NEXT.{stream}.{consumer}"));
-        let mut asks = Asks { client: client.clone(), next, inbox, asked: 0, heard: Instant::now() };
-        asks.top_up().await?;
+        let mut asks =
+            Asks { client: client.clone(), next, inbox, asked: 0, heard_since: false, heard: Instant::now() };
+        asks.top_up(false).await?;
         Ok(Pulls { deliveries, asks })
     }
 }
@@ -68,7 +72,7 @@ impl Asks {
     /// Accounts for what came; `on_tick` reads a stream message's payload. An error ends this
     /// feed (the consumer was deleted, or cannot be pulled from): it is opened again.
     pub(super) fn note(&mut self, mut m: Message, on_tick: impl FnOnce(&[u8])) -> Result<Got, String> {
-        self.heard = Instant::now();
+        self.heard_since = true;
         match m.status {
             None | Some(StatusCode::OK) => {
                 self.asked = self.asked.saturating_sub(1);
@@ -93,10 +97,16 @@ impl Asks {
     }
 
     /// Asks for another batch when half of what was asked has come (so the server always has
-    /// a request to deliver to), and anew when the server has been silent too long.
-    pub(super) async fn top_up(&mut self) -> Result<(), String> {
-        if self.asked > 0 && self.heard.elapsed() >= SILENT {
-            self.asked = 0;
+    /// a request to deliver to), and anew when the server has been silent too long (judged
+    /// when the feed is `quiet`).
+    pub(super) async fn top_up(&mut self, quiet: bool) -> Result<(), String> {
+        if quiet {
+            let now = Instant::now();
+            if std::mem::take(&mut self.heard_since) {
+                self.heard = now;
+            } else if self.asked > 0 && now - self.heard >= SILENT {
+                self.asked = 0;
+            }
         }
         if self.asked > BATCH / 2 {
             return Ok(());
@@ -109,7 +119,7 @@ impl Asks {
         let (next, inbox) = (self.next.clone(), self.inbox.clone());
         self.client.publish_with_reply(next, inbox, body.into()).await.map_err(|e| format!("pull request: {e}"))?;
         self.asked += BATCH;
-        self.heard = Instant::now();
+        self.heard_since = true;
         Ok(())
     }
 }
