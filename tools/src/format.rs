@@ -180,7 +180,9 @@ impl<const CAP: usize> Fields<CAP> {
 /// a line break.
 fn push_name(line: &mut Vec<u8>, name: &str) {
     let b = name.as_bytes();
-    if memchr::memchr3(b',', b'"', b'\n', b).is_none() && memchr::memchr(b'\r', b).is_none() {
+    // One pass over the name's bytes (names are short: two `memchr` calls cost more to set up
+    // than the scan; perf over the bar writer put 1.9% of a DBN replay's samples in them).
+    if !b.iter().any(|&c| matches!(c, b',' | b'"' | b'\n' | b'\r')) {
         line.extend_from_slice(b);
         return;
     }
