@@ -1,5 +1,6 @@
-//! The keys dedupe remembers, each packed into a few words with an all-zeros value no real
-//! key takes (a free table slot).
+//! The keys dedupe remembers, each packed into a few words. (Each also names an all-zeros
+//! filler for the table's unused slots; a slot's control byte, not its key, says whether it is
+//! free, so the filler may equal a real key.)
 
 use super::table::{fold, TableKey};
 use ticklane_engine::{Fixed, Timestamp, Trade, TradeId};
@@ -37,7 +38,7 @@ impl IdShape {
 }
 
 impl TableKey for NarrowKey {
-    const FREE: NarrowKey = NarrowKey([0; 2]);
+    const FILL: NarrowKey = NarrowKey([0; 2]);
     #[inline]
     fn hash(&self, seed: u64) -> u64 {
         let [a, b] = self.0;
@@ -46,7 +47,7 @@ impl TableKey for NarrowKey {
 }
 
 impl TableKey for IdKey {
-    const FREE: IdKey = IdKey([0; 3]);
+    const FILL: IdKey = IdKey([0; 3]);
     #[inline]
     fn hash(&self, seed: u64) -> u64 {
         let [a, b, c] = self.0;
@@ -54,7 +55,7 @@ impl TableKey for IdKey {
     }
 }
 
-/// The content key; `side` is stored plus one, so that all zeros marks a free slot.
+/// The content key; `side` is stored plus one.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) struct ContentKey(u32, u8, Timestamp, Timestamp, Fixed, Fixed);
 
@@ -65,7 +66,7 @@ impl ContentKey {
 }
 
 impl TableKey for ContentKey {
-    const FREE: ContentKey = ContentKey(0, 0, 0, 0, Fixed::ZERO, Fixed::ZERO);
+    const FILL: ContentKey = ContentKey(0, 0, 0, 0, Fixed::ZERO, Fixed::ZERO);
     #[inline]
     fn hash(&self, seed: u64) -> u64 {
         let head = u64::from(self.0) | u64::from(self.1) << 32;
@@ -99,7 +100,7 @@ impl QuoteKey {
 }
 
 impl TableKey for QuoteKey {
-    const FREE: QuoteKey = QuoteKey(0, 0, 0, 0, [Fixed::ZERO; 4]);
+    const FILL: QuoteKey = QuoteKey(0, 0, 0, 0, [Fixed::ZERO; 4]);
     #[inline]
     fn hash(&self, seed: u64) -> u64 {
         let head = u64::from(self.0) | u64::from(self.1) << 32;
@@ -126,6 +127,6 @@ mod tests {
         assert_ne!(narrow(1, "7"), narrow(2, "7"), "instrument");
         assert_ne!(narrow(1, "7"), narrow(1, "07"), "length");
         assert_ne!(narrow(1, "7"), narrow(1, "8"));
-        assert_ne!(narrow(1, "a"), [0, 0], "never the free key");
+        assert_ne!(narrow(1, "a"), [0, 0], "a present id never packs to all zeros");
     }
 }

@@ -15,8 +15,8 @@ use ticklane_engine::Timestamp;
 
 /// A key a [`Table`] can hold.
 pub(super) trait TableKey: Copy + Eq {
-    /// A value no real key takes (what a never-used slot holds).
-    const FREE: Self;
+    /// What an unused slot holds (any value: the slot's control byte says it is free).
+    const FILL: Self;
     /// The key's hash under `seed`; the table uses its low bits for the slot and its top
     /// seven for the control byte.
     fn hash(&self, seed: u64) -> u64;
@@ -56,7 +56,7 @@ fn tag(h: u64) -> u8 {
 
 impl<K: TableKey> Table<K> {
     pub(super) fn new(seed: u64) -> Table<K> {
-        Table { slots: vec![Slot { key: K::FREE, ts: 0 }; START], ctrl: vec![0; START], len: 0, seed }
+        Table { slots: vec![Slot { key: K::FILL, ts: 0 }; START], ctrl: vec![0; START], len: 0, seed }
     }
 
     /// Keys held.
@@ -137,7 +137,7 @@ impl<K: TableKey> Table<K> {
     #[cold]
     fn grow(&mut self) {
         let n = 2 * self.slots.len();
-        let old = std::mem::replace(&mut self.slots, vec![Slot { key: K::FREE, ts: 0 }; n]);
+        let old = std::mem::replace(&mut self.slots, vec![Slot { key: K::FILL, ts: 0 }; n]);
         let old_ctrl = std::mem::replace(&mut self.ctrl, vec![0; n]);
         let mask = n - 1;
         for (s, _) in old.into_iter().zip(old_ctrl).filter(|(_, c)| *c != 0) {
@@ -199,7 +199,7 @@ mod tests {
     struct K(u64);
 
     impl TableKey for K {
-        const FREE: K = K(0);
+        const FILL: K = K(0);
         fn hash(&self, seed: u64) -> u64 {
             // A poor hash on purpose (many collisions), to exercise probing and growth.
             (self.0 ^ seed) % 7

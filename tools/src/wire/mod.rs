@@ -136,9 +136,10 @@ pub fn decode(bytes: &[u8], format: WireFormat) -> Result<Tick<'_>, Bad> {
     if m.instrument.is_empty() {
         return Err(("bad_instrument", "instrument must not be empty".into()));
     }
-    match m.price.is_some() {
-        true => trade_of(m),
-        false => quote_of(m),
+    if m.price.is_some() {
+        trade_of(m)
+    } else {
+        quote_of(m)
     }
 }
 
