@@ -41,6 +41,7 @@
 
 mod chain;
 mod count_bars;
+mod deadlines;
 mod dedupe;
 mod filter;
 mod map;

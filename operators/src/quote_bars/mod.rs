@@ -16,11 +16,10 @@
 mod points;
 
 use crate::chain;
+use crate::deadlines::Deadlines;
 use crate::time_bars::{LATE_DROPPED, LATE_EVENTS, LATE_REVISED, LATE_SIDE, OUT_OF_RANGE};
 use crate::window::{Beyond, LatePolicy, Tumbling};
 use points::{Point, Win};
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::time::Duration;
 use ticklane_engine::{
     Batch, ConfigCheck, ConfigError, Counter, DagBuilder, Kind, Operator, Outputs, Quote, QuoteBar, Stamped, Timestamp,
@@ -179,7 +178,7 @@ pub struct QuoteBars {
     cfg: QuoteBarsConfig,
     wm: Timestamp,
     slots: Vec<Slot>,
-    heap: BinaryHeap<Reverse<(Timestamp, u32)>>,
+    due: Deadlines,
     /// Emptied point buffers, for the next windows.
     spare: Vec<Vec<Point>>,
     counters: QuoteBarsCounters,
@@ -197,7 +196,7 @@ impl QuoteBars {
             cfg,
             wm: i64::MIN,
             slots: Vec::new(),
-            heap: BinaryHeap::new(),
+            due: Deadlines::new(),
             spare: Vec::new(),
             counters: QuoteBarsCounters::default(),
             range: cfg.window.valid_range(),
@@ -224,7 +223,7 @@ impl QuoteBars {
         let slot = &mut self.slots[inst as usize];
         if let Some(d) = next.filter(|&d| d < slot.scheduled) {
             slot.scheduled = d;
-            self.heap.push(Reverse((d, inst)));
+            self.due.push(d, inst);
         }
     }
 
@@ -236,11 +235,7 @@ impl QuoteBars {
             return;
         }
         self.wm = wm;
-        while let Some(&Reverse((deadline, inst))) = self.heap.peek() {
-            if deadline > wm {
-                break;
-            }
-            self.heap.pop();
+        while let Some((deadline, inst)) = self.due.pop_due(wm) {
             if self.slots[inst as usize].scheduled == deadline {
                 self.fire(inst, wm, bars); // else a stale entry: the slot was rescheduled
             }

@@ -5,9 +5,8 @@
 
 use super::ResampleConfig;
 use crate::chain::Passed;
+use crate::deadlines::Deadlines;
 use crate::window::Tumbling;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use ticklane_engine::{InstrumentId, Record, Stamped, Timestamp};
 
 /// What one coarse window holds, and the bar it makes.
@@ -51,7 +50,7 @@ pub(super) struct Windows<F: Fold> {
     forward: bool,
     pub(super) wm: Timestamp,
     slots: Vec<Slot<F>>,
-    heap: BinaryHeap<Reverse<(Timestamp, u32)>>,
+    due: Deadlines,
     /// Coarse bars emitted, revisions included.
     pub(super) bars: u64,
     /// Coarse revisions (and late-created bars) emitted.
@@ -70,7 +69,7 @@ impl<F: Fold> Windows<F> {
             forward: cfg.forward,
             wm: i64::MIN,
             slots: Vec::new(),
-            heap: BinaryHeap::new(),
+            due: Deadlines::new(),
             bars: 0,
             revised: 0,
             overflow: 0,
@@ -85,7 +84,7 @@ impl<F: Fold> Windows<F> {
         let next = slot.windows.iter().map(deadline).min();
         if let Some(d) = next.filter(|&d| d < slot.scheduled) {
             slot.scheduled = d;
-            self.heap.push(Reverse((d, inst)));
+            self.due.push(d, inst);
         }
     }
 
@@ -97,11 +96,7 @@ impl<F: Fold> Windows<F> {
         }
         self.wm = wm;
         let h = self.horizon;
-        while let Some(&Reverse((deadline, inst))) = self.heap.peek() {
-            if deadline > wm {
-                break;
-            }
-            self.heap.pop();
+        while let Some((deadline, inst)) = self.due.pop_due(wm) {
             let slot = &mut self.slots[inst as usize];
             if slot.scheduled != deadline {
                 continue; // stale: rescheduled earlier

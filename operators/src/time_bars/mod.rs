@@ -25,11 +25,13 @@
 //!   instrument's last trade produce nothing. `Flat` does not combine with `Revise` yet.
 //!
 //! State is shard-local: one slot per instrument id (a small deque of open windows) and a
-//! min-heap of deadlines. After warm-up it allocates nothing per trade.
+//! bucket of deadlines per window end ([`Deadlines`]). After warm-up it allocates nothing per
+//! trade.
 
 mod acc;
 
 use crate::chain;
+use crate::deadlines::Deadlines;
 use crate::window::{Beyond, LatePolicy, Tumbling};
 use acc::{add, bar, deadline, flat_bar, fresh, Acc, Key, Slot, UNQUEUED};
 use std::cmp::Reverse;
@@ -243,7 +245,7 @@ pub struct TimeBars {
     cfg: TimeBarsConfig,
     wm: Timestamp,
     slots: Vec<Slot>,
-    heap: BinaryHeap<Reverse<(Timestamp, u32)>>,
+    due: Deadlines,
     /// Under `Flat`: per instrument, the end of the earliest flat bar it may still emit
     /// (lazily invalidated entries).
     holds: BinaryHeap<Reverse<(Timestamp, u32)>>,
@@ -265,7 +267,7 @@ impl TimeBars {
             cfg,
             wm: i64::MIN,
             slots: Vec::new(),
-            heap: BinaryHeap::new(),
+            due: Deadlines::new(),
             holds: BinaryHeap::new(),
             hold: WM_END,
             counters: TimeBarsCounters::default(),
@@ -295,7 +297,7 @@ impl TimeBars {
         match next {
             Some(d) if d < slot.scheduled => {
                 slot.scheduled = d;
-                self.heap.push(Reverse((d, inst)));
+                self.due.push(d, inst);
             }
             _ => {}
         }
@@ -303,25 +305,21 @@ impl TimeBars {
 
     /// Moves the watermark to `wm`; fires every window with `end ≤ wm` and evicts retained
     /// windows past their horizon. Called per trade, so the common case — nothing due — is an
-    /// inline compare against the heap's top.
+    /// inline compare against the earliest deadline.
     #[inline]
     fn advance(&mut self, wm: Timestamp, bars: &mut Vec<Stamped<Bar>>) {
         if wm <= self.wm {
             return;
         }
         self.wm = wm;
-        if matches!(self.heap.peek(), Some(&Reverse((due, _))) if due <= wm) {
+        if self.due.next() <= wm {
             self.fire_due(wm, bars);
         }
     }
 
     fn fire_due(&mut self, wm: Timestamp, bars: &mut Vec<Stamped<Bar>>) {
         let horizon = self.cfg.late.horizon();
-        while let Some(&Reverse((deadline, inst))) = self.heap.peek() {
-            if deadline > wm {
-                break;
-            }
-            self.heap.pop();
+        while let Some((deadline, inst)) = self.due.pop_due(wm) {
             let i = inst as usize;
             if self.slots[i].scheduled != deadline {
                 continue; // stale entry: the slot was rescheduled earlier
