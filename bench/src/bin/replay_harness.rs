@@ -5,12 +5,16 @@
 //! shared baseline reads CSV only), interleaved, median of N runs, with peak RSS from GNU time.
 //! Every output must be byte-identical to the hand-written program's, or the harness fails.
 //! `--shape venue` generates venue-prefixed names of 15–25 bytes with 2 s of disorder and
-//! replays with `--max-delay 2s`.
+//! replays with `--max-delay 2s`. `--fresh` removes each program's output before its run, so
+//! that no program pays the file system's cost of replacing the previous run's 100 MB output:
+//! on this VM's ext4, `strace -T` timed opening it with `O_TRUNC` at about 20 ms (its blocks
+//! freed) and closing it at about 30 ms (a truncated file is flushed at close), about 50 ms
+//! for every program alike, a tenth of a DBN run.
 //!
 //! ```text
 //! cargo build --release -p ticklane-tools -p ticklane-bench
 //! cargo build --release --manifest-path ../shared/baseline/Cargo.toml --target-dir target/baseline
-//! target/release/replay_harness [ROWS=10000000] [RUNS=5] [--baseline target/baseline/release/baseline] [--shape venue]
+//! target/release/replay_harness [ROWS=10000000] [RUNS=5] [--baseline target/baseline/release/baseline] [--shape venue] [--fresh]
 //! ```
 //! Peak RSS comes from `/usr/bin/time` (Debian package `time`); without it only times are shown.
 
@@ -64,14 +68,17 @@ struct Options {
     runs: usize,
     baseline: Option<PathBuf>,
     venue: bool,
+    /// Remove each output before its run.
+    fresh: bool,
 }
 
 fn options() -> Result<Options, String> {
-    let mut o = Options { rows: 10_000_000, runs: 5, baseline: None, venue: false };
+    let mut o = Options { rows: 10_000_000, runs: 5, baseline: None, venue: false, fresh: false };
     let mut args = std::env::args().skip(1);
     let mut positional = 0;
     while let Some(a) = args.next() {
         match a.as_str() {
+            "--fresh" => o.fresh = true,
             "--baseline" => o.baseline = Some(PathBuf::from(args.next().ok_or("--baseline needs a path")?)),
             "--shape" => match args.next().as_deref() {
                 Some("venue") => o.venue = true,
@@ -179,8 +186,11 @@ impl Harness<'_> {
         let mut secs = vec![Vec::new(); progs.len()];
         let mut rss: Vec<Option<u64>> = vec![None; progs.len()];
         for r in 0..runs {
-            for (k, (_, cmd, _)) in progs.iter().enumerate() {
+            for (k, (_, cmd, out)) in progs.iter().enumerate() {
                 let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
+                if self.opt.fresh {
+                    let _ = std::fs::remove_file(out); // absent the first time
+                }
                 let run = timed(&cmd)?;
                 secs[k].push(run.secs);
                 rss[k] = rss[k].max(run.rss_kib);
@@ -197,8 +207,9 @@ impl Harness<'_> {
         let best = medians.iter().zip(&progs).filter(|(_, p)| p.0.contains("1 thread")).map(|(m, _)| *m);
         let best = best.fold(f64::INFINITY, f64::min);
         let shape = if self.opt.venue { ", venue names, 2 s disorder, --max-delay 2s" } else { "" };
+        let fresh = if self.opt.fresh { ", outputs written to fresh files" } else { "" };
         println!(
-            "{format}: {rows} trades, 1000 instruments, {dups} duplicates{shape}, {:.0} MiB; {runs} interleaved runs, median",
+            "{format}: {rows} trades, 1000 instruments, {dups} duplicates{shape}, {:.0} MiB; {runs} interleaved runs, median{fresh}",
             size as f64 / 1048576.0
         );
         println!("{:<28} {:>9} {:>14} {:>16} {:>12}", "program", "seconds", "trades/s", "vs best 1-thread", "peak RSS");
