@@ -283,84 +283,12 @@ pub fn stamped_with_duplicates(n: usize, instruments: u32, spacing_ns: i64) -> V
         .collect()
 }
 
-/// A hand-written single-threaded dedupe → OHLCV-bars loop: what a competent engineer would
-/// write for in-order input without an engine (hashbrown + ahash key set with a FIFO expiry
-/// queue, one open bar per instrument, a bar emitted when its instrument moves to a new
-/// window, the rest flushed at the end). Baseline for the operator benches.
+/// The bars half of a hand-written single-threaded dedupe → OHLCV-bars loop, for in-order
+/// input without an engine: one open bar per instrument, a bar emitted when its instrument
+/// moves to a new window, the rest flushed at the end. Baseline for the operator benches,
+/// whose dedupe half is the operator's own table called directly (the fastest we have).
 pub mod hand {
-    use ahash::RandomState;
-    use hashbrown::HashMap;
     use ticklane::{Bar, Fixed, InstrumentId, Stamped, Trade, Wide};
-
-    /// The dedupe half, as a careful engineer writes it for one thread: two generations of
-    /// hash maps (a key lives in `cur` or `prev`; the older generation is dropped whole once
-    /// the watermark passes its newest key plus the ttl: no per-key expiry queue), keys
-    /// packed into two words when the trade id fits in eight bytes (every numeric id up to
-    /// 8 digits; longer ones take a wider map), each with its first-occurrence time so the
-    /// horizon is exact, as in the operator.
-    pub struct Dedupe {
-        narrow: [HashMap<(u64, u64), i64, RandomState>; 2],
-        wide: [HashMap<(u128, u64), i64, RandomState>; 2],
-        ttl: i64,
-        max_ts: i64,
-        rotate_at: i64,
-    }
-
-    impl Dedupe {
-        /// Remembers keys for `ttl_ns` of event time behind the watermark.
-        pub fn new(ttl_ns: i64) -> Dedupe {
-            let (n, w) = (|| HashMap::with_hasher(RandomState::new()), || HashMap::with_hasher(RandomState::new()));
-            Dedupe { narrow: [n(), n()], wide: [w(), w()], ttl: ttl_ns, max_ts: i64::MIN, rotate_at: i64::MIN }
-        }
-
-        /// Whether `t` is a first occurrence.
-        #[inline]
-        pub fn admit(&mut self, t: &Trade, wm: i64) -> bool {
-            if !t.trade_id.is_some() {
-                return true;
-            }
-            let cutoff = wm.saturating_sub(self.ttl);
-            self.max_ts = self.max_ts.max(t.ts_event);
-            if wm > self.rotate_at {
-                self.narrow.swap(0, 1);
-                self.wide.swap(0, 1);
-                self.narrow[0].clear();
-                self.wide[0].clear();
-                self.rotate_at = self.max_ts.saturating_add(self.ttl);
-            }
-            let (bytes, tag) = t.trade_id.key();
-            let meta = u64::from(t.instrument.0) | u64::from(tag) << 32;
-            match u64::try_from(bytes) {
-                Ok(b) => first(&mut self.narrow, (b, meta), t.ts_event, cutoff),
-                Err(_) => first(&mut self.wide, (bytes, meta), t.ts_event, cutoff),
-            }
-        }
-    }
-
-    /// Whether `k` is new within the horizon in generations `g` (`g[0]` current); remembers it.
-    #[inline]
-    fn first<K: std::hash::Hash + Eq + Copy>(
-        g: &mut [HashMap<K, i64, RandomState>; 2],
-        k: K,
-        ts: i64,
-        cutoff: i64,
-    ) -> bool {
-        if g[1].get(&k).is_some_and(|&first| first >= cutoff) {
-            return false;
-        }
-        match g[0].entry(k) {
-            hashbrown::hash_map::Entry::Occupied(mut e) => {
-                if *e.get() >= cutoff {
-                    return false;
-                }
-                e.insert(ts);
-            }
-            hashbrown::hash_map::Entry::Vacant(e) => {
-                e.insert(ts);
-            }
-        }
-        true
-    }
 
     /// One instrument's open window.
     #[derive(Clone, Copy)]
