@@ -1,9 +1,10 @@
 //! Operators, ns/event, beside a hand-written single-threaded loop doing the same job
-//! (`ticklane_bench::hand`'s bars; the operator's dedupe table called directly), in the same run: dedupe alone, 1 s time bars alone, and the fused
-//! dedupe → 1 s bars slice a shard runs. 1M trades over 1,000 instruments, 10 µs apart (10 s of
-//! event time, ~10 bars per instrument), 1% exact duplicates, in batches of 256 with one `dyn`
-//! call per batch per operator as on a shard. Setup (outside the timed loop) checks that both
-//! sides produce the same bars.
+//! (`ticklane_bench::hand`'s bars; the operator's dedupe table called directly), in the same
+//! run: dedupe alone, 1 s time bars alone, and the fused dedupe → 1 s bars slice a shard runs.
+//! 1M trades over 1,000 instruments, 10 µs apart (10 s of event time, ~10 bars per
+//! instrument), 1% exact duplicates, in batches of 256 with one `dyn` call per batch per
+//! operator as on a shard. Setup (outside the timed loop) checks that both sides produce the
+//! same bars.
 #![allow(missing_docs)] // criterion_group! generates undocumented items
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
