@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{data, replay, tmp, BIN, HEADER};
+use common::{data, replay, s, tmp, BIN, HEADER};
 
 #[path = "../../tests/common/golden.rs"]
 mod golden;
@@ -508,4 +508,43 @@ fn late_trades_go_to_the_side_output_or_revise_their_bar() {
         vec!["X,0,1000000000,10,10,10,10,1,1,10,0", "X,0,1000000000,10,12,10,12,4,2,11.5,1"],
         "revision 1 follows the bar it revises"
     );
+}
+
+/// An output file a longer earlier run left behind holds only this run's output, in every
+/// format (the writer threads cut it, not the start-up: `run/writers.rs`, `file`).
+#[test]
+fn outputs_overwrite_longer_earlier_files() {
+    let file = data("GLBX_ESH4_trades_2023-12-25.csv");
+    let path = s(&file);
+    for format in ["csv", "jsonl", "parquet"] {
+        let (fresh, old) = (tmp(&format!("fresh.{format}")), tmp(&format!("old.{format}")));
+        let (fresh_late, old_late) = (tmp(&format!("fresh-late.{format}")), tmp(&format!("old-late.{format}")));
+        let _ = std::fs::remove_file(&fresh);
+        let _ = std::fs::remove_file(&fresh_late);
+        let junk = vec![b'x'; 1 << 20];
+        std::fs::write(&old, &junk).expect("write");
+        std::fs::write(&old_late, &junk).expect("write");
+        let args = |out: &Path, late: &Path| {
+            replay(&[
+                "--bars",
+                "1s",
+                "--late",
+                "side",
+                "--late-out",
+                s(late),
+                "--format",
+                format,
+                "--out",
+                s(out),
+                path,
+            ])
+        };
+        for o in [args(&fresh, &fresh_late), args(&old, &old_late)] {
+            assert_eq!(o.status.code(), Some(0), "{format}: {}", stderr(&o));
+        }
+        let read = |p: &Path| std::fs::read(p).expect("read");
+        assert!(!read(&fresh).is_empty(), "{format}: bars written");
+        assert!(read(&old) == read(&fresh), "{format}: the old file holds exactly the fresh output");
+        assert!(read(&old_late) == read(&fresh_late), "{format}: the late trades' file too");
+    }
 }

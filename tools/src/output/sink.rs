@@ -54,7 +54,14 @@ impl Written {
 /// Where output goes: a file (which can be cut back) or stdout (lines), or a message bus (one
 /// message per record: never a [`LineSink`]'s target).
 pub(crate) enum Target {
-    File { file: File, name: String },
+    /// A file; `stale` while it may still hold an earlier run's bytes (opened without
+    /// truncating): the thread that writes it cuts them away before its first write (see
+    /// `run/writers.rs`, `file`).
+    File {
+        file: File,
+        name: String,
+        stale: bool,
+    },
     Stdout,
     Bus(Box<super::BusSink>),
 }
@@ -121,6 +128,10 @@ impl LineSink {
         if self.block.is_empty() || self.error.is_some() {
             return;
         }
+        if let Err(error) = self.cut_stale() {
+            self.lost += self.pending;
+            return self.fail(error);
+        }
         let block = std::mem::take(&mut self.block);
         let (lines, mut header) = (self.lines.clone(), self.header_pending);
         let mut counted = 0u64;
@@ -153,10 +164,19 @@ impl LineSink {
         self.pending = 0;
     }
 
+    /// Cuts away what a file held before this run, once.
+    fn cut_stale(&mut self) -> io::Result<()> {
+        if let Target::File { file, stale: stale @ true, .. } = &mut self.target {
+            file.set_len(0)?;
+            *stale = false;
+        }
+        Ok(())
+    }
+
     /// Cuts a file back to its last whole line and records the error.
     fn fail(&mut self, error: io::Error) {
         let name = match &self.target {
-            Target::File { file, name } => {
+            Target::File { file, name, .. } => {
                 if let Err(e) = file.set_len(self.durable) {
                     log::warn!("{name}: could not cut a partly written line back out: {e}");
                 }
@@ -171,6 +191,12 @@ impl LineSink {
     /// Writes the rest; reports what the output holds.
     pub(crate) fn finish(mut self) -> Written {
         self.commit();
+        if self.error.is_none() {
+            // Nothing was written: the file still holds an earlier run's bytes.
+            if let Err(error) = self.cut_stale() {
+                self.fail(error);
+            }
+        }
         Written { lines: self.lines.load(Relaxed), lost: self.lost, error: self.error.map(|e| e.to_string()) }
     }
 }
@@ -230,7 +256,8 @@ mod tests {
         let p = std::env::temp_dir().join(format!("ticklane-sink-{}", std::process::id()));
         let file = File::create(&p).expect("create");
         let lines = Arc::new(AtomicU64::new(0));
-        let mut s = LineSink::new(Target::File { file, name: "--out x".into() }, Some("h"), lines.clone());
+        let mut s =
+            LineSink::new(Target::File { file, name: "--out x".into(), stale: false }, Some("h"), lines.clone());
         for i in 0..10_000 {
             s.line(format!("line {i}\n").as_bytes());
         }
@@ -241,12 +268,39 @@ mod tests {
         assert!(text.starts_with("h\nline 0\n") && text.ends_with("line 9999\n"));
     }
 
+    /// An earlier run's longer output is cut away by the writer: before its first write, or
+    /// at the end when nothing was written.
+    #[test]
+    fn a_stale_file_holds_only_this_runs_lines() {
+        let p = std::env::temp_dir().join(format!("ticklane-sink-stale-{}", std::process::id()));
+        for (lines, want) in [(2, "h\nline 0\nline 1\n"), (0, "h\n")] {
+            std::fs::write(&p, "an earlier run's output, longer than this one's\n".repeat(100)).expect("write");
+            let file = std::fs::OpenOptions::new().write(true).open(&p).expect("open");
+            let target = Target::File { file, name: "--out x".into(), stale: true };
+            let mut s = LineSink::new(target, Some("h"), Arc::new(AtomicU64::new(0)));
+            for i in 0..lines {
+                s.line(format!("line {i}\n").as_bytes());
+            }
+            assert_eq!(s.finish().lines, lines);
+            assert_eq!(std::fs::read_to_string(&p).expect("read"), want);
+            // No header, nothing written: an empty file.
+            let file = std::fs::OpenOptions::new().write(true).open(&p).expect("open");
+            let target = Target::File { file, name: "--out x".into(), stale: true };
+            LineSink::new(target, None, Arc::new(AtomicU64::new(0))).finish();
+            assert_eq!(std::fs::read_to_string(&p).expect("read"), "");
+        }
+        let _ = std::fs::remove_file(&p);
+    }
+
     /// A full device: `/dev/full` refuses every write with ENOSPC.
     #[test]
     fn a_failed_write_is_reported_with_how_far_the_output_got() {
         let Ok(file) = std::fs::OpenOptions::new().write(true).open("/dev/full") else { return };
-        let mut s =
-            LineSink::new(Target::File { file, name: "--out /dev/full".into() }, None, Arc::new(AtomicU64::new(0)));
+        let mut s = LineSink::new(
+            Target::File { file, name: "--out /dev/full".into(), stale: false },
+            None,
+            Arc::new(AtomicU64::new(0)),
+        );
         for _ in 0..3 {
             s.line(b"a\n");
         }
