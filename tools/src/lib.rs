@@ -19,5 +19,6 @@ pub mod gen;
 pub mod input;
 pub mod live;
 pub mod pipeline;
+pub mod replace;
 pub mod scale;
 pub mod wire;

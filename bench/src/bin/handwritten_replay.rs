@@ -10,7 +10,7 @@
 //! CSV block parser (no parse threads) and the dedupe table (prefetched probes) — and writes
 //! everything else by hand: no engine, no rings, no threads. DBN input is decoded with a
 //! plain `dbn` crate loop (instruments named `dataset:instrument_id`; no trade ids, so no
-//! dedupe).
+//! dedupe). Its output file is opened as the replay opens its own ([`open`]).
 //!
 //! Usage: `handwritten_replay INPUT OUTPUT.csv [--max-delay-ns N]`
 
@@ -26,6 +26,18 @@ const HEADER: &str = "instrument,window_start,window_end,open,high,low,close,vol
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
+/// The output file, opened as `ticklane replay` opens its own (`ticklane_tools::replace`): an
+/// earlier run's file is replaced rather than truncated, which spares the flush ext4 gives a
+/// truncated file when it is closed; the replaced file is freed here, on the one thread.
+fn open(output: &str) -> Res<std::fs::File> {
+    let o = ticklane_tools::replace::open(output.as_ref())?;
+    drop(o.replaced);
+    if o.stale {
+        o.file.set_len(0)?;
+    }
+    Ok(o.file)
+}
+
 fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().collect();
     let (Some(input), Some(output)) = (args.get(1), args.get(2)) else {
@@ -36,7 +48,7 @@ fn main() -> Res<()> {
         Some(other) => return Err(format!("unknown argument {other}").into()),
         None => 0,
     };
-    let mut run = Replay::new(max_delay, std::fs::File::create(output)?)?;
+    let mut run = Replay::new(max_delay, open(output)?)?;
     if input.ends_with(".dbn") || input.ends_with(".dbn.zst") {
         read_dbn(input, &mut run)?;
     } else {
