@@ -459,6 +459,12 @@ impl TimeBars {
             let slot = &mut self.slots[inst];
             slot.arrivals += 1;
             let key = (tr.ts_event, tr.ts_recv, slot.arrivals);
+            // Most trades fall in their instrument's newest window, still open: no division
+            // to find the window (what the general path below does for them, exactly).
+            if let Some(a) = slot.newest.as_mut().filter(|a| (a.start..a.end).contains(&tr.ts_event) && a.end > t.wm) {
+                add(a, tr, key, &mut self.counters.overflow);
+                continue;
+            }
             let start = self.cfg.window.start(tr.ts_event);
             let end = self.cfg.window.end(start);
             if end <= t.wm {
