@@ -8,9 +8,10 @@
 //! *replaced*: a new file is created beside it, given its permissions and renamed over it, and
 //! the old file, still open, is handed back to be closed wherever its cost does not matter
 //! (closing the last handle of a replaced file frees it). A path that cannot be replaced so
-//! without changing what it names — a symbolic link, a file with other hard links, a file of
-//! another owner, anything but a regular file, a directory that refuses a new entry — is
-//! opened in place instead, its earlier bytes left for the writer to cut ([`Opened::stale`]).
+//! without changing what it names or who may write it — a symbolic link, a file with other
+//! hard links, a file of another owner or one this process may not write, anything but a
+//! regular file, a directory that refuses a new entry — is opened in place instead (failing
+//! as truncating it would), its earlier bytes left for the writer to cut ([`Opened::stale`]).
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -52,7 +53,9 @@ fn in_place(path: &Path) -> io::Result<Opened> {
 /// A new file renamed over `path` (a regular file of one link, described by `meta`), and the
 /// old one still open; `None` when that would change what `path` names or cannot be done.
 fn replace(path: &Path, meta: &std::fs::Metadata) -> Option<(File, File)> {
-    let old = File::open(path).ok()?;
+    // Opened for writing too: a file this process may not write is not replaced (opening it
+    // in place then fails with the error truncating it gave).
+    let old = OpenOptions::new().read(true).write(true).open(path).ok()?;
     if old.metadata().ok()?.ino() != meta.ino() {
         return None; // replaced meanwhile by someone else
     }
@@ -114,6 +117,21 @@ mod tests {
         old.read_to_string(&mut text).expect("read old");
         assert_eq!(text, "old old old old\n");
         assert_eq!(std::fs::read_dir(&d).expect("ls").count(), 1, "nothing left beside it");
+    }
+
+    /// A file this process may not write is refused, not replaced (unless the process may
+    /// write anything: root).
+    #[test]
+    fn a_read_only_file_is_not_replaced() {
+        let d = dir("read-only");
+        let p = d.join("bars.csv");
+        std::fs::write(&p, "old\n").expect("write");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o444)).expect("chmod");
+        if OpenOptions::new().write(true).open(&p).is_ok() {
+            return; // privileged: permissions are not checked
+        }
+        assert_eq!(open(&p).map(drop).map_err(|e| e.kind()), Err(io::ErrorKind::PermissionDenied));
+        assert_eq!(std::fs::read_to_string(&p).expect("read"), "old\n");
     }
 
     /// A missing or empty file is simply opened; a symbolic link and a file with another hard
