@@ -18,7 +18,9 @@ pub(super) fn msg(b: &[u8]) -> Option<Msg<'_>> {
 
 /// Reads the map in `b` into `f`; `None` when it is not plain (see the module doc).
 pub(super) fn read<'a>(b: &'a [u8], f: &mut Fields<'a>) -> Option<()> {
-    let mut s = Cursor { b, i: 0 };
+    // Checked once (ASCII a word at a time), not per string: serde rejects what fails here.
+    let text = std::str::from_utf8(b).ok()?;
+    let mut s = Cursor { b, text, i: 0 };
     s.byte(b'{')?;
     loop {
         s.ws();
@@ -40,6 +42,8 @@ pub(super) fn read<'a>(b: &'a [u8], f: &mut Fields<'a>) -> Option<()> {
 /// A position in the message.
 struct Cursor<'a> {
     b: &'a [u8],
+    /// `b`, valid UTF-8.
+    text: &'a str,
     i: usize,
 }
 
@@ -66,22 +70,22 @@ impl<'a> Cursor<'a> {
     fn key(&mut self) -> Option<usize> {
         let key = self.string()?;
         self.byte(b':')?;
-        bit_of(key)
+        bit_of(key.as_bytes())
     }
 
-    /// A string's bytes: no escape, no control character (serde's error) before its end.
-    fn string(&mut self) -> Option<&'a [u8]> {
+    /// A string: no escape, no control character (serde's error) before its end.
+    fn string(&mut self) -> Option<&'a str> {
         self.byte(b'"')?;
-        let rest = &self.b[self.i..];
-        let text = &rest[..plain_len(rest)?];
-        self.i += text.len() + 1;
-        Some(text)
+        let (start, len) = (self.i, plain_len(&self.b[self.i..])?);
+        self.i += len + 1;
+        // Between two quotes (ASCII): on character boundaries.
+        self.text.get(start..start + len)
     }
 
     fn value(&mut self) -> Option<Val<'a>> {
         self.ws();
         match *self.b.get(self.i)? {
-            b'"' => std::str::from_utf8(self.string()?).ok().map(Val::Str),
+            b'"' => self.string().map(Val::Str),
             b'n' => {
                 let rest = self.b.get(self.i..self.i + 4)?;
                 self.i += 4;
