@@ -10,7 +10,9 @@ mod common;
 use common::{s, tmp, BIN};
 use proptest::prelude::*;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 /// The example pipelines' texts.
 fn examples() -> Vec<String> {
@@ -92,10 +94,37 @@ fn apply(text: &[u8], m: &Mutation) -> Vec<u8> {
     v
 }
 
+/// `ticklane check PATH`'s output, or an error if it ran past `limit` (then it is killed): a
+/// check that never ends must fail the test, not hang the suite.
+fn checked_within(path: &Path, limit: Duration) -> Result<Output, String> {
+    let child = Command::new(BIN)
+        .args(["check", s(path)])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ticklane check");
+    let pid = child.id().to_string();
+    let (done, finished) = mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        let late = finished.recv_timeout(limit).is_err();
+        if late {
+            let _ = Command::new("kill").args(["-9", &pid]).status();
+        }
+        late
+    });
+    let o = child.wait_with_output().expect("wait for ticklane check");
+    let _ = done.send(());
+    match watchdog.join().expect("watchdog") {
+        true => Err(format!("ticklane check ran past {limit:?} and was killed")),
+        false => Ok(o),
+    }
+}
+
 /// Checks one mutated file; an error says what went wrong.
 fn check(path: &Path, text: &[u8]) -> Result<(), String> {
     std::fs::write(path, text).expect("write");
-    let o = Command::new(BIN).args(["check", s(path)]).output().expect("ticklane check");
+    let o = checked_within(path, Duration::from_secs(60))?;
     let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     match o.status.code() {
         Some(0) if !out.is_empty() => Ok(()),

@@ -17,6 +17,7 @@
 //! assert!(e.contains("p.toml:3: sources.x.pathz: unknown key"), "{e}");
 //! ```
 
+mod cycles;
 mod doc;
 mod nodes;
 mod shape;

@@ -79,40 +79,13 @@ pub(crate) fn check(g: &Graph, problems: &mut Problems) -> HashMap<(String, Stri
             }
         }
     }
-    cycles(g, problems);
+    super::cycles::report(g, problems);
     for n in g.nodes.iter().filter(|n| !matches!(n.role, Role::Sink(_))) {
         if g.consumers(&n.name).next().is_none() {
             problems.push(&n.at, "its output goes nowhere: connect it to an operator or a sink (input = …)");
         }
     }
     flows
-}
-
-/// Reports each cycle once, at its first node in the file: `a → b → a`.
-fn cycles(g: &Graph, problems: &mut Problems) {
-    let mut reported: Vec<String> = Vec::new();
-    for start in &g.nodes {
-        let mut path = vec![start.name.as_str()];
-        let mut at = start;
-        // Follow the first input; a cycle through other inputs is found from their nodes.
-        while let Some(next) = at.inputs.first().and_then(|e| g.get(&e.from)) {
-            if let Some(i) = path.iter().position(|p| *p == next.name) {
-                let mut cycle: Vec<&str> = path[i..].to_vec();
-                cycle.sort_unstable();
-                let key = cycle.join(",");
-                if !reported.contains(&key) {
-                    let mut shown: Vec<&str> = path[i..].iter().rev().copied().collect();
-                    shown.push(shown[0]);
-                    let first = g.nodes.iter().find(|n| path[i..].contains(&n.name.as_str())).unwrap_or(start);
-                    problems.push(&first.at, format!("cycle: {}", shown.join(" → ")));
-                    reported.push(key);
-                }
-                break;
-            }
-            path.push(&next.name);
-            at = next;
-        }
-    }
 }
 
 /// The flags of the graph (in a stable order) and its inputs; shapes the planner does not
