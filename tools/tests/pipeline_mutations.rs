@@ -169,3 +169,47 @@ fn the_examples_themselves_are_valid() {
         check(&tmp(&format!("example-{i}.toml")), text.as_bytes()).expect("a bundled example is valid");
     }
 }
+
+/// A pipeline of `bars` then `n` resamples, each width one second more than the one before
+/// (so each step after the first is refused: not a whole multiple).
+fn long_chain(n: usize) -> String {
+    let mut text = String::from("[sources.feed]\npaths = [\"t.csv\"]\nkind = \"trades\"\n\n");
+    text.push_str("[operators.bars]\ntype = \"time_bars\"\ninput = \"feed\"\nwidth = \"1s\"\n\n");
+    let mut prev = "bars".to_string();
+    for i in 0..n {
+        let width = i + 2;
+        text.push_str(&format!("[operators.r{i}]\ntype = \"resample\"\ninput = \"{prev}\"\nwidth = \"{width}s\"\n\n"));
+        prev = format!("r{i}");
+    }
+    text + &format!("[sinks.out]\ntype = \"stdout\"\ninput = \"{prev}\"\n")
+}
+
+#[test]
+fn a_huge_pipeline_is_refused_at_its_first_node_past_the_limit() {
+    let path = tmp("huge-chain.toml");
+    std::fs::write(&path, long_chain(20_000)).expect("write");
+    let o = checked_within(&path, Duration::from_secs(120)).expect("a prompt answer");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    // Node 1,001 in file order is the 999th resample, `r998`: line 10 + 998 * 5.
+    let want = format!("{}:5000: operators.r998: a pipeline holds at most 1000 sources", s(&path));
+    assert!(err.lines().count() == 1 && err.contains(&want), "{err}");
+}
+
+#[test]
+fn many_problems_are_shown_a_hundred_at_most_each_line_cut_keeping_its_reason() {
+    let path = tmp("long-chain.toml");
+    std::fs::write(&path, long_chain(997)).expect("write");
+    let o = checked_within(&path, Duration::from_secs(120)).expect("a prompt answer");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 101, "{}", lines.last().copied().unwrap_or_default());
+    assert!(lines.iter().all(|l| l.len() <= 1100), "every line is cut");
+    assert!(
+        lines[0].ends_with(": 3s after 2s: coarse width (3s) must be a whole multiple of fine width (2s)"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[100].ends_with(": … and 896 more problems"), "{}", lines[100]);
+}

@@ -2,13 +2,12 @@
 
 use super::doc::Problems;
 use super::shape::Graph;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 /// Reports each cycle a depth-first walk over every input meets, once, at its first node in
 /// the file: `a → b → a` in the direction records flow. The walk keeps its own stack, so a
 /// long chain in an untrusted file cannot overflow the thread's.
 pub(super) fn report(g: &Graph, problems: &mut Problems) {
-    let index: HashMap<&str, usize> = g.nodes.iter().enumerate().map(|(i, n)| (n.name.as_str(), i)).collect();
     let mut state = vec![State::Unseen; g.nodes.len()];
     let mut reported: HashSet<Vec<usize>> = HashSet::new();
     for root in 0..g.nodes.len() {
@@ -27,7 +26,7 @@ pub(super) fn report(g: &Graph, problems: &mut Problems) {
             if let Some(top) = path.last_mut() {
                 top.1 += 1;
             }
-            let Some(&next) = index.get(e.from.as_str()) else { continue };
+            let Some(next) = g.position(&e.from) else { continue };
             match state[next] {
                 State::Unseen => {
                     state[next] = State::OnPath;

@@ -50,20 +50,33 @@ fn located(at: &At, msg: impl std::fmt::Display) -> (usize, String) {
     (at.line, lines.join("\n"))
 }
 
+/// At most this many problems are shown; the rest are counted on one more line.
+pub const MAX_PROBLEMS: usize = 100;
+
 /// Problems, each keyed by its line, one per line in the order of the file (a stable sort: two
-/// on one line keep the order they were found in).
+/// on one line keep the order they were found in), each line cut to [`MAX_MESSAGE`]; past
+/// [`MAX_PROBLEMS`], one line at the first left out says how many more there are.
 pub fn in_file_order(mut found: Vec<(usize, String)>) -> String {
     found.sort_by_key(|(line, _)| *line);
-    found.into_iter().map(|(_, m)| m).collect::<Vec<_>>().join("\n")
+    let more = found.len().saturating_sub(MAX_PROBLEMS);
+    let rest = found.get(MAX_PROBLEMS).map(|(_, m)| m.split(": ").next().unwrap_or_default().to_string());
+    let mut lines: Vec<String> = found.iter().take(MAX_PROBLEMS).flat_map(|(_, m)| m.lines().map(cut)).collect();
+    if let Some(at) = rest {
+        lines.push(format!("{at}: … and {more} more problems"));
+    }
+    lines.join("\n")
 }
 
-/// `line` cut to [`MAX_MESSAGE`] bytes (at a character boundary), saying how much was left out.
+/// `line` cut to [`MAX_MESSAGE`] bytes (at character boundaries), keeping its start (where)
+/// and its end (why: a message quoting a long value gives its reason last), saying how much
+/// was left out between them.
 fn cut(line: &str) -> String {
     if line.len() <= MAX_MESSAGE {
         return line.to_string();
     }
-    let end = (0..=MAX_MESSAGE - 40).rev().find(|&i| line.is_char_boundary(i)).unwrap_or(0);
-    format!("{}… ({} more bytes)", &line[..end], line.len() - end)
+    let head = (0..=MAX_MESSAGE * 5 / 8).rev().find(|&i| line.is_char_boundary(i)).unwrap_or(0);
+    let tail = (line.len() - MAX_MESSAGE / 4..line.len()).find(|&i| line.is_char_boundary(i)).unwrap_or(line.len());
+    format!("{} … ({} bytes left out) … {}", &line[..head], tail - head, &line[tail..])
 }
 
 /// Where something is: file, line and the dotted key (`operators.bars_1s.width`).
@@ -163,15 +176,20 @@ fn value(item: &Item) -> Option<Value> {
     }
 }
 
-/// The file's text, for turning byte spans into lines.
+/// The file's name and where its lines start, for turning byte spans into lines.
 struct Source<'a> {
     file: &'a str,
-    text: &'a str,
+    /// The byte offset of each newline.
+    newlines: Vec<usize>,
 }
 
 impl Source<'_> {
+    fn new<'a>(file: &'a str, text: &str) -> Source<'a> {
+        Source { file, newlines: text.bytes().enumerate().filter(|&(_, b)| b == b'\n').map(|(i, _)| i).collect() }
+    }
+
     fn at(&self, span: Option<std::ops::Range<usize>>, key: String) -> At {
-        let line = span.map_or(1, |s| self.text[..s.start.min(self.text.len())].matches('\n').count() + 1);
+        let line = span.map_or(1, |s| self.newlines.partition_point(|&nl| nl < s.start) + 1);
         At { file: self.file.to_string(), line, key }
     }
 }
@@ -190,7 +208,7 @@ const GROUPS: [&str; 4] = ["run", "sources", "operators", "sinks"];
 impl Doc {
     /// Parses `text` (from `file`); a TOML syntax error is the only problem reported then.
     pub(crate) fn parse(file: &str, text: &str, problems: &mut Problems) -> Option<Doc> {
-        let src = Source { file, text };
+        let src = Source::new(file, text);
         let doc = match toml_edit::Document::parse(text) {
             Ok(d) => d,
             Err(e) => {
@@ -249,7 +267,8 @@ mod tests {
         doc.run.expect("[run]").finish(&mut problems);
         let text = problems.into_text();
         assert!(text.starts_with("p.toml:2: run.üü"), "{text}");
-        assert!(text.len() <= MAX_MESSAGE && text.ends_with(" more bytes)"), "{} bytes: {text}", text.len());
+        assert!(text.len() <= MAX_MESSAGE && text.contains(" bytes left out) … "), "{} bytes: {text}", text.len());
+        assert!(text.contains("üü: unknown key; run takes "), "the reason is kept: {text}");
         assert_eq!(cut("short"), "short");
     }
 }

@@ -22,12 +22,16 @@ mod doc;
 mod nodes;
 mod shape;
 
-pub use doc::{in_file_order, At, MAX_MESSAGE};
+pub use doc::{in_file_order, At, MAX_MESSAGE, MAX_PROBLEMS};
 pub use nodes::Arg;
 
 use doc::{Doc, Problems};
 use nodes::{Node, Role};
 use shape::Graph;
+
+/// At most this many sources, operators and sinks in one pipeline file (checking a graph
+/// takes time that grows faster than its size; real pipelines hold tens).
+pub const MAX_NODES: usize = 1000;
 
 /// A pipeline file lowered to one command line.
 #[derive(Debug)]
@@ -69,12 +73,20 @@ pub fn lower_all(file: &str, text: &str, bad_value: impl Fn(&str, &str) -> Optio
     nodes.extend(doc.operators.into_iter().filter_map(|s| nodes::operator(s, &mut problems)));
     nodes.extend(doc.sinks.into_iter().filter_map(|s| nodes::sink(s, &mut problems)));
     let run = doc.run.map(|s| nodes::run(s, &mut problems)).unwrap_or_default();
+    if nodes.len() > MAX_NODES {
+        let mut places: Vec<&At> = nodes.iter().map(|n| &n.at).collect();
+        places.sort_by_key(|a| a.line);
+        let msg =
+            format!("a pipeline holds at most {MAX_NODES} sources, operators and sinks; this one {}", nodes.len());
+        problems.push(places[MAX_NODES], msg);
+        return Err(problems.into_text());
+    }
     for a in nodes.iter().flat_map(|n| &n.args).chain(&run) {
         if let Some(msg) = a.value.as_ref().and_then(|v| bad_value(a.flag, v)) {
             problems.push(&a.at, msg);
         }
     }
-    let g = Graph { nodes, file: file.to_string() };
+    let g = Graph::new(nodes, file);
     shape::check(&g, &mut problems);
     if !problems.is_empty() {
         return Err(problems.into_text()); // lowering a broken graph would only repeat its errors

@@ -7,15 +7,61 @@ use super::doc::{At, Problems};
 use super::nodes::{Arg, Flow, Node, Role};
 use std::collections::{BTreeMap, HashMap};
 
-/// The graph, its nodes by name, and the file it was read from.
+/// The graph, its nodes by name, and the file it was read from. Every walk over it visits a
+/// node at most once: the file is untrusted, and its graph may be of any size or shape.
 pub(crate) struct Graph {
     pub(crate) nodes: Vec<Node>,
     pub(crate) file: String,
+    /// Each name's first node.
+    index: HashMap<String, usize>,
 }
 
 impl Graph {
+    pub(crate) fn new(nodes: Vec<Node>, file: &str) -> Graph {
+        let mut index = HashMap::with_capacity(nodes.len());
+        for (i, n) in nodes.iter().enumerate() {
+            index.entry(n.name.clone()).or_insert(i);
+        }
+        Graph { nodes, file: file.to_string(), index }
+    }
+
+    /// The place in `nodes` of the first node named `name`.
+    pub(crate) fn position(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
+    }
+
     fn get(&self, name: &str) -> Option<&Node> {
-        self.nodes.iter().find(|n| n.name == name)
+        self.position(name).map(|i| &self.nodes[i])
+    }
+
+    /// Whether nodes `through` lets pass lead from `start` to one `found` picks, following
+    /// inputs (`upstream`) or consumers; each node is looked at once.
+    fn reaches(
+        &self,
+        start: &Node,
+        upstream: bool,
+        found: impl Fn(&Node) -> bool,
+        through: impl Fn(&Node) -> bool,
+    ) -> bool {
+        let mut seen = vec![false; self.nodes.len()];
+        let mut todo = vec![start];
+        while let Some(n) = todo.pop() {
+            let next: Vec<&Node> = match upstream {
+                true => n.inputs.iter().filter_map(|e| self.get(&e.from)).collect(),
+                false => self.consumers(&n.name).collect(),
+            };
+            for m in next {
+                let Some(i) = self.position(&m.name) else { continue };
+                if found(m) {
+                    return true;
+                }
+                if !seen[i] && through(m) {
+                    seen[i] = true;
+                    todo.push(m);
+                }
+            }
+        }
+        false
     }
 
     /// Every node whose inputs include `name`.
@@ -246,16 +292,15 @@ fn one_dedupe_for_all(g: &Graph, problems: &mut Problems) {
 
 /// Whether a dedupe is upstream of `n`.
 fn behind_dedupe(g: &Graph, n: &Node) -> bool {
-    n.inputs.iter().filter_map(|e| g.get(&e.from)).any(|f| f.role == Role::Op("dedupe") || behind_dedupe(g, f))
+    g.reaches(n, true, |f| f.role == Role::Op("dedupe"), |_| true)
 }
 
 /// Whether the records leaving `name` (a dedupe or throttle) reach quote bars.
 fn leads_to_quotes(g: &Graph, name: &str) -> bool {
-    g.consumers(name).any(|c| match c.role {
-        Role::Op("quote_bars") => true,
-        Role::Op("dedupe" | "throttle" | "bbo") => leads_to_quotes(g, &c.name),
-        _ => false,
-    })
+    let Some(n) = g.get(name) else { return false };
+    let quote_bars = |c: &Node| c.role == Role::Op("quote_bars");
+    let passes = |c: &Node| matches!(c.role, Role::Op("dedupe" | "throttle" | "bbo"));
+    g.reaches(n, false, quote_bars, passes)
 }
 
 /// `--bars`: the time or quote bars' width, then each resample's, in chain order. One list
@@ -406,14 +451,18 @@ fn taken_widths(g: &Graph, n: &Node, problems: &mut Problems) -> Option<String> 
     (taken.len() < widths).then(|| taken.iter().map(|(_, w)| *w).collect::<Vec<_>>().join(","))
 }
 
-/// A bar node's place in its chain: 0 for the bars, then one more per resample.
-fn width_index(g: &Graph, n: &Node) -> usize {
-    match n.role {
-        Role::Op("resample" | "quote_resample") => {
-            1 + n.inputs.first().and_then(|e| g.get(&e.from)).map_or(0, |f| width_index(g, f))
+/// A bar node's place in its chain: 0 for the bars, then one more per resample (a graph with
+/// a cycle is refused before it is lowered, so the walk ends).
+fn width_index<'a>(g: &'a Graph, mut n: &'a Node) -> usize {
+    let mut i = 0;
+    while matches!(n.role, Role::Op("resample" | "quote_resample")) {
+        i += 1;
+        match n.inputs.first().and_then(|e| g.get(&e.from)) {
+            Some(f) => n = f,
+            None => break,
         }
-        _ => 0,
     }
+    i
 }
 
 /// The output sinks' `--out` and `--format`, in file order: as written for one output; for
