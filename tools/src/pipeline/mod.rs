@@ -81,6 +81,7 @@ pub fn lower_all(file: &str, text: &str, bad_value: impl Fn(&str, &str) -> Optio
         problems.push(places[MAX_NODES], msg);
         return Err(problems.into_text());
     }
+    unique_names(&nodes, &mut problems);
     for a in nodes.iter().flat_map(|n| &n.args).chain(&run) {
         if let Some(msg) = a.value.as_ref().and_then(|v| bad_value(a.flag, v)) {
             problems.push(&a.at, msg);
@@ -97,6 +98,28 @@ pub fn lower_all(file: &str, text: &str, bad_value: impl Fn(&str, &str) -> Optio
     }
     let unset = problems.take_unset();
     Ok(Lowered { command: if live { "run" } else { "replay" }, args, inputs, graph: describe(&g), unset })
+}
+
+/// A name is one node's, across sources, operators and sinks: an `input` must mean one thing.
+/// Each repeat is reported where it is declared, naming the line of the first.
+fn unique_names(nodes: &[Node], problems: &mut Problems) {
+    let mut in_file: Vec<&Node> = nodes.iter().collect();
+    in_file.sort_by_key(|n| n.at.line);
+    let mut first: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for n in in_file {
+        match first.get(n.name.as_str()) {
+            Some(line) => problems.push(
+                &n.at,
+                format!(
+                    "`{}` is already declared at line {line}: names are unique across sources, operators and sinks",
+                    n.name
+                ),
+            ),
+            None => {
+                first.insert(&n.name, n.at.line);
+            }
+        }
+    }
 }
 
 /// The graph, one node per line: `NAME (TYPE) ← INPUTS`.
@@ -118,4 +141,17 @@ fn describe(g: &Graph) -> String {
     }
     out.pop();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lower;
+
+    #[test]
+    fn a_name_declared_twice_is_refused_where_it_is_repeated() {
+        let text = "[sources.x]\npaths = [\"t.csv\"]\nkind = \"trades\"\n\n[operators.x]\ntype = \"time_bars\"\n\
+                    input = \"x\"\nwidth = \"1s\"\n\n[sinks.out]\ntype = \"stdout\"\ninput = \"x\"\n";
+        let e = lower("p.toml", text, |_, _| None).map(|l| l.graph).expect_err("an ambiguous name is refused");
+        assert!(e.starts_with("p.toml:5: operators.x: `x` is already declared at line 1"), "{e}");
+    }
 }
