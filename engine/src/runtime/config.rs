@@ -59,6 +59,7 @@ pub struct Config {
     batch_size: NonZeroUsize,
     flush_every: NonZeroUsize,
     egress_capacity: NonZeroUsize,
+    egress_records: NonZeroUsize,
     max_delay: Duration,
     max_delay_ns: i64,
     idle_timeout: Option<Duration>,
@@ -77,6 +78,7 @@ pub struct ConfigBuilder {
     batch_size: usize,
     flush_every: usize,
     egress_capacity: usize,
+    egress_records: usize,
     max_delay: Duration,
     idle_timeout: Option<Duration>,
     wait: WaitStrategy,
@@ -98,6 +100,10 @@ impl Default for Config {
             batch_size: n(256),
             flush_every: n(4096),
             egress_capacity: n(1024),
+            // A slow reader (a writer off its core, a stalled sink) held up to 1,024 messages
+            // of any size: 160 MB of bars on the 10M-trade capture with the bar writer starved
+            // (bench/README.md). 65,536 bars are about 7 MiB per shard.
+            egress_records: n(65_536),
             max_delay: Duration::ZERO,
             max_delay_ns: 0,
             idle_timeout: None,
@@ -129,6 +135,7 @@ impl Config {
             batch_size: self.batch_size.get(),
             flush_every: self.flush_every.get(),
             egress_capacity: self.egress_capacity.get(),
+            egress_records: self.egress_records.get(),
             max_delay: self.max_delay,
             idle_timeout: self.idle_timeout,
             wait: self.wait,
@@ -161,6 +168,11 @@ impl Config {
     /// Capacity of each egress channel, in shard messages.
     pub fn egress_capacity(&self) -> usize {
         self.egress_capacity.get()
+    }
+
+    /// Records each shard may have waiting in each egress channel.
+    pub fn egress_records(&self) -> usize {
+        self.egress_records.get()
     }
 
     /// Bounded out-of-orderness (design.md §2).
@@ -234,6 +246,14 @@ impl ConfigBuilder {
         self
     }
 
+    /// Records each shard may have waiting in each egress channel, not yet taken by its
+    /// reader (≥ 1; default 65,536): past them the shard waits, so memory stays bounded
+    /// however slow the reader is. A message of more records than this goes alone.
+    pub fn egress_records(mut self, n: usize) -> Self {
+        self.egress_records = n;
+        self
+    }
+
     /// Bounded out-of-orderness: a source's watermark is `max_ts − max_delay` (design.md §2;
     /// at most `i64::MAX` ns).
     pub fn max_delay(mut self, d: Duration) -> Self {
@@ -292,6 +312,7 @@ impl ConfigBuilder {
             batch_size: c.nonzero("batch_size", self.batch_size),
             flush_every: c.nonzero("flush_every", self.flush_every),
             egress_capacity: c.nonzero("egress_capacity", self.egress_capacity),
+            egress_records: c.nonzero("egress_records", self.egress_records),
             max_delay_ns: c.nanos("max_delay", self.max_delay),
             max_delay: self.max_delay,
             idle_timeout: self.idle_timeout,

@@ -8,7 +8,7 @@
 //! late trade that caused it, so it follows the bar it revises. None of this depends on the
 //! number of shards, ring sizes or pacing.
 
-use super::wire::EgressMsg;
+use super::wire::{Budget, EgressEnd, EgressMsg};
 use crate::instrument::{InstrumentId, Interner};
 use crate::record::{Record, Stamped, Timestamp, WM_END};
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
@@ -34,6 +34,9 @@ struct Key {
 /// shard, which blocks the producer.
 pub struct Egress<T: Record> {
     rx: Receiver<EgressMsg>,
+    /// Per shard, the credits its records took ([`Budget`]), taken back as they are read.
+    credits: Vec<Receiver<()>>,
+    budget: Budget,
     progress: Vec<Timestamp>,
     ended: Vec<bool>,
     pending: Vec<Key>,
@@ -59,9 +62,11 @@ pub struct Egress<T: Record> {
 }
 
 impl<T: Record> Egress<T> {
-    pub(crate) fn new(rx: Receiver<EgressMsg>, shards: usize, interner: Interner) -> Egress<T> {
+    pub(crate) fn new(end: EgressEnd, shards: usize, interner: Interner) -> Egress<T> {
         Egress {
-            rx,
+            rx: end.rx,
+            credits: end.credits,
+            budget: end.budget,
             progress: vec![i64::MIN; shards],
             ended: vec![false; shards],
             pending: Vec::new(),
@@ -162,6 +167,12 @@ impl<T: Record> Egress<T> {
 
     fn absorb(&mut self, m: EgressMsg) {
         let s = m.shard;
+        if let Some(credits) = self.credits.get(s) {
+            // Sent before the message: they are there.
+            for _ in 0..self.budget.tokens_for(m.items.len()) {
+                let _ = credits.try_recv();
+            }
+        }
         if let Some(items) = m.items.as_slice::<T>() {
             for &rec in items {
                 if rec.wm < self.released {
@@ -273,7 +284,8 @@ mod tests {
         let interner = Interner::new();
         let ids: Vec<InstrumentId> = ["B", "A", "Z", "0"].iter().map(|n| interner.intern(n).expect("intern")).collect();
         let (tx, rx) = unbounded();
-        let mut eg = Egress::<Trade>::new(rx, 2, interner);
+        let end = EgressEnd { rx, credits: Vec::new(), budget: Budget::new(1) };
+        let mut eg = Egress::<Trade>::new(end, 2, interner);
         let mut sent: Vec<(Timestamp, &str, i64)> = Vec::new();
         let mut arrival = 0;
         let mut msg = |shard: usize, recs: &[(Timestamp, usize)], progress: Timestamp, end: bool| {

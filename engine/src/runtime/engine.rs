@@ -12,12 +12,11 @@ use super::ingress::Ingress;
 use super::publisher::Publisher;
 use super::shard;
 use super::stats::{Stats, StatsShared};
-use super::wire::EgressMsg;
+use super::wire::EgressEnd;
 use super::wiring::{IngressSlot, Wiring};
 use crate::dag::{Dag, Role};
 use crate::instrument::Interner;
 use crate::record::Record;
-use crossbeam_channel::Receiver;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -34,7 +33,7 @@ pub struct Engine {
     control: Arc<Control>,
     ingresses: Vec<Option<IngressSlot>>,
     gates: Vec<Arc<Gate>>,
-    egress: Vec<(usize, Option<Receiver<EgressMsg>>)>,
+    egress: Vec<(usize, Option<EgressEnd>)>,
     stats: Arc<StatsShared>,
     publisher: Option<Publisher>,
 }
@@ -109,8 +108,8 @@ impl Engine {
             return Err(EngineError::WrongKind { node: name.to_string(), actual, requested: T::KIND });
         }
         let slot = self.egress.iter_mut().find(|(i, _)| *i == k).and_then(|(_, rx)| rx.take());
-        let rx = slot.ok_or_else(|| EngineError::AlreadyTaken(name.to_string()))?;
-        Ok(Egress::new(rx, self.config.shards(), self.interner.clone()))
+        let end = slot.ok_or_else(|| EngineError::AlreadyTaken(name.to_string()))?;
+        Ok(Egress::new(end, self.config.shards(), self.interner.clone()))
     }
 
     /// A snapshot of every counter (cheap: relaxed loads).

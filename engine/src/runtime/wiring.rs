@@ -15,12 +15,12 @@ use super::padded::Padded;
 use super::ring;
 use super::shard::{ShardWiring, SourceIn};
 use super::stats::{ShardCell, SourceCell, StatsShared};
-use super::wire::{EgressMsg, ToShard};
+use super::wire::{Budget, EgressEnd, EgressLink, ToShard};
 use crate::dag::{Dag, Role};
 use crate::instrument::Interner;
 use crate::operator::ShardContext;
 use crate::record::Kind;
-use crossbeam_channel::{bounded, Receiver};
+use crossbeam_channel::bounded;
 use std::sync::Arc;
 
 /// One source's ingress, waiting to be taken by [`crate::Engine::ingress`].
@@ -35,8 +35,8 @@ pub(crate) struct Wiring {
     pub(crate) shards: Vec<ShardWiring>,
     pub(crate) ingresses: Vec<Option<IngressSlot>>,
     pub(crate) gates: Vec<Arc<Gate>>,
-    /// `(egress node, receiver)`; a receiver is taken by [`crate::Engine::egress`].
-    pub(crate) egress: Vec<(usize, Option<Receiver<EgressMsg>>)>,
+    /// `(egress node, reading end)`; an end is taken by [`crate::Engine::egress`].
+    pub(crate) egress: Vec<(usize, Option<EgressEnd>)>,
     pub(crate) doorbells: Vec<Arc<Doorbell>>,
     pub(crate) control: Arc<Control>,
     pub(crate) stats: Arc<StatsShared>,
@@ -64,12 +64,12 @@ impl Wiring {
             stats,
             interner: Interner::new(),
         };
-        let egress_txs = w.egress_channels(dag, config);
-        for i in 0..shards {
+        let egress_links = w.egress_channels(dag, config, shards);
+        for (i, egress) in egress_links.into_iter().enumerate() {
             w.shards.push(ShardWiring {
                 ctx: ShardContext { shard: i, shards, interner: w.interner.clone() },
                 inputs: Vec::with_capacity(sources.len()),
-                egress: egress_txs.clone(),
+                egress,
                 doorbell: w.doorbells[i].clone(),
                 control: w.control.clone(),
                 stats: w.stats.clone(),
@@ -83,17 +83,24 @@ impl Wiring {
         w
     }
 
-    /// One bounded channel per egress node.
-    fn egress_channels(&mut self, dag: &Dag, config: &Config) -> Vec<(usize, crossbeam_channel::Sender<EgressMsg>)> {
-        let mut txs = Vec::new();
-        for (i, n) in dag.nodes.iter().enumerate() {
+    /// One bounded channel per egress node, and per shard a credit channel bounding the
+    /// records it has waiting there; per shard, its links.
+    fn egress_channels(&mut self, dag: &Dag, config: &Config, shards: usize) -> Vec<Vec<EgressLink>> {
+        let budget = Budget::new(config.egress_records());
+        let mut links: Vec<Vec<EgressLink>> = (0..shards).map(|_| Vec::new()).collect();
+        for (node, n) in dag.nodes.iter().enumerate() {
             if matches!(n.role, Role::Egress) {
                 let (tx, rx) = bounded(config.egress_capacity());
-                txs.push((i, tx));
-                self.egress.push((i, Some(rx)));
+                let mut credits = Vec::with_capacity(shards);
+                for shard in &mut links {
+                    let (give, take) = bounded(budget.tokens());
+                    credits.push(take);
+                    shard.push(EgressLink { node, tx: tx.clone(), credits: give, budget });
+                }
+                self.egress.push((node, Some(EgressEnd { rx, credits, budget })));
             }
         }
-        txs
+        links
     }
 
     /// Source `index` (graph node `node`): a ring and a buffer-return channel to every shard.

@@ -3,7 +3,7 @@
 //! with one `dyn` call per batch.
 
 use super::super::stats::{bump, OpCounters, ShardCell};
-use super::super::wire::EgressMsg;
+use super::super::wire::{Budget, EgressLink, EgressMsg};
 use crate::dag::{Dag, Role};
 use crate::operator::{DynShardSink, Operator, Outputs, ShardContext};
 use crate::record::{Batch, Kind, Timestamp};
@@ -20,6 +20,9 @@ enum Node {
 
 struct EgressOut {
     tx: Sender<EgressMsg>,
+    /// Tokens for the records sent (see [`Budget`]).
+    credits: Sender<()>,
+    budget: Budget,
     kind: Kind,
     pending: Batch,
     /// The highest progress sent: the egress holds this shard's records stamped at or above it.
@@ -31,9 +34,31 @@ struct EgressOut {
 }
 
 impl EgressOut {
-    fn new(tx: Sender<EgressMsg>, kind: Kind, sole: bool) -> EgressOut {
+    fn new(link: EgressLink, kind: Kind, sole: bool) -> EgressOut {
         let (sent_progress, sent_max_stamp) = (Timestamp::MIN, Timestamp::MIN);
-        EgressOut { tx, kind, pending: Batch::empty(kind), sent_progress, sent_max_stamp, sole }
+        let (tx, credits, budget) = (link.tx, link.credits, link.budget);
+        EgressOut { tx, credits, budget, kind, pending: Batch::empty(kind), sent_progress, sent_max_stamp, sole }
+    }
+
+    /// Takes the credits for `n` records about to be sent, waiting while the reader has too
+    /// many of ours not yet taken (the time waited is counted); a reader gone waits for nobody.
+    fn take_credits(&self, n: usize, c: &ShardCell) {
+        let mut t0 = None;
+        for _ in 0..self.budget.tokens_for(n) {
+            match self.credits.try_send(()) {
+                Ok(()) => {}
+                Err(TrySendError::Disconnected(())) => break,
+                Err(TrySendError::Full(())) => {
+                    t0.get_or_insert_with(Instant::now);
+                    if self.credits.send(()).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some(t0) = t0 {
+            bump(&c.egress_wait_ns, t0.elapsed().as_nanos() as u64);
+        }
     }
 
     /// Whether a message with progress `wm` and nothing else would release anything: it must
@@ -80,7 +105,7 @@ impl Graph {
 
     /// Builds every node's instance for this shard (a factory's panic is attributed to its
     /// node); egress node `i` sends on the channel paired with `i` in `egress`.
-    pub(super) fn instantiate(&mut self, dag: &Dag, ctx: &ShardContext, egress: &[(usize, Sender<EgressMsg>)]) {
+    pub(super) fn instantiate(&mut self, dag: &Dag, ctx: &ShardContext, mut egress: Vec<EgressLink>) {
         for (i, n) in dag.nodes.iter().enumerate() {
             self.current = Some(i);
             let node = match &n.role {
@@ -88,9 +113,9 @@ impl Graph {
                 Role::Operator(f) => Node::Op(f(ctx.clone())),
                 Role::ShardSink(f) => Node::ShardSink(f(ctx.clone())),
                 Role::Egress => {
-                    let tx = egress.iter().find(|(k, _)| *k == i).map(|(_, tx)| tx.clone());
-                    let Some(tx) = tx else { panic!("egress channel for node {i} missing") };
-                    Node::Egress(EgressOut::new(tx, n.inputs[0], ctx.shards == 1))
+                    let at = egress.iter().position(|l| l.node == i);
+                    let Some(at) = at else { panic!("egress channel for node {i} missing") };
+                    Node::Egress(EgressOut::new(egress.swap_remove(at), n.inputs[0], ctx.shards == 1))
                 }
             };
             self.nodes.push(node);
@@ -205,6 +230,7 @@ impl Graph {
             let items = std::mem::replace(&mut e.pending, Batch::empty(e.kind));
             e.sent_max_stamp = e.sent_max_stamp.max(items.max_stamp().unwrap_or(Timestamp::MIN));
             e.sent_progress = e.sent_progress.max(wm);
+            e.take_credits(items.len(), c);
             let msg = EgressMsg { shard, items, progress: wm, end };
             let msg = match e.tx.try_send(msg) {
                 Ok(()) => continue,

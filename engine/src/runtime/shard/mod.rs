@@ -13,11 +13,11 @@ use super::error::{panic_message, EngineError};
 use super::placement::pin_shard;
 use super::ring::TryRecv;
 use super::stats::{bump, ShardCell, StatsShared};
-use super::wire::{EgressMsg, ToShard};
+use super::wire::{EgressLink, ToShard};
 use crate::dag::Dag;
 use crate::operator::ShardContext;
 use crate::record::Timestamp;
-use crossbeam_channel::{Sender, TrySendError};
+use crossbeam_channel::TrySendError;
 use graph::Graph;
 use inputs::Inputs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -30,8 +30,8 @@ use std::time::{Duration, Instant};
 pub(crate) struct ShardWiring {
     pub(crate) ctx: ShardContext,
     pub(crate) inputs: Vec<SourceIn>,
-    /// `(egress node, channel)` for every egress node of the graph.
-    pub(crate) egress: Vec<(usize, Sender<EgressMsg>)>,
+    /// This shard's link to every egress node of the graph.
+    pub(crate) egress: Vec<EgressLink>,
     pub(crate) doorbell: Arc<Doorbell>,
     pub(crate) control: Arc<Control>,
     pub(crate) stats: Arc<StatsShared>,
@@ -56,7 +56,7 @@ pub(crate) struct Shard {
     graph: Graph,
     inputs: Inputs,
     /// Taken when the graph is instantiated.
-    egress: Vec<(usize, Sender<EgressMsg>)>,
+    egress: Vec<EgressLink>,
     /// Wake-ups for a parked shard.
     doorbell: Arc<Doorbell>,
     control: Arc<Control>,
@@ -134,8 +134,7 @@ impl Shard {
 
     fn instantiate(&mut self, dag: &Dag) {
         let egress = std::mem::take(&mut self.egress);
-        self.graph.instantiate(dag, &self.ctx, &egress);
-        drop(egress);
+        self.graph.instantiate(dag, &self.ctx, egress);
         let _ = self.cell().op_counters.set(self.graph.register_counters());
     }
 
