@@ -65,3 +65,26 @@ fn a_reader_that_stops_holds_back_the_producer_after_the_budget() {
         engine.join().expect("clean run");
     });
 }
+
+/// An egress sink nobody reads (its reader never taken) does not hang the run's end once
+/// more than its budget went to it: `join` closes it.
+#[test]
+fn an_egress_never_taken_does_not_hang_join() {
+    watchdog(Duration::from_secs(300), || {
+        let mut g = DagBuilder::new();
+        g.source("feed", Kind::Trade).sink_egress("out", Kind::Trade).connect("feed", "out");
+        let cfg = Config::builder().shards(1).egress_records(BUDGET).build().expect("config");
+        let mut engine = Engine::start(g.build().expect("graph"), cfg).expect("start");
+        let mut feed = engine.ingress::<Trade>("feed").expect("ingress");
+        let id = feed.intern("X").expect("intern");
+        // A hundred times the budget: the shard waits for the egress long before the end.
+        let trades: Vec<Trade> = (1..=1_600u64).map(|k| seq_trade(id, k as i64, k)).collect();
+        let pusher = std::thread::spawn(move || {
+            feed.push_all(&trades).expect("push_all");
+            feed.finish().expect("finish");
+        });
+        let report = engine.join().expect("clean run");
+        pusher.join().expect("pusher");
+        assert_eq!(report.stats.sources[0].pushed, 1_600, "every record was accepted");
+    });
+}

@@ -119,6 +119,8 @@ impl Engine {
 
     /// Waits for the run to end by itself: every source ended (its ingress finished or
     /// dropped; sources whose ingress was never taken end now), windows fired, sinks flushed.
+    /// An egress sink whose reader was never taken is closed (what reaches it is dropped, as
+    /// nobody can read it any more), so that its shards do not wait for it.
     /// Returns the first node panic, if any, with the run's counters.
     pub fn join(mut self) -> Result<RunReport, RunFailed> {
         self.ingresses.iter_mut().for_each(|s| drop(s.take()));
@@ -154,6 +156,9 @@ impl Engine {
     }
 
     fn finish(&mut self) -> Result<RunReport, RunFailed> {
+        // An egress never taken is read by nobody from here on: closing it lets a shard that
+        // waits for it to be read go on (what it sends there is dropped) instead of hanging.
+        self.egress.iter_mut().for_each(|(_, end)| drop(end.take()));
         for h in self.handles.drain(..) {
             let _ = h.join();
         }
