@@ -11,6 +11,8 @@ use ticklane::{Bar, Config, DagBuilder, Engine, Fixed, InstrumentId, Kind, Trade
 #[derive(Clone, Copy, Debug)]
 struct Setup {
     shards: usize,
+    /// The rings' capacity, and the records each shard may leave in the egress (from 1, a
+    /// shard that waits for the reader after every record, to 4,096).
     ring: usize,
     batch: usize,
     /// Flush and sleep a little every this many records (a stand-in for paced replay).
@@ -28,6 +30,7 @@ fn replay(rows: &[Row], width: i64, max_delay: Duration, s: Setup) -> (Vec<Strin
     let cfg = Config::builder()
         .shards(s.shards)
         .ring_capacity(s.ring)
+        .egress_records(s.ring)
         .batch_size(s.batch)
         .max_delay(max_delay)
         .build()

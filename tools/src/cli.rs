@@ -258,6 +258,11 @@ pub(crate) struct ReplayArgs {
     /// per shard. The engine's `Config::ring_capacity`.
     #[arg(help_heading = "Running", long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub(crate) ring_capacity: Option<u64>,
+    /// Records each shard may leave waiting for an output's writer before it waits itself
+    /// (default 65,536): bounds memory while an output falls behind. The engine's
+    /// `Config::egress_records`.
+    #[arg(help_heading = "Running", long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) egress_records: Option<u64>,
     /// Live runs: a source silent this long (wall clock) stops holding the other sources'
     /// watermark back. The engine's `Config::idle_timeout` (default: never, which keeps
     /// replays deterministic).

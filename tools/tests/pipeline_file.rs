@@ -384,7 +384,7 @@ fn a_file_pipeline_writes_what_the_equivalent_replay_writes() {
     let capture = data("tardis_binance-futures_BTCUSDT_trades_2020-02-22.csv");
     let (dir_p, dir_r) = (made(tmp("p")), made(tmp("r")));
     let text = format!(
-        "[run]\nshards = 2\nbatch_size = 7\nring_capacity = 4\nsummary = \"{summary}\"\n\n\
+        "[run]\nshards = 2\nbatch_size = 7\nring_capacity = 4\negress_records = 3\nsummary = \"{summary}\"\n\n\
          [sources.tardis]\npaths = [\"{capture}\"]\n\n\
          [operators.dedupe]\ntype = \"dedupe\"\ninput = \"tardis\"\n\n\
          [operators.bars_1s]\ntype = \"time_bars\"\ninput = \"dedupe\"\nwidth = \"1s\"\nmax_delay = \"1s\"\n\n\

@@ -139,11 +139,12 @@ const SOURCE_KEYS: [(&str, &str); 8] = [
 
 /// Settings of `[run]` (the engine's `Config` and the process): key and flag; a `bool` key
 /// is a switch.
-pub(crate) const RUN_KEYS: [(&str, &str); 10] = [
+pub(crate) const RUN_KEYS: [(&str, &str); 11] = [
     ("shards", "--shards"),
     ("pin", "--pin"),
     ("oversubscribe", "--oversubscribe"),
     ("ring_capacity", "--ring-capacity"),
+    ("egress_records", "--egress-records"),
     ("batch_size", "--batch-size"),
     ("idle_timeout", "--idle-timeout"),
     ("drain_timeout", "--drain-timeout"),

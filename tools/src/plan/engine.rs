@@ -48,6 +48,9 @@ impl EnginePlan {
         if let Some(t) = a.idle_timeout {
             b = b.idle_timeout(t);
         }
+        if let Some(n) = a.egress_records {
+            b = b.egress_records(usize::try_from(n).unwrap_or(usize::MAX));
+        }
         if let Some(addr) = a.metrics_addr {
             b = b.prometheus(addr);
         }
@@ -135,11 +138,12 @@ impl EnginePlan {
 }
 
 /// The engine parameters' flags, for naming them in an error.
-const ENGINE_FLAGS: [(&str, &str); 5] = [
+const ENGINE_FLAGS: [(&str, &str); 6] = [
     ("shards", "--shards"),
     ("max_delay", "--max-delay"),
     ("batch_size", "--batch-size"),
     ("ring_capacity", "--ring-capacity"),
+    ("egress_records", "--egress-records"),
     ("idle_timeout", "--idle-timeout"),
 ];
 
