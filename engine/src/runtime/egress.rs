@@ -12,7 +12,6 @@ use super::wire::{Budget, EgressEnd, EgressMsg};
 use crate::instrument::{InstrumentId, Interner};
 use crate::record::{Record, Stamped, Timestamp, WM_END};
 use crossbeam_channel::{Receiver, RecvTimeoutError, TryRecvError};
-use std::collections::VecDeque;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -39,11 +38,14 @@ pub struct Egress<T: Record> {
     budget: Budget,
     progress: Vec<Timestamp>,
     ended: Vec<bool>,
+    /// The keys of the records held: `pending[..released_to]` released, in order (of which
+    /// `pending[..taken]` handed out), the rest waiting (see [`Egress::release`]).
     pending: Vec<Key>,
+    taken: usize,
+    released_to: usize,
     recs: Vec<Stamped<T>>,
-    /// Scratch for compacting `recs` after a release.
+    /// Scratch for compacting `recs` once the released records are handed out.
     spare: Vec<Stamped<T>>,
-    ready: VecDeque<Stamped<T>>,
     released: Timestamp,
     /// The least stamp pending (`WM_END` when none): a release with a bound at or below it
     /// would release nothing, so it is skipped (shards report progress far more often than
@@ -70,9 +72,10 @@ impl<T: Record> Egress<T> {
             progress: vec![i64::MIN; shards],
             ended: vec![false; shards],
             pending: Vec::new(),
+            taken: 0,
+            released_to: 0,
             recs: Vec::new(),
             spare: Vec::new(),
-            ready: VecDeque::new(),
             released: i64::MIN,
             pending_min: WM_END,
             names: Vec::new(),
@@ -106,7 +109,7 @@ impl<T: Record> Egress<T> {
     /// The next record, blocking until it is final; `None` when the sink's input has ended.
     pub fn recv(&mut self) -> Option<Stamped<T>> {
         loop {
-            if let Some(r) = self.ready.pop_front() {
+            if let Some(r) = self.take_released() {
                 return Some(r);
             }
             if self.disconnected {
@@ -122,7 +125,7 @@ impl<T: Record> Egress<T> {
     /// The next record if one is final now, without blocking.
     pub fn try_recv(&mut self) -> Option<Stamped<T>> {
         loop {
-            if let Some(r) = self.ready.pop_front() {
+            if let Some(r) = self.take_released() {
                 return Some(r);
             }
             if self.disconnected {
@@ -141,7 +144,7 @@ impl<T: Record> Egress<T> {
     pub fn recv_timeout(&mut self, timeout: Duration) -> Option<Stamped<T>> {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(r) = self.ready.pop_front() {
+            if let Some(r) = self.take_released() {
                 return Some(r);
             }
             if self.disconnected {
@@ -157,15 +160,44 @@ impl<T: Record> Egress<T> {
 
     /// Whether the input ended and everything was read.
     pub fn is_finished(&self) -> bool {
-        self.disconnected && self.ready.is_empty()
+        self.disconnected && self.taken == self.released_to
+    }
+
+    /// The next released record not yet handed out. Records are read from where they arrived,
+    /// through their sorted keys: a record is copied out once, not into a queue first.
+    #[inline]
+    fn take_released(&mut self) -> Option<Stamped<T>> {
+        let k = self.pending[..self.released_to].get(self.taken)?;
+        self.taken += 1;
+        Some(self.recs[k.slot as usize])
+    }
+
+    /// Drops the keys and records handed out (all that were released: called only when the
+    /// last was taken) and compacts the records still waiting (usually few), renumbering
+    /// their slots.
+    fn settle(&mut self) {
+        debug_assert_eq!(self.taken, self.released_to, "settled before every released record was taken");
+        if self.released_to == 0 {
+            return;
+        }
+        self.pending.drain(..self.released_to);
+        (self.taken, self.released_to) = (0, 0);
+        self.spare.clear();
+        for k in &mut self.pending {
+            self.spare.push(self.recs[k.slot as usize]);
+            k.slot = (self.spare.len() - 1) as u32;
+        }
+        std::mem::swap(&mut self.recs, &mut self.spare);
     }
 
     fn close(&mut self) {
+        self.settle();
         self.disconnected = true;
         self.release(WM_END);
     }
 
     fn absorb(&mut self, m: EgressMsg) {
+        self.settle();
         let s = m.shard;
         if let Some(credits) = self.credits.get(s) {
             // Sent before the message: they are there.
@@ -230,8 +262,9 @@ impl<T: Record> Egress<T> {
         self.ranks_stale = false;
     }
 
-    /// Moves every pending record with `stamp < bound` (all of them at +∞) to `ready`, sorted.
-    /// Sorting by stamp first makes the released records a prefix of `pending`.
+    /// Releases every pending record with `stamp < bound` (all of them at +∞), sorted: the
+    /// keys are sorted by stamp first, so the released ones are a prefix of `pending`. Called
+    /// only when every record released before was handed out and settled.
     fn release(&mut self, bound: Timestamp) {
         if self.ranks_stale {
             self.rerank();
@@ -244,21 +277,12 @@ impl<T: Record> Egress<T> {
         let order = |k: &Key| u128::from((k.stamp as u64) ^ (1 << 63)) << 32 | u128::from(ranks[k.id.0 as usize]);
         self.pending.sort_by_key(order);
         let n = if bound == WM_END { self.pending.len() } else { self.pending.partition_point(|p| p.stamp < bound) };
-        let recs = &self.recs;
-        self.ready.extend(self.pending[..n].iter().map(|k| recs[k.slot as usize]));
-        self.pending.drain(..n);
-        // Compact the records still waiting (usually few) and renumber their slots.
-        self.spare.clear();
-        for k in &mut self.pending {
-            self.spare.push(self.recs[k.slot as usize]);
-            k.slot = (self.spare.len() - 1) as u32;
-        }
-        std::mem::swap(&mut self.recs, &mut self.spare);
+        (self.taken, self.released_to) = (0, n);
         if bound > self.released {
             self.released = bound;
         }
-        // Still sorted by stamp: the first is the least.
-        self.pending_min = self.pending.first().map_or(WM_END, |k| k.stamp);
+        // Still sorted by stamp: the first waiting is the least.
+        self.pending_min = self.pending.get(n).map_or(WM_END, |k| k.stamp);
     }
 }
 
