@@ -213,9 +213,9 @@ pub fn push_bar_csv(out: &mut Vec<u8>, name: &str, b: &Bar) {
     f.end(out);
 }
 
-/// Replaces `line` with bar `b` of instrument `name` in `format`, ending in `\n`.
+/// Appends bar `b` of instrument `name` in `format` to `line`, ending in `\n` (a writer
+/// formats straight into its output block).
 pub fn bar_line(format: OutFormat, name: &str, b: &Bar, line: &mut Vec<u8>) {
-    line.clear();
     match format {
         // Parquet is written column by column (`output/parquet.rs`), never as lines; MessagePack
         // only as bus messages ([`bar_message`]).
@@ -328,10 +328,9 @@ fn quote_bar_fields(b: &QuoteBar) -> Vec<(&'static str, Json)> {
     fields
 }
 
-/// Replaces `line` with quote bar `b` of instrument `name` in `format` (CSV: an absent value
-/// is an empty field; JSONL: `null`), ending in `\n`.
+/// Appends quote bar `b` of instrument `name` in `format` to `line` (CSV: an absent value is
+/// an empty field; JSONL: `null`), ending in `\n`.
 pub fn quote_bar_line(format: OutFormat, name: &str, b: &QuoteBar, line: &mut Vec<u8>) {
-    line.clear();
     if format == OutFormat::Jsonl {
         push_json(line, name, &quote_bar_fields(b));
         return;
@@ -353,9 +352,8 @@ pub fn quote_bar_line(format: OutFormat, name: &str, b: &QuoteBar, line: &mut Ve
     f.end(line);
 }
 
-/// Replaces `line` with trade `t` of instrument `name` as ticklane CSV, ending in `\n`.
+/// Appends trade `t` of instrument `name` as ticklane CSV to `line`, ending in `\n`.
 pub fn trade_line(name: &str, t: &Trade, line: &mut Vec<u8>) {
-    line.clear();
     let recv = if t.ts_recv == ticklane::NO_TS { String::new() } else { t.ts_recv.to_string() };
     let _ = write!(line, "{},{recv},", t.ts_event);
     push_name(line, name);
@@ -366,10 +364,9 @@ pub fn trade_line(name: &str, t: &Trade, line: &mut Vec<u8>) {
     line.push(b'\n');
 }
 
-/// Replaces `line` with quote `q` of instrument `name` as ticklane quotes CSV
-/// ([`QUOTES_HEADER`]; an absent side and an absent `ts_recv` are empty fields), ending in `\n`.
+/// Appends quote `q` of instrument `name` as ticklane quotes CSV to `line` ([`QUOTES_HEADER`];
+/// an absent side and an absent `ts_recv` are empty fields), ending in `\n`.
 pub fn quote_line(name: &str, q: &Quote, line: &mut Vec<u8>) {
-    line.clear();
     let _ = write!(line, "{},", q.ts_event);
     push_name(line, name);
     for side in [q.bid(), q.ask()] {
@@ -400,7 +397,7 @@ mod tests {
         assert_eq!(String::from_utf8_lossy(&l), "5,\"a,b\",,,10.5,2,\n");
         let q = Quote { ts_recv: 7, ..q.with_bid(Fixed::parse("-1").expect("px"), Fixed::ONE) };
         quote_line("X", &q, &mut l);
-        assert_eq!(String::from_utf8_lossy(&l), "5,X,-1,1,10.5,2,7\n");
+        assert_eq!(String::from_utf8_lossy(&l), "5,\"a,b\",,,10.5,2,\n5,X,-1,1,10.5,2,7\n", "appended");
     }
 
     #[test]
@@ -416,6 +413,7 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&text).expect("one JSON object");
         assert_eq!(v["instrument"], "X:\"q\"");
         assert_eq!(keys(&text), BARS_HEADER);
+        l.clear();
         quote_bar_line(OutFormat::Jsonl, "Y", &QuoteBar { quote_count: 1, ..QuoteBar::default() }, &mut l);
         let text = String::from_utf8_lossy(&l).into_owned();
         assert_eq!(keys(&text), QUOTE_BARS_HEADER);
@@ -460,6 +458,7 @@ mod tests {
         bar_line(OutFormat::Csv, "X:A,B", &Bar::default(), &mut l);
         assert!(l.starts_with(b"\"X:A,B\",0,0,"), "{}", String::from_utf8_lossy(&l));
         let t = Trade { trade_id: ticklane::TradeId::from_text(b"a\"b"), ts_recv: ticklane::NO_TS, ..Trade::default() };
+        l.clear();
         trade_line("plain", &t, &mut l);
         assert_eq!(String::from_utf8_lossy(&l), "0,,plain,0,0,,\"a\"\"b\"\n");
     }

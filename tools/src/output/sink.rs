@@ -107,14 +107,15 @@ impl LineSink {
         LineSink { target, block, pending: 0, durable: 0, lines, lost: 0, error: None, header_pending, piece }
     }
 
-    /// Adds one line (ending in `\n`); writes a block when one is full.
+    /// Adds the one line `write` appends to the block (ending in `\n`; formatted in place,
+    /// not copied); writes a block when one is full.
     #[inline]
-    pub(crate) fn line(&mut self, line: &[u8]) {
+    pub(crate) fn line_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
         if self.error.is_some() {
             self.lost += 1;
             return;
         }
-        self.block.extend_from_slice(line);
+        write(&mut self.block);
         self.pending += 1;
         if self.block.len() >= BLOCK {
             self.commit();
@@ -259,7 +260,7 @@ mod tests {
         let mut s =
             LineSink::new(Target::File { file, name: "--out x".into(), stale: false }, Some("h"), lines.clone());
         for i in 0..10_000 {
-            s.line(format!("line {i}\n").as_bytes());
+            s.line_with(|b| b.extend_from_slice(format!("line {i}\n").as_bytes()));
         }
         let w = s.finish();
         assert_eq!((w.lines, w.lost, w.error), (10_000, 0, None));
@@ -279,7 +280,7 @@ mod tests {
             let target = Target::File { file, name: "--out x".into(), stale: true };
             let mut s = LineSink::new(target, Some("h"), Arc::new(AtomicU64::new(0)));
             for i in 0..lines {
-                s.line(format!("line {i}\n").as_bytes());
+                s.line_with(|b| b.extend_from_slice(format!("line {i}\n").as_bytes()));
             }
             assert_eq!(s.finish().lines, lines);
             assert_eq!(std::fs::read_to_string(&p).expect("read"), want);
@@ -302,7 +303,7 @@ mod tests {
             Arc::new(AtomicU64::new(0)),
         );
         for _ in 0..3 {
-            s.line(b"a\n");
+            s.line_with(|b| b.extend_from_slice(b"a\n"));
         }
         let w = s.finish();
         assert_eq!((w.lines, w.lost), (0, 3));

@@ -377,11 +377,10 @@ fn spawn_writer<T: Record + BusId>(
         if let Some(c) = core {
             core_affinity::set_for_current(c);
         }
-        let mut line = Vec::with_capacity(256);
         while let Some(r) = next(&mut egress, &mut out, eager) {
             if let Some(sink) = out.at(r.rec.window().0) {
-                format(egress.name(r.rec.instrument()).unwrap_or_default(), &r.rec, &mut line);
-                sink.line(&line);
+                let name = egress.name(r.rec.instrument()).unwrap_or_default();
+                sink.line_with(|block| format(name, &r.rec, block));
             }
         }
         out.finish()
