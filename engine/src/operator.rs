@@ -92,6 +92,17 @@ pub trait Operator: Send {
     /// Processes one batch that arrived on input port `input`.
     fn on_batch(&mut self, input: usize, batch: &Batch, out: &mut Outputs<'_>);
 
+    /// [`Operator::on_batch`], or `true` for "my output for this batch is the batch itself":
+    /// the same records with the same stamps, in order, on output port 0 (which then must
+    /// carry the batch's kind), nothing written to `out`. The engine then hands the batch on
+    /// without copying it. It asks only a node with one input and one output of the same
+    /// kind whose input batch nobody else reads. The default calls `on_batch` and returns
+    /// `false`.
+    fn on_batch_or_pass(&mut self, input: usize, batch: &Batch, out: &mut Outputs<'_>) -> bool {
+        self.on_batch(input, batch, out);
+        false
+    }
+
     /// The watermark advanced to `wm`. The default does nothing.
     fn on_watermark(&mut self, wm: Timestamp, out: &mut Outputs<'_>) {
         let _ = (wm, out);
@@ -136,6 +147,16 @@ pub trait Transform<I: Record, O: Record>: Send {
     /// Processes one input batch, pushing outputs.
     fn on_batch(&mut self, input: &[Stamped<I>], out: &mut Vec<Stamped<O>>);
 
+    /// [`Transform::on_batch`], or `true` when the output for `input` is `input` itself (every
+    /// record passes unchanged, stamps included: only for `I = O`), having written nothing to
+    /// `out`; the engine then hands the batch on uncopied (see [`Operator::on_batch_or_pass`]).
+    /// For a filter that usually keeps everything. The default calls `on_batch` and returns
+    /// `false`.
+    fn on_batch_or_pass(&mut self, input: &[Stamped<I>], out: &mut Vec<Stamped<O>>) -> bool {
+        self.on_batch(input, out);
+        false
+    }
+
     /// The watermark advanced to `wm`. The default does nothing.
     fn on_watermark(&mut self, wm: Timestamp, out: &mut Vec<Stamped<O>>) {
         let _ = (wm, out);
@@ -179,6 +200,14 @@ impl<I: Record, O: Record, X: Transform<I, O>> Operator for TransformOp<I, O, X>
             panic!("transform expected {} input, got {}", I::KIND, batch.kind());
         };
         self.inner.on_batch(input, out.port::<O>(0));
+    }
+
+    #[inline]
+    fn on_batch_or_pass(&mut self, _input: usize, batch: &Batch, out: &mut Outputs<'_>) -> bool {
+        let Some(input) = batch.as_slice::<I>() else {
+            panic!("transform expected {} input, got {}", I::KIND, batch.kind());
+        };
+        self.inner.on_batch_or_pass(input, out.port::<O>(0))
     }
 
     fn on_watermark(&mut self, wm: Timestamp, out: &mut Outputs<'_>) {

@@ -244,43 +244,76 @@ impl Dedupe {
 
     /// [`Dedupe::admit`] over a batch under the id key: each trade's table slots are
     /// prefetched [`AHEAD`] trades before its probe, so that cache misses overlap instead of
-    /// coming one after another.
-    fn admit_ids(&mut self, input: &[Stamped<Trade>], out: &mut Vec<Stamped<Trade>>) {
-        let Keys::Id(s) = &mut self.keys else { return };
+    /// coming one after another. Whether every trade passed (then nothing was written to
+    /// `out`: see [`Transform::on_batch_or_pass`]).
+    fn admit_ids(&mut self, input: &[Stamped<Trade>], out: &mut Vec<Stamped<Trade>>) -> bool {
+        let Keys::Id(s) = &mut self.keys else { return true };
         // Only keyed trades are probed (a DBN capture has no trade ids: nothing to hash).
         self.batch_keys.clear();
         self.batch_keys.extend(input.iter().enumerate().filter(|(_, t)| t.rec.trade_id.is_some()).map(|(i, t)| {
             let k = IdShape::new(t.rec.instrument.0, t.rec.trade_id);
             (i, k, s.hash(&k))
         }));
-        if self.batch_keys.is_empty() {
-            // No trade has an id (a DBN capture): all pass, in one copy.
-            self.counters.unkeyed += input.len() as u64;
-            out.extend_from_slice(input);
-            return;
-        }
+        self.counters.unkeyed += (input.len() - self.batch_keys.len()) as u64;
         for (_, k, h) in self.batch_keys.iter().take(AHEAD) {
             s.prefetch(k, *h);
         }
-        let mut next = 0; // the next keyed trade's place in `batch_keys`
+        // The trades before the first duplicate are copied only once one is found.
+        let mut passed = Passed::All;
+        for (next, &(i, k, h)) in self.batch_keys.iter().enumerate() {
+            if let Some((_, k, h)) = self.batch_keys.get(next + AHEAD) {
+                s.prefetch(k, *h);
+            }
+            let t = &input[i];
+            if s.insert((k, h), (t.rec.ts_event, t.wm), &self.cfg, &mut self.counters) {
+                continue;
+            }
+            self.counters.duplicates += 1;
+            passed.drop_at(input, i, out);
+        }
+        passed.finish(input, out)
+    }
+
+    /// [`Dedupe::admit`] over a batch under the content key; as [`Dedupe::admit_ids`],
+    /// whether every trade passed.
+    fn admit_all(&mut self, input: &[Stamped<Trade>], out: &mut Vec<Stamped<Trade>>) -> bool {
+        let mut passed = Passed::All;
         for (i, t) in input.iter().enumerate() {
-            let fresh = match self.batch_keys.get(next) {
-                Some(&(at, k, h)) if at == i => {
-                    if let Some((_, k, h)) = self.batch_keys.get(next + AHEAD) {
-                        s.prefetch(k, *h);
-                    }
-                    next += 1;
-                    s.insert((k, h), (t.rec.ts_event, t.wm), &self.cfg, &mut self.counters)
-                }
-                _ => {
-                    self.counters.unkeyed += 1;
-                    true
-                }
-            };
-            if fresh {
-                out.push(*t);
-            } else {
-                self.counters.duplicates += 1;
+            if !self.admit(&t.rec, t.wm) {
+                passed.drop_at(input, i, out);
+            }
+        }
+        passed.finish(input, out)
+    }
+}
+
+/// Which trades of a batch passed so far: all of them (none copied yet), or all up to the
+/// last one dropped, whose survivors are in `out`.
+enum Passed {
+    All,
+    /// The index after the last trade dropped (the trades from there on are not copied yet).
+    From(usize),
+}
+
+impl Passed {
+    /// Trade `i` is dropped: the survivors before it go to `out`.
+    #[inline]
+    fn drop_at(&mut self, input: &[Stamped<Trade>], i: usize, out: &mut Vec<Stamped<Trade>>) {
+        let from = match *self {
+            Passed::All => 0,
+            Passed::From(f) => f,
+        };
+        out.extend_from_slice(&input[from..i]);
+        *self = Passed::From(i + 1);
+    }
+
+    /// Copies the survivors after the last drop; whether none was dropped (nothing copied).
+    fn finish(self, input: &[Stamped<Trade>], out: &mut Vec<Stamped<Trade>>) -> bool {
+        match self {
+            Passed::All => true,
+            Passed::From(f) => {
+                out.extend_from_slice(&input[f..]);
+                false
             }
         }
     }
@@ -291,13 +324,17 @@ const AHEAD: usize = 8;
 
 impl Transform<Trade, Trade> for Dedupe {
     fn on_batch(&mut self, input: &[Stamped<Trade>], out: &mut Vec<Stamped<Trade>>) {
-        if matches!(self.keys, Keys::Id(_)) {
-            return self.admit_ids(input, out);
+        if self.on_batch_or_pass(input, out) {
+            out.extend_from_slice(input);
         }
-        for t in input {
-            if self.admit(&t.rec, t.wm) {
-                out.push(*t);
-            }
+    }
+
+    /// A batch without duplicates (every batch of a capture without trade ids) goes on whole,
+    /// uncopied; with duplicates, the survivors are copied once.
+    fn on_batch_or_pass(&mut self, input: &[Stamped<Trade>], out: &mut Vec<Stamped<Trade>>) -> bool {
+        match self.keys {
+            Keys::Id(_) => self.admit_ids(input, out),
+            Keys::Content(_) => self.admit_all(input, out),
         }
     }
 
@@ -392,14 +429,18 @@ mod tests {
     }
 
     proptest::proptest! {
-        /// The batched path (keys hashed and prefetched ahead, unkeyed trades skipped) admits
-        /// exactly what [`Dedupe::admit`] admits one trade at a time, with the same counts.
+        /// The batched paths (keys hashed and prefetched ahead, unkeyed trades skipped; a batch
+        /// without a duplicate passed whole, uncopied) admit exactly what [`Dedupe::admit`]
+        /// admits one trade at a time, with the same counts, under either key.
         #[test]
         fn batches_admit_what_single_trades_admit(
             trades in proptest::collection::vec((0u32..3, 0i64..400, proptest::option::of(0u8..12)), 0..300),
             cuts in proptest::collection::vec(1usize..40, 1..20),
+            content in proptest::bool::ANY,
+            passing in proptest::bool::ANY,
         ) {
-            let cfg = DedupeConfig::builder().ttl(Duration::from_nanos(50)).capacity(8).build().expect("cfg");
+            let key = if content { DedupeKey::Content } else { DedupeKey::Id };
+            let cfg = DedupeConfig::builder().ttl(Duration::from_nanos(50)).capacity(8).key(key).build().expect("cfg");
             let (mut batched, mut single) = (Dedupe::new(cfg), Dedupe::new(cfg));
             let stamped: Vec<Stamped<Trade>> = trades
                 .iter()
@@ -409,17 +450,34 @@ mod tests {
                 })
                 .collect();
             let want: Vec<Stamped<Trade>> = stamped.iter().filter(|s| single.admit(&s.rec, s.wm)).copied().collect();
-            let (mut got, mut at) = (Vec::new(), 0);
+            let (mut got, mut at, mut passed_whole, mut batches) = (Vec::new(), 0, 0, 0);
             for &c in cuts.iter().cycle() {
                 if at >= stamped.len() {
                     break;
                 }
                 let end = (at + c).min(stamped.len());
-                batched.on_batch(&stamped[at..end], &mut got);
+                let batch = &stamped[at..end];
+                batches += 1;
+                if !passing {
+                    batched.on_batch(batch, &mut got);
+                } else {
+                    let mut out = Vec::new();
+                    if batched.on_batch_or_pass(batch, &mut out) {
+                        proptest::prop_assert!(out.is_empty(), "a batch passed whole writes nothing");
+                        passed_whole += 1;
+                        out.extend_from_slice(batch);
+                    } else {
+                        proptest::prop_assert!(out.len() < batch.len(), "a batch not passed whole lost a trade");
+                    }
+                    got.extend(out);
+                }
                 at = end;
             }
             proptest::prop_assert_eq!(got, want);
             proptest::prop_assert_eq!(batched.counters(), single.counters());
+            if passing && batched.counters().duplicates == 0 {
+                proptest::prop_assert_eq!(passed_whole, batches, "no duplicate: every batch passes whole");
+            }
         }
     }
 }

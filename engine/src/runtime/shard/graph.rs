@@ -77,6 +77,9 @@ pub(super) struct Graph {
     upstream: Vec<Vec<Vec<(usize, usize)>>>,
     /// Per node, per output port: what it emitted in the current pass.
     bufs: Vec<Vec<Batch>>,
+    /// Per node: the one `(node, output port)` feeding it, when it may take that batch over
+    /// as its own output (see [`pass_through_feeds`]).
+    takes_over: Vec<Option<(usize, usize)>>,
     names: Vec<String>,
     /// The node being called, for panic reports.
     current: Option<usize>,
@@ -95,6 +98,7 @@ impl Graph {
             nodes: Vec::new(),
             upstream: dag.nodes.iter().map(|n| n.upstream.clone()).collect(),
             bufs: dag.nodes.iter().map(|n| n.outputs.iter().map(|&k| Batch::empty(k)).collect()).collect(),
+            takes_over: pass_through_feeds(dag),
             names: dag.nodes.iter().map(|n| n.name.clone()).collect(),
             current: None,
             has_egress: false,
@@ -176,7 +180,10 @@ impl Graph {
             let delivered = match &mut self.nodes[i] {
                 Node::Source => continue,
                 Node::Op(op) => {
-                    let n = each_input(ups, before, |port, b| op.on_batch(port, b, &mut Outputs::new(outs)));
+                    let n = match self.takes_over[i] {
+                        Some((u, up)) => pass_or_process(op.as_mut(), &mut before[u][up], outs),
+                        None => each_input(ups, before, |port, b| op.on_batch(port, b, &mut Outputs::new(outs))),
+                    };
                     if let Some(wm) = new_wm {
                         op.on_watermark(wm, &mut Outputs::new(outs));
                     }
@@ -273,6 +280,38 @@ impl Graph {
         }
         self.current = None;
     }
+}
+
+/// Per node: its one feed `(node, output port)` when the node is an operator with one input
+/// fed from one place, one output of the kind it is fed, and nobody else reads that feed. Such
+/// a node may hand the batch on as its output ([`crate::Operator::on_batch_or_pass`]): a swap
+/// of buffers, not a copy.
+fn pass_through_feeds(dag: &Dag) -> Vec<Option<(usize, usize)>> {
+    let readers = |feed: (usize, usize)| {
+        dag.nodes.iter().flat_map(|n| n.upstream.iter().flatten()).filter(|&&f| f == feed).count()
+    };
+    dag.nodes
+        .iter()
+        .map(|n| {
+            let (Role::Operator(_), [feeds], [kind]) = (&n.role, &n.upstream[..], &n.outputs[..]) else { return None };
+            let &[(u, up)] = &feeds[..] else { return None };
+            (dag.nodes[u].outputs.get(up) == Some(kind) && readers((u, up)) == 1).then_some((u, up))
+        })
+        .collect()
+}
+
+/// Gives operator `op` the batch `fed` (if any): when the operator passes it whole, the batch
+/// becomes its output by a swap with its (empty) output buffer. Returns the records delivered.
+#[inline]
+fn pass_or_process(op: &mut dyn Operator, fed: &mut Batch, outs: &mut [Batch]) -> usize {
+    if fed.is_empty() {
+        return 0;
+    }
+    let n = fed.len();
+    if op.on_batch_or_pass(0, fed, &mut Outputs::new(outs)) {
+        std::mem::swap(fed, &mut outs[0]);
+    }
+    n
 }
 
 /// Calls `f(port, batch)` for every non-empty batch reaching a node whose input ports are fed
