@@ -1,6 +1,6 @@
 //! A transform that passes a batch whole (`Transform::on_batch_or_pass`) hands the batch on
-//! uncopied: downstream sees exactly what a copying transform would give it; a transform whose
-//! input another node also reads is not asked to.
+//! uncopied, and an egress ships the batch it is fed as it is: downstream sees exactly what
+//! copies would give it. A node whose input another node also reads takes nothing over.
 
 mod common;
 
@@ -51,34 +51,47 @@ fn collect(who: &'static str, tx: &Seen) -> impl Fn(ticklane::ShardContext) -> C
     }
 }
 
-/// feed → skip_tens → kept; with `tap`, feed → all as well (the feed read twice).
+/// feed → skip_tens → egress `out`; with `tap`, also feed → sink `all` and skip_tens → sink
+/// `kept` (each feed then read twice).
 fn graph(tap: bool, tx: &Seen, whole: &Arc<AtomicU64>) -> ticklane::Dag {
     let mut g = DagBuilder::new();
     let whole = whole.clone();
     g.source("feed", Kind::Trade)
         .transform::<Trade, Trade, _, _>("skip_tens", move |_| SkipTens { whole: whole.clone() })
-        .sink_shard::<Trade, _, _>("kept", collect("kept", tx))
+        .sink_egress("out", Kind::Trade)
         .connect("feed", "skip_tens")
-        .connect("skip_tens", "kept");
+        .connect("skip_tens", "out");
     if tap {
         g.sink_shard::<Trade, _, _>("all", collect("all", tx)).connect("feed", "all");
+        g.sink_shard::<Trade, _, _>("kept", collect("kept", tx)).connect("skip_tens", "kept");
     }
     g.build().expect("valid graph")
 }
 
-/// Runs 600 trades of one instrument (sequence numbers 1..=600) in batches of 8 through the
-/// graph; what each sink saw, in order, and how many batches passed whole.
-fn run(tap: bool, shards: usize) -> (Vec<u64>, Vec<u64>, u64, ticklane::RunReport) {
+/// What a run of 600 trades of one instrument (sequence numbers 1..=600, in batches of 8)
+/// gave: the egress's records, each tap sink's, the batches passed whole, the run's report.
+struct Run {
+    out: Vec<u64>,
+    kept: Vec<u64>,
+    all: Vec<u64>,
+    whole: u64,
+    report: ticklane::RunReport,
+}
+
+fn run(tap: bool, shards: usize) -> Run {
     let (tx, rx) = crossbeam_channel::unbounded();
     let whole = Arc::new(AtomicU64::new(0));
     let cfg = Config::builder().shards(shards).batch_size(8).build().expect("config");
     let mut engine = Engine::start(graph(tap, &tx, &whole), cfg).expect("start");
     let mut feed = engine.ingress::<Trade>("feed").expect("ingress");
+    let egress = engine.egress::<Trade>("out").expect("egress");
+    let reader = std::thread::spawn(move || egress.map(|t| t.rec.size.raw() as u64).collect::<Vec<u64>>());
     let id = feed.intern("X").expect("intern");
     let trades: Vec<Trade> = (1..=600).map(|seq| seq_trade(id, seq as i64, seq)).collect();
     feed.push_all(&trades).expect("push");
     feed.finish().expect("finish");
     let report = engine.join().expect("clean run");
+    let out = reader.join().expect("egress reader");
     drop(tx);
     let (mut kept, mut all) = (Vec::new(), Vec::new());
     for (who, seq) in rx.try_iter() {
@@ -88,7 +101,7 @@ fn run(tap: bool, shards: usize) -> (Vec<u64>, Vec<u64>, u64, ticklane::RunRepor
             all.push(seq)
         }
     }
-    (kept, all, whole.load(Relaxed), report)
+    Run { out, kept, all, whole: whole.load(Relaxed), report }
 }
 
 #[test]
@@ -96,13 +109,12 @@ fn a_batch_passed_whole_reaches_downstream_as_a_copy_would() {
     watchdog(Duration::from_secs(60), || {
         let want: Vec<u64> = (1..=600).filter(|s| s % 10 != 0).collect();
         for shards in [1, 2] {
-            let (kept, all, whole, report) = run(false, shards);
-            assert_eq!(kept, want, "shards={shards}");
-            assert!(all.is_empty());
+            let r = run(false, shards);
+            assert_eq!(r.out, want, "shards={shards}");
             // Of the batches of 8 consecutive numbers, those without a multiple of 10 pass
             // whole (1..=8, 41..=48, …); the others do not.
-            assert!(whole > 0, "no batch passed whole (shards={shards})");
-            let node = report.stats.nodes.iter().find(|n| n.name == "skip_tens").expect("node");
+            assert!(r.whole > 0, "no batch passed whole (shards={shards})");
+            let node = r.report.stats.nodes.iter().find(|n| n.name == "skip_tens").expect("node");
             assert_eq!((node.total_in(), node.total_out()), (600, want.len() as u64), "shards={shards}");
         }
     });
@@ -112,9 +124,10 @@ fn a_batch_passed_whole_reaches_downstream_as_a_copy_would() {
 fn a_batch_another_node_reads_is_not_taken_over() {
     watchdog(Duration::from_secs(60), || {
         let want: Vec<u64> = (1..=600).filter(|s| s % 10 != 0).collect();
-        let (kept, all, whole, _) = run(true, 1);
-        assert_eq!(kept, want);
-        assert_eq!(all, (1..=600).collect::<Vec<u64>>(), "the tap sees every trade");
-        assert_eq!(whole, 0, "a transform whose input another node reads is not asked to pass it on");
+        let r = run(true, 1);
+        assert_eq!(r.out, want, "the egress shares its feed with a sink");
+        assert_eq!(r.kept, want, "the sink shares its feed with the egress");
+        assert_eq!(r.all, (1..=600).collect::<Vec<u64>>(), "the tap sees every trade");
+        assert_eq!(r.whole, 0, "a transform whose input another node reads is not asked to pass it on");
     });
 }

@@ -194,7 +194,10 @@ impl Graph {
                     n
                 }
                 Node::ShardSink(sink) => each_input(ups, before, |_, b| sink.on_batch(b)),
-                Node::Egress(e) => each_input(ups, before, |_, b| crate::record::append(&mut e.pending, b)),
+                Node::Egress(e) => match self.takes_over[i] {
+                    Some((u, up)) if e.pending.is_empty() => take_whole(&mut e.pending, &mut before[u][up]),
+                    _ => each_input(ups, before, |_, b| crate::record::append(&mut e.pending, b)),
+                },
             };
             if delivered > 0 {
                 bump(c.events_in.get(i), delivered as u64);
@@ -282,10 +285,10 @@ impl Graph {
     }
 }
 
-/// Per node: its one feed `(node, output port)` when the node is an operator with one input
-/// fed from one place, one output of the kind it is fed, and nobody else reads that feed. Such
-/// a node may hand the batch on as its output ([`crate::Operator::on_batch_or_pass`]): a swap
-/// of buffers, not a copy.
+/// Per node: its one feed `(node, output port)` when nobody else reads that feed and the node
+/// may take the fed batch over instead of copying it: an operator with one input fed from one
+/// place and one output of the kind it is fed (it hands the batch on when it passes it whole,
+/// [`crate::Operator::on_batch_or_pass`]), or an egress (it ships the batch as it is).
 fn pass_through_feeds(dag: &Dag) -> Vec<Option<(usize, usize)>> {
     let readers = |feed: (usize, usize)| {
         dag.nodes.iter().flat_map(|n| n.upstream.iter().flatten()).filter(|&&f| f == feed).count()
@@ -293,11 +296,29 @@ fn pass_through_feeds(dag: &Dag) -> Vec<Option<(usize, usize)>> {
     dag.nodes
         .iter()
         .map(|n| {
-            let (Role::Operator(_), [feeds], [kind]) = (&n.role, &n.upstream[..], &n.outputs[..]) else { return None };
+            let [feeds] = &n.upstream[..] else { return None };
             let &[(u, up)] = &feeds[..] else { return None };
-            (dag.nodes[u].outputs.get(up) == Some(kind) && readers((u, up)) == 1).then_some((u, up))
+            let kind_kept = match (&n.role, &n.outputs[..]) {
+                (Role::Operator(_), [kind]) => dag.nodes[u].outputs.get(up) == Some(kind),
+                (Role::Egress, _) => true,
+                _ => false,
+            };
+            (kind_kept && readers((u, up)) == 1).then_some((u, up))
         })
         .collect()
+}
+
+/// An egress node's pending output takes over the batch `fed` whole when nothing is pending
+/// (the usual case: each pass's output is shipped after the pass): a swap, not a copy. `fed`
+/// gets a buffer of the same size for the next pass (what the copy would have allocated).
+/// Returns the records delivered.
+fn take_whole(pending: &mut Batch, fed: &mut Batch) -> usize {
+    let n = fed.len();
+    if n > 0 {
+        std::mem::swap(pending, fed);
+        *fed = Batch::with_capacity(fed.kind(), n);
+    }
+    n
 }
 
 /// Gives operator `op` the batch `fed` (if any): when the operator passes it whole, the batch
