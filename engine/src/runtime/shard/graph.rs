@@ -330,6 +330,7 @@ fn pass_or_process(op: &mut dyn Operator, fed: &mut Batch, outs: &mut [Batch]) -
     }
     let n = fed.len();
     if op.on_batch_or_pass(0, fed, &mut Outputs::new(outs)) {
+        debug_assert!(outs[0].is_empty(), "an operator passed a batch whole and also wrote output");
         std::mem::swap(fed, &mut outs[0]);
     }
     n
