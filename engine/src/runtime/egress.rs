@@ -19,12 +19,24 @@ use std::time::{Duration, Instant};
 /// The sort key of a pending record; the record itself waits in `recs[slot]`, so sorting
 /// moves small keys rather than whole records. Records of one instrument come from one
 /// shard, in order, so `(stamp, name, arrival)` is the per-shard emission order the module
-/// docs promise (arrival: a key's place in `pending`, kept by a stable sort).
+/// docs promise. The name is its rank among the names seen; the arrival is the slot: slots
+/// grow with arrival, and compacting renumbers the waiting records in their sorted order. So
+/// every key is distinct (the order does not rest on the sort's stability) and one integer
+/// compare, with no lookup, orders two keys; ranks are kept in the keys, set anew when a new
+/// name comes.
 #[derive(Clone, Copy)]
 struct Key {
     stamp: Timestamp,
-    id: InstrumentId,
+    rank: u32,
     slot: u32,
+}
+
+impl Key {
+    /// `(stamp, rank, slot)` as one integer.
+    #[inline(always)]
+    fn order(&self) -> u128 {
+        u128::from((self.stamp as u64) ^ (1 << 63)) << 64 | u128::from(self.rank) << 32 | u128::from(self.slot)
+    }
 }
 
 /// Reads one egress sink's records, merged across shards in deterministic order.
@@ -215,7 +227,8 @@ impl<T: Record> Egress<T> {
                 let slot = self.recs.len() as u32;
                 self.pending_min = self.pending_min.min(rec.wm);
                 self.recs.push(rec);
-                self.pending.push(Key { stamp: rec.wm, id, slot });
+                let rank = self.ranks.get(id.0 as usize).copied().unwrap_or(u32::MAX);
+                self.pending.push(Key { stamp: rec.wm, rank, slot });
             }
         }
         if m.progress > self.progress[s] {
@@ -248,7 +261,7 @@ impl<T: Record> Egress<T> {
         self.ranks_stale = true;
     }
 
-    /// Each known instrument's place in name order.
+    /// Each known instrument's place in name order, and the waiting keys' ranks anew.
     #[cold]
     fn rerank(&mut self) {
         let names = &self.names;
@@ -258,6 +271,9 @@ impl<T: Record> Egress<T> {
         self.ranks.resize(names.len(), u32::MAX);
         for (rank, id) in ids.into_iter().enumerate() {
             self.ranks[id] = rank as u32;
+        }
+        for k in &mut self.pending {
+            k.rank = self.ranks[self.recs[k.slot as usize].rec.instrument().0 as usize];
         }
         self.ranks_stale = false;
     }
@@ -269,13 +285,9 @@ impl<T: Record> Egress<T> {
         if self.ranks_stale {
             self.rerank();
         }
-        let ranks = &self.ranks;
-        // `pending` is the sorted rest of the last release followed by the arrivals since, in
-        // arrival order; so a stable sort by `(stamp, rank)` alone, one integer per key, keeps
-        // equal keys (one instrument's records at one stamp) in arrival order: the
-        // `(stamp, name, arrival)` order, with the sorted prefix taken as one run.
-        let order = |k: &Key| u128::from((k.stamp as u64) ^ (1 << 63)) << 32 | u128::from(ranks[k.id.0 as usize]);
-        self.pending.sort_by_key(order);
+        // `pending` is the sorted rest of the last release followed by the arrivals since: a
+        // stable sort (driftsort) takes the sorted part as one run.
+        self.pending.sort_by_key(Key::order);
         let n = if bound == WM_END { self.pending.len() } else { self.pending.partition_point(|p| p.stamp < bound) };
         (self.taken, self.released_to) = (0, n);
         if bound > self.released {
