@@ -92,8 +92,12 @@ pub struct Ingress<T: Record> {
     /// the table's length (one comparison per batch on `push_all`'s fast path).
     holes: usize,
     interner: Interner,
-    /// The shards' doorbells, when shards may park (rung after each send).
+    /// The shards' doorbells, when shards may park (rung after each send, or after every
+    /// `wake_after` sends of records: [`Ingress::defer_wakeups`]).
     doorbells: Option<Vec<Arc<Doorbell>>>,
+    wake_after: u32,
+    /// Per shard, sends of records since its doorbell was last rung.
+    unrung: Vec<u32>,
     gate: Arc<Gate>,
     stats: Arc<StatsShared>,
     finished: bool,
@@ -139,6 +143,8 @@ impl<T: Record> Ingress<T> {
             holes: 0,
             interner: w.interner,
             doorbells: w.doorbells,
+            wake_after: 1,
+            unrung: vec![0; shards],
             gate: w.gate,
             stats: w.stats,
             finished: false,
@@ -270,7 +276,7 @@ impl<T: Record> Ingress<T> {
     fn count_towards_flush(&mut self, n: usize) -> Result<(), PushError> {
         self.since_flush += n;
         if self.since_flush >= self.flush_every {
-            self.flush()?;
+            self.flush_shards(false)?; // no wake-up owed is rung here (`defer_wakeups`)
         }
         Ok(())
     }
@@ -391,9 +397,36 @@ impl<T: Record> Ingress<T> {
         n
     }
 
-    /// Sends every shard its buffered records and the current watermark.
+    /// Sends every shard its buffered records and the current watermark (and wakes the
+    /// shards that have records waiting: [`Ingress::defer_wakeups`]).
     pub fn flush(&mut self) -> Result<(), PushError> {
-        self.flush_shards(false).map(drop)
+        let flushed = self.flush_shards(false).map(drop);
+        self.ring_deferred();
+        flushed
+    }
+
+    /// For a bulk load (a replay from files), not for live pushes: a parked shard is woken
+    /// once `sends` messages of records wait for it (or at [`Ingress::flush`], at the end,
+    /// or when its ring fills), rather than at every send. A shard that runs dry while
+    /// records keep coming then parks once per `sends` messages instead of once per few:
+    /// with more threads than cores every park and wake-up costs both sides a system call
+    /// and a context switch (bench/README.md). Records sent meanwhile wait for the next
+    /// wake-up, or at most the park timeout ([`crate::WaitStrategy::Park`]). `1` (the
+    /// default): every send wakes.
+    pub fn defer_wakeups(&mut self, sends: std::num::NonZeroU32) {
+        self.wake_after = sends.get();
+    }
+
+    /// Rings every doorbell a deferred wake-up is owed on.
+    fn ring_deferred(&mut self) {
+        if let Some(d) = &self.doorbells {
+            for (s, n) in self.unrung.iter_mut().enumerate() {
+                if *n > 0 {
+                    *n = 0;
+                    d[s].ring_after_send();
+                }
+            }
+        }
     }
 
     /// [`Ingress::flush`], skipping the shards whose ring is full when `only_with_room`;
@@ -508,10 +541,16 @@ impl<T: Record> Ingress<T> {
     /// flight, and sends that start after the stop are refused.
     fn gated_send(&mut self, s: usize, msg: ToShard) -> Result<(), PushError> {
         let (tx, doorbells, cell) = (&mut self.txs[s], &self.doorbells, &self.stats.sources[self.source]);
+        let owed = &mut self.unrung[s];
+        // Only records may wait for a deferred wake-up; the end of the source never does.
+        let defer = if matches!(msg, ToShard::End) { 1 } else { self.wake_after };
         let sent = self.gate.pass(|| {
             let r = match tx.try_send(msg) {
                 Ok(()) => Ok(()),
                 Err(TrySend::Full(msg)) => {
+                    if let Some(d) = doorbells {
+                        d[s].ring_after_send(); // a full ring is drained at once
+                    }
                     let t0 = Instant::now();
                     let r = tx.send(msg);
                     bump(cell.wait_ns.get(s), t0.elapsed().as_nanos() as u64);
@@ -520,7 +559,11 @@ impl<T: Record> Ingress<T> {
                 Err(TrySend::Disconnected(_)) => Err(PushError::ShardGone { shard: s, unsent: 0 }),
             };
             if let Some(d) = doorbells {
-                d[s].ring_after_send();
+                *owed += 1;
+                if *owed >= defer {
+                    *owed = 0;
+                    d[s].ring_after_send();
+                }
             }
             r
         });

@@ -12,6 +12,13 @@ use std::time::{Duration, Instant};
 use ticklane::{Ingress, InstrumentId, PushError, Quote, Trade};
 use ticklane_tools::input::{Chunk, Event, InputError, Merge, Source};
 
+/// Reading files, a parked shard is woken once this many batches wait for it (or at a flush,
+/// or the end): [`Ingress::defer_wakeups`]. On the 10M-trade DBN replay at `--shards 2` on 2
+/// cores (four threads), context switches 13,600 → 1,000 and CPU 0.69 → 0.61 s, wall 0.36 →
+/// 0.32 s (medians of 9 interleaved runs; 16 and 64 about the same; CSV and 1 shard
+/// unchanged). A live feed's records, or a pipe's, are never held back so (latency first).
+const FILE_WAKEUPS: std::num::NonZeroU32 = std::num::NonZeroU32::new(32).expect("nonzero");
+
 /// How far behind the recorded schedule a paced replay is (published with the progress).
 const PACING_LAG: &str = "ticklane_pacing_lag_seconds";
 /// Malformed records, by reason (design.md §8; counted once per bad record, off the hot path).
@@ -73,6 +80,9 @@ pub(super) struct Feeder<R: Event> {
     /// A live input: on a signal it stops reading by itself, and what it already received
     /// is still pushed (the source then ends); files are simply not read further.
     live: bool,
+    /// Every input is a regular file (no pipe, no standard input): records are read as fast
+    /// as they can be, so the shards' wake-ups may be deferred ([`FILE_WAKEUPS`]).
+    regular: bool,
 }
 
 impl<R: Event> Feeder<R> {
@@ -100,6 +110,7 @@ impl<R: Event> Feeder<R> {
             fed,
             tally,
             live: plan.live.is_some(),
+            regular: plan.inputs.iter().all(|f| std::fs::metadata(f).is_ok_and(|m| m.is_file())),
         }
     }
 
@@ -117,6 +128,9 @@ impl<R: Event> Feeder<R> {
         progress: &mut Progress,
         signals: &Signals,
     ) -> Result<Fed, PushError> {
+        if !self.live && self.regular {
+            feed.defer_wakeups(FILE_WAKEUPS);
+        }
         let mut chunk = Chunk::<R>::default();
         let mut go = Go { feed: &mut feed, progress, signals };
         'read: while (self.live || !signals.stopping()) && self.merge.next_chunk(&mut chunk) {
