@@ -53,9 +53,7 @@ fn records_reach_parked_shards_without_waiting_for_the_timeout() {
                 _ => {}
             }
             feed.push(seq_trade(ids[i as usize % ids.len()], i as i64, i)).expect("push");
-            while seen.load(SeqCst) <= i {
-                std::thread::yield_now();
-            }
+            until(&seen, i + 1);
         }
         drop(feed);
         e.join().expect("clean run");
@@ -72,9 +70,7 @@ fn stop_abort_and_join_wake_parked_shards() {
             let mut feed = e.ingress::<Trade>("feed").expect("ingress");
             let id = feed.intern("S0").expect("intern");
             feed.push(seq_trade(id, 1, 1)).expect("push");
-            while seen.load(SeqCst) < 1 {
-                std::thread::yield_now();
-            }
+            until(&seen, 1);
             std::thread::sleep(Duration::from_millis(20)); // let both shards park
             match how {
                 0 => {
@@ -139,8 +135,9 @@ fn the_end_of_a_bulk_load_and_a_full_ring_wake_parked_shards() {
         feed.push(seq_trade(id, 0, 0)).expect("push");
         until(&seen, 1);
         feed.defer_wakeups(NEVER);
-        std::thread::sleep(Duration::from_millis(20)); // let the shard park
-                                                       // 100 sends into a ring of 4: each time it fills, the producer must wake the shard.
+        // Let the shard park; then 100 sends into a ring of 4: each time it fills, the producer
+        // must wake the shard.
+        std::thread::sleep(Duration::from_millis(20));
         for i in 1..=100u64 {
             feed.push(seq_trade(id, i as i64, i)).expect("push");
         }
