@@ -75,3 +75,28 @@ impl IdSets {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ticklane_engine::TradeId;
+
+    /// A shape that holds no keys is left alone while the other takes them: it has nothing to
+    /// drop, and rotating it anyway (its `rotate_at` is stale) cost a call and two table swaps
+    /// per trade. The narrow shape still rotates on its own schedule.
+    #[test]
+    fn an_empty_shape_does_not_rotate() {
+        let cfg = DedupeConfig::default();
+        let mut c = DedupeCounters::default();
+        let mut sets = IdSets::new(7);
+        let idle_since = sets.wide.rotate_at();
+        for i in 0..10_000u64 {
+            let ts = i as i64 * 10_000_000; // 10 ms apart: the 10 s ttl passes ten times
+            let k = IdShape::new(1, TradeId::from_u64(i));
+            assert!(sets.insert((k, sets.hash(&k)), (ts, ts), &cfg, &mut c));
+        }
+        assert_eq!(sets.wide.rotate_at(), idle_since, "the empty wide shape rotated");
+        assert!(c.expired > 0, "the narrow shape's old generations were dropped");
+        assert!(sets.narrow.rotate_at() > idle_since);
+    }
+}

@@ -59,7 +59,9 @@ impl<K: TableKey> Seen<K> {
     ) -> Admit {
         let cutoff = wm.saturating_sub(cfg.ttl);
         self.max_ts = self.max_ts.max(ts);
-        self.expire(wm, cfg.ttl, c);
+        if wm > self.rotate_at {
+            self.rotate(cfg.ttl, c); // even when empty: a first key sets the next rotation
+        }
         match self.cur.probe(&k, h) {
             Probe::Found(slot, first) => {
                 if first >= cutoff {
@@ -89,14 +91,22 @@ impl<K: TableKey> Seen<K> {
     }
 
     /// Drops the older generation once the watermark passed the newest of its keys plus the
-    /// ttl (a comparison when nothing is due): called for every shape at every insert, so a
-    /// shape that gets no keys any more (a feed whose ids grew past eight bytes) still lets
-    /// its old keys go.
+    /// ttl (a comparison when nothing is due): called for the other shapes at every insert, so
+    /// a shape that gets no keys any more (a feed whose ids grew past eight bytes) still lets
+    /// its old keys go. A shape holding no keys has nothing to drop and is left alone: its
+    /// `rotate_at` is stale, so it would otherwise rotate at every insert of the other shape
+    /// (a call and two table swaps per trade: 13% of a CSV replay's samples, 2026-12-05).
     #[inline]
     pub(super) fn expire(&mut self, wm: Timestamp, ttl: i64, c: &mut DedupeCounters) {
-        if wm > self.rotate_at {
+        if wm > self.rotate_at && self.len() > 0 {
             self.rotate(ttl, c);
         }
+    }
+
+    /// When the older generation is next dropped (tests).
+    #[cfg(test)]
+    pub(super) fn rotate_at(&self) -> Timestamp {
+        self.rotate_at
     }
 
     /// Keys held in both generations.
