@@ -305,8 +305,9 @@ impl TimeBars {
 
     /// Moves the watermark to `wm`; fires every window with `end ≤ wm` and evicts retained
     /// windows past their horizon. Called per trade, so the common case — nothing due — is an
-    /// inline compare against the earliest deadline.
-    #[inline]
+    /// inline compare against the earliest deadline (forced: left to the compiler it stayed a
+    /// call per trade, 5% of a 1-shard DBN replay's CPU, 2026-12-05).
+    #[inline(always)]
     fn advance(&mut self, wm: Timestamp, bars: &mut Vec<Stamped<Bar>>) {
         if wm <= self.wm {
             return;
