@@ -38,7 +38,6 @@ impl IdShape {
 }
 
 impl TableKey for NarrowKey {
-    const FILL: NarrowKey = NarrowKey([0; 2]);
     #[inline]
     fn hash(&self, seed: u64) -> u64 {
         let [a, b] = self.0;
@@ -47,7 +46,6 @@ impl TableKey for NarrowKey {
 }
 
 impl TableKey for IdKey {
-    const FILL: IdKey = IdKey([0; 3]);
     #[inline]
     fn hash(&self, seed: u64) -> u64 {
         let [a, b, c] = self.0;
@@ -66,7 +64,6 @@ impl ContentKey {
 }
 
 impl TableKey for ContentKey {
-    const FILL: ContentKey = ContentKey(0, 0, 0, 0, Fixed::ZERO, Fixed::ZERO);
     #[inline]
     fn hash(&self, seed: u64) -> u64 {
         let head = u64::from(self.0) | u64::from(self.1) << 32;
@@ -100,7 +97,6 @@ impl QuoteKey {
 }
 
 impl TableKey for QuoteKey {
-    const FILL: QuoteKey = QuoteKey(0, 0, 0, 0, [Fixed::ZERO; 4]);
     #[inline]
     fn hash(&self, seed: u64) -> u64 {
         let head = u64::from(self.0) | u64::from(self.1) << 32;

@@ -19,8 +19,8 @@
 //!   up to eight bytes are kept in narrower tables than longer ones (each with its own two
 //!   generations; the cap counts both, and at the cap the older generation of the inserted
 //!   key's width is dropped).
-//! - Files: `keys.rs` (key packing), `table.rs` (one generation: open addressing with
-//!   control bytes, prefetch), `seen.rs` (two generations), `ids.rs` (narrow and wide id keys),
+//! - Files: `keys.rs` (key packing), `table.rs` (one generation: keys in arrival order
+//!   under an open-addressing index with control bytes, prefetch), `seen.rs` (two generations), `ids.rs` (narrow and wide id keys),
 //!   `quotes.rs` (the same for quotes, keyed by their content: [`QuoteDedupe`]).
 //!   Capacity evictions depend on how instruments are spread over shards: size the cap so that
 //!   it never fires in normal operation, and alert on the counter.
@@ -39,7 +39,9 @@ use seen::{Admit, Seen};
 use std::hash::BuildHasher;
 use std::num::NonZeroUsize;
 use std::time::Duration;
-use ticklane_engine::{ConfigCheck, ConfigError, Counter, DagBuilder, FoldState, Stamped, Timestamp, Trade, Transform};
+use ticklane_engine::{
+    ConfigCheck, ConfigError, ConfigViolation, Counter, DagBuilder, FoldState, Stamped, Timestamp, Trade, Transform,
+};
 
 /// Repeats a [`Dedupe`] dropped.
 pub const DUPLICATES: Counter = Counter::new("ticklane_duplicates_total");
@@ -118,7 +120,7 @@ impl DedupeBuilder {
         self
     }
 
-    /// The most keys one shard remembers (positive).
+    /// The most keys one shard remembers (positive, at most 2^32 − 1).
     pub fn capacity(mut self, n: usize) -> Self {
         self.capacity = n;
         self
@@ -129,6 +131,11 @@ impl DedupeBuilder {
         let mut c = ConfigCheck::new();
         let ttl = c.positive_nanos("dedupe ttl", self.ttl);
         let capacity = c.nonzero("dedupe capacity", self.capacity);
+        c.require(self.capacity <= table::MAX_KEYS, || ConfigViolation::TooMany {
+            param: "dedupe capacity",
+            count: self.capacity,
+            max: table::MAX_KEYS,
+        });
         c.finish(DedupeConfig { key: self.key, ttl, capacity })
     }
 }
@@ -426,6 +433,13 @@ mod tests {
         let e = DedupeConfig::builder().ttl(Duration::ZERO).capacity(0).build().expect_err("zeros");
         assert_eq!(e.violations.len(), 2, "{e}");
         assert_eq!(DedupeConfig::builder().build(), Ok(DedupeConfig::default()));
+    }
+
+    #[test]
+    fn a_capacity_past_the_table_index_is_an_error() {
+        let e = DedupeConfig::builder().capacity(table::MAX_KEYS + 1).build().expect_err("too large");
+        assert!(e.to_string().contains("dedupe capacity"), "{e}");
+        assert!(DedupeConfig::builder().capacity(table::MAX_KEYS).build().is_ok());
     }
 
     proptest::proptest! {

@@ -1,39 +1,47 @@
-//! One generation of dedupe keys: an open-addressing table (linear probing, at most half
-//! full) of fixed-size keys, each with the event time of its first occurrence. Keys are never
-//! removed one by one (a generation is dropped whole), so there are no tombstones.
+//! One generation of dedupe keys: an open-addressing index (linear probing, at most half
+//! full) over a dense array of fixed-size keys, each with the event time of its first
+//! occurrence. Keys are never removed one by one (a generation is dropped whole), so there are
+//! no tombstones.
 //!
-//! Beside the slots, one control byte per slot: zero for a free slot, else seven bits of the
-//! key's hash (with the top bit set). A probe reads control bytes and compares a slot's key
-//! only where the byte matches, so a new key — almost every key dedupe sees — is answered
-//! from the control bytes alone: a table of a quarter million slots has 256 KiB of them,
-//! which stay in the core's L2 cache, while its slots (6 MiB) do not. The slot a new key goes
-//! into is only written. [`Table::prefetch`] fetches a key's control bytes and home slot
-//! ahead of time, so that a batch's cache misses overlap instead of coming one after another;
-//! clearing a generation clears its control bytes only.
+//! The index has two arrays with one entry per slot: a control byte (zero for a free slot,
+//! else seven bits of the key's hash with the top bit set) and the 32-bit place of the key in
+//! the dense array. A probe reads control bytes and compares a key only where the byte
+//! matches, so a new key — almost every key dedupe sees — is answered from the control bytes
+//! alone, and inserting it writes a control byte, an index entry and the key at the end of
+//! the dense array. A generation of 64 Ki keys thus touches 640 KiB of index at random (which
+//! stays in the core's L2 cache) and writes its keys in order, where slots holding the keys
+//! themselves (24 bytes for a narrow id) would spread the writes over 3 MiB. [`Table::prefetch`]
+//! fetches a key's index entries ahead of time, so that a batch's cache misses overlap instead
+//! of coming one after another; clearing a generation clears its control bytes and empties the
+//! dense array (its memory is kept).
 
 use ticklane_engine::Timestamp;
 
+/// The most keys one generation can hold (places in the dense array are 32-bit); the dedupe
+/// capacity is checked against it.
+pub(super) const MAX_KEYS: usize = u32::MAX as usize;
+
 /// A key a [`Table`] can hold.
 pub(super) trait TableKey: Copy + Eq {
-    /// What an unused slot holds (any value: the slot's control byte says it is free).
-    const FILL: Self;
     /// The key's hash under `seed`; the table uses its low bits for the slot and its top
     /// seven for the control byte.
     fn hash(&self, seed: u64) -> u64;
 }
 
 #[derive(Clone, Copy)]
-struct Slot<K> {
+struct Entry<K> {
     key: K,
     ts: Timestamp,
 }
 
 /// One generation: keys with the event time of their first occurrence.
 pub(super) struct Table<K> {
-    slots: Vec<Slot<K>>,
+    /// The keys in the order they came.
+    keys: Vec<Entry<K>>,
     /// One byte per slot: 0 free, else [`tag`] of the key's hash.
     ctrl: Vec<u8>,
-    len: usize,
+    /// Per slot: the place of its key in `keys` (meaningless where the control byte is 0).
+    place: Vec<u32>,
     seed: u64,
 }
 
@@ -56,12 +64,12 @@ fn tag(h: u64) -> u8 {
 
 impl<K: TableKey> Table<K> {
     pub(super) fn new(seed: u64) -> Table<K> {
-        Table { slots: vec![Slot { key: K::FILL, ts: 0 }; START], ctrl: vec![0; START], len: 0, seed }
+        Table { keys: Vec::with_capacity(START / 2 + 1), ctrl: vec![0; START], place: vec![0; START], seed }
     }
 
     /// Keys held.
     pub(super) fn len(&self) -> usize {
-        self.len
+        self.keys.len()
     }
 
     /// The key's hash (computed once per key and passed to the other calls).
@@ -70,13 +78,13 @@ impl<K: TableKey> Table<K> {
         k.hash(self.seed)
     }
 
-    /// Asks the CPU to fetch the control bytes and the home slot of a key with hash `h` into
-    /// the cache, without waiting for them: issued some keys ahead of their probes, so that
-    /// cache misses overlap (the slot is where a new key will be written).
+    /// Asks the CPU to fetch the control byte and the index entry of a key with hash `h`
+    /// into the cache, without waiting for them: issued some keys ahead of their probes, so
+    /// that cache misses overlap (the entry is written when the key is new).
     #[inline]
     pub(super) fn prefetch(&self, h: u64) {
-        let i = h as usize & (self.slots.len() - 1);
-        prefetch(std::ptr::from_ref(&self.slots[i]).cast());
+        let i = h as usize & (self.ctrl.len() - 1);
+        prefetch(std::ptr::from_ref(&self.place[i]).cast());
         prefetch(std::ptr::from_ref(&self.ctrl[i]).cast());
     }
 
@@ -84,20 +92,23 @@ impl<K: TableKey> Table<K> {
     /// that will almost always find the key absent).
     #[inline]
     pub(super) fn prefetch_ctrl(&self, h: u64) {
-        let i = h as usize & (self.slots.len() - 1);
+        let i = h as usize & (self.ctrl.len() - 1);
         prefetch(std::ptr::from_ref(&self.ctrl[i]).cast());
     }
 
     /// Looks `k` (hash `h`) up.
     #[inline]
     pub(super) fn probe(&self, k: &K, h: u64) -> Probe {
-        let mask = self.slots.len() - 1;
+        let mask = self.ctrl.len() - 1;
         let t = tag(h);
         let mut i = h as usize & mask;
         loop {
             let c = self.ctrl[i];
-            if c == t && self.slots[i].key == *k {
-                return Probe::Found(i, self.slots[i].ts);
+            if c == t {
+                let e = &self.keys[self.place[i] as usize];
+                if e.key == *k {
+                    return Probe::Found(i, e.ts);
+                }
             }
             if c == 0 {
                 return Probe::Free(i);
@@ -118,50 +129,55 @@ impl<K: TableKey> Table<K> {
     /// Sets the time of the key found at `slot`.
     #[inline]
     pub(super) fn set(&mut self, slot: usize, ts: Timestamp) {
-        self.slots[slot].ts = ts;
+        let at = self.place[slot] as usize;
+        self.keys[at].ts = ts;
     }
 
     /// Puts `k` (hash `h`) with time `ts` into free slot `slot` (from [`Table::probe`], with
-    /// no change to the table since).
+    /// no change to the table since). The dense array has room for it (it is reserved as the
+    /// index grows), so this never allocates unless the index doubles.
     #[inline]
     pub(super) fn put(&mut self, slot: usize, k: K, h: u64, ts: Timestamp) {
-        self.slots[slot] = Slot { key: k, ts };
+        // At most half the slots hold keys, and a generation holds fewer than the dedupe
+        // capacity, itself at most MAX_KEYS (checked when configured): the place fits.
+        self.place[slot] = self.keys.len() as u32;
         self.ctrl[slot] = tag(h);
-        self.len += 1;
-        if 2 * self.len > self.slots.len() {
+        self.keys.push(Entry { key: k, ts });
+        if 2 * self.keys.len() > self.ctrl.len() {
             self.grow();
         }
     }
 
-    /// Doubles the slots, placing every key again.
+    /// Doubles the slots, indexing every key again (in the order they came).
     #[cold]
     fn grow(&mut self) {
-        let n = 2 * self.slots.len();
-        let old = std::mem::replace(&mut self.slots, vec![Slot { key: K::FILL, ts: 0 }; n]);
-        let old_ctrl = std::mem::replace(&mut self.ctrl, vec![0; n]);
+        let n = 2 * self.ctrl.len();
+        self.ctrl = vec![0; n];
+        self.place = vec![0; n];
+        self.keys.reserve_exact((n / 2 + 1).saturating_sub(self.keys.len()));
         let mask = n - 1;
-        for (s, _) in old.into_iter().zip(old_ctrl).filter(|(_, c)| *c != 0) {
-            let h = s.key.hash(self.seed);
+        for (at, e) in self.keys.iter().enumerate() {
+            let h = e.key.hash(self.seed);
             let mut i = h as usize & mask;
             while self.ctrl[i] != 0 {
                 i = (i + 1) & mask;
             }
-            self.slots[i] = s;
             self.ctrl[i] = tag(h);
+            self.place[i] = at as u32;
         }
     }
 
     /// Keys held whose time is at least `cutoff`.
     pub(super) fn count_from(&self, cutoff: Timestamp) -> usize {
-        self.slots.iter().zip(&self.ctrl).filter(|(s, c)| **c != 0 && s.ts >= cutoff).count()
+        self.keys.iter().filter(|e| e.ts >= cutoff).count()
     }
 
-    /// Drops every key, keeping the slots (a slot whose control byte is zero is free, whatever
-    /// it holds).
+    /// Drops every key, keeping the memory (a slot whose control byte is zero is free,
+    /// whatever its index entry holds).
     pub(super) fn clear(&mut self) {
-        if self.len > 0 {
+        if !self.keys.is_empty() {
             self.ctrl.fill(0);
-            self.len = 0;
+            self.keys.clear();
         }
     }
 }
@@ -199,10 +215,42 @@ mod tests {
     struct K(u64);
 
     impl TableKey for K {
-        const FILL: K = K(0);
         fn hash(&self, seed: u64) -> u64 {
             // A poor hash on purpose (many collisions), to exercise probing and growth.
             (self.0 ^ seed) % 7
+        }
+    }
+
+    /// Keys with a well-spread hash, to fill a table past its first sizes.
+    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+    struct Spread(u64);
+
+    impl TableKey for Spread {
+        fn hash(&self, seed: u64) -> u64 {
+            fold(self.0 ^ seed, 0x9e37_79b9_7f4a_7c15)
+        }
+    }
+
+    /// Growth re-indexes every key where a probe finds it, with its time; a cleared table
+    /// finds none of them and takes them again.
+    #[test]
+    fn growth_and_clearing_keep_the_index_true() {
+        let mut t = Table::<Spread>::new(11);
+        for round in 0..2 {
+            for k in 0..20_000u64 {
+                let h = t.hash(&Spread(k));
+                let Probe::Free(slot) = t.probe(&Spread(k), h) else { panic!("{k} present before insert") };
+                t.put(slot, Spread(k), h, k as i64 * 10 + round);
+            }
+            assert_eq!(t.len(), 20_000);
+            assert!(t.ctrl.len() >= 2 * t.len(), "at most half full");
+            for k in (0..20_000u64).step_by(7) {
+                assert_eq!(t.get(&Spread(k), t.hash(&Spread(k))), Some(k as i64 * 10 + round), "key {k}");
+            }
+            assert_eq!(t.get(&Spread(20_000), t.hash(&Spread(20_000))), None);
+            assert_eq!(t.count_from(100_000), 10_000);
+            t.clear();
+            assert_eq!((t.len(), t.get(&Spread(5), t.hash(&Spread(5)))), (0, None));
         }
     }
 
