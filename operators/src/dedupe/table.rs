@@ -216,8 +216,9 @@ mod tests {
 
     impl TableKey for K {
         fn hash(&self, seed: u64) -> u64 {
-            // A poor hash on purpose (many collisions), to exercise probing and growth.
-            (self.0 ^ seed) % 7
+            // A poor hash on purpose (many collisions, the same tag), to exercise probing;
+            // homes on both sides of the table's end, to exercise the wrap-around.
+            ((self.0 ^ seed) % 7).wrapping_sub(3)
         }
     }
 
