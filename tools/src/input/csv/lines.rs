@@ -166,6 +166,7 @@ fn block_cut(buf: &[u8], room: usize) -> (usize, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{BufReader, Read};
 
     #[test]
     fn lines_end_and_an_overlong_line_is_cut_then_skipped() {
@@ -182,6 +183,48 @@ mod tests {
         assert_eq!(buf, b"last");
         assert_eq!(lines.next(&mut buf).expect("read"), Line::End);
         assert_eq!(lines.consumed, input.len() as u64);
+    }
+
+    /// Gives `data` `piece` bytes per read, then fails once, then ends.
+    struct Trickle {
+        data: &'static [u8],
+        piece: usize,
+        failed: bool,
+    }
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.data.is_empty() && !self.failed {
+                self.failed = true;
+                return Err(io::Error::other("boom"));
+            }
+            let n = self.piece.min(buf.len()).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    /// A read failing mid-block: the whole lines read before it come as a block, the error
+    /// at the next call (once: the reader then ends); the partial line before it is dropped.
+    #[test]
+    fn a_read_error_keeps_the_whole_lines_before_it() {
+        for piece in [1, 3, 4096] {
+            let mut lines =
+                Lines::new(BufReader::with_capacity(8, Trickle { data: b"a\nbb\nccc\ndd", piece, failed: false }));
+            let mut block = Vec::new();
+            assert_eq!(lines.next_block(&mut block, 1 << 10).expect("the lines"), Some(false), "piece {piece}");
+            assert_eq!(block, b"a\nbb\nccc\n", "piece {piece}");
+            assert!(lines.next_block(&mut block, 1 << 10).is_err(), "piece {piece}: the error next");
+            assert_eq!(lines.next_block(&mut block, 1 << 10).expect("the end"), None, "piece {piece}");
+            let mut lines = Lines::new(BufReader::with_capacity(8, Trickle { data: b"abc", piece, failed: false }));
+            // No partial line is delivered; the error comes (after an empty block, at most).
+            let failed = match lines.next_block(&mut block, 1 << 10) {
+                Err(_) => true,
+                Ok(_) => block.is_empty() && lines.next_block(&mut block, 1 << 10).is_err(),
+            };
+            assert!(failed, "piece {piece}: no whole line, then the error");
+        }
     }
 
     #[test]
