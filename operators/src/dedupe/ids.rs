@@ -1,4 +1,4 @@
-//! The id key's generations: narrow keys (ids of up to eight bytes, 24-byte slots) and wide
+//! The id key's generations: narrow keys (ids of up to eight bytes, 24-byte entries) and wide
 //! ones apart, so the common case keeps a quarter less memory in the cache's way.
 
 use super::keys::IdShape;

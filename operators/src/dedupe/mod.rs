@@ -20,8 +20,9 @@
 //!   generations; the cap counts both, and at the cap the older generation of the inserted
 //!   key's width is dropped).
 //! - Files: `keys.rs` (key packing), `table.rs` (one generation: keys in arrival order
-//!   under an open-addressing index with control bytes, prefetch), `seen.rs` (two generations), `ids.rs` (narrow and wide id keys),
-//!   `quotes.rs` (the same for quotes, keyed by their content: [`QuoteDedupe`]).
+//!   under an open-addressing index with control bytes, prefetch), `seen.rs` (two
+//!   generations), `ids.rs` (narrow and wide id keys), `quotes.rs` (the same for quotes,
+//!   keyed by their content: [`QuoteDedupe`]).
 //!   Capacity evictions depend on how instruments are spread over shards: size the cap so that
 //!   it never fires in normal operation, and alert on the counter.
 
