@@ -11,7 +11,8 @@
 //! `nats-server` (started and removed by the program).
 //!
 //! ticklane's rate is taken from its own `ticklane_link_messages_total` (published every
-//! 250 ms; polled every 10 ms, so each sample's time is known to 10 ms): the steady rate
+//! 250 ms; polled every 5 ms from shortly before each publish is due, so each sample's time
+//! is known to 5 ms and a scrape's CPU is not spent 100 times a second): the steady rate
 //! between the first publish showing messages and the last one before the count reaches
 //! TICKS, both in mid-stream. The baseline's rate is measured from its first message to its
 //! last, so start-up costs (process start, connecting, the consumer's creation) are left out
@@ -138,8 +139,10 @@ fn ticklane_run(bin: &Path, url: &str, ticks: u64, dir: &Path) -> f64 {
 /// `ticks`. Both ends are publishes in mid-stream (the counter's value is the count at that
 /// instant), seen within one poll. The publish that reaches `ticks` comes up to 250 ms after
 /// the last message, so ending there would count that idle time (up to a tenth of a
-/// 2-second run); and polling every 2 ms (the earlier harness) cost ticklane's process about
-/// 120 µs of CPU per scrape, 6% of a core, on the machine it measures.
+/// 2-second run). A scrape costs ticklane's process about 180 µs of CPU (1,000 scrapes, from
+/// `/proc`): polled every 2 ms (the first harness) that was 9% of a core on the machine it
+/// measures, every 10 ms 2%; so after each publish seen the poll sleeps until shortly before
+/// the next is due ([`QUIET`]), then looks every 5 ms (about 20 scrapes a second).
 fn steady_rate(ticks: u64, mut count: impl FnMut() -> f64) -> f64 {
     let t0 = Instant::now();
     // The first and the latest sample that showed more messages: when, and the count.
@@ -150,17 +153,23 @@ fn steady_rate(ticks: u64, mut count: impl FnMut() -> f64) -> f64 {
         if n >= ticks as f64 {
             break;
         }
-        if n > 0.0 && last.is_none_or(|(_, m)| n > m) {
+        let seen = n > 0.0 && last.is_none_or(|(_, m)| n > m);
+        if seen {
             first.get_or_insert((now, n));
             last = Some((now, n));
         }
         assert!(t0.elapsed() < Duration::from_secs(600), "ticklane run never read every tick");
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(if seen { QUIET } else { Duration::from_millis(5) });
     }
     let ((t1, n1), (t2, n2)) = (first.expect("a publish"), last.expect("a publish"));
     assert!(n2 > n1, "too few ticks for two publishes in mid-stream: use more");
     (n2 - n1) / t2.duration_since(t1).as_secs_f64()
 }
+
+/// After a publish is seen, the time before the next one may come: publishes are at least
+/// 250 ms apart (`tools/src/live/mod.rs`, `PUBLISH_EVERY`), and this one was seen up to a
+/// poll (5 ms) late.
+const QUIET: Duration = Duration::from_millis(240);
 
 /// `ticklane_link_messages_total` on the metrics page (0 when not up yet).
 fn messages(addr: &str) -> f64 {

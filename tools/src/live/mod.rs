@@ -128,9 +128,9 @@ pub struct LinkStats {
     pub failed_connects: AtomicU64,
     /// Connections dropped for silence.
     pub stalls: AtomicU64,
-    /// Messages read.
+    /// Messages read (written by the link's thread only).
     pub messages: AtomicU64,
-    /// Bytes of messages read.
+    /// Bytes of messages read (written by the link's thread only).
     pub bytes: Arc<AtomicU64>,
     /// Messages not understood (bad JSON, bad fields, binary garbage).
     pub garbage: AtomicU64,
