@@ -47,7 +47,8 @@
 //! Determinism: for the same input records in the same order, output through an egress is
 //! identical at any shard count, ring capacity, batch size or pacing.
 // No unsafe code, except the ingress → shard ring (`runtime/ring.rs`, which allows it for
-// itself: slot values handed between two threads by a stamp protocol; tested under miri).
+// itself: slot values handed between two threads by a stamp protocol; tested under miri), and
+// the one system call that makes a thread a batch thread (`runtime/sched.rs`).
 #![deny(unsafe_code)]
 
 mod config_error;
@@ -82,4 +83,5 @@ pub use runtime::placement::Placement;
 /// an engine (a supervising process's own gauges); an engine's `Config::prometheus` does the same.
 #[cfg(feature = "prometheus")]
 pub use runtime::prometheus::serve as serve_metrics;
+pub use runtime::sched::run_as_batch_thread;
 pub use runtime::stats::{NodeStats, ShardStats, SourceStats, Stats};

@@ -65,6 +65,7 @@ pub struct Config {
     idle_timeout: Option<Duration>,
     wait: WaitStrategy,
     placement: Placement,
+    batch_threads: bool,
     metrics_interval: Option<Duration>,
     prometheus: Option<SocketAddr>,
 }
@@ -83,6 +84,7 @@ pub struct ConfigBuilder {
     idle_timeout: Option<Duration>,
     wait: WaitStrategy,
     placement: Placement,
+    batch_threads: bool,
     metrics_interval: Option<Duration>,
     prometheus: Option<SocketAddr>,
 }
@@ -109,6 +111,7 @@ impl Default for Config {
             idle_timeout: None,
             wait: WaitStrategy::default(),
             placement: Placement::default(),
+            batch_threads: false,
             metrics_interval: None,
             prometheus: None,
         }
@@ -140,6 +143,7 @@ impl Config {
             idle_timeout: self.idle_timeout,
             wait: self.wait,
             placement: self.placement.clone(),
+            batch_threads: self.batch_threads,
             metrics_interval: self.metrics_interval,
             prometheus: self.prometheus,
         }
@@ -193,6 +197,11 @@ impl Config {
     /// Thread placement.
     pub fn placement(&self) -> &Placement {
         &self.placement
+    }
+
+    /// Whether the shard threads run as batch threads ([`ConfigBuilder::batch_threads`]).
+    pub fn batch_threads(&self) -> bool {
+        self.batch_threads
     }
 
     /// The stats publishing interval, if any.
@@ -283,6 +292,17 @@ impl ConfigBuilder {
         self
     }
 
+    /// Runs the shard threads as batch threads (Linux `SCHED_BATCH`, see
+    /// [`crate::run_as_batch_thread`]; default `false`): woken by a hand-over, a shard waits
+    /// for an idle core or for the running thread to block or use up its slice, instead of
+    /// preempting it. For runs whose threads outnumber the cores, where each preemption costs
+    /// two context switches and cuts the sender's batch short; it may add up to a slice
+    /// (a few milliseconds) to a record's latency when no core is idle.
+    pub fn batch_threads(mut self, on: bool) -> Self {
+        self.batch_threads = on;
+        self
+    }
+
     /// Publishes stats through the `metrics` facade every `every`.
     pub fn metrics_interval(mut self, every: Duration) -> Self {
         self.metrics_interval = Some(every);
@@ -318,6 +338,7 @@ impl ConfigBuilder {
             idle_timeout: self.idle_timeout,
             wait: self.wait,
             placement: self.placement,
+            batch_threads: self.batch_threads,
             metrics_interval: self.metrics_interval,
             prometheus: self.prometheus,
         };

@@ -60,7 +60,7 @@ impl Engine {
         };
         // On an error, dropping `engine` aborts and joins the shards already started.
         for (w, core) in shards.into_iter().zip(cores) {
-            engine.handles.push(shard::spawn(w, &engine.dag, core)?);
+            engine.handles.push(shard::spawn(w, &engine.dag, core, engine.config.batch_threads())?);
         }
         engine.publisher = Publisher::for_config(&engine.config, &engine.stats)?;
         Ok(engine)

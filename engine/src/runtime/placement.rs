@@ -45,8 +45,12 @@ impl Placement {
     }
 }
 
-/// Pins the calling shard thread to `core`, if any; a refusal is logged, never an error.
-pub(crate) fn pin_shard(shard: usize, core: Option<CoreId>) {
+/// Pins the calling shard thread to `core`, if any, and makes it a batch thread when `batch`
+/// ([`super::sched`]); a refusal is logged, never an error.
+pub(crate) fn place_shard(shard: usize, core: Option<CoreId>, batch: bool) {
+    if batch {
+        super::sched::run_as_batch_thread();
+    }
     if let Some(core) = core {
         if !core_affinity::set_for_current(core) {
             log::info!("shard {shard}: pinning to core {} refused by the OS; running unpinned", core.id);

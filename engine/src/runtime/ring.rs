@@ -23,7 +23,7 @@
 //! Dropping the [`Producer`] makes [`Consumer::try_recv`] report [`TryRecv::Disconnected`]
 //! once the ring is empty.
 //!
-//! This module holds the engine's only `unsafe` code: reading and writing slot values that
+//! This module holds the engine's only `unsafe` code besides one system call (`sched.rs`): reading and writing slot values that
 //! the stamp protocol hands to exactly one side at a time.
 #![allow(unsafe_code)]
 

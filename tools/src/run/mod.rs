@@ -52,9 +52,9 @@ pub(crate) fn execute(plan: &Plan) -> anyhow::Result<Outcome> {
     // and the live link's own thread.
     let feeders = [trades.is_some(), quotes.is_some(), backfill.is_some(), link.is_some()].into_iter().filter(|&b| b);
     let parse = parse_threads(&trades) + parse_threads(&quotes) + parse_threads(&backfill);
-    let placed = plan.engine.for_inputs(parse, feeders.count());
+    let placed = plan.engine.for_inputs(parse, feeders.count(), link.is_some());
     let mut engine = Engine::start(graph.build()?, placed.config.clone())?;
-    placed.pin_reader();
+    placed.place_reader();
     let feeds = Feeds {
         trades: trades.map(|(t, _)| engine.ingress::<Trade>(FEED).map(|i| (t, i))).transpose()?,
         backfill: backfill.map(|(b, _)| engine.ingress::<Trade>(BACKFILL).map(|i| (b, i))).transpose()?,

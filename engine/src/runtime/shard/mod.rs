@@ -10,7 +10,7 @@ use super::config::WaitStrategy;
 use super::control::Control;
 use super::doorbell::Doorbell;
 use super::error::{panic_message, EngineError};
-use super::placement::pin_shard;
+use super::placement::place_shard;
 use super::ring::TryRecv;
 use super::stats::{bump, ShardCell, StatsShared};
 use super::wire::{EgressLink, ToShard};
@@ -75,13 +75,15 @@ pub(crate) struct Shard {
     held: Option<(usize, ToShard)>,
 }
 
-/// Spawns shard `w.ctx.shard` on its own thread (pinned to `core` if given). Node instances
+/// Spawns shard `w.ctx.shard` on its own thread (pinned to `core` if given, a batch thread when
+/// `batch`: [`crate::ConfigBuilder::batch_threads`]). Node instances
 /// are built on that thread (so their memory is first touched there); a panic there or in
 /// the loop is caught, recorded as the run's failure, and aborts the other shards.
 pub(crate) fn spawn(
     w: ShardWiring,
     dag: &Dag,
     core: Option<core_affinity::CoreId>,
+    batch: bool,
 ) -> Result<JoinHandle<()>, EngineError> {
     let i = w.ctx.shard;
     let dag = dag.clone();
@@ -90,7 +92,7 @@ pub(crate) fn spawn(
     std::thread::Builder::new()
         .name(format!("ticklane-shard-{i}"))
         .spawn(move || {
-            pin_shard(i, core);
+            place_shard(i, core, batch);
             let r = catch_unwind(AssertUnwindSafe(|| {
                 shard.instantiate(&dag);
                 shard.run()
