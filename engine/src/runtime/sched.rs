@@ -11,16 +11,18 @@
 //! it changes: its share of the CPU and its nice value are those of any other thread.
 
 /// Makes the calling thread a batch thread (Linux `SCHED_BATCH`; elsewhere nothing). Threads it
-/// starts from then on inherit the class. A refusal (a seccomp profile, say) is logged, never
-/// an error: the thread runs on as it was.
+/// starts from then on inherit the class. A refusal (a seccomp profile, say) is logged once per
+/// process, never an error: the thread runs on as it was.
 pub fn run_as_batch_thread() {
-    #[cfg(target_os = "linux")]
+    // Not under miri, which does not model scheduling classes.
+    #[cfg(all(target_os = "linux", not(miri)))]
     if let Err(e) = set_batch() {
-        log::info!("cannot make a thread a batch thread (SCHED_BATCH): {e}; it runs as it was");
+        static REFUSED: std::sync::Once = std::sync::Once::new();
+        REFUSED.call_once(|| log::info!("cannot make threads batch threads (SCHED_BATCH): {e}; they run as they were"));
     }
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(all(target_os = "linux", not(miri)))]
 #[allow(unsafe_code)]
 fn set_batch() -> std::io::Result<()> {
     let param = libc::sched_param { sched_priority: 0 };
@@ -35,14 +37,14 @@ fn set_batch() -> std::io::Result<()> {
 }
 
 /// The calling thread's scheduling class (`SCHED_*`), for tests.
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(all(test, target_os = "linux", not(miri)))]
 #[allow(unsafe_code)]
 pub(crate) fn class() -> i32 {
     // SAFETY: no pointer is passed; pid 0 is the calling thread.
     unsafe { libc::sched_getscheduler(0) }
 }
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(all(test, target_os = "linux", not(miri)))]
 mod tests {
     use super::*;
 
