@@ -1,9 +1,36 @@
 //! What the benchmarks that drive the real `ticklane` binary share (`nats_throughput`,
-//! `worker_throughput`): finding it, running a command that must succeed, medians, and a plain
-//! HTTP GET for metrics and monitoring pages.
+//! `worker_throughput`): finding it, running a command that must succeed, medians, a plain
+//! HTTP GET for metrics and monitoring pages, and a scratch directory removed afterwards.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// A scratch directory `ticklane-{name}-{PID}` in the temporary directory, removed when dropped,
+/// also after a panic (a run leaves a million-tick capture and a server's storage otherwise).
+/// Declare it before the servers that keep their files in it, so that they stop first.
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    /// Creates `ticklane-{name}-{PID}` (and its parents).
+    pub fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("ticklane-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        Scratch(dir)
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
 
 /// `target/release/ticklane` beside the running benchmark binary.
 pub fn ticklane() -> PathBuf {

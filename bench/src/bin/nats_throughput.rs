@@ -27,15 +27,14 @@ use futures_util::StreamExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use ticklane_bench::procs::{http_get, median, ok, ticklane};
+use ticklane_bench::procs::{http_get, median, ok, ticklane, Scratch};
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let ticks: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
     let runs: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
     let bin = ticklane();
-    let dir = std::env::temp_dir().join(format!("ticklane-nats-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let dir = Scratch::new("nats-bench");
     let capture = dir.join("ticks.csv");
     let rows = ticks.to_string();
     ok(Command::new(&bin).args(["gen", "--rows", &rows, "--instruments", "1000", "--out"]).arg(&capture));

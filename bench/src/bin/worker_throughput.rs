@@ -25,7 +25,7 @@ mod pg;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use ticklane_bench::procs::{http_get, median, ok, ticklane};
+use ticklane_bench::procs::{http_get, median, ok, ticklane, Scratch};
 
 /// Every run's flags (the effectively-once tests' ones).
 const FLAGS: [&str; 7] = ["--kind", "trades", "--dedupe", "--max-delay", "500ms", "--bars", "1s"];
@@ -36,8 +36,7 @@ fn main() {
     let partitions: u32 = args.next().and_then(|a| a.parse().ok()).unwrap_or(8);
     let runs: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(3);
     let bin = ticklane();
-    let dir = std::env::temp_dir().join(format!("ticklane-worker-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("scratch dir");
+    let dir = Scratch::new("worker-bench");
     let capture = dir.join("ticks.csv");
     let rows = ticks.to_string();
     let gen = ["gen", "--rows", &rows, "--instruments", "1000", "--dup-fraction", "0.01", "--disorder", "300ms"];

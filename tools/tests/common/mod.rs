@@ -21,13 +21,34 @@ pub fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("data").join(name)
 }
 
-/// `name` in a scratch directory of this test binary and process.
+/// `name` in a scratch directory of this test binary and process. The first call also removes
+/// the scratch directories that earlier runs of this test binary left (no test harness hook
+/// runs at exit, and a run of the whole suite leaves over a gigabyte).
 pub fn tmp(name: &str) -> PathBuf {
+    static SWEPT: std::sync::Once = std::sync::Once::new();
     let exe = std::env::current_exe().ok();
     let stem = exe.as_deref().and_then(Path::file_stem).and_then(|s| s.to_str()).unwrap_or("test");
-    let dir = std::env::temp_dir().join(format!("ticklane-{stem}-{}", std::process::id()));
+    let prefix = format!("ticklane-{stem}-");
+    SWEPT.call_once(|| sweep(&prefix));
+    let dir = std::env::temp_dir().join(format!("{prefix}{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("tmp dir");
     dir.join(name)
+}
+
+/// Removes the directories `{prefix}{PID}` in the temporary directory whose process is gone
+/// (no `/proc/PID`; nothing is removed where there is no `/proc`).
+fn sweep(prefix: &str) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let pid = name.to_str().and_then(|n| n.strip_prefix(prefix)).and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 /// A path as the `&str` an argument list wants.
