@@ -227,6 +227,11 @@ mod tests {
         EnginePlan { config, reader_core, writer_core, parse_threads: 2, pin_auto, cores: 2 }
     }
 
+    /// `config` on 2 cores, nothing pinned, no parse threads.
+    fn unpinned(config: Config) -> EnginePlan {
+        EnginePlan { config, reader_core: None, writer_core: None, parse_threads: 0, pin_auto: true, cores: 2 }
+    }
+
     /// `auto` pins only a reader with parse threads; `always` pins whatever the input.
     #[test]
     fn auto_pinning_is_undone_for_a_light_reader() {
@@ -246,15 +251,7 @@ mod tests {
     /// beside them does not, and the shard parks almost at once. Nothing else changes.
     #[test]
     fn a_link_thread_beside_the_reader_makes_the_shards_polite() {
-        let one = Config::builder().shards(1).batch_size(1024).build().expect("config");
-        let plan = EnginePlan {
-            config: one,
-            reader_core: None,
-            writer_core: None,
-            parse_threads: 0,
-            pin_auto: true,
-            cores: 2,
-        };
+        let plan = unpinned(Config::builder().shards(1).batch_size(1024).build().expect("config"));
         assert_eq!(plan.for_inputs(0, 1, false).config.wait(), WaitStrategy::default(), "a file reader alone");
         let live = plan.for_inputs(0, 2, true);
         assert_eq!(live.config.wait(), POLITE, "a reader and a link thread");
@@ -267,15 +264,7 @@ mod tests {
     /// a live feed with cores to spare, does not.
     #[test]
     fn only_a_crowded_live_run_has_batch_threads() {
-        let one = Config::builder().shards(1).build().expect("config");
-        let plan = EnginePlan {
-            config: one,
-            reader_core: None,
-            writer_core: None,
-            parse_threads: 0,
-            pin_auto: true,
-            cores: 2,
-        };
+        let plan = unpinned(Config::builder().shards(1).build().expect("config"));
         assert!(plan.for_inputs(0, 2, true).config.batch_threads(), "a reader and a link thread");
         assert!(!plan.for_inputs(0, 3, false).config.batch_threads(), "a replay of three files");
         assert!(!EnginePlan { cores: 4, ..plan }.for_inputs(0, 2, true).config.batch_threads(), "cores to spare");
