@@ -5,8 +5,11 @@
 //! `nats-server`, interleaved, median of RUNS, for MessagePack and JSON ticks; the ratio both
 //! of the medians and as the median of each run's pair (with their range).
 //!
-//! `target/release/nats_throughput [TICKS] [RUNS]` (defaults 1,000,000 and 5; the environment
-//! variable `TICKLANE_RUN_ARGS` adds flags to ticklane's command, e.g. `--shards 1`). Needs
+//! `target/release/nats_throughput [TICKS] [RUNS] [--apart]` (defaults 1,000,000 and 5; the
+//! environment variable `TICKLANE_RUN_ARGS` adds flags to ticklane's command, e.g. `--shards
+//! 1`). By default the server and the two readers share every core, so a reader's CPU is taken
+//! from the server feeding it; `--apart` gives the server the first core and the readers the
+//! others (util-linux's `taskset`), as when the server is another machine. Needs
 //! `target/release/ticklane` (`cargo build --release -p ticklane-tools`) and Debian's
 //! `nats-server` (started and removed by the program).
 //!
@@ -30,7 +33,13 @@ use std::time::{Duration, Instant};
 use ticklane_bench::procs::{http_get, median, ok, ticklane, Scratch};
 
 fn main() {
-    let mut args = std::env::args().skip(1);
+    let (flags, args): (Vec<String>, Vec<String>) = std::env::args().skip(1).partition(|a| a.starts_with("--"));
+    let apart = match flags.as_slice() {
+        [] => false,
+        [f] if f == "--apart" => true,
+        other => panic!("unknown flags {other:?}: expected [TICKS] [RUNS] [--apart]"),
+    };
+    let mut args = args.into_iter();
     let ticks: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
     let runs: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(5);
     let bin = ticklane();
@@ -38,8 +47,10 @@ fn main() {
     let capture = dir.join("ticks.csv");
     let rows = ticks.to_string();
     ok(Command::new(&bin).args(["gen", "--rows", &rows, "--instruments", "1000", "--out"]).arg(&capture));
-    let server = nats::NatsServer::start(dir.join("nats"));
-    println!("{ticks} ticks over 1,000 instruments, JetStream file storage, {runs} interleaved runs each");
+    let server = if apart { apart_server(&dir) } else { nats::NatsServer::start(dir.join("nats")) };
+    let cores =
+        if apart { "the server on a core of its own, the readers on the others" } else { "all sharing every core" };
+    println!("{ticks} ticks over 1,000 instruments, JetStream file storage, {runs} interleaved runs each, {cores}");
     println!("| ticks as | subscribe-and-count (ticks/s) | ticklane run → 1 s bars (ticks/s) | ratio of medians | median of pair ratios (range) |");
     println!("|---|---:|---:|---:|---:|");
     for format in ["msgpack", "json"] {
@@ -58,6 +69,22 @@ fn main() {
         let (p, e, r) = (median(&mut plain), median(&mut engine), median(&mut ratios));
         println!("| {format} | {p:.0} | {e:.0} | {:.2}× | {r:.2}× ({low:.2}–{high:.2}) |", e / p);
     }
+}
+
+/// A server started on the first core this process may use; this process, and so the
+/// readers, then on the others.
+fn apart_server(dir: &Path) -> nats::NatsServer {
+    let ids: Vec<String> = core_affinity::get_core_ids().unwrap_or_default().iter().map(|c| c.id.to_string()).collect();
+    assert!(ids.len() >= 2, "--apart needs 2 cores or more, found {}", ids.len());
+    let pin = |cores: &str| {
+        let me = std::process::id().to_string();
+        ok(Command::new("taskset").args(["--all-tasks", "--cpu-list", "-p", cores, &me]));
+    };
+    // The server inherits the mask it is started with.
+    pin(&ids[0]);
+    let server = nats::NatsServer::start(dir.join("nats"));
+    pin(&ids[1..].join(","));
+    server
 }
 
 /// Reads `ticks` messages through a new durable consumer, acking every 512 (ack-all); the
